@@ -1,0 +1,51 @@
+/**
+ * The workspace's Deno KV handle. KV is opened at most once per process and workspace (`.dspy/state.kv`),
+ * shared by every subsystem, and closed by {@link closeAllKv} when the process ends. Deno KV is SQLite
+ * underneath, so several processes may open the same file at once; `kv.watch` does not cross processes,
+ * which is why readers in other processes poll (see `streams.ts`).
+ *
+ * @module
+ */
+
+import { workspacePaths } from "./workspace.ts";
+
+const handles = new Map<string, Promise<Deno.Kv>>();
+
+/**
+ * Opens (or returns the already open) KV database of a workspace.
+ *
+ * @example
+ * ```ts
+ * const kv = await openWorkspaceKv("/path/to/project");
+ * await kv.set(["agent.session.summary"], summary);
+ * ```
+ */
+export function openWorkspaceKv(workspace: string): Promise<Deno.Kv> {
+  let handle = handles.get(workspace);
+  if (!handle) {
+    const { stateDir, kvFile } = workspacePaths(workspace);
+    handle = (async () => {
+      await Deno.mkdir(stateDir, { recursive: true });
+      return await Deno.openKv(kvFile);
+    })();
+    handles.set(workspace, handle);
+    handle.catch(() => handles.delete(workspace));
+  }
+  return handle;
+}
+
+/** True when this process has opened the workspace's KV. */
+export function isKvOpen(workspace: string): boolean {
+  return handles.has(workspace);
+}
+
+/** Closes every KV handle this process opened. Safe to call more than once. */
+export async function closeAllKv(): Promise<void> {
+  const open = [...handles.values()];
+  handles.clear();
+  for (const handle of open) {
+    try {
+      (await handle).close();
+    } catch { /* already closed or never opened */ }
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * What every folder needs: workspace paths, the KV handle, ordered streams, the event API, atomic writes
+ * and error types.
+ *
+ * @module
+ */
+
+export * from "./errors.ts";
+export * from "./version.ts";
+export * from "./atomic.ts";
+export * from "./workspace.ts";
+export * from "./kv.ts";
+export * from "./streams.ts";
+export * from "./events.ts";

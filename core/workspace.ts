@@ -1,0 +1,111 @@
+/**
+ * The workspace: the project folder dspy-code works on, and the fixed places under it where state lives.
+ * Every path a subsystem writes is derived here from an explicit workspace, never from the process's current
+ * directory, so two workspaces never share state by accident.
+ *
+ * @module
+ */
+
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { UsageError, UserError } from "./errors.ts";
+
+/** The state locations under a workspace. */
+export interface WorkspacePaths {
+  /** Absolute workspace root. */
+  root: string;
+  /** `.dspy/`: KV database and checkpoints. */
+  stateDir: string;
+  /** `.dspy/state.kv`: the Deno KV database. */
+  kvFile: string;
+  /** `.dspy/rl/`: RL runs, sweeps and checkpoints. */
+  rlDir: string;
+  /** `.dspy_reports/`: dlq.jsonl, server_trace.log, bus metrics, experiments. */
+  reportsDir: string;
+  /** `.dspy_index/`: lexical and embedding indexes. */
+  indexDir: string;
+  /** `.dspy_patches/`: patch history and backups. */
+  patchesDir: string;
+  /** `.dspy_agentic/`: retrieval event log. */
+  agenticDir: string;
+  /** `.dspy_rl_state.json`: the persisted tool bandit. */
+  rlStateFile: string;
+  /** `.dspy_rl_events.jsonl`: one `{ts, tool, reward}` per scored tool call. */
+  rlEventsFile: string;
+}
+
+/** Returns the state paths for an (already resolved) workspace root. */
+export function workspacePaths(root: string): WorkspacePaths {
+  const stateDir = join(root, ".dspy");
+  return {
+    root,
+    stateDir,
+    kvFile: join(stateDir, "state.kv"),
+    rlDir: join(stateDir, "rl"),
+    reportsDir: join(root, ".dspy_reports"),
+    indexDir: join(root, ".dspy_index"),
+    patchesDir: join(root, ".dspy_patches"),
+    agenticDir: join(root, ".dspy_agentic"),
+    rlStateFile: join(root, ".dspy_rl_state.json"),
+    rlEventsFile: join(root, ".dspy_rl_events.jsonl"),
+  };
+}
+
+/**
+ * Resolves a user-given workspace path to an absolute, existing directory (symlinks resolved).
+ * Throws a {@link UsageError} (exit 2) naming the path when it is missing or not a directory.
+ */
+export function resolveWorkspace(path: string, base: string = Deno.cwd()): string {
+  const abs = resolve(base, path);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(abs);
+  } catch {
+    throw new UsageError(
+      `workspace ${abs} does not exist: create it or pass an existing folder with --workspace DIR`,
+    );
+  }
+  if (!info.isDirectory) {
+    throw new UsageError(`workspace ${abs} is not a directory: pass a folder with --workspace DIR`);
+  }
+  return Deno.realPathSync(abs);
+}
+
+/** True when `child` (absolute) is `root` or lies inside it. Both must be normalised absolute paths. */
+export function isInside(root: string, child: string): boolean {
+  const rel = relative(root, child);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel) && rel.split(sep)[0] !== "..");
+}
+
+/**
+ * Resolves `path` relative to the workspace and refuses anything that escapes it, including through
+ * symlinks of the existing part of the path. Returns the absolute path.
+ */
+export function resolveInside(root: string, path: string): string {
+  const abs = resolve(root, path);
+  if (!isInside(root, abs)) {
+    throw new UserError(`path ${path} is outside the workspace ${root}: use a path inside it`);
+  }
+  // Resolve symlinks on the longest existing prefix so a link cannot lead out of the workspace.
+  let probe = abs;
+  while (true) {
+    try {
+      const real = Deno.realPathSync(probe);
+      if (!isInside(root, real)) {
+        throw new UserError(`path ${path} leads outside the workspace through a symlink; refusing it`);
+      }
+      break;
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const parent = resolve(probe, "..");
+      if (parent === probe) break;
+      probe = parent;
+    }
+  }
+  return abs;
+}
+
+/** Workspace-relative display path with forward slashes. */
+export function displayPath(root: string, abs: string): string {
+  const rel = relative(root, abs);
+  return (rel === "" ? "." : rel).split(sep).join("/");
+}
