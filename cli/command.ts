@@ -155,7 +155,12 @@ export function parseCommandArgs<T extends CommandOptionsConfig>(
 }
 
 /** Parses a non-negative integer option, with a usage error naming the flag. */
-export function intOption(command: string, flag: string, value: string | undefined, fallback: number): number {
+export function intOption(
+  command: string,
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) {
@@ -165,7 +170,12 @@ export function intOption(command: string, flag: string, value: string | undefin
 }
 
 /** Parses a number option, with a usage error naming the flag. */
-export function numberOption(command: string, flag: string, value: string | undefined, fallback: number): number {
+export function numberOption(
+  command: string,
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n)) throw new UsageError(`${command}: --${flag} takes a number, got '${value}'`);

@@ -57,7 +57,10 @@ export interface ToolOutcome {
 export type ToolScorer = (outcome: ToolOutcome, ctx: CommandContext) => number | undefined;
 
 /** Runs after every recorded command with the final score (the agent's bandit update, session summary). */
-export type ToolEndListener = (outcome: ToolOutcome & { score: number }, ctx: CommandContext) => void | Promise<void>;
+export type ToolEndListener = (
+  outcome: ToolOutcome & { score: number },
+  ctx: CommandContext,
+) => void | Promise<void>;
 
 let toolScorer: ToolScorer | undefined;
 const toolEndListeners: ToolEndListener[] = [];

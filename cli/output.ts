@@ -144,7 +144,9 @@ export function createOutput(options: OutputOptions = {}): Output {
     info: (message) => err(message + "\n"),
     table(headers, rows) {
       const cells = rows.map((r) => r.map((v) => String(v)));
-      const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => visibleLength(r[i] ?? ""))));
+      const widths = headers.map((h, i) =>
+        Math.max(h.length, ...cells.map((r) => visibleLength(r[i] ?? "")))
+      );
       const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number"));
       const fmt = (r: string[]) =>
         r.map((v, i) => {

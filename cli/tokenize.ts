@@ -76,7 +76,10 @@ export function editDistance(a: string, b: string): number {
 /** The closest names to `input` (distance ≤ 2, or a prefix match), best first. */
 export function suggest(input: string, names: string[]): string[] {
   return names
-    .map((name) => ({ name, d: name.startsWith(input) && input.length >= 2 ? 0.5 : editDistance(input, name) }))
+    .map((name) => ({
+      name,
+      d: name.startsWith(input) && input.length >= 2 ? 0.5 : editDistance(input, name),
+    }))
     .filter((s) => s.d <= Math.max(1, Math.min(2, Math.floor(input.length / 3))))
     .sort((a, b) => a.d - b.d || a.name.localeCompare(b.name))
     .slice(0, 3)

@@ -70,7 +70,12 @@ export function emitMetric(name: string, data: Record<string, unknown>): void {
 
 /** Emits an action envelope on `agent.actions`. */
 export function emitAction(name: string, payload: Record<string, unknown>): void {
-  publish(ACTIONS_STREAM, { ts: Date.now() / 1000, workspace: currentWorkspace ?? "", action: name, payload });
+  publish(ACTIONS_STREAM, {
+    ts: Date.now() / 1000,
+    workspace: currentWorkspace ?? "",
+    action: name,
+    payload,
+  });
 }
 
 function publish(stream: string, envelope: AgentEnvelope): void {

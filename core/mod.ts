@@ -12,3 +12,5 @@ export * from "./workspace.ts";
 export * from "./kv.ts";
 export * from "./streams.ts";
 export * from "./events.ts";
+export * from "./guard.ts";
+export * from "./tool_stats.ts";

@@ -1,10 +1,134 @@
 /**
- * Session and workspace commands (placeholder until the events module lands).
+ * Event commands: `tail` (print or follow a stream), `stats` (per-tool statistics, the lite dashboard as a
+ * table) and `dashboard-lite` (the same table refreshed in place).
  *
  * @module
  */
 
-import type { CommandSpec } from "../command.ts";
+import { UsageError } from "../../core/errors.ts";
+import { type CommandSpec, intOption, numberOption, parseCommandArgs } from "../command.ts";
 
-/** Session commands. */
-export const eventCommands: CommandSpec[] = [];
+/** Event commands. */
+export const eventCommands: CommandSpec[] = [
+  {
+    name: "tail",
+    group: "events",
+    summary: "Print (and follow) an event stream such as agent.metrics or agent.actions",
+    usage: "tail [STREAM] [--follow] [--since TS] [--limit N] [--json]",
+    examples: [
+      "tail",
+      "tail agent.actions --follow",
+      "tail agent.metrics --since 2026-11-25T10:00:00Z --json",
+    ],
+    details: [
+      "  STREAM        agent.metrics (default), agent.actions, or a durable bus topic",
+      "  -f, --follow  keep printing new events (Ctrl-C to stop); works across processes",
+      "  --since TS    only events at or after TS (epoch seconds or ISO date)",
+      "  --limit N     without --follow, the newest N events (default 50)",
+      "  --json        one JSON object per line: {seq, ...envelope}",
+    ].join("\n"),
+    recordEvents: false,
+    async run(args, ctx) {
+      const { values, positionals } = parseCommandArgs("tail", args, {
+        follow: { type: "boolean", short: "f" },
+        since: { type: "string" },
+        limit: { type: "string" },
+      }, { max: 1, names: "STREAM" });
+      const stream = positionals[0] ?? "agent.metrics";
+      const { parseSince, describeEntry } = await import("../events_view.ts");
+      const since = values.since !== undefined ? parseSince(values.since) : undefined;
+      if (values.since !== undefined && since === undefined) {
+        throw new UsageError(`tail: --since takes epoch seconds or an ISO date, got '${values.since}'`);
+      }
+      const limit = intOption("tail", "limit", values.limit, 50);
+      const { openWorkspaceKv, readStream, streamHead, followStream } = await import("../../core/mod.ts");
+      const kv = await openWorkspaceKv(ctx.workspace);
+      const keep = (value: unknown) =>
+        since === undefined || Number((value as { ts?: number })?.ts ?? Infinity) >= since;
+      const print = (seq: number, value: unknown) => {
+        if (!keep(value)) return;
+        if (ctx.out.json) ctx.out.printJson({ seq, ...(value as object) });
+        else ctx.out.print(describeEntry(seq, value, ctx.out));
+      };
+      const head = await streamHead(kv, stream);
+      // Without --since start from the newest `limit` entries; with it, scan from the start.
+      const after = since !== undefined ? 0 : Math.max(0, head - limit);
+      if (!values.follow) {
+        let cursor = after;
+        while (true) {
+          const page = await readStream(kv, stream, { after: cursor, limit: 500 });
+          for (const e of page) print(e.seq, e.value);
+          if (page.length < 500) break;
+          cursor = page[page.length - 1].seq;
+        }
+        if (head === 0 && !ctx.out.json) ctx.out.info(`(stream ${stream} is empty)`);
+        return;
+      }
+      for await (const entry of followStream(kv, stream, { after, signal: ctx.signal })) {
+        print(entry.seq, entry.value);
+      }
+    },
+  },
+  {
+    name: "stats",
+    group: "events",
+    summary: "Per-tool count, success rate, average score and duration; session summary; bandit",
+    usage: "stats [--window N] [--json]",
+    examples: ["stats", "stats --json"],
+    details: "  --window N   read the newest N metric events (default 5000)",
+    recordEvents: false,
+    async run(args, ctx) {
+      const { values } = parseCommandArgs("stats", args, { window: { type: "string" } }, { max: 0 });
+      const { openWorkspaceKv, computeToolStats, workspacePaths } = await import("../../core/mod.ts");
+      const { printToolStats, readBanditView } = await import("../events_view.ts");
+      const kv = await openWorkspaceKv(ctx.workspace);
+      const stats = await computeToolStats(kv, { window: intOption("stats", "window", values.window, 5000) });
+      const bandit = await readBanditView(workspacePaths(ctx.workspace).rlStateFile);
+      if (ctx.out.json) ctx.out.printJson({ ...stats, bandit });
+      else printToolStats(stats, ctx.out, bandit);
+      return { ok: true, data: stats };
+    },
+  },
+  {
+    name: "dashboard-lite",
+    group: "events",
+    summary: "The stats table, refreshed in place until Ctrl-C",
+    usage: "dashboard-lite [--interval S] [--count N]",
+    examples: ["dashboard-lite", "dashboard-lite --interval 5"],
+    details:
+      "  --interval S   seconds between refreshes (default 1)\n  --count N      stop after N refreshes",
+    recordEvents: false,
+    async run(args, ctx) {
+      const { values } = parseCommandArgs("dashboard-lite", args, {
+        interval: { type: "string" },
+        count: { type: "string" },
+      }, { max: 0 });
+      const interval = numberOption("dashboard-lite", "interval", values.interval, 1);
+      if (interval <= 0) throw new UsageError("dashboard-lite: --interval must be > 0");
+      const count = values.count !== undefined
+        ? intOption("dashboard-lite", "count", values.count, 0)
+        : Infinity;
+      const { openWorkspaceKv, computeToolStats, workspacePaths } = await import("../../core/mod.ts");
+      const { printToolStats, readBanditView, formatTs } = await import("../events_view.ts");
+      const kv = await openWorkspaceKv(ctx.workspace);
+      for (let i = 0; i < count && !ctx.signal.aborted; i++) {
+        const stats = await computeToolStats(kv);
+        const bandit = await readBanditView(workspacePaths(ctx.workspace).rlStateFile);
+        if (!ctx.out.plain) ctx.out.write("\x1b[H\x1b[2J");
+        ctx.out.print(
+          ctx.out.c.bold(`dspy-code dashboard-lite — ${ctx.workspace} — ${formatTs(Date.now() / 1000)}`),
+        );
+        printToolStats(stats, ctx.out, bandit);
+        if (i + 1 < count) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, interval * 1000);
+            ctx.signal.addEventListener("abort", () => {
+              clearTimeout(t);
+              resolve();
+            }, { once: true });
+          });
+        }
+      }
+    },
+  },
+];

@@ -1,10 +1,36 @@
 /**
- * Session and workspace commands (placeholder until the system module lands).
+ * System commands: `doctor`.
  *
  * @module
  */
 
-import type { CommandSpec } from "../command.ts";
+import { type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
 
-/** Session commands. */
-export const systemCommands: CommandSpec[] = [];
+/** System commands. */
+export const systemCommands: CommandSpec[] = [
+  {
+    name: "doctor",
+    group: "system",
+    summary: "Check Deno, workspace, KV, git, Ollama, disk and the status port",
+    usage: "doctor [--port N] [--json]",
+    examples: ["doctor", "doctor --json"],
+    details: "  --port N   the status server port to check (default 8765)",
+    async run(args, ctx) {
+      const { values } = parseCommandArgs("doctor", args, { port: { type: "string" } }, { max: 0 });
+      const { runDoctor } = await import("../doctor.ts");
+      const checks = await runDoctor(ctx.workspace, {
+        port: intOption("doctor", "port", values.port, 8765),
+        ollamaUrl: ctx.options.ollama ? ctx.options.baseUrl : undefined,
+      });
+      const ok = checks.every((c) => c.status !== "fail");
+      if (ctx.out.json) ctx.out.printJson({ ok, checks });
+      else {
+        const c = ctx.out.c;
+        const badge = (s: string) =>
+          s === "ok" ? c.green("ok") : s === "warn" ? c.yellow("warn") : c.red("FAIL");
+        ctx.out.table(["check", "status", "detail"], checks.map((k) => [k.name, badge(k.status), k.detail]));
+      }
+      return { ok, code: ok ? 0 : 1, data: checks };
+    },
+  },
+];

@@ -1,0 +1,122 @@
+/**
+ * `doctor`: checks what dspy-code needs on this machine — Deno version, a writable workspace, KV opening,
+ * git, Ollama reachability, free disk and whether the status port is free — and reports each as ok/warn/fail
+ * with a hint.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { errorMessage } from "../core/errors.ts";
+import { openWorkspaceKv } from "../core/kv.ts";
+import { workspacePaths } from "../core/workspace.ts";
+
+/** One check's outcome. */
+export interface DoctorCheck {
+  name: string;
+  status: "ok" | "warn" | "fail";
+  detail: string;
+}
+
+async function check(name: string, fn: () => Promise<Omit<DoctorCheck, "name">>): Promise<DoctorCheck> {
+  try {
+    return { name, ...await fn() };
+  } catch (err) {
+    return { name, status: "fail", detail: errorMessage(err) };
+  }
+}
+
+async function freeDiskGb(path: string): Promise<number | undefined> {
+  try {
+    const out = await new Deno.Command("df", { args: ["-Pk", path], stdout: "piped", stderr: "null" })
+      .output();
+    const cols = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)?.split(/\s+/);
+    const availKb = Number(cols?.[3]);
+    return Number.isFinite(availKb) ? availKb / 1024 / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs every check. `ollamaUrl` defaults to `OLLAMA_HOST` or http://localhost:11434. */
+export async function runDoctor(
+  workspace: string,
+  options: { ollamaUrl?: string; port?: number } = {},
+): Promise<DoctorCheck[]> {
+  const ollama = (options.ollamaUrl ?? Deno.env.get("OLLAMA_HOST") ?? "http://localhost:11434").replace(
+    /\/$/,
+    "",
+  );
+  const port = options.port ?? 8765;
+  return await Promise.all([
+    check("deno", () => {
+      const [major, minor] = Deno.version.deno.split(".").map(Number);
+      const ok = major > 2 || (major === 2 && minor >= 1);
+      return Promise.resolve({
+        status: ok ? "ok" : "warn",
+        detail: `Deno ${Deno.version.deno}${ok ? "" : " (2.1 or newer is recommended)"}`,
+      });
+    }),
+    check("workspace writable", async () => {
+      const probe = join(workspacePaths(workspace).stateDir, `.doctor-${crypto.randomUUID()}`);
+      await Deno.mkdir(workspacePaths(workspace).stateDir, { recursive: true });
+      await Deno.writeTextFile(probe, "ok");
+      await Deno.remove(probe);
+      return { status: "ok", detail: workspace };
+    }),
+    check("kv", async () => {
+      const kv = await openWorkspaceKv(workspace);
+      await kv.set(["doctor", "probe"], Date.now());
+      await kv.delete(["doctor", "probe"]);
+      return { status: "ok", detail: workspacePaths(workspace).kvFile };
+    }),
+    check("git", async () => {
+      const out = await new Deno.Command("git", { args: ["--version"], stdout: "piped", stderr: "null" })
+        .output();
+      return { status: "ok", detail: new TextDecoder().decode(out.stdout).trim() };
+    }).then((c) =>
+      c.status === "fail"
+        ? { ...c, status: "warn" as const, detail: "git not found: git helpers disabled" }
+        : c
+    ),
+    check("ollama", async () => {
+      try {
+        const res = await fetch(`${ollama}/api/tags`, { signal: AbortSignal.timeout(1000) });
+        if (!res.ok) {
+          await res.body?.cancel();
+          return { status: "warn", detail: `${ollama} answered HTTP ${res.status}` };
+        }
+        const body = await res.json() as { models?: { name: string }[] };
+        const names = (body.models ?? []).map((m) => m.name);
+        return {
+          status: "ok",
+          detail: `${ollama}: ${names.length} model(s) ${names.slice(0, 5).join(", ")}`,
+        };
+      } catch (err) {
+        return {
+          status: "warn",
+          detail: `${ollama} not reachable (${
+            errorMessage(err)
+          }); no-LLM mode. Start Ollama or set OPENAI_BASE_URL`,
+        };
+      }
+    }),
+    check("disk", async () => {
+      const gb = await freeDiskGb(workspace);
+      if (gb === undefined) return { status: "warn", detail: "could not read free disk space (df)" };
+      return { status: gb < 1 ? "warn" : "ok", detail: `${gb.toFixed(1)} GB free` };
+    }),
+    check(`port ${port}`, () => {
+      try {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port });
+        listener.close();
+        return Promise.resolve({ status: "ok", detail: `127.0.0.1:${port} is free for 'dspy-code up'` });
+      } catch {
+        return Promise.resolve({
+          status: "warn",
+          detail: `127.0.0.1:${port} is in use: run 'dspy-code up --port N' with another port`,
+        });
+      }
+    }),
+  ]);
+}

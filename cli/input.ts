@@ -1,0 +1,86 @@
+/**
+ * Line input for the session and for confirmations. In a terminal it uses `node:readline` (line editing,
+ * history kept in `.dspy/history`); otherwise it reads stdin one line at a time, so a session is fully
+ * scriptable through a pipe and confirmations can be answered by the next piped line.
+ *
+ * @module
+ */
+
+/** A source of lines. `next` resolves to null at end of input (Ctrl-D, closed pipe). */
+export interface LineSource {
+  /** Shows `prompt` (terminal only) and reads one line. */
+  next(prompt: string): Promise<string | null>;
+  /** Releases the input. */
+  close(): void;
+}
+
+/** Reads lines from a non-terminal stdin. */
+export function pipeLineSource(stream: ReadableStream<Uint8Array> = Deno.stdin.readable): LineSource {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let ended = false;
+  return {
+    async next() {
+      while (true) {
+        const nl = buffer.indexOf("\n");
+        if (nl >= 0) {
+          const line = buffer.slice(0, nl).replace(/\r$/, "");
+          buffer = buffer.slice(nl + 1);
+          return line;
+        }
+        if (ended) {
+          if (buffer.length === 0) return null;
+          const last = buffer;
+          buffer = "";
+          return last;
+        }
+        const { value, done } = await reader.read();
+        if (done) ended = true;
+        else buffer += value;
+      }
+    },
+    close() {
+      reader.cancel().catch(() => {});
+    },
+  };
+}
+
+/** Reads lines from a terminal with editing and history. */
+export async function terminalLineSource(historyFile?: string): Promise<LineSource> {
+  const readline = await import("node:readline");
+  const process = (await import("node:process")).default;
+  let history: string[] = [];
+  if (historyFile) {
+    try {
+      history = (await Deno.readTextFile(historyFile)).split("\n").filter(Boolean).reverse().slice(0, 500);
+    } catch { /* no history yet */ }
+  }
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: true,
+    history,
+    historySize: 500,
+  });
+  let closed = false;
+  rl.on("close", () => closed = true);
+  return {
+    next(prompt) {
+      if (closed) return Promise.resolve(null);
+      return new Promise((resolve) => {
+        const onClose = () => resolve(null);
+        rl.once("close", onClose);
+        rl.question(prompt, (answer: string) => {
+          rl.off("close", onClose);
+          if (historyFile && answer.trim()) {
+            Deno.writeTextFile(historyFile, answer + "\n", { append: true, create: true }).catch(() => {});
+          }
+          resolve(answer);
+        });
+      });
+    },
+    close() {
+      if (!closed) rl.close();
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The CLI entry: parses global flags, resolves the workspace, then runs one subcommand or the interactive
+ * session, and returns the process exit code. Events are flushed and KV closed before returning.
+ *
+ * @module
+ */
+
+import { errorMessage, UserError } from "../core/errors.ts";
+import { configureEvents, flushEvents } from "../core/events.ts";
+import { closeAllKv } from "../core/kv.ts";
+import { VERSION } from "../core/version.ts";
+import { resolveWorkspace } from "../core/workspace.ts";
+import type { SessionInfo } from "./command.ts";
+import { createContext } from "./context.ts";
+import { runCommand } from "./dispatch.ts";
+import { parseGlobalArgs } from "./globals.ts";
+import { mainHelp } from "./help.ts";
+import type { LineSource } from "./input.ts";
+import { executeLine, unknownCommandMessage } from "./line.ts";
+import { createOutput } from "./output.ts";
+import { findCommand } from "./registry.ts";
+
+/** Runs the CLI with `argv` (without the program name) and returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseGlobalArgs(argv);
+  } catch (err) {
+    createOutput().error(errorMessage(err));
+    return err instanceof UserError ? err.exitCode : 1;
+  }
+  const out = createOutput({ plain: parsed.options.plain, json: parsed.options.json });
+  if (parsed.version) {
+    out.print(`dspy-code ${VERSION}`);
+    return 0;
+  }
+  if (parsed.help && !parsed.command) {
+    out.print(mainHelp(out.c));
+    return 0;
+  }
+  const spec = parsed.command ? findCommand(parsed.command) : undefined;
+  if (parsed.command && (!spec || spec.scope === "session")) {
+    out.error(
+      spec
+        ? `'${parsed.command}' only works inside the interactive session (run 'dspy-code' to open it)`
+        : unknownCommandMessage(parsed.command),
+    );
+    return 2;
+  }
+  let workspace: string;
+  try {
+    workspace = resolveWorkspace(parsed.workspace ?? ".");
+  } catch (err) {
+    out.error(errorMessage(err));
+    return err instanceof UserError ? err.exitCode : 1;
+  }
+  configureEvents({ workspace });
+
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    if (++interrupts > 1) Deno.exit(130);
+    abort.abort();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  // The session's own readline handles Ctrl-C at the prompt; subcommands get an abort signal.
+  if (spec) { for (const s of signals) Deno.addSignalListener(s, onSignal); }
+
+  let input: LineSource | undefined;
+  const getInput = async () => {
+    if (!input) {
+      if (Deno.stdin.isTerminal()) {
+        const { terminalLineSource } = await import("./input.ts");
+        const { historyFile } = await import("./session.ts");
+        input = await terminalLineSource(spec ? undefined : historyFile(workspace));
+      } else {
+        const { pipeLineSource } = await import("./input.ts");
+        input = pipeLineSource();
+      }
+    }
+    return input;
+  };
+  const session: SessionInfo = {
+    id: spec ? `cli:${Date.now()}` : `session:${crypto.randomUUID()}`,
+    interactive: !spec,
+    step: 0,
+    state: new Map(),
+  };
+  const ctx = createContext({
+    workspace,
+    options: parsed.options,
+    out,
+    session,
+    input: getInput,
+    signal: abort.signal,
+    runLine: executeLine,
+  });
+  let code: number;
+  try {
+    if (spec) {
+      const result = await runCommand(spec, parsed.args, ctx);
+      code = result.code ?? (result.ok ? 0 : 1);
+    } else {
+      const { runSession } = await import("./session.ts");
+      code = await runSession(ctx, await getInput(), executeLine);
+    }
+  } finally {
+    input?.close();
+    if (spec) { for (const s of signals) Deno.removeSignalListener(s, onSignal); }
+    await flushEvents().catch(() => {});
+    await closeAllKv();
+  }
+  return code;
+}

@@ -1,0 +1,76 @@
+/**
+ * The interactive session (`dspy-code` with no command): a start-up panel, then one command per line with
+ * prompt `dspy-code> `. In a terminal it has line editing and history; through a pipe it reads one command
+ * per line and is fully scriptable. Bad or empty lines print an error and the session goes on; only
+ * `exit`, `quit` or end of input (Ctrl-D) end it.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { errorMessage } from "../core/errors.ts";
+import { flushEvents } from "../core/events.ts";
+import { workspacePaths } from "../core/workspace.ts";
+import type { CommandContext } from "./command.ts";
+import { getPanelRows } from "./hooks.ts";
+import type { LineSource } from "./input.ts";
+
+const PANEL_TIMEOUT_MS = 1500;
+
+/** Session flag set by the `exit`/`quit` commands. */
+export const EXIT_REQUESTED = "session.exitRequested";
+
+async function panelRows(ctx: CommandContext): Promise<[string, string][]> {
+  const rows: [string, string][] = [
+    ["workspace", ctx.workspace],
+    ["approval", ctx.options.approval],
+  ];
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const extra = await Promise.all(
+    getPanelRows().map((provider) =>
+      Promise.race([
+        provider(ctx).catch((err) => ["status", `unavailable (${errorMessage(err)})`] as [string, string]),
+        new Promise<undefined>((r) => timers.push(setTimeout(() => r(undefined), PANEL_TIMEOUT_MS))),
+      ])
+    ),
+  );
+  timers.forEach(clearTimeout);
+  for (const row of extra) if (row) rows.push(row);
+  if (getPanelRows().length === 0) {
+    rows.push(["llm", `${ctx.options.model} via ${ctx.options.ollama ? "Ollama" : "OpenAI-compatible API"}`]);
+  }
+  return rows;
+}
+
+/** Runs the session until exit; returns the process exit code (0). */
+export async function runSession(
+  ctx: CommandContext,
+  source: LineSource,
+  runLine: (line: string, ctx: CommandContext) => Promise<unknown>,
+): Promise<number> {
+  const { out } = ctx;
+  const interactiveTerminal = Deno.stdin.isTerminal();
+  out.panel("dspy-code session", await panelRows(ctx));
+  out.print(out.c.dim("Type 'help' for commands, 'exit' to leave. Other lines go to the agent's router."));
+  while (true) {
+    const line = await source.next(out.c.bold("dspy-code> "));
+    if (line === null) break;
+    if (!interactiveTerminal) out.print(`dspy-code> ${line}`);
+    try {
+      await runLine(line, ctx);
+    } catch (err) {
+      // A command must never take the session down.
+      out.error(errorMessage(err));
+    }
+    if (ctx.session.state.get(EXIT_REQUESTED)) break;
+    await flushEvents();
+  }
+  out.print("bye");
+  source.close();
+  return 0;
+}
+
+/** Where the terminal history of a workspace is kept. */
+export function historyFile(workspace: string): string {
+  return join(workspacePaths(workspace).stateDir, "history");
+}

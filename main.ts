@@ -1,0 +1,12 @@
+/**
+ * `dspy-code`: a local, CLI-first coding agent. This entry only dispatches to `cli/`; see
+ * `dspy-code --help`.
+ *
+ * @module
+ */
+
+import { runCli } from "./cli/main.ts";
+
+if (import.meta.main) {
+  Deno.exit(await runCli(Deno.args));
+}
