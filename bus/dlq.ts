@@ -1,0 +1,332 @@
+/**
+ * The dead-letter queue. A {@link DeadLetterSink} takes records from the bus without ever blocking it: it
+ * keeps them in a bounded buffer and writes them in batches to the workspace's KV (`["dlq", id]`) and to
+ * `<workspace>/.dspy_reports/dlq.jsonl`. The read functions ({@link listDeadLetters}, {@link getDeadLetter},
+ * {@link dlqSummary}, {@link purgeDeadLetters}) work from any process, because they read KV; replaying goes
+ * through a bus ({@link replayDeadLetters}).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { openWorkspaceKv, workspacePaths } from "../core/mod.ts";
+import type { Bus, DeadLetterRecord, DlqSummary } from "./types.ts";
+
+/** KV prefix of dead-letter records. */
+export const DLQ_PREFIX: Deno.KvKey = ["dlq"];
+/** Records kept in memory waiting to be written; past this the sink counts them as unwritten and warns. */
+const MAX_BUFFERED = 100_000;
+const MAX_PER_COMMIT = 400;
+const MAX_BYTES_PER_COMMIT = 500 * 1024;
+
+let idCounter = 0;
+const idSuffix = crypto.getRandomValues(new Uint8Array(3)).reduce(
+  (s, b) => s + b.toString(16).padStart(2, "0"),
+  "",
+);
+
+/** A new record id: sortable by time (`d` + ms in base 36 + counter + process suffix). */
+export function newDeadLetterId(now = Date.now()): string {
+  idCounter = (idCounter + 1) % 1_679_616; // 36^4
+  return `d${now.toString(36).padStart(9, "0")}${idCounter.toString(36).padStart(4, "0")}${idSuffix}`;
+}
+
+/** Fields a caller gives; the sink fills in `id` and `ts`. */
+export type DeadLetterInput = Omit<DeadLetterRecord, "id" | "ts"> & { ts?: number };
+
+/**
+ * Buffers dead letters and writes them in the background. `add` is synchronous and cheap, so the publisher
+ * is never blocked by the DLQ; `flush` waits for everything added so far.
+ */
+export class DeadLetterSink {
+  #workspace: string | null;
+  #buffer: DeadLetterRecord[] = [];
+  #writing: Promise<void> | null = null;
+  #scheduled = false;
+  #summary: DlqSummary = { total: 0, by_topic: {}, last_ts: null };
+  #unwritten = 0;
+  #warned = false;
+  #onRecord: (record: DeadLetterRecord) => void;
+
+  /** `onRecord` is called synchronously for each record (the bus publishes it on `agent.deadletter`). */
+  constructor(options: { workspace: string | null; onRecord?: (record: DeadLetterRecord) => void }) {
+    this.#workspace = options.workspace;
+    this.#onRecord = options.onRecord ?? (() => {});
+  }
+
+  /** Loads the stored summary so `metrics().dlq` includes earlier records. */
+  async loadSummary(): Promise<void> {
+    if (!this.#workspace) return;
+    const stored = await dlqSummary(this.#workspace);
+    const merged: DlqSummary = {
+      total: stored.total + this.#summary.total,
+      by_topic: { ...stored.by_topic },
+      last_ts: stored.last_ts,
+    };
+    for (const [t, n] of Object.entries(this.#summary.by_topic)) {
+      merged.by_topic[t] = (merged.by_topic[t] ?? 0) + n;
+    }
+    if (this.#summary.last_ts !== null) merged.last_ts = Math.max(merged.last_ts ?? 0, this.#summary.last_ts);
+    this.#summary = merged;
+  }
+
+  /** Records one dead letter; returns it with its id. Never throws, never blocks. */
+  add(input: DeadLetterInput): DeadLetterRecord {
+    const now = Date.now();
+    const record: DeadLetterRecord = {
+      id: newDeadLetterId(now),
+      ts: input.ts ?? now / 1000,
+      topic: input.topic,
+      group: input.group,
+      reason: input.reason,
+      message: input.message,
+      message_id: input.message_id,
+      key: input.key,
+      attempts: input.attempts,
+      error: input.error,
+    };
+    const s = this.#summary;
+    s.total++;
+    s.by_topic[record.topic] = (s.by_topic[record.topic] ?? 0) + 1;
+    s.last_ts = record.ts;
+    if (this.#workspace) {
+      if (this.#buffer.length < MAX_BUFFERED) {
+        this.#buffer.push(record);
+        this.#schedule();
+      } else {
+        this.#unwritten++;
+        if (!this.#warned) {
+          this.#warned = true;
+          console.error(
+            `warning: the dead-letter queue is writing slower than messages are dead-lettered; ` +
+              `records beyond ${MAX_BUFFERED} buffered are counted in metrics (dlq.unwritten) but not stored`,
+          );
+        }
+      }
+    }
+    try {
+      this.#onRecord(record);
+    } catch { /* an observer must not break the publisher */ }
+    return record;
+  }
+
+  /** The running summary (stored records at start plus those added since). */
+  summary(): DlqSummary & { unwritten: number } {
+    return { ...this.#summary, by_topic: { ...this.#summary.by_topic }, unwritten: this.#unwritten };
+  }
+
+  /** Records waiting to be written. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#writing) return;
+    this.#scheduled = true;
+    setTimeout(() => {
+      this.#scheduled = false;
+      this.#startWrite();
+    }, 0);
+  }
+
+  #startWrite(): void {
+    if (this.#writing || this.#buffer.length === 0) return;
+    this.#writing = this.#writeAll().catch((err) => {
+      console.error(`warning: could not write dead letters: ${err instanceof Error ? err.message : err}`);
+    }).finally(() => {
+      this.#writing = null;
+      if (this.#buffer.length > 0) this.#schedule();
+    });
+  }
+
+  async #writeAll(): Promise<void> {
+    const workspace = this.#workspace!;
+    while (this.#buffer.length > 0) {
+      const batch = this.#buffer.splice(0, 5000);
+      const kv = await openWorkspaceKv(workspace);
+      const lines: string[] = [];
+      let op = kv.atomic();
+      let count = 0;
+      let bytes = 0;
+      for (const record of batch) {
+        const line = safeStringify(record);
+        lines.push(line);
+        if (count >= MAX_PER_COMMIT || (count > 0 && bytes + line.length > MAX_BYTES_PER_COMMIT)) {
+          await op.commit();
+          op = kv.atomic();
+          count = 0;
+          bytes = 0;
+        }
+        op.set(
+          [...DLQ_PREFIX, record.id],
+          line.length > 60_000 ? { ...record, message: truncated(line) } : record,
+        );
+        count++;
+        bytes += line.length;
+      }
+      if (count > 0) await op.commit();
+      const { reportsDir } = workspacePaths(workspace);
+      await Deno.mkdir(reportsDir, { recursive: true });
+      await Deno.writeTextFile(join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n", { append: true });
+    }
+  }
+
+  /** Waits until every record added so far is in KV and in dlq.jsonl. */
+  async flush(): Promise<void> {
+    while (this.#buffer.length > 0 || this.#writing || this.#scheduled) {
+      if (this.#writing) await this.#writing;
+      else this.#startWrite();
+      if (!this.#writing && this.#buffer.length > 0) await new Promise((r) => setTimeout(r, 1));
+      else if (!this.#writing && this.#scheduled) await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify({ ...(value as object), message: "[unserialisable]" });
+  }
+}
+
+/** KV values are limited to 64 KiB: very large messages are stored as a truncated string marker. */
+function truncated(line: string): string {
+  return `[message too large for KV (${line.length} bytes); the full record is in .dspy_reports/dlq.jsonl]`;
+}
+
+/** Options for {@link listDeadLetters}. */
+export interface ListDeadLettersOptions {
+  /** Only records of this topic. */
+  topic?: string;
+  /** At most this many (default 100; newest last). */
+  limit?: number;
+  /** Newest first. */
+  reverse?: boolean;
+}
+
+/** Reads dead-letter records from the workspace's KV (oldest first unless `reverse`). Works from any process. */
+export async function listDeadLetters(
+  workspace: string,
+  options: ListDeadLettersOptions = {},
+): Promise<DeadLetterRecord[]> {
+  const kv = await openWorkspaceKv(workspace);
+  const limit = options.limit ?? 100;
+  const out: DeadLetterRecord[] = [];
+  if (options.topic === undefined) {
+    for await (
+      const e of kv.list<DeadLetterRecord>({ prefix: DLQ_PREFIX }, { limit, reverse: options.reverse })
+    ) {
+      out.push(e.value);
+    }
+    return out;
+  }
+  for await (const e of kv.list<DeadLetterRecord>({ prefix: DLQ_PREFIX }, { reverse: options.reverse })) {
+    if (e.value.topic !== options.topic) continue;
+    out.push(e.value);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** One record by id, or null. */
+export async function getDeadLetter(workspace: string, id: string): Promise<DeadLetterRecord | null> {
+  const kv = await openWorkspaceKv(workspace);
+  return (await kv.get<DeadLetterRecord>([...DLQ_PREFIX, id])).value;
+}
+
+/** Counts stored records: total, per topic and the newest timestamp (the `/metrics` `dlq` key). */
+export async function dlqSummary(workspace: string): Promise<DlqSummary> {
+  const kv = await openWorkspaceKv(workspace);
+  const summary: DlqSummary = { total: 0, by_topic: {}, last_ts: null };
+  for await (const e of kv.list<DeadLetterRecord>({ prefix: DLQ_PREFIX })) {
+    summary.total++;
+    summary.by_topic[e.value.topic] = (summary.by_topic[e.value.topic] ?? 0) + 1;
+    if (summary.last_ts === null || e.value.ts > summary.last_ts) summary.last_ts = e.value.ts;
+  }
+  return summary;
+}
+
+/** Which records {@link purgeDeadLetters} and {@link replayDeadLetters} act on (all when empty). */
+export interface DeadLetterSelector {
+  /** These record ids. */
+  ids?: string[];
+  /** Records of this topic. */
+  topic?: string;
+}
+
+async function selectKeys(
+  kv: Deno.Kv,
+  selector: DeadLetterSelector,
+): Promise<Deno.KvEntry<DeadLetterRecord>[]> {
+  const out: Deno.KvEntry<DeadLetterRecord>[] = [];
+  if (selector.ids && selector.ids.length > 0) {
+    for (const id of selector.ids) {
+      const e = await kv.get<DeadLetterRecord>([...DLQ_PREFIX, id]);
+      if (e.versionstamp !== null && (selector.topic === undefined || e.value.topic === selector.topic)) {
+        out.push(e as Deno.KvEntry<DeadLetterRecord>);
+      }
+    }
+    return out;
+  }
+  for await (const e of kv.list<DeadLetterRecord>({ prefix: DLQ_PREFIX })) {
+    if (selector.topic === undefined || e.value.topic === selector.topic) out.push(e);
+  }
+  return out;
+}
+
+/** Deletes records from KV (dlq.jsonl stays as an audit log). Returns how many were removed. */
+export async function purgeDeadLetters(
+  workspace: string,
+  selector: DeadLetterSelector = {},
+): Promise<number> {
+  const kv = await openWorkspaceKv(workspace);
+  const entries = await selectKeys(kv, selector);
+  for (let i = 0; i < entries.length; i += MAX_PER_COMMIT) {
+    const op = kv.atomic();
+    for (const e of entries.slice(i, i + MAX_PER_COMMIT)) op.delete(e.key);
+    await op.commit();
+  }
+  return entries.length;
+}
+
+/** Result of {@link replayDeadLetters}. */
+export interface ReplayResult {
+  /** Record ids republished and removed from the DLQ. */
+  replayed: string[];
+  /** Records that could not be republished (kept in the DLQ), with the reason. */
+  failed: { id: string; error: string }[];
+}
+
+/**
+ * Republishes dead-lettered messages on their topics through `bus` (with their key), then removes each
+ * replayed record from KV. Records whose message was too large for KV are skipped with an explanation.
+ */
+export async function replayDeadLetters(bus: Bus, selector: DeadLetterSelector = {}): Promise<ReplayResult> {
+  if (!bus.workspace) throw new Error("replayDeadLetters needs a bus started for a workspace");
+  const kv = await openWorkspaceKv(bus.workspace);
+  const entries = await selectKeys(kv, selector);
+  const result: ReplayResult = { replayed: [], failed: [] };
+  for (const e of entries) {
+    const rec = e.value;
+    if (typeof rec.message === "string" && rec.message.startsWith("[message too large for KV")) {
+      result.failed.push({
+        id: rec.id,
+        error: "message too large for KV; replay it from .dspy_reports/dlq.jsonl",
+      });
+      continue;
+    }
+    try {
+      await bus.publish(rec.topic, rec.message, {
+        ...(rec.key ? { key: rec.key } : {}),
+        headers: { "dspy-replayed-from": rec.id },
+      });
+      await kv.delete(e.key);
+      result.replayed.push(rec.id);
+    } catch (err) {
+      result.failed.push({ id: rec.id, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  await bus.flush();
+  return result;
+}
