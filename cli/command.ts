@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { UsageError } from "../core/errors.ts";
 import type { Output } from "./output.ts";
 
@@ -111,6 +111,28 @@ export interface CommandSpec {
   run(args: string[], ctx: CommandContext): Promise<CommandResult | void>;
 }
 
+type ParseArgs = typeof import("node:util").parseArgs;
+let parseArgs: ParseArgs | undefined;
+// Only for the type of parseArgs' result below (no value is ever read).
+declare const typedParseArgs: ParseArgs;
+/** The result type of parseArgs for a command's options. */
+type ParsedResults<T extends CommandOptionsConfig> = ReturnType<
+  typeof typedParseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+>;
+
+/**
+ * Loads `node:util`'s parseArgs. The dispatcher calls this before running a command; it is not imported at
+ * the top because any `node:` import boots the Node compatibility layer, which `--help` should not pay for.
+ */
+export async function loadArgParser(): Promise<void> {
+  parseArgs ??= (await import("node:util")).parseArgs;
+}
+
+/** True once {@link loadArgParser} has run. */
+export function argParserLoaded(): boolean {
+  return parseArgs !== undefined;
+}
+
 /** Options accepted by {@link parseCommandArgs}. */
 export type CommandOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
@@ -131,10 +153,22 @@ export function parseCommandArgs<T extends CommandOptionsConfig>(
   args: string[],
   options: T,
   positionals: { min?: number; max?: number; names?: string } = {},
-) {
+): ParsedResults<T> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    if (args.length === 0) {
+      // Nothing to parse: skip node:util (see loadArgParser) and apply the declared defaults.
+      const values: Record<string, unknown> = {};
+      for (const [name, opt] of Object.entries(options)) {
+        if (opt.default !== undefined) values[name] = opt.default;
+      }
+      parsed = { values, positionals: [] as string[] } as unknown as ParsedResults<T>;
+    } else {
+      if (!parseArgs) {
+        throw new Error("parseCommandArgs: call `await loadArgParser()` first (the dispatcher does)");
+      }
+      parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    }
   } catch (err) {
     const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new UsageError(`${command}: ${msg}. See 'dspy-code ${command} --help'.`);

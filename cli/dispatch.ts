@@ -9,7 +9,7 @@
 
 import { errorMessage, UserError } from "../core/errors.ts";
 import { emitMetric } from "../core/events.ts";
-import type { CommandContext, CommandResult, CommandSpec } from "./command.ts";
+import { type CommandContext, type CommandResult, type CommandSpec, loadArgParser } from "./command.ts";
 import { commandHelp } from "./help.ts";
 import { getToolEndListeners, getToolScorer, type ToolOutcome } from "./hooks.ts";
 
@@ -42,6 +42,7 @@ export async function runCommand(
     ctx.out.print(commandHelp(spec, ctx.out.c));
     return { ok: true };
   }
+  if (args.length > 0) await loadArgParser();
   const record = spec.recordEvents !== false;
   const step = ctx.session.step++;
   const eventArgs = { argv: recordableArgs(args) };

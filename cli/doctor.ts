@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 import { errorMessage } from "../core/errors.ts";
 import { openWorkspaceKv } from "../core/kv.ts";
 import { workspacePaths } from "../core/workspace.ts";

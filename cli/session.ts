@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 import { errorMessage } from "../core/errors.ts";
 import { flushEvents } from "../core/events.ts";
 import { workspacePaths } from "../core/workspace.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 
 /** Names `tree` hides unless `-a` is given. */
 export function isHiddenByDefault(name: string): boolean {

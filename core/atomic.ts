@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname, join } from "./path.ts";
 
 /** Options for {@link atomicWriteFile}. */
 export interface AtomicWriteOptions {

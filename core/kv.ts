@@ -49,3 +49,26 @@ export async function closeAllKv(): Promise<void> {
     } catch { /* already closed or never opened */ }
   }
 }
+
+/** True for the SQLite contention errors Deno KV reports when several processes write at once. */
+export function isKvBusy(err: unknown): boolean {
+  return err instanceof Error && /database is locked|database is busy|SQLITE_BUSY/i.test(err.message);
+}
+
+/**
+ * Runs a KV operation, retrying with jittered backoff while another process holds the database lock
+ * (Deno KV surfaces SQLite's "database is locked" instead of waiting). Gives up after `timeoutMs`.
+ */
+export async function withKvRetry<T>(operation: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!isKvBusy(err) || Date.now() > deadline) throw err;
+      await new Promise((r) =>
+        setTimeout(r, Math.min(100, 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
+      );
+    }
+  }
+}

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { withKvRetry } from "./kv.ts";
+
 /** One stored entry of a stream. */
 export interface StreamEntry<T = unknown> {
   /** Sequence number within the stream, starting at 1, without gaps. */
@@ -17,6 +19,17 @@ export interface StreamEntry<T = unknown> {
   ts: number;
   /** The stored value. */
   value: T;
+  /** Message key, for entries written by a durable bus topic ({@link appendRecordsToStream}). */
+  key?: string | null;
+  /** Message headers, for entries written by a durable bus topic. */
+  headers?: Record<string, string> | null;
+}
+
+/** A value plus the optional key and headers a durable bus topic stores next to it. */
+export interface StreamRecord {
+  value: unknown;
+  key?: string | null;
+  headers?: Record<string, string> | null;
 }
 
 /** Deno KV allows a bounded number of mutations per atomic commit; stay well below it. */
@@ -36,7 +49,20 @@ function entryKey(stream: string, seq: number): Deno.KvKey {
  * Appends values to a stream, in order, and returns their sequence numbers. Large batches are split into
  * several commits; each commit is atomic and gap-free.
  */
-export async function appendToStream(kv: Deno.Kv, stream: string, values: unknown[]): Promise<number[]> {
+export function appendToStream(kv: Deno.Kv, stream: string, values: unknown[]): Promise<number[]> {
+  return appendRecordsToStream(kv, stream, values.map((value) => ({ value })));
+}
+
+/**
+ * Like {@link appendToStream}, with a key and headers stored beside each value (entries stay readable by
+ * every stream reader: `value` is the value). Used by durable bus topics.
+ */
+export async function appendRecordsToStream(
+  kv: Deno.Kv,
+  stream: string,
+  records: StreamRecord[],
+): Promise<number[]> {
+  const values = records;
   const seqs: number[] = [];
   let start = 0;
   while (start < values.length) {
@@ -44,7 +70,7 @@ export async function appendToStream(kv: Deno.Kv, stream: string, values: unknow
     let end = start;
     let bytes = 0;
     while (end < values.length && end - start < MAX_ENTRIES_PER_COMMIT) {
-      const size = JSON.stringify(values[end])?.length ?? 0;
+      const size = JSON.stringify(values[end].value)?.length ?? 0;
       if (end > start && bytes + size > MAX_BYTES_PER_COMMIT) break;
       bytes += size;
       end++;
@@ -55,14 +81,19 @@ export async function appendToStream(kv: Deno.Kv, stream: string, values: unknow
   return seqs;
 }
 
-async function commitBatch(kv: Deno.Kv, stream: string, batch: unknown[]): Promise<number[]> {
+async function commitBatch(kv: Deno.Kv, stream: string, batch: StreamRecord[]): Promise<number[]> {
   for (let attempt = 0;; attempt++) {
     const head = await kv.get<Deno.KvU64>(headKey(stream));
     const first = head.value ? Number(head.value.value) : 1;
     const ts = Date.now();
     const op = kv.atomic().check(head).set(headKey(stream), new Deno.KvU64(BigInt(first + batch.length)));
-    batch.forEach((value, i) => op.set(entryKey(stream, first + i), { seq: first + i, ts, value }));
-    const res = await op.commit();
+    batch.forEach((r, i) => {
+      const entry: StreamEntry = { seq: first + i, ts, value: r.value };
+      if (r.key != null) entry.key = r.key;
+      if (r.headers != null) entry.headers = r.headers;
+      op.set(entryKey(stream, first + i), entry);
+    });
+    const res = await withKvRetry(() => op.commit());
     if (res.ok) return batch.map((_, i) => first + i);
     // Another writer won the race; back off a little (with jitter) and try again.
     await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random()));

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "./path.ts";
 import { UsageError, UserError } from "./errors.ts";
 
 /** The state locations under a workspace. */

@@ -70,6 +70,33 @@ export const sessionCommands: CommandSpec[] = [
     },
   },
   {
+    name: "config",
+    group: "session",
+    summary: "Show the effective settings (flags over environment over defaults)",
+    usage: "config [--json]",
+    examples: ["config", "--no-ollama --model gpt-4o-mini config --json"],
+    recordEvents: false,
+    run(args, ctx) {
+      parseCommandArgs("config", args, {}, { max: 0 });
+      const o = ctx.options;
+      const settings = {
+        workspace: ctx.workspace,
+        model: o.model,
+        ollama: o.ollama,
+        base_url: o.baseUrl ?? null,
+        api_key: o.apiKey ? `set (${o.apiKey.length} chars)` : null,
+        approval: o.approval,
+        plain: o.plain,
+      };
+      if (ctx.out.json) ctx.out.printJson(settings);
+      else {ctx.out.table(
+          ["setting", "value"],
+          Object.entries(settings).map(([k, v]) => [k, String(v ?? "-")]),
+        );}
+      return Promise.resolve({ ok: true, data: settings });
+    },
+  },
+  {
     name: "cd",
     group: "session",
     summary: "Change the session's workspace",
