@@ -1,0 +1,97 @@
+/**
+ * `deno task compile`: builds the single `dspy-code` executable with `deno compile`, for this machine or for
+ * the release targets (`--all`, or `--target T` repeated). It includes the worker modules and dashboard
+ * assets that are loaded by URL at run time, and the unstable KV/cron APIs.
+ *
+ * `deno compile` downloads a `denort` base binary from Deno's release server for each target. Where that
+ * server cannot be reached, point `DENORT_BIN` at a `denort` binary of the same Deno version (Deno reads it
+ * itself; this script checks it exists and says so).
+ *
+ * Usage: `deno task compile [--all | --target TRIPLE ...] [--out-dir dist]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The targets we ship. */
+export const RELEASE_TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+];
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Files loaded by URL at run time (Workers, static assets) that `deno compile` cannot discover. */
+async function runtimeIncludes(): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = join(dir, e.name);
+      if (e.isDirectory) {
+        if (!["node_modules", "tests", "dist", "docs", "bench", ".git"].includes(e.name) && !e.name.startsWith(".")) {
+          if (["static", "assets"].includes(e.name)) found.push(path);
+          else await walk(path);
+        }
+      } else if (/_worker\.ts$/.test(e.name)) found.push(path);
+    }
+  };
+  await walk(root);
+  return found.map((p) => relative(root, p)).sort();
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      all: { type: "boolean", default: false },
+      target: { type: "string", multiple: true },
+      "out-dir": { type: "string", default: "dist" },
+      "dry-run": { type: "boolean", default: false },
+    },
+  });
+  const denort = Deno.env.get("DENORT_BIN");
+  if (denort) {
+    try {
+      Deno.statSync(denort);
+    } catch {
+      console.error(`DENORT_BIN=${denort} does not exist: point it at a denort binary of Deno ${Deno.version.deno}`);
+      Deno.exit(2);
+    }
+  }
+  const targets: (string | undefined)[] = values.all ? RELEASE_TARGETS : values.target?.length ? values.target : [
+    undefined,
+  ];
+  const includes = await runtimeIncludes();
+  let failures = 0;
+  for (const target of targets) {
+    const output = join(values["out-dir"]!, target ? `dspy-code-${target}` : "dspy-code");
+    const args = [
+      "compile",
+      "-A",
+      "--unstable-kv",
+      "--unstable-cron",
+      ...includes.flatMap((p) => ["--include", p]),
+      ...(target ? ["--target", target] : []),
+      "--output",
+      output,
+      "main.ts",
+    ];
+    console.log(`deno ${args.join(" ")}`);
+    if (values["dry-run"]) continue;
+    const status = await new Deno.Command(Deno.execPath(), { args, cwd: root, stdout: "inherit", stderr: "inherit" })
+      .spawn().status;
+    if (!status.success) {
+      failures++;
+      console.error(
+        `compile for ${target ?? "this machine"} failed. If the error mentions downloading denort, this machine ` +
+          `cannot reach Deno's release server: set DENORT_BIN to a denort ${Deno.version.deno} binary for the target.`,
+      );
+    }
+  }
+  Deno.exit(failures > 0 ? 1 : 0);
+}
