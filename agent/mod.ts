@@ -23,3 +23,43 @@ export {
   validateBanditState,
 } from "./learning/bandits.ts";
 export { createRng, type Rng, sampleBeta, sampleGamma, sampleNormal } from "./learning/rng.ts";
+export {
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_PATCH_BYTES,
+  type FileChange,
+  PatchError,
+  type PatchLimits,
+  type PatchRefusal,
+  type PreparedPatch,
+  preparePatch,
+  recountHunks,
+  summarizePatch,
+} from "./patch/prepare.ts";
+export {
+  type ApplyPatchOptions,
+  type ApplyPatchResult,
+  applyPatchText,
+  type BackupManifest,
+  listPatches,
+  type PatchHistoryRecord,
+  type PatchListEntry,
+  readPatchHistory,
+  recordPatchAttempt,
+  type RevertOptions,
+  revertPatch,
+} from "./patch/apply.ts";
+export {
+  detectToolchain,
+  parseLintIssues,
+  parseTestCounts,
+  runCommand,
+  runToolchain,
+  type RunToolchainOptions,
+  type TestCounts,
+  type Toolchain,
+  type ToolchainAction,
+  toolchainCommand,
+  type ToolchainKind,
+  type ToolchainResult,
+  which,
+} from "./tools/toolchain.ts";
