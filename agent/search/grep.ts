@@ -1,0 +1,201 @@
+/**
+ * Parallel grep over the workspace. The caller walks the files (honouring ignore rules) and hands batches
+ * to one or more workers, which read the files, skip binary and oversized ones, and return matching lines.
+ * A pattern that takes too long (catastrophic backtracking) is stopped by terminating the workers, so grep
+ * never hangs; a bad regex is a clear error before any file is read.
+ *
+ * @module
+ */
+
+import { UserError } from "../../core/errors.ts";
+import { resolveInside } from "../../core/workspace.ts";
+import { compilePattern, type GrepJob, type GrepMatch, type GrepWorkerReply } from "./grep_core.ts";
+import { DEFAULT_MAX_FILE_BYTES, iterateFiles, relPath } from "./walk.ts";
+
+export type { GrepMatch } from "./grep_core.ts";
+
+/** Options for {@link grepWorkspace}. */
+export interface GrepOptions {
+  /** Literal search instead of a regular expression. */
+  fixed?: boolean;
+  /** Case-insensitive. */
+  ignoreCase?: boolean;
+  /** Include globs (gitignore syntax). */
+  globs?: string[];
+  /** Exclude globs (gitignore syntax). */
+  excludes?: string[];
+  /** Lines of context before and after each match (default 0). */
+  context?: number;
+  /** Search only this workspace-relative file. */
+  file?: string;
+  /** Stop after this many matches (default 1000). */
+  max?: number;
+  /** Skip files larger than this (default 1 MiB). */
+  maxFileBytes?: number;
+  /** Give up after this long (default 60 s): protects against patterns that backtrack catastrophically. */
+  timeoutMs?: number;
+  /** Worker count (default: the number of cores, at most 4). */
+  workers?: number;
+  /** Cancels the search. */
+  signal?: AbortSignal;
+}
+
+/** What {@link grepWorkspace} found. */
+export interface GrepResult {
+  /** Matches sorted by path, then line. */
+  matches: GrepMatch[];
+  /** Text files actually searched. */
+  filesSearched: number;
+  /** True when the search stopped at `max`. */
+  truncated: boolean;
+  /** Wall time in seconds. */
+  seconds: number;
+}
+
+const BATCH = 48;
+
+/**
+ * Searches the workspace for a pattern.
+ *
+ * @example
+ * ```ts
+ * const { matches } = await grepWorkspace("/work/project", "def .*test", { globs: ["*.py"] });
+ * for (const m of matches) console.log(`${m.path}:${m.line}: ${m.text}`);
+ * ```
+ */
+export async function grepWorkspace(
+  root: string,
+  pattern: string,
+  options: GrepOptions = {},
+): Promise<GrepResult> {
+  const started = performance.now();
+  const re = compilePattern(pattern, options);
+  const max = options.max ?? 1000;
+  const context = options.context ?? 0;
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const maxWorkers = Math.max(1, options.workers ?? Math.min(4, navigator.hardwareConcurrency || 2));
+
+  let single: GrepJob | undefined;
+  if (options.file) {
+    const abs = resolveInside(root, options.file);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(abs);
+    } catch {
+      throw new UserError(`grep: no such file ${options.file}: give a path relative to the workspace`);
+    }
+    if (!info.isFile) throw new UserError(`grep: ${options.file} is not a file`);
+    single = { abs, rel: relPath(root, abs) };
+  }
+
+  const workers: Worker[] = [];
+  const idle: Worker[] = [];
+  const queue: GrepJob[][] = [];
+  const matches: GrepMatch[] = [];
+  let filesSearched = 0;
+  let outstanding = 0;
+  let walkDone = false;
+  let stopped = false;
+  let nextId = 0;
+  let filesSeen = 0;
+  let settle!: (err?: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    settle = (err?: Error) => (err ? reject(err) : resolve());
+  });
+
+  const spawn = () => {
+    const w = new Worker(new URL("./grep_worker.ts", import.meta.url), { type: "module" });
+    w.postMessage({ type: "init", source: re.source, flags: re.flags, context, maxFileBytes });
+    w.onmessage = (ev: MessageEvent<GrepWorkerReply>) => {
+      outstanding--;
+      filesSearched += ev.data.searched;
+      for (const m of ev.data.matches) matches.push(m);
+      if (matches.length >= max) stopped = true;
+      idle.push(w);
+      pump();
+    };
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      stopped = true;
+      settle(new Error(`grep worker failed: ${ev.message}`));
+    };
+    workers.push(w);
+    idle.push(w);
+  };
+
+  const pump = () => {
+    while (!stopped && idle.length > 0 && queue.length > 0) {
+      const w = idle.pop()!;
+      outstanding++;
+      w.postMessage({ type: "files", id: nextId++, files: queue.shift()! });
+    }
+    // Add a worker when work is piling up and the tree is big enough to pay for it.
+    if (
+      !stopped && queue.length > 0 && idle.length === 0 && workers.length < maxWorkers &&
+      filesSeen > 2 * BATCH
+    ) {
+      spawn();
+      pump();
+      return;
+    }
+    if ((stopped || (walkDone && queue.length === 0)) && outstanding === 0) settle();
+  };
+
+  const timer = setTimeout(() => {
+    stopped = true;
+    settle(
+      new UserError(
+        `grep: gave up after ${(timeoutMs / 1000).toFixed(0)} s: the pattern '${pattern}' may backtrack ` +
+          `catastrophically; simplify it, narrow the files with --glob, or use --fixed`,
+      ),
+    );
+  }, timeoutMs);
+  const onAbort = () => {
+    stopped = true;
+    settle(new UserError("grep: cancelled"));
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  try {
+    spawn();
+    if (single) {
+      filesSeen = 1;
+      queue.push([single]);
+      walkDone = true;
+      pump();
+    } else {
+      let batch: GrepJob[] = [];
+      const walk = iterateFiles(root, {
+        globs: options.globs,
+        excludes: options.excludes,
+        maxFileBytes,
+        stat: false,
+        signal: options.signal,
+      });
+      for await (const f of walk) {
+        if (stopped) break;
+        filesSeen++;
+        batch.push({ abs: f.abs, rel: f.rel });
+        if (batch.length >= BATCH) {
+          queue.push(batch);
+          batch = [];
+          pump();
+        }
+      }
+      if (batch.length > 0) queue.push(batch);
+      walkDone = true;
+      pump();
+    }
+    await finished;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    for (const w of workers) w.terminate();
+  }
+
+  matches.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
+  const truncated = matches.length > max || (stopped && matches.length >= max);
+  if (matches.length > max) matches.length = max;
+  return { matches, filesSearched, truncated, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,99 @@
+/**
+ * The pure parts of grep shared by the caller and its workers: compiling a pattern (with a clear error for a
+ * bad regex) and finding the matching lines of one text, with optional context lines.
+ *
+ * @module
+ */
+
+import { UserError } from "../../core/errors.ts";
+
+/** One matching line. `path` is workspace-relative; `line` is 1-based. */
+export interface GrepMatch {
+  path: string;
+  line: number;
+  text: string;
+  /** Up to `context` lines before the match (only with context > 0). */
+  before?: string[];
+  /** Up to `context` lines after the match (only with context > 0). */
+  after?: string[];
+}
+
+/** A file handed to a worker. */
+export interface GrepJob {
+  abs: string;
+  rel: string;
+}
+
+/** A worker's answer to one batch. */
+export interface GrepWorkerReply {
+  type: "result";
+  id: number;
+  matches: GrepMatch[];
+  searched: number;
+}
+
+/** Options for {@link compilePattern}. */
+export interface PatternOptions {
+  /** Treat the pattern as a literal string. */
+  fixed?: boolean;
+  /** Case-insensitive matching. */
+  ignoreCase?: boolean;
+}
+
+/** Escapes a literal for use inside a regular expression. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+/**
+ * Compiles a grep pattern into a RegExp (no global flag). An empty or invalid pattern is a
+ * {@link UserError} that says how to fix it.
+ */
+export function compilePattern(pattern: string, options: PatternOptions = {}): RegExp {
+  if (pattern.length === 0) {
+    throw new UserError("grep: the pattern is empty: give a word or a regular expression");
+  }
+  const source = options.fixed ? escapeRegExp(pattern) : pattern;
+  const flags = options.ignoreCase ? "i" : "";
+  try {
+    return new RegExp(source, flags);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, "") : String(err);
+    throw new UserError(
+      `grep: invalid regular expression '${pattern}': ${why}. Fix the pattern or pass --fixed to search for it literally`,
+    );
+  }
+}
+
+/**
+ * Finds the lines of `text` matching `lineRe`. `fileRe` is the same pattern with the `m` flag, used to skip
+ * files without any match in one pass.
+ */
+export function searchText(
+  text: string,
+  rel: string,
+  lineRe: RegExp,
+  fileRe: RegExp,
+  context: number,
+): GrepMatch[] {
+  if (!fileRe.test(text)) return [];
+  const lines = text.split("\n");
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  const out: GrepMatch[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (line.endsWith("\r")) line = line.slice(0, -1);
+    if (!lineRe.test(line)) continue;
+    const m: GrepMatch = { path: rel, line: i + 1, text: line };
+    if (context > 0) {
+      m.before = lines.slice(Math.max(0, i - context), i).map(stripCr);
+      m.after = lines.slice(i + 1, i + 1 + context).map(stripCr);
+    }
+    out.push(m);
+  }
+  return out;
+}
+
+function stripCr(s: string): string {
+  return s.endsWith("\r") ? s.slice(0, -1) : s;
+}

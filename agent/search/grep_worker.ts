@@ -1,0 +1,68 @@
+/**
+ * Worker side of the parallel grep: receives the compiled pattern once, then batches of files, and answers
+ * each batch with its matches. Running the regex in a worker lets the caller stop a pattern that backtracks
+ * catastrophically (it terminates the worker) instead of hanging.
+ *
+ * @module
+ */
+
+import { type GrepJob, type GrepWorkerReply, searchText } from "./grep_core.ts";
+
+interface InitMessage {
+  type: "init";
+  source: string;
+  flags: string;
+  context: number;
+  maxFileBytes: number;
+}
+
+interface FilesMessage {
+  type: "files";
+  id: number;
+  files: GrepJob[];
+}
+
+let lineRe: RegExp | null = null;
+let fileRe: RegExp | null = null;
+let context = 0;
+let maxFileBytes = 1024 * 1024;
+
+const decoder = new TextDecoder();
+
+// deno-lint-ignore no-explicit-any -- the worker global's type is not in the default lib set
+const port = self as any;
+
+port.onmessage = (event: MessageEvent<InitMessage | FilesMessage>) => {
+  const msg = event.data;
+  if (msg.type === "init") {
+    lineRe = new RegExp(msg.source, msg.flags);
+    fileRe = new RegExp(msg.source, msg.flags + "m");
+    context = msg.context;
+    maxFileBytes = msg.maxFileBytes;
+    return;
+  }
+  const reply: GrepWorkerReply = { type: "result", id: msg.id, matches: [], searched: 0 };
+  for (const job of msg.files) {
+    let bytes: Uint8Array;
+    try {
+      const info = Deno.statSync(job.abs);
+      if (!info.isFile || info.size > maxFileBytes) continue;
+      bytes = Deno.readFileSync(job.abs);
+    } catch {
+      continue;
+    }
+    const limit = Math.min(bytes.length, 8192);
+    let binary = false;
+    for (let i = 0; i < limit; i++) {
+      if (bytes[i] === 0) {
+        binary = true;
+        break;
+      }
+    }
+    if (binary) continue;
+    reply.searched++;
+    const text = decoder.decode(bytes);
+    for (const m of searchText(text, job.rel, lineRe!, fileRe!, context)) reply.matches.push(m);
+  }
+  port.postMessage(reply);
+};

@@ -1,0 +1,489 @@
+/**
+ * The lexical index behind `index`/`esearch`: chunks (see chunker.ts) scored with BM25F — one BM25 over a
+ * chunk's body tokens plus its path and symbol-name tokens with extra weight. Stored compactly under
+ * `.dspy_index/` as `lexical.json` (files, chunks, sorted vocabulary) and `lexical.postings.bin` (chunk ids
+ * and weighted term frequencies). Rebuilding is incremental: a file whose size and mtime are unchanged keeps
+ * its chunks and terms from the previous index without being read again.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { atomicWriteFile } from "../../core/atomic.ts";
+import { UserError } from "../../core/errors.ts";
+import { workspacePaths } from "../../core/workspace.ts";
+import { chunkFile, DEFAULT_CHUNK_LINES } from "./chunker.ts";
+import { codeTokens, countTokens, pathTokens, splitIdentifier, stem } from "./tokenize.ts";
+import { readTextIfText, walkFiles } from "./walk.ts";
+
+/** Files never indexed: lock files, minified bundles, source maps. */
+export const INDEX_EXCLUDES: readonly string[] = [
+  "*.lock",
+  "package-lock.json",
+  "*.min.js",
+  "*.min.css",
+  "*.map",
+  "*.svg",
+];
+
+const FORMAT_VERSION = 1;
+/** Bump when chunking or tokenizing changes, so old indexes are rebuilt rather than reused. */
+const ANALYZER_VERSION = 2;
+const META_FILE = "lexical.json";
+const POSTINGS_FILE = "lexical.postings.bin";
+
+/** BM25F parameters. */
+export interface Bm25Params {
+  k1: number;
+  b: number;
+  /** Weight of path tokens added to every chunk of a file. */
+  pathWeight: number;
+  /** Weight of the chunk's symbol-name tokens. */
+  symbolWeight: number;
+}
+
+/** Defaults tuned on the labelled query set (docs/search.md). */
+export const DEFAULT_BM25: Bm25Params = { k1: 1.2, b: 0.75, pathWeight: 2, symbolWeight: 3 };
+
+/** Options for {@link buildIndex}. */
+export interface BuildIndexOptions {
+  /** Include globs (gitignore syntax). */
+  globs?: string[];
+  /** Exclude globs (gitignore syntax). */
+  excludes?: string[];
+  /** Line window for text files and oversize pieces (default 60). */
+  chunkLines?: number;
+  /** Skip files larger than this (default 1 MiB). */
+  maxFileBytes?: number;
+  /** Ignore the previous index and re-read every file. */
+  full?: boolean;
+  /** Called as files are processed (for a progress bar); `total` is known once the walk ends. */
+  onProgress?: (done: number, total: number) => void;
+  /** Cancels the build. */
+  signal?: AbortSignal;
+  /** BM25F parameters stored with the index. */
+  params?: Partial<Bm25Params>;
+}
+
+/** Summary of a build. */
+export interface BuildIndexResult {
+  files: number;
+  chunks: number;
+  /** Files read this time (the rest were reused). */
+  filesRead: number;
+  /** Files reused unchanged from the previous index. */
+  filesReused: number;
+  /** Files dropped since the previous index. */
+  filesRemoved: number;
+  terms: number;
+  seconds: number;
+  /** Where the index lives. */
+  dir: string;
+}
+
+/** One ranked chunk, as `esearch --json` prints it. */
+export interface SearchHit {
+  path: string;
+  start_line: number;
+  end_line: number;
+  score: number;
+  symbol?: string;
+  snippet: string;
+}
+
+interface FileEntry {
+  size: number;
+  mtimeMs: number;
+  /** Index of the file's first chunk and how many it has. */
+  first: number;
+  count: number;
+}
+
+interface StoredMeta {
+  version: number;
+  analyzer: number;
+  chunkLines: number;
+  params: Bm25Params;
+  createdAt: string;
+  files: Record<string, FileEntry>;
+  /** Per chunk: path index into `paths`, start, end, symbol ("" for none), kind, length. */
+  paths: string[];
+  chunkPath: number[];
+  chunkStart: number[];
+  chunkEnd: number[];
+  chunkSymbol: string[];
+  chunkKind: string[];
+  chunkLen: number[];
+  /** Sorted vocabulary and each term's offset into the postings; `termOffset` has one extra end entry. */
+  terms: string[];
+  termOffset: number[];
+}
+
+/** A loaded index. */
+export interface LexicalIndex {
+  meta: StoredMeta;
+  ids: Uint32Array;
+  weights: Float32Array;
+  avgLen: number;
+}
+
+interface WorkChunk {
+  path: string;
+  start: number;
+  end: number;
+  symbol: string;
+  kind: string;
+  len: number;
+  terms: Map<string, number>;
+}
+
+/** Where the lexical index of a workspace lives. */
+export function indexFiles(root: string): { dir: string; meta: string; postings: string } {
+  const dir = workspacePaths(root).indexDir;
+  return { dir, meta: join(dir, META_FILE), postings: join(dir, POSTINGS_FILE) };
+}
+
+/** True when the workspace has a lexical index. */
+export async function hasIndex(root: string): Promise<boolean> {
+  try {
+    await Deno.stat(indexFiles(root).meta);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loads the workspace's index; `null` when there is none (or it is from an incompatible version). */
+export async function loadIndex(root: string): Promise<LexicalIndex | null> {
+  const files = indexFiles(root);
+  let meta: StoredMeta;
+  let bytes: Uint8Array;
+  try {
+    meta = JSON.parse(await Deno.readTextFile(files.meta));
+    bytes = await Deno.readFile(files.postings);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  }
+  if (meta.version !== FORMAT_VERSION) return null;
+  const total = meta.termOffset[meta.termOffset.length - 1] ?? 0;
+  if (bytes.byteLength !== total * 8) return null; // torn or foreign file: rebuild
+  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const ids = new Uint32Array(buf, 0, total);
+  const weights = new Float32Array(buf, total * 4, total);
+  const n = meta.chunkLen.length;
+  const avgLen = n === 0 ? 1 : meta.chunkLen.reduce((a, b) => a + b, 0) / n;
+  return { meta, ids, weights, avgLen };
+}
+
+/** Per-chunk term maps recovered from a loaded index (for reusing unchanged files). */
+function invert(index: LexicalIndex): Map<string, number>[] {
+  const { meta, ids, weights } = index;
+  const perChunk: Map<string, number>[] = meta.chunkLen.map(() => new Map());
+  for (let t = 0; t < meta.terms.length; t++) {
+    const term = meta.terms[t];
+    for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) perChunk[ids[p]].set(term, weights[p]);
+  }
+  return perChunk;
+}
+
+function chunkTerms(path: string, text: string, symbol: string | undefined, params: Bm25Params) {
+  const body = codeTokens(text);
+  const terms = countTokens(body);
+  countTokens(pathTokens(path), terms, params.pathWeight);
+  if (symbol) countTokens(codeTokens(symbol.replace(/\./g, " ")), terms, params.symbolWeight);
+  return { terms, len: body.length };
+}
+
+/**
+ * Builds (or incrementally refreshes) the workspace's lexical index.
+ *
+ * @example
+ * ```ts
+ * const r = await buildIndex("/work/project", { excludes: ["vendor/"] });
+ * console.log(`${r.chunks} chunks, ${r.filesRead} files read`);
+ * ```
+ */
+export async function buildIndex(root: string, options: BuildIndexOptions = {}): Promise<BuildIndexResult> {
+  const started = performance.now();
+  const chunkLines = options.chunkLines ?? DEFAULT_CHUNK_LINES;
+  const params: Bm25Params = { ...DEFAULT_BM25, ...options.params };
+  const walked = await walkFiles(root, {
+    globs: options.globs,
+    excludes: [...INDEX_EXCLUDES, ...(options.excludes ?? [])],
+    maxFileBytes: options.maxFileBytes,
+    signal: options.signal,
+  });
+  const previous = options.full ? null : await loadIndex(root);
+  const compatible = previous && previous.meta.chunkLines === chunkLines &&
+    previous.meta.analyzer === ANALYZER_VERSION &&
+    JSON.stringify(previous.meta.params) === JSON.stringify(params);
+  let prevTerms: Map<string, number>[] | null = null;
+
+  const chunks: WorkChunk[] = [];
+  const files: Record<string, FileEntry> = {};
+  let filesRead = 0;
+  let filesReused = 0;
+  let done = 0;
+  options.onProgress?.(0, walked.length);
+  for (const f of walked) {
+    if (options.signal?.aborted) throw new UserError("index: cancelled");
+    const old = compatible ? previous!.meta.files[f.rel] : undefined;
+    if (old && old.size === f.size && old.mtimeMs === f.mtimeMs) {
+      prevTerms ??= invert(previous!);
+      const first = chunks.length;
+      const m = previous!.meta;
+      for (let c = old.first; c < old.first + old.count; c++) {
+        chunks.push({
+          path: f.rel,
+          start: m.chunkStart[c],
+          end: m.chunkEnd[c],
+          symbol: m.chunkSymbol[c],
+          kind: m.chunkKind[c],
+          len: m.chunkLen[c],
+          terms: prevTerms[c],
+        });
+      }
+      files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: old.count };
+      filesReused++;
+    } else {
+      const text = await readTextIfText(f.abs, options.maxFileBytes);
+      filesRead++;
+      if (text !== null && !looksMinified(text)) {
+        const first = chunks.length;
+        for (const ch of chunkFile(f.rel, text, { chunkLines })) {
+          const { terms, len } = chunkTerms(f.rel, ch.text, ch.symbol, params);
+          chunks.push({
+            path: f.rel,
+            start: ch.startLine,
+            end: ch.endLine,
+            symbol: ch.symbol ?? "",
+            kind: ch.kind ?? "",
+            len,
+            terms,
+          });
+        }
+        files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: chunks.length - first };
+      }
+    }
+    done++;
+    if (done % 25 === 0 || done === walked.length) options.onProgress?.(done, walked.length);
+  }
+  const filesRemoved = compatible ? Object.keys(previous!.meta.files).filter((p) => !(p in files)).length : 0;
+
+  // Invert into sorted postings.
+  const postings = new Map<string, { ids: number[]; w: number[] }>();
+  chunks.forEach((c, id) => {
+    for (const [term, w] of c.terms) {
+      let p = postings.get(term);
+      if (!p) postings.set(term, p = { ids: [], w: [] });
+      p.ids.push(id);
+      p.w.push(w);
+    }
+  });
+  const terms = [...postings.keys()].sort();
+  const termOffset: number[] = [];
+  let total = 0;
+  for (const t of terms) {
+    termOffset.push(total);
+    total += postings.get(t)!.ids.length;
+  }
+  termOffset.push(total);
+  const bin = new Uint8Array(total * 8);
+  const ids = new Uint32Array(bin.buffer, 0, total);
+  const weights = new Float32Array(bin.buffer, total * 4, total);
+  terms.forEach((t, i) => {
+    const p = postings.get(t)!;
+    ids.set(p.ids, termOffset[i]);
+    weights.set(p.w, termOffset[i]);
+  });
+  const paths: string[] = [];
+  const pathIdx = new Map<string, number>();
+  const chunkPath = chunks.map((c) => {
+    let i = pathIdx.get(c.path);
+    if (i === undefined) {
+      pathIdx.set(c.path, i = paths.length);
+      paths.push(c.path);
+    }
+    return i;
+  });
+  const meta: StoredMeta = {
+    version: FORMAT_VERSION,
+    analyzer: ANALYZER_VERSION,
+    chunkLines,
+    params,
+    createdAt: new Date().toISOString(),
+    files,
+    paths,
+    chunkPath,
+    chunkStart: chunks.map((c) => c.start),
+    chunkEnd: chunks.map((c) => c.end),
+    chunkSymbol: chunks.map((c) => c.symbol),
+    chunkKind: chunks.map((c) => c.kind),
+    chunkLen: chunks.map((c) => c.len),
+    terms,
+    termOffset,
+  };
+  const loc = indexFiles(root);
+  // Postings first, then the meta that describes them: a reader never sees meta pointing past the postings.
+  await atomicWriteFile(loc.postings, bin);
+  await atomicWriteFile(loc.meta, JSON.stringify(meta));
+  return {
+    files: Object.keys(files).length,
+    chunks: chunks.length,
+    filesRead,
+    filesReused,
+    filesRemoved,
+    terms: terms.length,
+    seconds: (performance.now() - started) / 1000,
+    dir: loc.dir,
+  };
+}
+
+function looksMinified(text: string): boolean {
+  if (text.length < 5000) return false;
+  let lines = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lines++;
+  return text.length / lines > 400;
+}
+
+function findTerm(terms: string[], term: string): number {
+  let lo = 0;
+  let hi = terms.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const t = terms[mid];
+    if (t === term) return mid;
+    if (t < term) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Query tokens: like document tokens, plus the stems of whole words so `offsets` meets `offset`. */
+export function queryTokens(query: string): string[] {
+  const toks = new Set(codeTokens(query));
+  for (const word of query.split(/\s+/)) {
+    const parts = splitIdentifier(word.replace(/[^A-Za-z0-9_]/g, ""));
+    if (parts.length > 1) { for (const p of parts) if (p.length >= 2) toks.add(stem(p)); }
+  }
+  return [...toks];
+}
+
+/** A ranked chunk before snippets are attached. */
+export interface RankedChunk {
+  chunk: number;
+  path: string;
+  start_line: number;
+  end_line: number;
+  symbol?: string;
+  score: number;
+}
+
+/** Ranks the index's chunks for a query with BM25F; returns the top `k`. */
+export function rankChunks(index: LexicalIndex, query: string, k: number): RankedChunk[] {
+  const { meta, ids, weights, avgLen } = index;
+  const { k1, b } = meta.params;
+  const n = meta.chunkLen.length;
+  const scores = new Map<number, number>();
+  for (const term of queryTokens(query)) {
+    const t = findTerm(meta.terms, term);
+    if (t < 0) continue;
+    const from = meta.termOffset[t];
+    const to = meta.termOffset[t + 1];
+    const df = to - from;
+    const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+    for (let p = from; p < to; p++) {
+      const c = ids[p];
+      const tf = weights[p];
+      const norm = k1 * (1 - b + b * (meta.chunkLen[c] / avgLen));
+      scores.set(c, (scores.get(c) ?? 0) + idf * (tf * (k1 + 1)) / (tf + norm));
+    }
+  }
+  const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, k);
+  return top.map(([c, score]) => ({
+    chunk: c,
+    path: meta.paths[meta.chunkPath[c]],
+    start_line: meta.chunkStart[c],
+    end_line: meta.chunkEnd[c],
+    symbol: meta.chunkSymbol[c] || undefined,
+    score: Math.round(score * 10000) / 10000,
+  }));
+}
+
+/**
+ * The snippet for a hit: `context` lines either side of the chunk line with the most query terms
+ * (the whole chunk when `context` is negative). Reads the file as it is now.
+ */
+export async function snippetFor(
+  root: string,
+  hit: { path: string; start_line: number; end_line: number },
+  query: string,
+  context: number,
+): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(root, hit.path));
+  } catch {
+    return "";
+  }
+  const lines = text.split("\n").slice(hit.start_line - 1, hit.end_line);
+  if (context < 0) return lines.join("\n");
+  const q = new Set(queryTokens(query));
+  let best = 0;
+  let bestScore = -1;
+  lines.forEach((l, i) => {
+    const s = codeTokens(l).filter((t) => q.has(t)).length;
+    if (s > bestScore) {
+      best = i;
+      bestScore = s;
+    }
+  });
+  return lines.slice(Math.max(0, best - context), best + context + 1).join("\n");
+}
+
+/** Options for {@link searchIndex}. */
+export interface SearchOptions {
+  /** Hits to return (default 5). */
+  k?: number;
+  /** Snippet lines either side of the best line (default 4; negative for the whole chunk). */
+  context?: number;
+  /** Build the index first when there is none (default true). */
+  autoBuild?: boolean;
+  /** Passed to the automatic build (progress bar). */
+  build?: BuildIndexOptions;
+}
+
+/**
+ * Searches the workspace's lexical index (building it first when missing and `autoBuild` is on).
+ *
+ * @example
+ * ```ts
+ * const hits = await searchIndex("/work/project", "where are consumer offsets committed", { k: 5 });
+ * ```
+ */
+export async function searchIndex(
+  root: string,
+  query: string,
+  options: SearchOptions = {},
+): Promise<SearchHit[]> {
+  if (query.trim() === "") throw new UserError("esearch: the query is empty: say what you are looking for");
+  let index = await loadIndex(root);
+  if (!index) {
+    if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");
+    await buildIndex(root, options.build);
+    index = await loadIndex(root);
+    if (!index) throw new UserError("esearch: the index could not be built");
+  }
+  const ranked = rankChunks(index, query, options.k ?? 5);
+  const context = options.context ?? 4;
+  return await Promise.all(ranked.map(async (r) => ({
+    path: r.path,
+    start_line: r.start_line,
+    end_line: r.end_line,
+    score: r.score,
+    ...(r.symbol ? { symbol: r.symbol } : {}),
+    snippet: await snippetFor(root, r, query, context),
+  })));
+}

@@ -1,0 +1,79 @@
+/**
+ * Code search: the shared file walk, parallel grep, symbol extraction, extract/diff/write, the chunker, the
+ * BM25F lexical index (`index`/`esearch`), reciprocal rank fusion and the retrieval event log. Other folders
+ * import only this module.
+ *
+ * @example
+ * ```ts
+ * import { grepWorkspace, searchIndex, extractSegment } from "../agent/search/mod.ts";
+ * const { matches } = await grepWorkspace(root, "TODO", { globs: ["*.ts"] });
+ * const hits = await searchIndex(root, "retry with backoff", { k: 5 });
+ * const seg = await extractSegment(root, "src/app.ts", { symbol: "main" });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  DEFAULT_EXCLUDES,
+  DEFAULT_MAX_FILE_BYTES,
+  globMatcher,
+  isBinary,
+  iterateFiles,
+  readTextIfText,
+  relPath,
+  type WalkedFile,
+  walkFiles,
+  type WalkOptions,
+} from "./walk.ts";
+export { compilePattern, escapeRegExp, type GrepMatch, searchText } from "./grep_core.ts";
+export { type GrepOptions, type GrepResult, grepWorkspace } from "./grep.ts";
+export {
+  type CodeSymbol,
+  extractSymbols,
+  findSymbol,
+  type Language,
+  languageOf,
+  maskCode,
+  type SymbolKind,
+} from "./symbols.ts";
+export {
+  diffFileAgainst,
+  type Extract,
+  type ExtractOptions,
+  extractSegment,
+  LAST_EXTRACT_KEY,
+  writeInside,
+} from "./extract.ts";
+export { type Chunk, chunkFile, type ChunkOptions, DEFAULT_CHUNK_LINES } from "./chunker.ts";
+export { codeTokens, pathTokens, splitIdentifier, stem } from "./tokenize.ts";
+export {
+  type Bm25Params,
+  buildIndex,
+  type BuildIndexOptions,
+  type BuildIndexResult,
+  DEFAULT_BM25,
+  hasIndex,
+  INDEX_EXCLUDES,
+  indexFiles,
+  type LexicalIndex,
+  loadIndex,
+  queryTokens,
+  rankChunks,
+  type RankedChunk,
+  type SearchHit,
+  searchIndex,
+  type SearchOptions,
+  snippetFor,
+} from "./lexical_index.ts";
+export { chunkKey, type Fused, type Ranked, reciprocalRankFusion } from "./hybrid.ts";
+export {
+  logRetrieval,
+  readRetrievalLog,
+  type RetrievalEvent,
+  type RetrievalHit,
+  retrievalLogPath,
+} from "./retrieval_log.ts";
+
+/** Alias kept for callers that think of esearch: same as {@link searchIndex}. */
+export { searchIndex as esearch } from "./lexical_index.ts";

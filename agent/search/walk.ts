@@ -1,0 +1,227 @@
+/**
+ * The file walk every search shares: it lists the workspace's files while honouring `.gitignore` files at
+ * every level, an optional `.dspyignore`, default excludes (`.git`, `node_modules`, `.venv`, `dist`, `build`,
+ * `__pycache__` and the `.dspy*` state folders), user include/exclude globs (gitignore syntax), a size limit,
+ * and never follows a symlink that leads out of the workspace. Binary detection (a NUL byte in the first
+ * 8 KiB) happens where files are read, see {@link isBinary} and {@link readTextIfText}.
+ *
+ * @module
+ */
+
+import ignore, { type Ignore } from "ignore";
+import { join, relative, sep } from "node:path";
+import { isInside } from "../../core/workspace.ts";
+
+/** Folders never searched. */
+export const DEFAULT_EXCLUDES: readonly string[] = [
+  ".git/",
+  "node_modules/",
+  ".venv/",
+  "dist/",
+  "build/",
+  "__pycache__/",
+  ".dspy*/",
+  ".dspy_rl_state.json",
+  ".dspy_rl_events.jsonl",
+];
+
+/** Default size limit for searched files: 1 MiB. */
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+
+/** Options for {@link walkFiles}. */
+export interface WalkOptions {
+  /** Include globs (gitignore syntax: `*.ts` matches at any depth, `src/**\/*.ts` is anchored). */
+  globs?: string[];
+  /** Exclude globs (gitignore syntax); a matching folder is not entered. */
+  excludes?: string[];
+  /** Skip files larger than this (default 1 MiB). */
+  maxFileBytes?: number;
+  /** Honour `.gitignore`/`.dspyignore` files (default true). */
+  ignoreFiles?: boolean;
+  /** Stops the walk early when aborted. */
+  signal?: AbortSignal;
+  /** Stat each file for size and mtime (default true); when false `size`/`mtimeMs` are -1 and no size limit applies. */
+  stat?: boolean;
+}
+
+/** One file found by the walk. */
+export interface WalkedFile {
+  /** Absolute path (inside the workspace; for a symlink, the link's own path). */
+  abs: string;
+  /** Workspace-relative path with forward slashes. */
+  rel: string;
+  /** Size in bytes (-1 when not statted). */
+  size: number;
+  /** Modification time in ms since the epoch (-1 when not statted). */
+  mtimeMs: number;
+}
+
+interface IgnoreLayer {
+  /** Folder the rules belong to, workspace-relative with a trailing slash ("" for the root). */
+  base: string;
+  ig: Ignore;
+}
+
+const IGNORE_FILES = [".gitignore", ".dspyignore"];
+
+function toPosix(p: string): string {
+  return sep === "/" ? p : p.split(sep).join("/");
+}
+
+async function readIgnoreLayer(dirAbs: string, base: string): Promise<IgnoreLayer | null> {
+  let ig: Ignore | null = null;
+  for (const name of IGNORE_FILES) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(join(dirAbs, name));
+    } catch {
+      continue;
+    }
+    ig ??= ignore();
+    ig.add(text);
+  }
+  return ig ? { base, ig } : null;
+}
+
+function ignoredByLayers(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
+  // Later (deeper) layers override earlier ones, as git does: walk from the deepest outwards and let the first
+  // layer with an opinion decide.
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i];
+    const sub = rel.slice(layer.base.length) + (isDir ? "/" : "");
+    const r = layer.ig.test(sub);
+    if (r.ignored) return true;
+    if (r.unignored) return false;
+  }
+  return false;
+}
+
+/** Builds a matcher for gitignore-syntax globs; `undefined` when the list is empty. */
+export function globMatcher(globs: readonly string[] | undefined): ((rel: string) => boolean) | undefined {
+  const list = (globs ?? []).map((g) => g.trim()).filter((g) => g.length > 0);
+  if (list.length === 0) return undefined;
+  const ig = ignore().add(list.map((g) => g.replace(/^\.\//, "")));
+  return (rel: string) => ig.ignores(rel);
+}
+
+/**
+ * Lists the searchable files under `root` (an absolute, real path), sorted by relative path.
+ *
+ * @example
+ * ```ts
+ * const files = await walkFiles("/work/project", { globs: ["*.ts"], excludes: ["vendor/"] });
+ * ```
+ */
+export async function walkFiles(root: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
+  const out: WalkedFile[] = [];
+  for await (const file of iterateFiles(root, options)) out.push(file);
+  out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return out;
+}
+
+/**
+ * Streams the searchable files under `root` in directory order (not sorted); see {@link walkFiles}.
+ */
+export async function* iterateFiles(root: string, options: WalkOptions = {}): AsyncGenerator<WalkedFile> {
+  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const doStat = options.stat !== false;
+  const defaults = ignore().add([...DEFAULT_EXCLUDES]);
+  const excludes = ignore().add((options.excludes ?? []).map((g) => g.replace(/^\.\//, "")));
+  const include = globMatcher(options.globs);
+  const useIgnoreFiles = options.ignoreFiles !== false;
+  const visitedDirs = new Set<string>([root]);
+
+  async function* visit(dirAbs: string, dirRel: string, layers: IgnoreLayer[]): AsyncGenerator<WalkedFile> {
+    if (options.signal?.aborted) return;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dirAbs));
+    } catch {
+      return; // unreadable folder: skip it, as other search tools do
+    }
+    let here = layers;
+    if (useIgnoreFiles && entries.some((e) => IGNORE_FILES.includes(e.name))) {
+      const layer = await readIgnoreLayer(dirAbs, dirRel === "" ? "" : dirRel + "/");
+      if (layer) here = [...layers, layer];
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const abs = join(dirAbs, entry.name);
+      const rel = dirRel === "" ? entry.name : `${dirRel}/${entry.name}`;
+      let isDir = entry.isDirectory;
+      let isFile = entry.isFile;
+      if (entry.isSymlink) {
+        let real: string;
+        try {
+          real = await Deno.realPath(abs);
+        } catch {
+          continue; // dangling link
+        }
+        if (!isInside(root, real)) continue; // never leave the workspace
+        let info: Deno.FileInfo;
+        try {
+          info = await Deno.stat(real);
+        } catch {
+          continue;
+        }
+        isDir = info.isDirectory;
+        isFile = info.isFile;
+        if (isDir) {
+          if (visitedDirs.has(real)) continue; // a loop or a second way into a folder we walk anyway
+          visitedDirs.add(real);
+        }
+      }
+      if (isDir) {
+        const dirPath = rel + "/";
+        if (defaults.ignores(dirPath) || excludes.ignores(dirPath)) continue;
+        if (ignoredByLayers(here, rel, true)) continue;
+        yield* visit(abs, rel, here);
+      } else if (isFile) {
+        if (defaults.ignores(rel) || excludes.ignores(rel)) continue;
+        if (include && !include(rel)) continue;
+        if (ignoredByLayers(here, rel, false)) continue;
+        let size = -1;
+        let mtimeMs = -1;
+        if (doStat) {
+          try {
+            const info = await Deno.stat(abs);
+            size = info.size;
+            mtimeMs = info.mtime?.getTime() ?? 0;
+          } catch {
+            continue;
+          }
+          if (size > maxBytes) continue;
+        }
+        yield { abs, rel: toPosix(rel), size, mtimeMs };
+      }
+    }
+  }
+
+  yield* visit(root, "", []);
+}
+
+/** True when the bytes look binary: a NUL byte within the first 8 KiB. */
+export function isBinary(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, 8192);
+  for (let i = 0; i < n; i++) if (bytes[i] === 0) return true;
+  return false;
+}
+
+const decoder = new TextDecoder();
+
+/** Reads a file as UTF-8 text; `null` when it is binary, over `maxBytes`, or unreadable. */
+export async function readTextIfText(abs: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<string | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(abs);
+  } catch {
+    return null;
+  }
+  if (bytes.length > maxBytes || isBinary(bytes)) return null;
+  return decoder.decode(bytes);
+}
+
+/** Workspace-relative forward-slash path of an absolute path. */
+export function relPath(root: string, abs: string): string {
+  return toPosix(relative(root, abs));
+}

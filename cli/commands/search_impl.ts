@@ -1,0 +1,350 @@
+/**
+ * Implementations of the search commands (loaded lazily by `cli/commands/search.ts`): argument parsing,
+ * terminal and JSON output, the last-extract state, progress bars and retrieval events. The search logic
+ * itself lives in `agent/search/`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { atomicWriteJson } from "../../core/atomic.ts";
+import { UserError } from "../../core/errors.ts";
+import { workspacePaths } from "../../core/workspace.ts";
+import {
+  buildIndex,
+  diffFileAgainst,
+  type Extract,
+  extractSegment,
+  grepWorkspace,
+  hasIndex,
+  LAST_EXTRACT_KEY,
+  logRetrieval,
+  type SearchHit,
+  searchIndex,
+  writeInside,
+} from "../../agent/search/mod.ts";
+import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
+
+function lastExtractFile(root: string): string {
+  return join(workspacePaths(root).stateDir, "last_extract.json");
+}
+
+async function rememberExtract(ctx: CommandContext, seg: Extract): Promise<void> {
+  ctx.session.state.set(LAST_EXTRACT_KEY, seg);
+  // Also on disk, so `dspy-code extract ...` followed by `dspy-code diff F` works across processes.
+  await atomicWriteJson(lastExtractFile(ctx.workspace), seg);
+}
+
+async function recallExtract(ctx: CommandContext, command: string): Promise<Extract> {
+  const inSession = ctx.session.state.get(LAST_EXTRACT_KEY) as Extract | undefined;
+  if (inSession) return inSession;
+  try {
+    return JSON.parse(await Deno.readTextFile(lastExtractFile(ctx.workspace))) as Extract;
+  } catch {
+    throw new UserError(`${command}: nothing extracted yet: run 'extract --file F --symbol NAME' first`);
+  }
+}
+
+/** `grep`. */
+export async function runGrep(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs("grep", args, {
+    fixed: { type: "boolean", short: "f" },
+    "ignore-case": { type: "boolean", short: "i" },
+    glob: { type: "string", short: "g", multiple: true },
+    exclude: { type: "string", short: "x", multiple: true },
+    context: { type: "string", short: "c" },
+    file: { type: "string", short: "F" },
+    max: { type: "string", short: "m" },
+    "max-file-bytes": { type: "string" },
+  }, { min: 1, max: 1, names: "PATTERN" });
+  const context = intOption("grep", "context", values.context, 0);
+  const max = intOption("grep", "max", values.max, 1000);
+  const result = await grepWorkspace(ctx.workspace, positionals[0], {
+    fixed: values.fixed,
+    ignoreCase: values["ignore-case"],
+    globs: values.glob,
+    excludes: values.exclude,
+    context,
+    file: values.file,
+    max: max === 0 ? Number.MAX_SAFE_INTEGER : max,
+    maxFileBytes: values["max-file-bytes"]
+      ? intOption("grep", "max-file-bytes", values["max-file-bytes"], 0)
+      : undefined,
+    signal: ctx.signal,
+  });
+  const { out } = ctx;
+  const c = out.c;
+  const summary = `Found ${result.matches.length} match${result.matches.length === 1 ? "" : "es"} in ` +
+    `${result.seconds.toFixed(3)} s (${result.filesSearched} files searched)` +
+    (result.truncated ? `; stopped at --max ${max}` : "");
+  if (out.json) {
+    for (const m of result.matches) out.printJson(m);
+    out.info(summary);
+  } else {
+    const re = new RegExp(
+      values.fixed ? positionals[0].replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") : positionals[0],
+      values["ignore-case"] ? "gi" : "g",
+    );
+    const highlight = (text: string) =>
+      out.plain ? text : text.replace(re, (s) => (s ? c.red(c.bold(s)) : s));
+    const lines: string[] = [];
+    for (const m of result.matches) {
+      if (context > 0) {
+        if (lines.length > 0) lines.push(c.dim("--"));
+        m.before?.forEach((t, i) =>
+          lines.push(
+            `${c.magenta(m.path)}${c.dim("-")}${c.green(String(m.line - m.before!.length + i))}- ${t}`,
+          )
+        );
+        lines.push(`${c.magenta(m.path)}:${c.green(String(m.line))}: ${highlight(m.text)}`);
+        m.after?.forEach((t, i) =>
+          lines.push(`${c.magenta(m.path)}${c.dim("-")}${c.green(String(m.line + 1 + i))}- ${t}`)
+        );
+      } else {
+        lines.push(`${c.magenta(m.path)}:${c.green(String(m.line))}: ${highlight(m.text)}`);
+      }
+    }
+    if (lines.length > 0) out.print(...lines);
+    out.print(c.dim(summary));
+  }
+  return {
+    ok: true,
+    data: {
+      matches: result.matches.length,
+      files: new Set(result.matches.map((m) => m.path)).size,
+      hits: result.matches.slice(0, 50),
+      truncated: result.truncated,
+    },
+  };
+}
+
+/** `extract`. */
+export async function runExtract(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values } = parseCommandArgs("extract", args, {
+    file: { type: "string", short: "F" },
+    symbol: { type: "string", short: "s" },
+    regex: { type: "string" },
+    re: { type: "string" },
+    before: { type: "string", short: "B" },
+    after: { type: "string", short: "A" },
+    nth: { type: "string", short: "n" },
+  }, { max: 0 });
+  if (!values.file) throw new UserError("extract: --file F is required. See 'dspy-code extract --help'.");
+  const seg = await extractSegment(ctx.workspace, values.file, {
+    symbol: values.symbol,
+    regex: values.regex ?? values.re,
+    before: intOption("extract", "before", values.before, 3),
+    after: intOption("extract", "after", values.after, 3),
+    nth: intOption("extract", "nth", values.nth, 1) || 1,
+  });
+  await rememberExtract(ctx, seg);
+  const { out } = ctx;
+  if (out.json) {
+    out.printJson({
+      path: seg.path,
+      start_line: seg.startLine,
+      end_line: seg.endLine,
+      symbol: seg.symbol,
+      text: seg.text,
+    });
+  } else {
+    const title = `${seg.path} lines ${seg.startLine}-${seg.endLine}` +
+      (seg.symbol ? ` (${seg.kind} ${seg.symbol})` : "");
+    out.print(out.c.bold(title));
+    const width = String(seg.endLine).length;
+    out.print(
+      ...seg.text.split("\n").map((l, i) => `${out.c.dim(String(seg.startLine + i).padStart(width))}  ${l}`),
+    );
+  }
+  return {
+    ok: true,
+    data: { path: seg.path, start_line: seg.startLine, end_line: seg.endLine, symbol: seg.symbol },
+  };
+}
+
+/** `diff FILE`. */
+export async function runDiff(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs("diff", args, {
+    context: { type: "string", short: "c" },
+  }, { min: 1, max: 1, names: "FILE" });
+  const seg = await recallExtract(ctx, "diff");
+  const patch = await diffFileAgainst(
+    ctx.workspace,
+    positionals[0],
+    seg.text,
+    intOption("diff", "context", values.context, 3),
+  );
+  const { out } = ctx;
+  if (!patch) {
+    if (out.json) out.printJson({ file: positionals[0], diff: "" });
+    else out.print("(no differences)");
+    return { ok: true, data: { changed: false } };
+  }
+  if (out.json) {
+    out.printJson({ file: positionals[0], diff: patch });
+  } else {
+    const lines = patch.split("\n").filter((l) => !l.startsWith("====="));
+    out.print(
+      ...lines.map((l) =>
+        l.startsWith("+") && !l.startsWith("+++")
+          ? out.c.green(l)
+          : l.startsWith("-") && !l.startsWith("---")
+          ? out.c.red(l)
+          : l.startsWith("@@")
+          ? out.c.cyan(l)
+          : l
+      ).filter((l, i, a) => !(i === a.length - 1 && l === "")),
+    );
+  }
+  return { ok: true, data: { changed: true, diff: patch } };
+}
+
+/** `write PATH`. */
+export async function runWrite(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { positionals } = parseCommandArgs("write", args, {}, { min: 1, max: 1, names: "PATH" });
+  const seg = await recallExtract(ctx, "write");
+  const rel = await writeInside(ctx.workspace, positionals[0], seg.text);
+  const lines = seg.text.split("\n").length;
+  if (ctx.out.json) ctx.out.printJson({ path: rel, lines });
+  else ctx.out.print(`Wrote ${lines} line${lines === 1 ? "" : "s"} to ${rel}`);
+  return { ok: true, data: { path: rel, lines } };
+}
+
+function progressReporter(ctx: CommandContext, label: string) {
+  let bar: ReturnType<CommandContext["out"]["progress"]> | undefined;
+  let last = 0;
+  return {
+    onProgress(done: number, total: number) {
+      bar ??= ctx.out.progress(total, label);
+      if (done === 0) bar.setTotal(total);
+      bar.tick(done - last);
+      last = done;
+    },
+    done(summary?: string) {
+      bar?.done(summary);
+    },
+  };
+}
+
+/** `index`. */
+export async function runIndex(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values } = parseCommandArgs("index", args, {
+    glob: { type: "string", short: "g", multiple: true },
+    exclude: { type: "string", short: "x", multiple: true },
+    "chunk-lines": { type: "string" },
+    full: { type: "boolean" },
+  }, { max: 0 });
+  const chunkLines = values["chunk-lines"] !== undefined
+    ? intOption("index", "chunk-lines", values["chunk-lines"], 60)
+    : undefined;
+  if (chunkLines !== undefined && chunkLines < 5) {
+    throw new UserError("index: --chunk-lines must be at least 5");
+  }
+  const progress = progressReporter(ctx, "indexing");
+  const r = await buildIndex(ctx.workspace, {
+    globs: values.glob,
+    excludes: values.exclude,
+    chunkLines,
+    full: values.full,
+    onProgress: progress.onProgress,
+    signal: ctx.signal,
+  });
+  progress.done();
+  const data = {
+    files: r.files,
+    chunks: r.chunks,
+    files_read: r.filesRead,
+    files_reused: r.filesReused,
+    files_removed: r.filesRemoved,
+    terms: r.terms,
+    seconds: Math.round(r.seconds * 1000) / 1000,
+    dir: r.dir,
+  };
+  if (ctx.out.json) ctx.out.printJson(data);
+  else {
+    ctx.out.print(
+      `Indexed ${r.chunks} chunks from ${r.files} files (${r.filesRead} read, ${r.filesReused} unchanged` +
+        `${r.filesRemoved ? `, ${r.filesRemoved} removed` : ""}) in ${
+          r.seconds.toFixed(2)
+        } s. Saved to ${r.dir}`,
+    );
+  }
+  return { ok: true, data };
+}
+
+/** `esearch`. */
+export async function runEsearch(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs("esearch", args, {
+    k: { type: "string", short: "k" },
+    context: { type: "string", short: "c" },
+    hybrid: { type: "boolean" },
+  }, { min: 1, names: "QUERY" });
+  const query = positionals.join(" ");
+  const k = intOption("esearch", "k", values.k, 5) || 5;
+  const context = intOption("esearch", "context", values.context, 4);
+  let progress: ReturnType<typeof progressReporter> | undefined;
+  if (!(await hasIndex(ctx.workspace))) {
+    ctx.out.info("No index yet: building it first.");
+    progress = progressReporter(ctx, "indexing");
+  }
+  let hits: (SearchHit & { source?: string })[];
+  let source = "bm25";
+  if (values.hybrid) {
+    if (progress) {
+      await buildIndex(ctx.workspace, { onProgress: progress.onProgress, signal: ctx.signal });
+      progress.done();
+    }
+    const { hybridSearch } = await import("../../embeddings/mod.ts");
+    const r = await hybridSearch(ctx.workspace, query, { k, context });
+    hits = r.hits;
+    source = r.fused ? "hybrid" : "bm25";
+    if (!r.fused) ctx.out.warn(r.note ?? "no embedding index: showing BM25 results only (run 'emb-index')");
+  } else {
+    hits = await searchIndex(ctx.workspace, query, {
+      k,
+      context,
+      build: progress ? { onProgress: progress.onProgress, signal: ctx.signal } : undefined,
+    });
+    progress?.done();
+  }
+  await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
+    action: "retrieval.esearch",
+    backend: source,
+    k,
+  });
+  const { out } = ctx;
+  if (out.json) {
+    out.printJson(hits.map((h) => ({
+      path: h.path,
+      start_line: h.start_line,
+      end_line: h.end_line,
+      score: h.score,
+      ...(h.symbol ? { symbol: h.symbol } : {}),
+      snippet: h.snippet,
+    })));
+  } else if (hits.length === 0) {
+    out.print(`No results for '${query}'.`);
+  } else {
+    for (const h of hits) {
+      out.print(
+        `${out.c.magenta(h.path)}  ${
+          out.c.dim(`score=${h.score.toFixed(3)}`)
+        }  lines ${h.start_line}-${h.end_line}` +
+          (h.symbol ? `  ${out.c.cyan(h.symbol)}` : ""),
+      );
+      if (h.snippet) out.print(...h.snippet.split("\n").map((l) => "    " + l), "");
+    }
+  }
+  return {
+    ok: true,
+    data: {
+      query,
+      hits: hits.map((h) => ({
+        path: h.path,
+        start_line: h.start_line,
+        end_line: h.end_line,
+        score: h.score,
+      })),
+    },
+  };
+}
