@@ -40,6 +40,9 @@ export interface SessionInfo {
   state: Map<string, unknown>;
 }
 
+/** Key in {@link SessionInfo.state} that `exit`/`quit` set to end the session loop. */
+export const EXIT_REQUESTED = "session.exitRequested";
+
 /** Everything a command gets when it runs. */
 export interface CommandContext {
   /** Absolute workspace root. The session's `cd` changes it for later lines. */

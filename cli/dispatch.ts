@@ -44,7 +44,7 @@ export async function runCommand(
   }
   if (args.length > 0) await loadArgParser();
   const record = spec.recordEvents !== false;
-  const step = ctx.session.step++;
+  const step = record ? ctx.session.step++ : ctx.session.step;
   const eventArgs = { argv: recordableArgs(args) };
   if (record) emitMetric("tool.start", { tool: spec.name, args: eventArgs, step, session: ctx.session.id });
   const started = performance.now();

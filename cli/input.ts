@@ -64,6 +64,12 @@ export async function terminalLineSource(historyFile?: string): Promise<LineSour
   });
   let closed = false;
   rl.on("close", () => closed = true);
+  // Ctrl-C at the prompt discards the line being typed (as shells do) instead of pausing the input.
+  rl.on("SIGINT", () => {
+    rl.write(null, { ctrl: true, name: "u" });
+    process.stdout.write("^C\n");
+    rl.prompt();
+  });
   return {
     next(prompt) {
       if (closed) return Promise.resolve(null);

@@ -11,14 +11,11 @@ import { join } from "../core/path.ts";
 import { errorMessage } from "../core/errors.ts";
 import { flushEvents } from "../core/events.ts";
 import { workspacePaths } from "../core/workspace.ts";
-import type { CommandContext } from "./command.ts";
+import { type CommandContext, EXIT_REQUESTED } from "./command.ts";
 import { getPanelRows } from "./hooks.ts";
 import type { LineSource } from "./input.ts";
 
 const PANEL_TIMEOUT_MS = 1500;
-
-/** Session flag set by the `exit`/`quit` commands. */
-export const EXIT_REQUESTED = "session.exitRequested";
 
 async function panelRows(ctx: CommandContext): Promise<[string, string][]> {
   const rows: [string, string][] = [

@@ -8,10 +8,7 @@ import { resolveInside } from "../../core/workspace.ts";
 import { displayPath } from "../../core/workspace.ts";
 import { UsageError, UserError } from "../../core/errors.ts";
 import { VERSION } from "../../core/version.ts";
-import { type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
-
-/** Session flag set by `exit`/`quit` (read by the session loop). */
-const EXIT_REQUESTED = "session.exitRequested";
+import { type CommandSpec, EXIT_REQUESTED, intOption, parseCommandArgs } from "../command.ts";
 
 function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
