@@ -54,7 +54,7 @@ export function chunkFile(path: string, text: string, options: ChunkOptions = {}
     for (let s = from; s <= to; s += window) {
       const e = Math.min(to, s + window - 1);
       const body = lines.slice(s - 1, e);
-      if (body.every((l) => l.trim() === "")) continue;
+      if (!body.some((l) => /[A-Za-z0-9]/.test(l))) continue; // blank or only brackets: nothing to find
       out.push({ startLine: s, endLine: e, text: body.join("\n"), ...base });
     }
   };

@@ -1,10 +1,49 @@
 /**
- * Command specs for the embeddings subsystem. Keep this file light: load implementations inside `run`.
+ * Command specs for the embeddings subsystem: emb-index and emb-search. Keep this file light:
+ * implementations load inside `run` from `cli/commands/embeddings_impl.ts`.
  *
  * @module
  */
 
 import type { CommandSpec } from "../command.ts";
 
+const impl = () => import("./embeddings_impl.ts");
+
 /** The embeddings commands, registered in `cli/registry.ts`. */
-export const embeddingsCommands: CommandSpec[] = [];
+export const embeddingsCommands: CommandSpec[] = [
+  {
+    name: "emb-index",
+    group: "embeddings",
+    summary: "Embed the code chunks into a vector index in .dspy_index/ (local ONNX, InferMesh or hash)",
+    usage:
+      "emb-index [--backend local|infermesh|hash] [--model M] [--model-path DIR] [--infermesh-url U] [--glob G]... " +
+      "[--exclude G]... [--chunk-lines N] [--full] [--jsonl] [--json]",
+    examples: [
+      "emb-index --backend hash",
+      "emb-index --backend local --model-path ~/models/all-MiniLM-L6-v2",
+      "emb-index --backend infermesh --infermesh-url http://127.0.0.1:19000 --jsonl",
+    ],
+    details: [
+      "  --backend B         local (transformers.js + onnxruntime; default when --model-path is given),",
+      "                      infermesh (default when INFERMESH_URL or --infermesh-url is set), or hash",
+      "                      (feature hashing: lexical, needs nothing; the default otherwise)",
+      "  --model M           Hugging Face id or folder (local; default Xenova/all-MiniLM-L6-v2) or the",
+      "                      InferMesh model (default INFERMESH_MODEL or BAAI/bge-small-en-v1.5)",
+      "  --model-path DIR    folder holding the local model (config.json, tokenizer.json, onnx/model.onnx)",
+      "  --infermesh-url U   InferMesh base URL (env INFERMESH_URL; INFERMESH_API_KEY for a bearer token,",
+      "                      EMBED_BATCH_SIZE for the batch size, default 64)",
+      "  --dim N             hash embedder size (default 256)",
+      "  --full              re-embed every chunk (default: only changed files)",
+      "  --jsonl             also write the old .dspy_index/emb_index.jsonl ({path,start_line,end_line,vector})",
+    ].join("\n"),
+    run: async (args, ctx) => (await impl()).runEmbIndex(args, ctx),
+  },
+  {
+    name: "emb-search",
+    group: "embeddings",
+    summary: "Rank code chunks by cosine similarity to a query (uses the index's own embedder)",
+    usage: "emb-search QUERY... [--k 5] [--context 4] [--model-path DIR] [--infermesh-url U] [--json]",
+    examples: [`emb-search "where are offsets committed"`, `emb-search retry backoff --k 10 --json`],
+    run: async (args, ctx) => (await impl()).runEmbSearch(args, ctx),
+  },
+];

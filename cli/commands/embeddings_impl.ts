@@ -1,0 +1,151 @@
+/**
+ * Implementations of `emb-index` and `emb-search` (loaded lazily by `cli/commands/embeddings.ts`).
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { logRetrieval } from "../../agent/search/mod.ts";
+import { emitAction } from "../../core/events.ts";
+import { UserError } from "../../core/errors.ts";
+import {
+  buildEmbeddingIndex,
+  createEmbedder,
+  type EmbedderBackend,
+  searchEmbeddings,
+} from "../../embeddings/mod.ts";
+import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
+
+const BACKENDS = ["local", "infermesh", "hash"];
+
+/** `emb-index`. */
+export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values } = parseCommandArgs("emb-index", args, {
+    backend: { type: "string", short: "b" },
+    model: { type: "string", short: "m" },
+    "model-path": { type: "string" },
+    "infermesh-url": { type: "string" },
+    dim: { type: "string" },
+    glob: { type: "string", short: "g", multiple: true },
+    exclude: { type: "string", short: "x", multiple: true },
+    "chunk-lines": { type: "string" },
+    full: { type: "boolean" },
+    jsonl: { type: "boolean" },
+  }, { max: 0 });
+  const url = values["infermesh-url"] ?? Deno.env.get("INFERMESH_URL");
+  const backend = (values.backend ??
+    (values["model-path"]
+      ? "local"
+      : values["infermesh-url"] || Deno.env.get("INFERMESH_URL")
+      ? "infermesh"
+      : "hash")) as EmbedderBackend;
+  if (!BACKENDS.includes(backend)) {
+    throw new UserError(`emb-index: unknown backend '${backend}': use ${BACKENDS.join(", ")}`);
+  }
+  const modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
+  const embedder = await createEmbedder({
+    backend,
+    model: values.model,
+    modelPath,
+    url,
+    dim: values.dim ? intOption("emb-index", "dim", values.dim, 256) : undefined,
+  });
+  emitAction("embeddings.index.start", { backend, model: embedder.model });
+  let bar: ReturnType<CommandContext["out"]["progress"]> | undefined;
+  let last = 0;
+  try {
+    const r = await buildEmbeddingIndex(ctx.workspace, embedder, {
+      globs: values.glob,
+      excludes: values.exclude,
+      chunkLines: values["chunk-lines"]
+        ? intOption("emb-index", "chunk-lines", values["chunk-lines"], 60)
+        : undefined,
+      full: values.full,
+      jsonl: values.jsonl,
+      modelPath,
+      url: backend === "infermesh" ? url : undefined,
+      signal: ctx.signal,
+      onProgress(done, total) {
+        bar ??= ctx.out.progress(total, `embedding (${backend})`);
+        if (done === 0) bar.setTotal(total);
+        bar.tick(done - last);
+        last = done;
+      },
+    });
+    bar?.done();
+    emitAction("embeddings.index.finished", {
+      count: r.chunks,
+      embedded: r.embedded,
+      backend,
+      model: r.model,
+    });
+    const data = {
+      backend: r.backend,
+      model: r.model,
+      dim: r.dim,
+      files: r.files,
+      chunks: r.chunks,
+      embedded: r.embedded,
+      reused: r.reused,
+      seconds: Math.round(r.seconds * 1000) / 1000,
+      ...(r.jsonl ? { jsonl: r.jsonl } : {}),
+    };
+    if (ctx.out.json) ctx.out.printJson(data);
+    else {
+      ctx.out.print(
+        `Embedded ${r.embedded} chunks (${r.reused} unchanged) from ${r.files} files with ${backend} ` +
+          `${r.model} (dim ${r.dim}) in ${r.seconds.toFixed(2)} s.` + (r.jsonl ? ` Exported ${r.jsonl}` : ""),
+      );
+      if (embedder.lexical) {
+        ctx.out.info(
+          "note: the hash backend is lexical (feature hashing), not semantic; use --backend local or infermesh for meaning.",
+        );
+      }
+    }
+    return { ok: true, data };
+  } finally {
+    bar?.done();
+    await embedder.dispose();
+  }
+}
+
+/** `emb-search`. */
+export async function runEmbSearch(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs("emb-search", args, {
+    k: { type: "string", short: "k" },
+    context: { type: "string", short: "c" },
+    "model-path": { type: "string" },
+    "infermesh-url": { type: "string" },
+  }, { min: 1, names: "QUERY" });
+  const query = positionals.join(" ");
+  const k = intOption("emb-search", "k", values.k, 5) || 5;
+  const overrides: Record<string, string> = {};
+  if (values["model-path"]) overrides.modelPath = resolve(ctx.workspace, values["model-path"]);
+  if (values["infermesh-url"]) overrides.url = values["infermesh-url"];
+  const { hits, meta } = await searchEmbeddings(ctx.workspace, query, {
+    k,
+    context: intOption("emb-search", "context", values.context, 4),
+    overrides,
+  });
+  const source = `emb:${meta.backend}`;
+  await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
+    action: "embeddings.search",
+    backend: meta.backend,
+    k,
+  });
+  const { out } = ctx;
+  if (out.json) out.printJson(hits);
+  else if (hits.length === 0) out.print(`No results for '${query}'.`);
+  else {
+    for (const h of hits) {
+      out.print(
+        `${out.c.magenta(h.path)}  ${
+          out.c.dim(`cosine=${h.score.toFixed(3)}`)
+        }  lines ${h.start_line}-${h.end_line}` +
+          (h.symbol ? `  ${out.c.cyan(h.symbol)}` : ""),
+      );
+      if (h.snippet) out.print(...h.snippet.split("\n").map((l) => "    " + l), "");
+    }
+  }
+  return { ok: true, data: { query, backend: meta.backend, hits: hits.map(({ snippet: _s, ...h }) => h) } };
+}

@@ -1,0 +1,392 @@
+/**
+ * Building and searching the embedding index. It embeds the same chunks as the lexical index (same walk,
+ * same chunker), incrementally: files whose size and mtime are unchanged keep their vectors when the
+ * backend, model and dimension are the same. Search embeds the query with the index's own backend and
+ * ranks chunks by cosine similarity. `hybridSearch` fuses BM25 and vector ranks with reciprocal rank fusion.
+ *
+ * @module
+ */
+
+import {
+  buildIndex,
+  chunkFile,
+  chunkKey,
+  DEFAULT_CHUNK_LINES,
+  INDEX_EXCLUDES,
+  loadIndex,
+  rankChunks,
+  readTextIfText,
+  reciprocalRankFusion,
+  type SearchHit,
+  snippetFor,
+  walkFiles,
+} from "../agent/search/mod.ts";
+import { UserError } from "../core/errors.ts";
+import type { Embedder, EmbedderBackend } from "./embedder.ts";
+import { createHashEmbedder } from "./hash_embedder.ts";
+import { createInferMeshEmbedder } from "./infermesh_client.ts";
+import { createLocalEmbedder } from "./local_embedder.ts";
+import {
+  exportJsonl,
+  loadVectorIndex,
+  saveVectorIndex,
+  type VectorChunk,
+  type VectorFileEntry,
+  type VectorIndex,
+  type VectorMeta,
+} from "./vector_store.ts";
+
+/** Options for {@link createEmbedder}. */
+export interface CreateEmbedderOptions {
+  backend: EmbedderBackend;
+  /** Model id (local, infermesh). */
+  model?: string;
+  /** Local model folder. */
+  modelPath?: string;
+  /** InferMesh base URL. */
+  url?: string;
+  /** Hash embedder dimension. */
+  dim?: number;
+  /** InferMesh batch size. */
+  batchSize?: number;
+}
+
+/** Creates an embedder for a backend. */
+export async function createEmbedder(options: CreateEmbedderOptions): Promise<Embedder> {
+  switch (options.backend) {
+    case "hash":
+      return createHashEmbedder({ dim: options.dim });
+    case "infermesh":
+      return createInferMeshEmbedder({
+        url: options.url,
+        model: options.model,
+        batchSize: options.batchSize,
+      });
+    case "local":
+      return await createLocalEmbedder({ model: options.model, modelPath: options.modelPath });
+    default:
+      throw new UserError(`unknown embedding backend '${options.backend}': use local, infermesh or hash`);
+  }
+}
+
+/** Options for {@link buildEmbeddingIndex}. */
+export interface BuildEmbeddingOptions {
+  globs?: string[];
+  excludes?: string[];
+  chunkLines?: number;
+  maxFileBytes?: number;
+  /** Re-embed everything. */
+  full?: boolean;
+  /** Also write the old `emb_index.jsonl`. */
+  jsonl?: boolean;
+  /** Model folder to record for later searches (local backend). */
+  modelPath?: string;
+  /** InferMesh URL to record for later searches. */
+  url?: string;
+  /** Chunks per embed call (default 256). */
+  embedBatch?: number;
+  /** Progress over chunks to embed. */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Summary of an embedding build. */
+export interface BuildEmbeddingResult {
+  files: number;
+  chunks: number;
+  embedded: number;
+  reused: number;
+  dim: number;
+  backend: EmbedderBackend;
+  model: string;
+  seconds: number;
+  jsonl?: string;
+}
+
+/** The text a chunk is embedded as: its path and symbol give the model context. */
+function chunkText(path: string, symbol: string | undefined, text: string): string {
+  return `${path}${symbol ? ` ${symbol}` : ""}\n${text}`;
+}
+
+/**
+ * Builds or refreshes the workspace's embedding index with `embedder`.
+ *
+ * @example
+ * ```ts
+ * const r = await buildEmbeddingIndex(root, createHashEmbedder());
+ * ```
+ */
+export async function buildEmbeddingIndex(
+  root: string,
+  embedder: Embedder,
+  options: BuildEmbeddingOptions = {},
+): Promise<BuildEmbeddingResult> {
+  const started = performance.now();
+  const chunkLines = options.chunkLines ?? DEFAULT_CHUNK_LINES;
+  const walked = await walkFiles(root, {
+    globs: options.globs,
+    excludes: [...INDEX_EXCLUDES, ...(options.excludes ?? [])],
+    maxFileBytes: options.maxFileBytes,
+    signal: options.signal,
+  });
+  const prev = options.full ? null : await loadVectorIndex(root);
+  const compatible = prev && prev.meta.backend === embedder.backend && prev.meta.model === embedder.model &&
+    prev.meta.chunkLines === chunkLines && (embedder.dim === undefined || embedder.dim === prev.meta.dim);
+
+  // Plan: reused chunks keep their vectors; new chunks are collected for embedding.
+  type Slot = { chunk: VectorChunk; reuse?: number; text?: string };
+  const slots: Slot[] = [];
+  const files: Record<string, VectorFileEntry> = {};
+  for (const f of walked) {
+    const old = compatible ? prev!.meta.files[f.rel] : undefined;
+    const first = slots.length;
+    if (old && old.size === f.size && old.mtimeMs === f.mtimeMs) {
+      for (let c = old.first; c < old.first + old.count; c++) {
+        slots.push({ chunk: prev!.meta.chunks[c], reuse: c });
+      }
+    } else {
+      const text = await readTextIfText(f.abs, options.maxFileBytes);
+      if (text === null) continue;
+      for (const ch of chunkFile(f.rel, text, { chunkLines })) {
+        slots.push({
+          chunk: {
+            path: f.rel,
+            start_line: ch.startLine,
+            end_line: ch.endLine,
+            ...(ch.symbol ? { symbol: ch.symbol } : {}),
+          },
+          text: chunkText(f.rel, ch.symbol, ch.text),
+        });
+      }
+    }
+    files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: slots.length - first };
+  }
+
+  const todo = slots.filter((s) => s.text !== undefined);
+  const fresh = new Map<Slot, Float32Array>();
+  const step = Math.max(1, options.embedBatch ?? 256);
+  options.onProgress?.(0, todo.length);
+  for (let i = 0; i < todo.length; i += step) {
+    if (options.signal?.aborted) throw new UserError("emb-index: cancelled");
+    const part = todo.slice(i, i + step);
+    const vecs = await embedder.embed(part.map((s) => s.text!), { kind: "document", signal: options.signal });
+    if (vecs.length !== part.length) {
+      throw new Error(`embedder returned ${vecs.length} vectors for ${part.length} texts`);
+    }
+    part.forEach((s, j) => fresh.set(s, vecs[j]));
+    options.onProgress?.(Math.min(todo.length, i + step), todo.length);
+  }
+  const dim = fresh.size > 0
+    ? fresh.values().next().value!.length
+    : (compatible ? prev!.meta.dim : embedder.dim ?? 0);
+  const vectors = new Float32Array(slots.length * dim);
+  slots.forEach((s, i) => {
+    const v = s.reuse !== undefined
+      ? prev!.vectors.subarray(s.reuse * dim, (s.reuse + 1) * dim)
+      : fresh.get(s)!;
+    if (v.length !== dim) {
+      throw new Error(`embedder returned a ${v.length}-dimensional vector, expected ${dim}`);
+    }
+    vectors.set(v, i * dim);
+  });
+  const meta: VectorMeta = {
+    version: 1,
+    backend: embedder.backend,
+    model: embedder.model,
+    ...(options.modelPath ? { modelPath: options.modelPath } : {}),
+    ...(options.url ? { url: options.url } : {}),
+    dim,
+    lexical: embedder.lexical,
+    chunkLines,
+    createdAt: new Date().toISOString(),
+    files,
+    chunks: slots.map((s) => s.chunk),
+  };
+  const index: VectorIndex = { meta, vectors };
+  await saveVectorIndex(root, index);
+  const jsonl = options.jsonl ? await exportJsonl(root, index) : undefined;
+  return {
+    files: Object.keys(files).length,
+    chunks: slots.length,
+    embedded: todo.length,
+    reused: slots.length - todo.length,
+    dim,
+    backend: embedder.backend,
+    model: embedder.model,
+    seconds: (performance.now() - started) / 1000,
+    ...(jsonl ? { jsonl } : {}),
+  };
+}
+
+/** A vector hit before snippets. */
+export interface VectorRanked {
+  chunk: number;
+  path: string;
+  start_line: number;
+  end_line: number;
+  symbol?: string;
+  score: number;
+}
+
+/** Ranks the index's chunks by cosine similarity to `query` (vectors are unit length). */
+export function rankByVector(index: VectorIndex, query: Float32Array, k: number): VectorRanked[] {
+  const { meta, vectors } = index;
+  const dim = meta.dim;
+  if (query.length !== dim) {
+    throw new UserError(
+      `emb-search: the query vector has ${query.length} dimensions but the index has ${dim}: ` +
+        `search with the model the index was built with, or rebuild it with 'emb-index --full'`,
+    );
+  }
+  let qn = 0;
+  for (let j = 0; j < dim; j++) qn += query[j] * query[j];
+  qn = Math.sqrt(qn) || 1;
+  const scores: [number, number][] = [];
+  for (let c = 0; c < meta.chunks.length; c++) {
+    let dot = 0;
+    let vn = 0;
+    const off = c * dim;
+    for (let j = 0; j < dim; j++) {
+      const x = vectors[off + j];
+      dot += x * query[j];
+      vn += x * x;
+    }
+    const s = vn === 0 ? 0 : dot / (qn * Math.sqrt(vn));
+    if (s > 0) scores.push([c, s]);
+  }
+  scores.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return scores.slice(0, k).map(([c, s]) => ({
+    chunk: c,
+    ...meta.chunks[c],
+    score: Math.round(s * 10000) / 10000,
+  }));
+}
+
+/** Creates the embedder an index was built with (overridable, e.g. a different model folder). */
+export function embedderForIndex(
+  meta: VectorMeta,
+  overrides: Partial<CreateEmbedderOptions> = {},
+): Promise<Embedder> {
+  return createEmbedder({
+    backend: meta.backend,
+    model: meta.model,
+    modelPath: meta.modelPath,
+    url: meta.url,
+    dim: meta.backend === "hash" ? meta.dim : undefined,
+    ...overrides,
+  });
+}
+
+/** Options for {@link searchEmbeddings}. */
+export interface EmbeddingSearchOptions {
+  k?: number;
+  /** Snippet context lines (default 4). */
+  context?: number;
+  /** Use this embedder instead of re-creating the index's own. */
+  embedder?: Embedder;
+  /** Overrides for re-creating the embedder (e.g. `modelPath`, `url`). */
+  overrides?: Partial<CreateEmbedderOptions>;
+}
+
+/** Searches the embedding index. Throws a clear error when there is none. */
+export async function searchEmbeddings(
+  root: string,
+  query: string,
+  options: EmbeddingSearchOptions = {},
+): Promise<{ hits: SearchHit[]; meta: VectorMeta }> {
+  if (query.trim() === "") {
+    throw new UserError("emb-search: the query is empty: say what you are looking for");
+  }
+  const index = await loadVectorIndex(root);
+  if (!index) throw new UserError("No embedding index found. Run 'emb-index' first.");
+  const embedder = options.embedder ?? await embedderForIndex(index.meta, options.overrides);
+  try {
+    const [q] = await embedder.embed([query], { kind: "query" });
+    const ranked = rankByVector(index, q, options.k ?? 5);
+    const context = options.context ?? 4;
+    const hits = await Promise.all(ranked.map(async (r) => ({
+      path: r.path,
+      start_line: r.start_line,
+      end_line: r.end_line,
+      score: r.score,
+      ...(r.symbol ? { symbol: r.symbol } : {}),
+      snippet: await snippetFor(root, r, query, context),
+    })));
+    return { hits, meta: index.meta };
+  } finally {
+    if (!options.embedder) await embedder.dispose();
+  }
+}
+
+/** Options for {@link hybridSearch}. */
+export interface HybridOptions {
+  k?: number;
+  context?: number;
+  /** How deep each list goes before fusion (default 50). */
+  depth?: number;
+  /** RRF constant (default 60). */
+  rrfK?: number;
+  embedder?: Embedder;
+  overrides?: Partial<CreateEmbedderOptions>;
+}
+
+/** Result of {@link hybridSearch}: `fused` is false when no embedding index was available. */
+export interface HybridResult {
+  hits: SearchHit[];
+  fused: boolean;
+  note?: string;
+}
+
+/**
+ * BM25 and vector search fused with reciprocal rank fusion. Falls back to BM25 alone (with a note) when
+ * there is no embedding index or its embedder cannot run.
+ */
+export async function hybridSearch(
+  root: string,
+  query: string,
+  options: HybridOptions = {},
+): Promise<HybridResult> {
+  if (query.trim() === "") throw new UserError("esearch: the query is empty: say what you are looking for");
+  const k = options.k ?? 5;
+  const depth = Math.max(k, options.depth ?? 50);
+  let lex = await loadIndex(root);
+  if (!lex) {
+    await buildIndex(root);
+    lex = await loadIndex(root);
+  }
+  const lexical = lex ? rankChunks(lex, query, depth) : [];
+  const vindex = await loadVectorIndex(root);
+  let vector: VectorRanked[] = [];
+  let note: string | undefined;
+  if (!vindex) {
+    note = "no embedding index: showing BM25 results only (run 'emb-index' to enable --hybrid)";
+  } else {
+    let embedder: Embedder | undefined;
+    try {
+      embedder = options.embedder ?? await embedderForIndex(vindex.meta, options.overrides);
+      const [q] = await embedder.embed([query], { kind: "query" });
+      vector = rankByVector(vindex, q, depth);
+    } catch (err) {
+      note = `embedding search unavailable (${err instanceof Error ? err.message : err}): showing BM25 only`;
+    } finally {
+      if (embedder && !options.embedder) await embedder.dispose();
+    }
+  }
+  const fused = reciprocalRankFusion(
+    [
+      lexical.map((h) => ({ key: chunkKey(h), item: h as VectorRanked })),
+      vector.map((h) => ({ key: chunkKey(h), item: h })),
+    ],
+    options.rrfK ?? 60,
+  ).slice(0, k);
+  const context = options.context ?? 4;
+  const hits = await Promise.all(fused.map(async (f) => ({
+    path: f.item.path,
+    start_line: f.item.start_line,
+    end_line: f.item.end_line,
+    score: Math.round(f.score * 1e5) / 1e5,
+    ...(f.item.symbol ? { symbol: f.item.symbol } : {}),
+    snippet: await snippetFor(root, f.item, query, context),
+  })));
+  return { hits, fused: vector.length > 0, ...(note ? { note } : {}) };
+}

@@ -1,0 +1,60 @@
+/**
+ * Embeddings: the {@link Embedder} interface and its backends (local ONNX via transformers.js, the InferMesh
+ * HTTP client, the lexical hashing embedder), the compact vector store, the incremental embedding index,
+ * cosine search and hybrid (BM25 + vector) search. Heavy libraries load only when the local backend runs.
+ *
+ * @example
+ * ```ts
+ * import { buildEmbeddingIndex, createHashEmbedder, searchEmbeddings } from "../embeddings/mod.ts";
+ * await buildEmbeddingIndex(root, createHashEmbedder());
+ * const { hits } = await searchEmbeddings(root, "retry with backoff", { k: 5 });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  cosine,
+  type Embedder,
+  type EmbedderBackend,
+  type EmbedKind,
+  type EmbedOptions,
+  normalize,
+} from "./embedder.ts";
+export { createHashEmbedder, fnv1a, type HashEmbedderOptions } from "./hash_embedder.ts";
+export {
+  createInferMeshEmbedder,
+  DEFAULT_INFERMESH_MODEL,
+  InferMeshError,
+  type InferMeshOptions,
+} from "./infermesh_client.ts";
+export {
+  createLocalEmbedder,
+  DEFAULT_LOCAL_MODEL,
+  type LocalEmbedderOptions,
+  resolveLocalModel,
+} from "./local_embedder.ts";
+export {
+  exportJsonl,
+  loadVectorIndex,
+  saveVectorIndex,
+  type VectorChunk,
+  vectorFiles,
+  type VectorIndex,
+  type VectorMeta,
+} from "./vector_store.ts";
+export {
+  buildEmbeddingIndex,
+  type BuildEmbeddingOptions,
+  type BuildEmbeddingResult,
+  createEmbedder,
+  type CreateEmbedderOptions,
+  embedderForIndex,
+  type EmbeddingSearchOptions,
+  type HybridOptions,
+  type HybridResult,
+  hybridSearch,
+  rankByVector,
+  searchEmbeddings,
+  type VectorRanked,
+} from "./emb_index.ts";
