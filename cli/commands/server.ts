@@ -1,10 +1,81 @@
 /**
- * Command specs for the server subsystem. Keep this file light: load implementations inside `run`.
+ * Command specs for the server subsystem: `up` and `quickstart`. Keep this file light: the server, Hono and
+ * the bus load inside `run`.
  *
  * @module
  */
 
-import type { CommandSpec } from "../command.ts";
+import { type CommandContext, type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
+import { UsageError } from "../../core/errors.ts";
+
+const HOST_PORT_HELP = `Options:
+  --host H    interface to bind (default 127.0.0.1; binding another host without ADMIN_KEY prints a warning)
+  --port N    port (default 8765; 0 picks a free one)
+
+Environment: ADMIN_KEY (admin routes need X-Admin-Key; unset = loopback clients only), DSPY_BUS,
+KAFKA_BOOTSTRAP_SERVERS, OLLAMA_HOST, INFERMESH_URL. Stops gracefully on Ctrl-C / SIGTERM.`;
+
+function hostPort(name: string, args: string[]) {
+  const { values } = parseCommandArgs(name, args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    open: { type: "boolean" },
+    local: { type: "boolean" },
+  }, { max: 0 });
+  if (name === "up" && (values.open || values.local)) {
+    throw new UsageError(`up: --open and --local belong to quickstart. See 'dspy-code up --help'.`);
+  }
+  const port = intOption(name, "port", values.port, 8765);
+  if (port > 65535) throw new UsageError(`${name}: --port must be 0..65535, got ${port}`);
+  const host = values.host ?? "127.0.0.1";
+  if (!host.trim()) throw new UsageError(`${name}: --host must not be empty`);
+  return { host, port, values };
+}
+
+async function up(args: string[], ctx: CommandContext) {
+  const { host, port } = hostPort("up", args);
+  const { runUp } = await import("../../server/run.ts");
+  const { url } = await runUp({ workspace: ctx.workspace, host, port, out: ctx.out, signal: ctx.signal });
+  return { ok: true, data: { url } };
+}
+
+async function quickstart(args: string[], ctx: CommandContext) {
+  const { host, port, values } = hostPort("quickstart", args);
+  const { runQuickstart } = await import("../../server/run.ts");
+  const result = await runQuickstart({
+    workspace: ctx.workspace,
+    host,
+    port,
+    out: ctx.out,
+    signal: ctx.signal,
+    open: Boolean(values.open),
+    local: Boolean(values.local),
+  });
+  return { ok: true, data: result };
+}
 
 /** The server commands, registered in `cli/registry.ts`. */
-export const serverCommands: CommandSpec[] = [];
+export const serverCommands: CommandSpec[] = [
+  {
+    name: "up",
+    group: "server",
+    summary: "Start the bus, event persistence and the status server + dashboard; run until Ctrl-C",
+    usage: "up [--host H] [--port N]",
+    examples: ["up", "up --port 9000", "ADMIN_KEY=secret up --host 0.0.0.0"],
+    details: HOST_PORT_HELP,
+    scope: "cli",
+    run: up,
+  },
+  {
+    name: "quickstart",
+    group: "server",
+    summary: "One-command start: Docker Compose when an engine answers, else the local stack like 'up'",
+    usage: "quickstart [--open] [--local] [--host H] [--port N]",
+    examples: ["quickstart", "quickstart --open", "quickstart --local --port 0"],
+    details: `  --open      open the dashboard in a browser
+  --local     never use Docker, even when an engine answers
+${HOST_PORT_HELP}`,
+    scope: "cli",
+    run: quickstart,
+  },
+];

@@ -1,0 +1,574 @@
+// dspy-code dashboard: plain browser JavaScript, no build step. Served by the status server.
+"use strict";
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  };
+  const fmtTime = (ts) => ts ? new Date(ts * 1000).toLocaleTimeString() : "–";
+  const fmtNum = (n, d = 2) => (n === null || n === undefined) ? "–" : Number(n).toFixed(d);
+  const PAGES = { "/": "overview", "/bus": "bus", "/tools": "tools", "/rl": "rl", "/events": "events" };
+  const page = PAGES[location.pathname.replace(/\/+$/, "") || "/"] || "overview";
+  const timers = [];
+
+  // ---- admin key and API helpers -------------------------------------------------------------------
+  const adminKey = () => localStorage.getItem("ADMIN_KEY") || "";
+  function toast(msg, kind = "ok") {
+    const t = $("#toast");
+    t.textContent = msg;
+    t.className = `show ${kind}`;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => (t.className = ""), 4000);
+  }
+  async function api(path, options = {}) {
+    const headers = { accept: "application/json", ...(options.headers || {}) };
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    if (options.admin && adminKey()) headers["x-admin-key"] = adminKey();
+    const res = await fetch(path, {
+      method: options.method || "GET",
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    let data = null;
+    try {
+      data = await res.json();
+    } catch { /* not JSON */ }
+    if (!res.ok) throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
+    return data;
+  }
+  function every(ms, fn) {
+    const run = () => fn().catch((err) => console.warn(`refresh failed: ${err.message}`));
+    run();
+    timers.push(setInterval(run, ms));
+  }
+
+  // ---- plots (uPlot) ---------------------------------------------------------------------------------
+  const COLORS = ["#4c9aff", "#2ea043", "#d29922", "#da3633", "#a371f7", "#3fb9a2", "#f778ba", "#8b98a8"];
+  const plots = new Map();
+  function plot(container, xs, series, opts = {}) {
+    const node = typeof container === "string" ? $(container) : container;
+    if (!node) return;
+    const names = Object.keys(series);
+    if (!xs.length || !names.length) {
+      plots.get(node)?.destroy();
+      plots.delete(node);
+      node.replaceChildren(el("div", { class: "empty", text: opts.empty || "no data yet" }));
+      return;
+    }
+    const data = [xs, ...names.map((n) => series[n])];
+    const key = names.join("|");
+    const existing = plots.get(node);
+    if (existing && existing._key === key) {
+      existing.setData(data);
+      return;
+    }
+    existing?.destroy();
+    node.replaceChildren();
+    const spark = !!opts.spark;
+    const width = spark ? 190 : Math.max(280, node.clientWidth || 480);
+    const u = new uPlot(
+      {
+        width,
+        height: spark ? 44 : 220,
+        scales: { x: { time: !!opts.time } },
+        legend: { show: !spark },
+        cursor: { show: !spark },
+        axes: spark ? [{ show: false }, { show: false }] : [
+          { stroke: "#8b98a8", grid: { stroke: "#232c38" } },
+          { stroke: "#8b98a8", grid: { stroke: "#232c38" } },
+        ],
+        series: [
+          {},
+          ...names.map((n, i) => ({
+            label: n,
+            stroke: COLORS[i % COLORS.length],
+            width: spark ? 1.5 : 1.5,
+            fill: spark ? "rgba(76,154,255,0.15)" : undefined,
+            spanGaps: true,
+          })),
+        ],
+      },
+      data,
+      node,
+    );
+    u._key = key;
+    plots.set(node, u);
+  }
+
+  // ---- navigation and admin form -------------------------------------------------------------------
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === page);
+  $(`#page-${page}`).classList.add("active");
+  $("#admin-key").value = adminKey();
+  $("#admin-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const v = $("#admin-key").value.trim();
+    if (v) localStorage.setItem("ADMIN_KEY", v);
+    else localStorage.removeItem("ADMIN_KEY");
+    toast(v ? "admin key saved in this browser" : "admin key removed");
+  });
+  api("/health").then((h) => ($("#version").textContent = `v${h.version}`)).catch(() => {});
+
+  // ---- overview --------------------------------------------------------------------------------------
+  function overview() {
+    every(10000, async () => {
+      const s = await api("/api/status");
+      $("#workspace-label").textContent = s.workspace;
+      const pills = Object.entries(s.components).map(([name, c]) =>
+        el(
+          "span",
+          { class: `pill ${c.status}`, title: c.reason, "data-component": name },
+          el("span", { class: "dot" }),
+          `${name}: ${c.status}`,
+        )
+      );
+      for (const name of s.not_configured || []) {
+        pills.push(
+          el(
+            "span",
+            { class: "pill off", title: "not configured" },
+            el("span", { class: "dot" }),
+            `${name}: off`,
+          ),
+        );
+      }
+      $("#status-pills").replaceChildren(...pills);
+      if (s.components.bus && s.components.bus.status !== "down") {
+        const b = await api("/api/bus");
+        const topics = Object.keys(b.topics || {}).length;
+        const groups = Object.values(b.groups || {}).reduce((n, g) => n + Object.keys(g).length, 0);
+        const published = Object.values(b.totals || {}).reduce((n, t) => n + t.published, 0);
+        $("#bus-summary").replaceChildren(
+          el("div", { class: "big", text: `${b.backend} bus` }),
+          el("div", { text: `${topics} topic(s), ${groups} group(s), ${published} published` }),
+          el("div", {
+            class: b.dlq && b.dlq.total ? "st4" : "",
+            text: `${(b.dlq && b.dlq.total) || 0} dead letter(s)`,
+          }),
+          el("a", { href: "/bus", text: "Bus & DLQ →" }),
+        );
+      } else {
+        $("#bus-summary").textContent = s.components.bus ? s.components.bus.reason : "no bus";
+      }
+    });
+    const hist = { t: [], disk: [], mem: [], load: [] };
+    let seeded = false;
+    every(5000, async () => {
+      const r = await api("/api/system/resources");
+      if (!seeded) {
+        for (const h of r.history || []) {
+          hist.t.push(h.ts);
+          hist.disk.push(h.value.disk_free_gb);
+          hist.mem.push(h.value.mem_free_gb);
+          hist.load.push(h.value.load1);
+        }
+        seeded = true;
+      }
+      hist.t.push(r.ts);
+      hist.disk.push(r.disk.free_gb);
+      hist.mem.push(r.memory.free_gb);
+      hist.load.push(r.cpu.load1);
+      for (const k of Object.keys(hist)) if (hist[k].length > 120) hist[k].splice(0, hist[k].length - 120);
+      $("#res-disk").textContent = `${fmtNum(r.disk.free_gb, 1)} / ${fmtNum(r.disk.total_gb, 0)} GB`;
+      $("#res-mem").textContent = `${fmtNum(r.memory.free_gb, 1)} / ${fmtNum(r.memory.total_gb, 0)} GB`;
+      $("#res-load").textContent = `${fmtNum(r.cpu.load1)} (${r.cpu.cores} cores)`;
+      $("#res-gpu").textContent = r.gpus.length
+        ? "GPU: " + r.gpus.map((g) => `${g.name} ${g.mem_free_mb} MB free`).join(", ")
+        : "GPU: none detected (nvidia-smi not available)";
+      plot("#spark-disk", hist.t, { disk: hist.disk }, { spark: true, time: true });
+      plot("#spark-mem", hist.t, { mem: hist.mem }, { spark: true, time: true });
+      plot("#spark-load", hist.t, { load: hist.load }, { spark: true, time: true });
+    });
+
+    let guardLoaded = false;
+    const setTile = (id, ok) => {
+      const t = $(id);
+      t.classList.toggle("ok", ok);
+      t.classList.toggle("block", !ok);
+      t.querySelector(".state").textContent = ok ? "OK" : "BLOCK";
+    };
+    const showGuard = (g) => {
+      setTile("#tile-disk", g.disk_ok);
+      setTile("#tile-ram", g.ram_ok);
+      setTile("#tile-gpu", g.gpu_ok);
+      $("#tile-disk").title = `${g.snapshot.disk.free_gb} GB free, need ${g.thresholds.min_free_gb}`;
+      $("#tile-ram").title = `${g.snapshot.memory.free_gb} GB free, need ${g.thresholds.min_ram_gb}`;
+      if (!guardLoaded) {
+        $("#guard-min-free-gb").value = g.thresholds.min_free_gb;
+        $("#guard-min-ram-gb").value = g.thresholds.min_ram_gb;
+        $("#guard-min-vram-mb").value = g.thresholds.min_vram_mb;
+        guardLoaded = true;
+      }
+    };
+    every(5000, async () => showGuard(await api("/api/system/guard")));
+    api("/api/system/workspace").then((w) => ($("#ws-path").value = w.path)).catch(() => {});
+    $("#guard-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        const g = await api("/api/system/guard", {
+          method: "POST",
+          admin: true,
+          body: {
+            min_free_gb: Number($("#guard-min-free-gb").value || 0),
+            min_ram_gb: Number($("#guard-min-ram-gb").value || 0),
+            min_vram_mb: Number($("#guard-min-vram-mb").value || 0),
+          },
+        });
+        showGuard(g);
+        toast(
+          g.ok ? "guard saved: heavy operations allowed" : "guard saved: heavy operations blocked",
+          g.ok ? "ok" : "err",
+        );
+      } catch (err) {
+        toast(`could not save the guard: ${err.message}`, "err");
+      }
+    });
+    $("#workspace-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        const w = await api("/api/system/workspace", {
+          method: "POST",
+          admin: true,
+          body: { path: $("#ws-path").value },
+        });
+        $("#ws-path").value = w.path;
+        toast(`workspace: ${w.path}`);
+      } catch (err) {
+        toast(`could not change the workspace: ${err.message}`, "err");
+      }
+    });
+
+    // Debug trace: live list of the last 50 matching requests.
+    const lines = [];
+    const render = () => {
+      const f = $("#trace-filter").value.trim().toLowerCase();
+      const shown = lines.filter((r) => !f || `${r.method} ${r.path} ${r.status}`.toLowerCase().includes(f))
+        .slice(-50);
+      $("#trace-list").replaceChildren(
+        ...shown.reverse().map((r) =>
+          el(
+            "li",
+            { "data-path": r.path },
+            el("span", { class: "t", text: fmtTime(r.ts) }),
+            el("span", { class: `st${String(r.status)[0]}`, text: `${r.status} ` }),
+            `${r.method} ${r.path} `,
+            el("span", { class: "muted", text: `${fmtNum(r.ms, 1)} ms` }),
+          )
+        ),
+      );
+    };
+    const es = new EventSource("/api/debug/trace/stream?replay=50");
+    es.addEventListener("trace", (ev) => {
+      lines.push(JSON.parse(ev.data));
+      if (lines.length > 500) lines.splice(0, lines.length - 500);
+      render();
+    });
+    $("#trace-filter").addEventListener("input", render);
+    const traceInfo = () =>
+      api("/api/debug/trace").then((t) => ($("#trace-info").textContent = `${t.file} · ${t.bytes} bytes`));
+    every(15000, traceInfo);
+    $("#trace-clear").addEventListener("click", async () => {
+      try {
+        await api("/api/debug/trace", { method: "POST", admin: true, body: { clear: true } });
+        lines.length = 0;
+        render();
+        traceInfo();
+        toast("trace cleared");
+      } catch (err) {
+        toast(`could not clear the trace: ${err.message}`, "err");
+      }
+    });
+  }
+
+  // ---- bus & DLQ ------------------------------------------------------------------------------------
+  function bus() {
+    let depthSeeded = false;
+    const depth = { t: [], s: {} };
+    const lag = { t: [], s: {} };
+    const pushSample = (store, ts, values) => {
+      store.t.push(ts);
+      const n = store.t.length;
+      for (const k of Object.keys(values)) if (!store.s[k]) store.s[k] = new Array(n - 1).fill(null);
+      for (const k of Object.keys(store.s)) store.s[k].push(values[k] ?? null);
+      if (n > 240) {
+        store.t.shift();
+        for (const k of Object.keys(store.s)) store.s[k].shift();
+      }
+    };
+    const refreshBus = async () => {
+      let b;
+      try {
+        b = await api("/api/bus");
+      } catch (err) {
+        $("#topics-table tbody").replaceChildren(
+          el("tr", {}, el("td", { colspan: "6", class: "empty", text: err.message })),
+        );
+        return;
+      }
+      if (!depthSeeded) {
+        for (const h of b.history || []) {
+          pushSample(depth, h.ts, h.value.depth);
+          pushSample(lag, h.ts, h.value.lag);
+        }
+        depthSeeded = true;
+      }
+      const now = Date.now() / 1000;
+      const d = {};
+      for (const [t, v] of Object.entries(b.totals || {})) d[t] = v.depth;
+      const l = {};
+      for (const [t, gs] of Object.entries(b.groups || {})) {
+        for (const [g, v] of Object.entries(gs)) l[`${t}/${g}`] = v.lag;
+      }
+      pushSample(depth, now, d);
+      pushSample(lag, now, l);
+      const rows = Object.entries(b.totals || {}).map(([t, v]) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: t }),
+          el("td", { text: b.topics[t] && b.topics[t].durable ? "yes" : "no" }),
+          el("td", { class: "num", text: v.published }),
+          el("td", { class: "num", text: v.delivered }),
+          el("td", { class: "num", text: v.dropped }),
+          el("td", { class: "num", text: v.depth }),
+        )
+      );
+      $("#topics-table tbody").replaceChildren(
+        ...(rows.length
+          ? rows
+          : [el("tr", {}, el("td", { colspan: "6", class: "empty", text: "no topics yet" }))]),
+      );
+      const grows = [];
+      for (const [t, gs] of Object.entries(b.groups || {})) {
+        for (const [g, v] of Object.entries(gs)) {
+          grows.push(
+            el(
+              "tr",
+              {},
+              el("td", { text: t }),
+              el("td", { text: g }),
+              el("td", { class: "num", text: v.members }),
+              el("td", { class: "num", text: v.lag }),
+              el("td", { class: "num", text: v.delivered }),
+              el("td", { class: "num", text: v.acked }),
+              el("td", { class: "num", text: v.redelivered }),
+              el("td", { class: "num", text: v.dropped }),
+            ),
+          );
+        }
+      }
+      $("#groups-table tbody").replaceChildren(
+        ...(grows.length
+          ? grows
+          : [el("tr", {}, el("td", { colspan: "8", class: "empty", text: "no consumer groups" }))]),
+      );
+      plot("#depth-plot", depth.t, depth.s, { time: true, empty: "no topics yet" });
+      plot("#lag-plot", lag.t, lag.s, { time: true, empty: "no consumer groups" });
+    };
+    const act = async (path, body, what) => {
+      try {
+        const r = await api(path, { method: "POST", admin: true, body });
+        toast(`${what}: ${r.replayed ?? r.purged ?? 0}`);
+      } catch (err) {
+        toast(`${what} failed: ${err.message}`, "err");
+      }
+      await refreshDlq();
+      await refreshBus();
+    };
+    const refreshDlq = async () => {
+      let d;
+      try {
+        d = await api("/api/dlq?limit=200");
+      } catch (err) {
+        $("#dlq-table tbody").replaceChildren(
+          el("tr", {}, el("td", { colspan: "7", class: "empty", text: err.message })),
+        );
+        return;
+      }
+      $("#dlq-count").textContent = `${d.total} record(s)`;
+      const rows = d.items.map((r) =>
+        el(
+          "tr",
+          { "data-id": r.id },
+          el("td", { text: fmtTime(r.ts) }),
+          el("td", { text: r.topic }),
+          el("td", { text: r.group ?? "–" }),
+          el("td", { text: r.reason }),
+          el("td", { class: "num", text: r.attempts }),
+          el("td", { class: "msg", text: JSON.stringify(r.message), title: JSON.stringify(r.message) }),
+          el(
+            "td",
+            {},
+            el("button", {
+              class: "replay",
+              text: "Replay",
+              onclick: () => act("/api/dlq/replay", { ids: [r.id] }, "replayed"),
+            }),
+          ),
+        )
+      );
+      $("#dlq-table tbody").replaceChildren(
+        ...(rows.length
+          ? rows
+          : [el("tr", {}, el("td", { colspan: "7", class: "empty", text: "no dead letters" }))]),
+      );
+    };
+    $("#dlq-replay-all").addEventListener("click", () => act("/api/dlq/replay", { all: true }, "replayed"));
+    $("#dlq-purge-all").addEventListener("click", () => {
+      if (confirm("Delete every dead letter?")) act("/api/dlq/purge", { all: true }, "purged");
+    });
+    every(5000, refreshBus);
+    every(5000, refreshDlq);
+  }
+
+  // ---- tools ---------------------------------------------------------------------------------------
+  function tools() {
+    every(5000, async () => {
+      const s = await api("/api/tools/stats");
+      $("#tools-window").textContent = `${s.window.tool_end} tool.end in the last ${s.window.scanned} events`;
+      const rows = s.tools.map((t) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: t.tool }),
+          el("td", { class: "num", text: t.count }),
+          el("td", { class: "num", text: `${(t.success_rate * 100).toFixed(0)}%` }),
+          el("td", { class: "num", text: fmtNum(t.avg_score) }),
+          el("td", {
+            class: "num",
+            text: t.avg_duration_sec === null ? "–" : `${fmtNum(t.avg_duration_sec, 3)} s`,
+          }),
+          el("td", { text: fmtTime(t.last_ts) }),
+        )
+      );
+      $("#tools-table tbody").replaceChildren(
+        ...(rows.length ? rows : [
+          el(
+            "tr",
+            {},
+            el("td", { colspan: "6", class: "empty", text: "no tool.end events yet: run a few commands" }),
+          ),
+        ]),
+      );
+      $("#tools-recent").replaceChildren(
+        ...s.recent.map((e) =>
+          el(
+            "li",
+            {},
+            el("span", { class: "t", text: fmtTime(e.ts) }),
+            el("span", {
+              class: e.data && e.data.success ? "st2" : "st5",
+              text: e.data && e.data.success ? "ok " : "fail ",
+            }),
+            `${(e.data && e.data.tool) || "?"} score=${fmtNum(e.data && e.data.score)} ${
+              fmtNum(e.data && e.data.duration_sec, 3)
+            }s`,
+          )
+        ),
+      );
+      $("#session-summary").textContent = s.session_summary
+        ? JSON.stringify(s.session_summary, null, 2)
+        : "none yet";
+    });
+  }
+
+  // ---- RL ------------------------------------------------------------------------------------------
+  function rl() {
+    const select = $("#rl-run");
+    const group = (name) =>
+      /return|reward/i.test(name)
+        ? "reward"
+        : /loss/i.test(name)
+        ? "loss"
+        : /entropy/i.test(name)
+        ? "entropy"
+        : "other";
+    const load = async () => {
+      if (!select.value) return;
+      const r = await api(`/api/rl/runs/${encodeURIComponent(select.value)}?max=1000`);
+      const groups = { reward: {}, loss: {}, entropy: {}, other: {} };
+      for (const [name, values] of Object.entries(r.series)) groups[group(name)][name] = values;
+      $("#rl-info").textContent = `${r.id}: ${r.points} points${
+        r.skipped ? `, ${r.skipped} unreadable line(s) skipped` : ""
+      }`;
+      plot("#rl-reward", r.step, groups.reward, { empty: "no reward/return fields" });
+      plot("#rl-loss", r.step, groups.loss, { empty: "no loss fields" });
+      plot("#rl-entropy", r.step, groups.entropy, { empty: "no entropy field" });
+      plot("#rl-other", r.step, groups.other, { empty: "no other fields" });
+    };
+    const refreshRuns = async () => {
+      const r = await api("/api/rl/runs");
+      const current = select.value;
+      select.replaceChildren(...r.runs.map((run) => el("option", { value: run.id, text: run.id })));
+      if (!r.runs.length) {
+        $("#rl-info").textContent = `no runs yet in ${r.dir}: train with 'dspy-code rl train'`;
+        for (const id of ["#rl-reward", "#rl-loss", "#rl-entropy", "#rl-other"]) plot(id, [], {});
+        return;
+      }
+      select.value = r.runs.some((x) => x.id === current) ? current : r.runs[0].id;
+      await load();
+    };
+    select.addEventListener("change", () => load().catch((err) => toast(err.message, "err")));
+    every(10000, refreshRuns);
+  }
+
+  // ---- events --------------------------------------------------------------------------------------
+  function events() {
+    let es = null;
+    let paused = false;
+    const items = [];
+    const render = () => {
+      const text = $("#ev-text").value.trim().toLowerCase();
+      const shown = items.filter((e) => !text || JSON.stringify(e).toLowerCase().includes(text)).slice(-200)
+        .reverse();
+      $("#ev-list").replaceChildren(
+        ...shown.map((e) =>
+          el(
+            "li",
+            { title: JSON.stringify(e.data) },
+            el("span", { class: "t", text: `${fmtTime(e.ts)} ${e.stream}#${e.seq}` }),
+            el("b", { text: e.name }),
+            " ",
+            el("span", { class: "muted", text: JSON.stringify(e.data) }),
+          )
+        ),
+      );
+      $("#ev-info").textContent = `${items.length} event(s) received${paused ? " (paused)" : ""}`;
+    };
+    const connect = () => {
+      es?.close();
+      items.length = 0;
+      const q = new URLSearchParams({ stream: $("#ev-stream").value, backlog: "100" });
+      const name = $("#ev-name").value.trim();
+      if (name) q.set("name", name);
+      es = new EventSource(`/api/events/stream?${q}`);
+      const onEvent = (ev) => {
+        if (paused) return;
+        items.push(JSON.parse(ev.data));
+        if (items.length > 1000) items.splice(0, items.length - 1000);
+        render();
+      };
+      es.addEventListener("metric", onEvent);
+      es.addEventListener("action", onEvent);
+      render();
+    };
+    $("#ev-stream").addEventListener("change", connect);
+    $("#ev-name").addEventListener("change", connect);
+    $("#ev-text").addEventListener("input", render);
+    $("#ev-pause").addEventListener("click", () => {
+      paused = !paused;
+      $("#ev-pause").textContent = paused ? "Resume" : "Pause";
+      render();
+    });
+    connect();
+  }
+
+  ({ overview, bus, tools, rl, events })[page]();
+})();

@@ -1,0 +1,103 @@
+/**
+ * Bus and dead-letter routes: `GET /api/bus` (the bus's metrics snapshot, per-topic totals and a sampled
+ * history of queue depth and group lag), `GET /api/dlq` (dead letters, newest first, filterable by topic),
+ * and the admin actions `POST /api/dlq/replay` and `POST /api/dlq/purge` with `{ids?: string[], topic?}`.
+ * Without a bus in this process the routes answer 503 with what to run.
+ *
+ * @module
+ */
+
+import type { RouteModule } from "../app.ts";
+import type { DlqSelector, ServerBus } from "../bus_adapter.ts";
+import { HttpError, intParam, readJsonObject } from "../http.ts";
+import type { ServerState } from "../state.ts";
+import { topicTotals } from "./metrics.ts";
+
+function requireBus(state: ServerState): ServerBus {
+  if (!state.bus) {
+    throw new HttpError(503, "no bus runs in this server: start it with 'dspy-code up'");
+  }
+  return state.bus;
+}
+
+/** Validates a DLQ selector body. */
+export function parseSelector(body: Record<string, unknown>, requireSome: boolean): DlqSelector {
+  const sel: DlqSelector = {};
+  if (body.ids !== undefined) {
+    if (
+      !Array.isArray(body.ids) || body.ids.length > 10_000 || !body.ids.every((x) => typeof x === "string")
+    ) {
+      throw new HttpError(400, "ids must be an array of dead-letter ids (strings)");
+    }
+    sel.ids = body.ids as string[];
+  }
+  if (body.topic !== undefined) {
+    if (typeof body.topic !== "string" || body.topic === "" || body.topic.length > 256) {
+      throw new HttpError(400, "topic must be a non-empty string");
+    }
+    sel.topic = body.topic;
+  }
+  if (requireSome && sel.ids === undefined && sel.topic === undefined && body.all !== true) {
+    throw new HttpError(400, 'say what to act on: {"ids": [...]}, {"topic": "..."} or {"all": true}');
+  }
+  return sel;
+}
+
+/** Takes one bus sample into the history ring. */
+export function sampleBus(state: ServerState): void {
+  if (!state.bus) return;
+  const m = state.bus.metrics();
+  const depth: Record<string, number> = {};
+  for (const [topic, t] of Object.entries(topicTotals(m))) depth[topic] = t.depth;
+  const lag: Record<string, number> = {};
+  for (const [topic, groups] of Object.entries(m.groups ?? {})) {
+    for (const [group, g] of Object.entries(groups ?? {})) lag[`${topic}/${group}`] = g?.lag ?? 0;
+  }
+  state.busHistory.push({ depth, lag });
+}
+
+/** The bus routes. */
+export const busRoutes: RouteModule = {
+  name: "bus",
+  register(routes, state) {
+    routes.get("/api/bus", (c) => {
+      const bus = requireBus(state);
+      const m = bus.metrics();
+      return c.json({
+        backend: bus.backend,
+        topics: m.topics,
+        groups: m.groups,
+        dlq: m.dlq,
+        totals: topicTotals(m),
+        history: state.busHistory.list(),
+      });
+    });
+
+    routes.get("/api/dlq", async (c) => {
+      const bus = requireBus(state);
+      const limit = intParam("limit", c.req.query("limit"), 100, 1, 1000);
+      const topic = c.req.query("topic") || undefined;
+      const items = await bus.dlqList({ limit, topic });
+      return c.json({ count: items.length, total: bus.metrics().dlq?.total ?? items.length, items });
+    });
+
+    routes.post("/api/dlq/replay", async (c) => {
+      const bus = requireBus(state);
+      const sel = parseSelector(await readJsonObject(c.req.raw, state.bodyLimit), true);
+      const result = await bus.dlqReplay(sel);
+      return c.json({
+        ok: result.failed.length === 0,
+        replayed: result.replayed.length,
+        ids: result.replayed,
+        failed: result.failed,
+      });
+    }, { admin: true });
+
+    routes.post("/api/dlq/purge", async (c) => {
+      const bus = requireBus(state);
+      const sel = parseSelector(await readJsonObject(c.req.raw, state.bodyLimit), true);
+      const purged = await bus.dlqPurge(sel);
+      return c.json({ ok: true, purged });
+    }, { admin: true });
+  },
+};

@@ -1,0 +1,156 @@
+/**
+ * `GET /metrics`: Prometheus text exposition (bus counters per topic, queue depth and group lag gauges,
+ * dead-letter totals, HTTP request counts and latency histograms by route, open SSE streams, process
+ * memory). `?format=json` or `Accept: application/json` returns `{bus, dlq, http, process}` instead, where
+ * `bus` and `dlq` are the bus's own snapshots (null when no bus runs in this process).
+ *
+ * @module
+ */
+
+import type { RouteModule } from "../app.ts";
+import type { BusMetrics } from "../bus_adapter.ts";
+import { LATENCY_BUCKETS } from "../http_metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../prometheus.ts";
+import type { ServerState } from "../state.ts";
+
+/** Per-topic totals derived from a bus snapshot. */
+export interface TopicTotals {
+  published: number;
+  delivered: number;
+  dropped: number;
+  depth: number;
+}
+
+/** Sums subscriber and group counters per topic. */
+export function topicTotals(m: BusMetrics): Record<string, TopicTotals> {
+  const out: Record<string, TopicTotals> = {};
+  const get = (t: string) => out[t] ??= { published: 0, delivered: 0, dropped: 0, depth: 0 };
+  for (const [topic, info] of Object.entries(m.topics ?? {})) {
+    const t = get(topic);
+    t.published += num(info?.published);
+    for (const s of info?.subscribers ?? []) {
+      t.delivered += num(s?.delivered);
+      t.dropped += num(s?.dropped);
+      t.depth += num(s?.qsize);
+    }
+  }
+  for (const [topic, groups] of Object.entries(m.groups ?? {})) {
+    const t = get(topic);
+    for (const g of Object.values(groups ?? {})) {
+      t.delivered += num(g?.delivered);
+      t.dropped += num(g?.dropped);
+    }
+  }
+  return out;
+}
+
+function num(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
+
+function processInfo(state: ServerState) {
+  const mem = Deno.memoryUsage();
+  return {
+    pid: Deno.pid,
+    uptime_s: Math.round((Date.now() - state.startedAt) / 10) / 100,
+    rss_bytes: mem.rss,
+    heap_used_bytes: mem.heapUsed,
+    heap_total_bytes: mem.heapTotal,
+    external_bytes: mem.external,
+  };
+}
+
+/** Renders the Prometheus document. */
+export function renderPrometheus(state: ServerState): string {
+  const w = new PromWriter();
+  const bus = state.bus?.metrics();
+  w.gauge("dspy_bus_up", "1 when a bus runs in this process", bus ? 1 : 0);
+  if (bus) {
+    const totals = Object.entries(topicTotals(bus));
+    for (const [topic, t] of totals) {
+      w.counter("dspy_bus_published_total", "Messages published per topic", t.published, { topic });
+    }
+    for (const [topic, t] of totals) {
+      w.counter("dspy_bus_delivered_total", "Messages delivered per topic", t.delivered, { topic });
+    }
+    for (const [topic, t] of totals) {
+      w.counter("dspy_bus_dropped_total", "Messages dropped (dead-lettered) per topic", t.dropped, { topic });
+    }
+    for (const [topic, t] of totals) {
+      w.gauge("dspy_bus_queue_depth", "Messages queued in subscriber queues per topic", t.depth, { topic });
+    }
+    for (const [topic, groups] of Object.entries(bus.groups ?? {})) {
+      for (const [group, g] of Object.entries(groups ?? {})) {
+        w.gauge("dspy_bus_group_lag", "Messages not yet acknowledged per consumer group", num(g?.lag), {
+          topic,
+          group,
+        });
+      }
+    }
+    for (const [topic, groups] of Object.entries(bus.groups ?? {})) {
+      for (const [group, g] of Object.entries(groups ?? {})) {
+        w.gauge("dspy_bus_group_members", "Live members per consumer group", num(g?.members), {
+          topic,
+          group,
+        });
+      }
+    }
+    w.gauge("dspy_dlq_records", "Dead-letter records stored", num(bus.dlq?.total));
+    for (const [topic, n] of Object.entries(bus.dlq?.by_topic ?? {})) {
+      w.gauge("dspy_dlq_topic_records", "Dead-letter records stored per topic", num(n), { topic });
+    }
+  }
+  for (const [route, method, status, count] of state.http.counters()) {
+    w.counter("dspy_http_requests_total", "HTTP requests by route, method and status", count, {
+      route,
+      method,
+      status,
+    });
+  }
+  for (const [route, h] of state.http.histograms()) {
+    w.histogram(
+      "dspy_http_request_duration_seconds",
+      "HTTP handler latency by route (time to response headers)",
+      LATENCY_BUCKETS,
+      h.buckets,
+      h.inf,
+      h.sum,
+      { route },
+    );
+  }
+  w.gauge("dspy_sse_open_streams", "Server-sent event streams open", state.sse.open);
+  const p = processInfo(state);
+  w.gauge("process_resident_memory_bytes", "Resident memory size in bytes", p.rss_bytes);
+  w.gauge("dspy_process_heap_used_bytes", "V8 heap used in bytes", p.heap_used_bytes);
+  w.gauge("dspy_process_heap_total_bytes", "V8 heap total in bytes", p.heap_total_bytes);
+  w.gauge("dspy_process_uptime_seconds", "Seconds since the server started", p.uptime_s);
+  return w.toString();
+}
+
+/** The metrics route. */
+export const metricsRoutes: RouteModule = {
+  name: "metrics",
+  register(routes, state) {
+    routes.get("/metrics", (c) => {
+      const format = c.req.query("format");
+      const wantsJson = format === "json" ||
+        (format === undefined && (c.req.header("accept") ?? "").includes("application/json"));
+      if (format !== undefined && format !== "json" && format !== "prometheus" && format !== "text") {
+        return c.json({
+          error: `unknown format '${format.slice(0, 50)}': use json or prometheus`,
+          status: 400,
+        }, 400);
+      }
+      if (wantsJson) {
+        const bus = state.bus?.metrics();
+        return c.json({
+          bus: bus ? { backend: state.bus!.backend, topics: bus.topics, groups: bus.groups } : null,
+          dlq: bus ? bus.dlq : null,
+          http: state.http.snapshot(state.sse.open),
+          process: processInfo(state),
+        });
+      }
+      return c.body(renderPrometheus(state), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+    });
+  },
+};

@@ -1,0 +1,162 @@
+/**
+ * The debug trace: one JSON line `{ts, method, path, status, ms}` per request in
+ * `<workspace>/.dspy_reports/server_trace.log`. Lines are buffered and written in batches (one append per
+ * flush, not per request), the file is rotated to `server_trace.log.1` when it passes a size limit, and
+ * listeners (the trace SSE stream) see every new record at once. `clear()` truncates the file.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+
+/** One trace record. */
+export interface TraceRecord {
+  /** Seconds since the epoch. */
+  ts: number;
+  method: string;
+  path: string;
+  status: number;
+  /** Handler time in milliseconds. */
+  ms: number;
+}
+
+/** Options for {@link TraceLog}. */
+export interface TraceLogOptions {
+  /** The reports directory (`.dspy_reports`). */
+  dir: string;
+  /** Rotate when the file passes this many bytes (default 5 MiB). */
+  maxBytes?: number;
+  /** Flush buffered lines after this many ms (default 100). */
+  flushMs?: number;
+  /** Write to disk (default true). Listeners are told either way. */
+  enabled?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The trace file writer. */
+export class TraceLog {
+  /** Absolute path of the trace file. */
+  readonly file: string;
+  /** Whether records are written to disk. */
+  readonly enabled: boolean;
+  #maxBytes: number;
+  #flushMs: number;
+  #buffer: string[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #listeners = new Set<(rec: TraceRecord) => void>();
+  #closed = false;
+
+  constructor(options: TraceLogOptions) {
+    this.file = join(options.dir, "server_trace.log");
+    this.enabled = options.enabled ?? true;
+    this.#maxBytes = options.maxBytes ?? 5 * 1024 * 1024;
+    this.#flushMs = options.flushMs ?? 100;
+  }
+
+  /** Records one request. */
+  record(rec: TraceRecord): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(rec);
+      } catch { /* a listener's failure must not affect the request */ }
+    }
+    if (!this.enabled || this.#closed) return;
+    this.#buffer.push(JSON.stringify(rec) + "\n");
+    if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#flushMs);
+  }
+
+  /** Subscribes to new records; returns the unsubscribe function. */
+  listen(fn: (rec: TraceRecord) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Writes buffered lines now. */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const lines = this.#buffer;
+    this.#buffer = [];
+    if (lines.length === 0) return this.#writing;
+    this.#writing = this.#writing.then(() => this.#write(lines.join(""))).catch((err) => {
+      console.error(`warning: could not write the server trace: ${err?.message ?? err}`);
+    });
+    return this.#writing;
+  }
+
+  async #write(text: string): Promise<void> {
+    await Deno.mkdir(dirname(this.file), { recursive: true });
+    const size = await this.bytes();
+    if (size > 0 && size + text.length > this.#maxBytes) {
+      await Deno.rename(this.file, this.file + ".1").catch(() => {});
+    }
+    await Deno.writeFile(this.file, encoder.encode(text), { append: true, create: true });
+  }
+
+  /** Current size of the trace file in bytes (0 when missing). */
+  async bytes(): Promise<number> {
+    try {
+      return (await Deno.stat(this.file)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Truncates the trace file (and its rotated copy) and drops buffered lines. */
+  async clear(): Promise<void> {
+    this.#buffer = [];
+    await this.#writing;
+    await Deno.remove(this.file + ".1").catch(() => {});
+    try {
+      await Deno.truncate(this.file, 0);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /** The last `n` records on disk (after flushing), oldest first. Lines that are not JSON are skipped. */
+  async tail(n: number): Promise<TraceRecord[]> {
+    await this.flush();
+    let text: string;
+    try {
+      const file = await Deno.open(this.file, { read: true });
+      try {
+        const size = (await file.stat()).size;
+        const want = Math.min(size, Math.max(4096, n * 256));
+        await file.seek(size - want, Deno.SeekMode.Start);
+        const buf = new Uint8Array(want);
+        let off = 0;
+        while (off < want) {
+          const got = await file.read(buf.subarray(off));
+          if (got === null) break;
+          off += got;
+        }
+        text = new TextDecoder().decode(buf.subarray(0, off));
+        if (want < size) text = text.slice(text.indexOf("\n") + 1); // drop the partial first line
+      } finally {
+        file.close();
+      }
+    } catch {
+      return [];
+    }
+    const out: TraceRecord[] = [];
+    for (const line of text.split("\n").slice(-n - 1)) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line));
+      } catch { /* a torn or foreign line */ }
+    }
+    return out.slice(-n);
+  }
+
+  /** Flushes and stops writing. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    this.#listeners.clear();
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * SSE tests against a real server: framing with named events and ids, keep-alive comments, resume with
+ * `Last-Event-ID`, cleanup on disconnect, 200 concurrent streams while `/health` still answers, and graceful
+ * shutdown with open streams.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { openWorkspaceKv } from "../../core/kv.ts";
+import { appendToStream } from "../../core/streams.ts";
+import { formatSse } from "../../server/sse.ts";
+import { getJson, SseReader, withServer } from "./helpers.ts";
+
+function metric(ws: string, name: string, i: number) {
+  return { ts: Date.now() / 1000, workspace: ws, metric: name, data: { i } };
+}
+
+async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("formatSse splits multi-line data and strips newlines from names and ids", () => {
+  assert.equal(
+    formatSse({ event: "a\nb", id: "1\r", data: "x\ny" }),
+    "event: ab\nid: 1\ndata: x\ndata: y\n\n",
+  );
+  assert.equal(formatSse({ data: { k: 1 } }), 'data: {"k":1}\n\n');
+});
+
+Deno.test("events SSE: backlog, then live named events with ids; keep-alive comments", async () => {
+  await withServer({ keepAliveMs: 100 }, async (s) => {
+    const kv = await openWorkspaceKv(s.workspace);
+    await appendToStream(kv, "agent.metrics", [1, 2, 3].map((i) => metric(s.workspace, "tool.end", i)));
+    const res = await fetch(`${s.url}/api/events/stream?stream=agent.metrics&backlog=2`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    assert.equal(res.headers.get("cache-control"), "no-cache");
+    const sse = new SseReader(res);
+    const a = await sse.nextEvent();
+    const b = await sse.nextEvent();
+    assert.deepEqual([a?.event, a?.id, b?.id], ["metric", "2", "3"]);
+    assert.equal(JSON.parse(a!.data!).data.i, 2);
+    assert.equal((await sse.nextEvent())?.event, "ready");
+    await appendToStream(kv, "agent.metrics", [metric(s.workspace, "tool.end", 4)]);
+    const live = await sse.nextEvent();
+    assert.equal(live?.id, "4");
+    assert.equal(JSON.parse(live!.data!).name, "tool.end");
+    let comment;
+    while (!comment) {
+      const f = await sse.next(2000);
+      if (f?.comment === "keep-alive") comment = f;
+    }
+    await sse.cancel();
+  });
+});
+
+Deno.test("events SSE resumes with Last-Event-ID: exactly the missed events, across both streams", async () => {
+  await withServer({}, async (s) => {
+    const kv = await openWorkspaceKv(s.workspace);
+    await appendToStream(kv, "agent.metrics", [1, 2].map((i) => metric(s.workspace, "m", i)));
+    await appendToStream(kv, "agent.actions", [{
+      ts: 1,
+      workspace: s.workspace,
+      action: "act",
+      payload: { n: 1 },
+    }]);
+    // First connection: read up to `ready`, remember the last id, disconnect.
+    const first = new SseReader(await fetch(`${s.url}/api/events/stream`));
+    let lastId = "";
+    for (let f = await first.nextEvent(); f?.event !== "ready"; f = await first.nextEvent()) lastId = f!.id!;
+    assert.equal(lastId, "2:1");
+    await first.cancel();
+    // While disconnected, more events arrive.
+    await appendToStream(kv, "agent.metrics", [3, 4].map((i) => metric(s.workspace, "m", i)));
+    await appendToStream(kv, "agent.actions", [{
+      ts: 2,
+      workspace: s.workspace,
+      action: "act",
+      payload: { n: 2 },
+    }]);
+    const res = await fetch(`${s.url}/api/events/stream`, { headers: { "last-event-id": lastId } });
+    const second = new SseReader(res);
+    const got: string[] = [];
+    for (let f = await second.nextEvent(); f?.event !== "ready"; f = await second.nextEvent()) {
+      got.push(f!.id!);
+    }
+    assert.deepEqual(got, ["3:1", "4:1", "4:2"]);
+    await second.cancel();
+    // The query form works too, and a malformed id is a 400.
+    const q = new SseReader(await fetch(`${s.url}/api/events/stream?stream=agent.actions&last_id=1`));
+    assert.equal((await q.nextEvent())?.id, "2");
+    await q.cancel();
+    const bad = await getJson(`${s.url}/api/events/stream`, { headers: { "last-event-id": "abc" } });
+    assert.equal(bad.status, 400);
+  });
+});
+
+Deno.test("events SSE name filter; live events appended during catch-up are not lost", async () => {
+  await withServer({}, async (s) => {
+    const kv = await openWorkspaceKv(s.workspace);
+    const sse = new SseReader(await fetch(`${s.url}/api/events/stream?stream=metrics&name=keep.*&backlog=0`));
+    assert.equal((await sse.nextEvent())?.event, "ready");
+    const names = ["keep.a", "drop.b", "keep.c"];
+    for (const [i, n] of names.entries()) {
+      await appendToStream(kv, "agent.metrics", [metric(s.workspace, n, i)]);
+    }
+    const a = await sse.nextEvent();
+    const c = await sse.nextEvent();
+    assert.deepEqual([JSON.parse(a!.data!).name, JSON.parse(c!.data!).name], ["keep.a", "keep.c"]);
+    await sse.cancel();
+  });
+});
+
+Deno.test("disconnect cleans up: stream count and hub subscribers return to zero", async () => {
+  await withServer({}, async (s) => {
+    const readers = [];
+    for (let i = 0; i < 5; i++) {
+      const r = new SseReader(await fetch(`${s.url}/api/events/stream?stream=agent.metrics`));
+      assert.equal((await r.nextEvent())?.event, "ready");
+      readers.push(r);
+    }
+    const t = new SseReader(await fetch(`${s.url}/api/debug/trace/stream?replay=0`));
+    await t.next();
+    assert.equal(s.state.sse.open, 6);
+    assert.equal(s.state.hub.subscribers("agent.metrics"), 5);
+    for (const r of readers) await r.cancel();
+    await t.cancel();
+    await waitFor(() => s.state.sse.open === 0);
+    assert.equal(s.state.hub.subscribers("agent.metrics"), 0);
+  });
+});
+
+Deno.test("200 concurrent SSE clients stay open while /health keeps answering fast", async () => {
+  await withServer({}, async (s) => {
+    const clients = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      const path = i % 2 ? "/api/events/stream" : "/api/debug/trace/stream?replay=0";
+      const r = new SseReader(await fetch(`${s.url}${path}`));
+      await r.next(10_000);
+      return r;
+    }));
+    assert.equal(s.state.sse.open, 200);
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${s.url}/health`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    assert.ok(times[Math.floor(times.length * 0.99)] < 250, `p99 ${times.at(-1)} ms`);
+    // Everyone receives a live event.
+    const kv = await openWorkspaceKv(s.workspace);
+    await appendToStream(kv, "agent.metrics", [metric(s.workspace, "fanout", 1)]);
+    const events = clients.filter((_, i) => i % 2);
+    const got = await Promise.all(events.map(async (r) => {
+      for (let f = await r.nextEvent(); f; f = await r.nextEvent()) if (f.event === "metric") return f;
+    }));
+    assert.equal(got.filter((f) => f && JSON.parse(f.data!).name === "fanout").length, 100);
+    await Promise.all(clients.map((c) => c.cancel()));
+    await waitFor(() => s.state.sse.open === 0);
+  });
+});
+
+Deno.test("graceful shutdown closes open streams, finishes in-flight requests and stops listening", async () => {
+  let url = "";
+  await withServer({}, async (s) => {
+    url = s.url;
+    const a = new SseReader(await fetch(`${s.url}/api/events/stream`));
+    const b = new SseReader(await fetch(`${s.url}/api/debug/trace/stream`));
+    await a.nextEvent();
+    await b.next();
+    const done = s.shutdown();
+    // Both streams end (null = end of body) instead of hanging.
+    for (const r of [a, b]) {
+      let f = await r.next(5000).catch(() => null);
+      while (f) f = await r.next(5000).catch(() => null);
+    }
+    await done;
+    assert.equal(s.state.sse.open, 0);
+  });
+  await assert.rejects(() => fetch(`${url}/health`));
+});
