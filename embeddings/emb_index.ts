@@ -146,8 +146,7 @@ export async function buildEmbeddingIndex(
       }
     } else {
       const text = await readTextIfText(f.abs, options.maxFileBytes);
-      if (text === null) continue;
-      for (const ch of chunkFile(f.rel, text, { chunkLines })) {
+      for (const ch of text === null ? [] : chunkFile(f.rel, text, { chunkLines })) {
         slots.push({
           chunk: {
             path: f.rel,
@@ -206,7 +205,7 @@ export async function buildEmbeddingIndex(
   await saveVectorIndex(root, index);
   const jsonl = options.jsonl ? await exportJsonl(root, index) : undefined;
   return {
-    files: Object.keys(files).length,
+    files: Object.values(files).filter((e) => e.count > 0).length,
     chunks: slots.length,
     embedded: todo.length,
     reused: slots.length - todo.length,

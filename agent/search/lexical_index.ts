@@ -265,6 +265,9 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
           });
         }
         files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: chunks.length - first };
+      } else {
+        // Remember binary/minified files too, so an unchanged one is not read again next time.
+        files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first: chunks.length, count: 0 };
       }
     }
     done++;
@@ -330,7 +333,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   await atomicWriteFile(loc.postings, bin);
   await atomicWriteFile(loc.meta, JSON.stringify(meta));
   return {
-    files: Object.keys(files).length,
+    files: Object.values(files).filter((e) => e.count > 0).length,
     chunks: chunks.length,
     filesRead,
     filesReused,

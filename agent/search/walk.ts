@@ -131,7 +131,12 @@ export async function* iterateFiles(root: string, options: WalkOptions = {}): As
   const useIgnoreFiles = options.ignoreFiles !== false;
   const visitedDirs = new Set<string>([root]);
 
-  async function* visit(dirAbs: string, dirRel: string, layers: IgnoreLayer[]): AsyncGenerator<WalkedFile> {
+  async function* visit(
+    dirAbs: string,
+    dirRel: string,
+    layers: IgnoreLayer[],
+    dirReal: string,
+  ): AsyncGenerator<WalkedFile> {
     if (options.signal?.aborted) return;
     let entries: Deno.DirEntry[];
     try {
@@ -150,8 +155,8 @@ export async function* iterateFiles(root: string, options: WalkOptions = {}): As
       const rel = dirRel === "" ? entry.name : `${dirRel}/${entry.name}`;
       let isDir = entry.isDirectory;
       let isFile = entry.isFile;
+      let real = join(dirReal, entry.name);
       if (entry.isSymlink) {
-        let real: string;
         try {
           real = await Deno.realPath(abs);
         } catch {
@@ -166,16 +171,14 @@ export async function* iterateFiles(root: string, options: WalkOptions = {}): As
         }
         isDir = info.isDirectory;
         isFile = info.isFile;
-        if (isDir) {
-          if (visitedDirs.has(real)) continue; // a loop or a second way into a folder we walk anyway
-          visitedDirs.add(real);
-        }
       }
       if (isDir) {
         const dirPath = rel + "/";
         if (defaults.ignores(dirPath) || excludes.ignores(dirPath)) continue;
         if (ignoredByLayers(here, rel, true)) continue;
-        yield* visit(abs, rel, here);
+        if (visitedDirs.has(real)) continue; // a loop, or a second way into a folder walked already
+        visitedDirs.add(real);
+        yield* visit(abs, rel, here, real);
       } else if (isFile) {
         if (defaults.ignores(rel) || excludes.ignores(rel)) continue;
         if (include && !include(rel)) continue;
@@ -197,7 +200,7 @@ export async function* iterateFiles(root: string, options: WalkOptions = {}): As
     }
   }
 
-  yield* visit(root, "", []);
+  yield* visit(root, "", [], root);
 }
 
 /** True when the bytes look binary: a NUL byte within the first 8 KiB. */

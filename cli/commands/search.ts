@@ -60,7 +60,6 @@ export const searchCommands: CommandSpec[] = [
     summary: "Unified diff of a file against the last extract",
     usage: "diff FILE [--context N]",
     examples: ["diff src/app.py"],
-    scope: "session",
     run: async (args, ctx) => (await impl()).runDiff(args, ctx),
   },
   {
@@ -69,7 +68,6 @@ export const searchCommands: CommandSpec[] = [
     summary: "Write the last extract to a file inside the workspace (atomic)",
     usage: "write PATH",
     examples: ["write snippets/main.py"],
-    scope: "session",
     run: async (args, ctx) => (await impl()).runWrite(args, ctx),
   },
   {

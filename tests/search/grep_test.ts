@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { grepWorkspace, UserError } from "./deps.ts";
+import { runDspy } from "../support/cli.ts";
+import { makeTree, removeTree } from "./helpers.ts";
+
+const TREE = {
+  "src/app.py": "import os\n\ndef test_one():\n    return 1\n\ndef helper():\n    pass\n",
+  "src/util.ts": "export function Retry() {}\n// TODO(fix): retry.count\nconst x = 1;\n",
+  "README.md": "Retry docs\nretry.count is literal\n",
+  "bin.dat": new Uint8Array([0x72, 0x65, 0x74, 0x72, 0x79, 0, 1, 2]),
+  ".gitignore": "ignored.txt\n",
+  "ignored.txt": "retry here too\n",
+};
+
+Deno.test("grep finds regex matches, honours ignore rules and skips binaries", async () => {
+  const root = await makeTree(TREE);
+  try {
+    const r = await grepWorkspace(root, "def .*test");
+    assert.deepEqual(r.matches, [{ path: "src/app.py", line: 3, text: "def test_one():" }]);
+    const ci = await grepWorkspace(root, "retry", { ignoreCase: true });
+    assert.deepEqual(ci.matches.map((m) => `${m.path}:${m.line}`), [
+      "README.md:1",
+      "README.md:2",
+      "src/util.ts:1",
+      "src/util.ts:2",
+    ]);
+    const fixed = await grepWorkspace(root, "retry.count", { fixed: true, globs: ["*.ts"] });
+    assert.deepEqual(fixed.matches.map((m) => m.path), ["src/util.ts"]);
+    const ex = await grepWorkspace(root, "retry", { excludes: ["src/"] });
+    assert.deepEqual(ex.matches.map((m) => m.path), ["README.md"]);
+    const ctx = await grepWorkspace(root, "helper", { context: 2 });
+    assert.deepEqual(ctx.matches[0].before, ["    return 1", ""]);
+    assert.deepEqual(ctx.matches[0].after, ["    pass"]);
+    const one = await grepWorkspace(root, "retry", { file: "README.md" });
+    assert.equal(one.matches.length, 1);
+    const capped = await grepWorkspace(root, "e", { max: 2 });
+    assert.equal(capped.matches.length, 2);
+    assert.equal(capped.truncated, true);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("grep reports a bad regex clearly and stops a catastrophic one instead of hanging", async () => {
+  const root = await makeTree({ "a.txt": "a".repeat(40) + "!\n" });
+  try {
+    await assert.rejects(() => grepWorkspace(root, "(unclosed"), (err: Error) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /invalid regular expression '\(unclosed'.*--fixed/);
+      return true;
+    });
+    await assert.rejects(() => grepWorkspace(root, ""), /pattern is empty/);
+    const t = performance.now();
+    await assert.rejects(
+      () => grepWorkspace(root, "^(a+)+$", { timeoutMs: 500 }),
+      /gave up after .* backtrack catastrophically/,
+    );
+    assert.ok(performance.now() - t < 5000);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("grep uses several workers on a bigger tree and finds every match", async () => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 400; i++) files[`d${i % 7}/f${i}.txt`] = `line one\nneedle ${i}\nline three\n`;
+  const root = await makeTree(files);
+  try {
+    const r = await grepWorkspace(root, "needle \\d+", { workers: 2 });
+    assert.equal(r.matches.length, 400);
+    assert.equal(r.filesSearched, 400);
+    assert.ok(r.matches.every((m) => m.line === 2));
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("grep command: text lines, summary, --json objects and exit codes", async () => {
+  const root = await makeTree(TREE);
+  try {
+    const text = await runDspy(["--workspace", root, "--plain", "grep", "def .*test"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^src\/app\.py:3: def test_one\(\):$/m);
+    assert.match(text.stdout, /Found 1 match in [0-9.]+ s/);
+    const json = await runDspy(["--workspace", root, "grep", "helper", "--context", "1", "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines, [{
+      path: "src/app.py",
+      line: 6,
+      text: "def helper():",
+      before: [""],
+      after: ["    pass"],
+    }]);
+    const bad = await runDspy(["--workspace", root, "grep", "(("]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid regular expression/);
+    const usage = await runDspy(["--workspace", root, "grep"]);
+    assert.equal(usage.code, 2);
+  } finally {
+    await removeTree(root);
+  }
+});

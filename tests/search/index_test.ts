@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildIndex, chunkFile, codeTokens, loadIndex, readRetrievalLog, searchIndex } from "./deps.ts";
+import { runDspy } from "../support/cli.ts";
+import { makeTree, removeTree } from "./helpers.ts";
+
+const APP_TS = [
+  "import { connect } from './net';", // 1
+  "const DEFAULT_PORT = 8080;", // 2
+  "", // 3
+  "export function parseConfig(text: string) {", // 4
+  "  return JSON.parse(text);", // 5
+  "}", // 6
+  "", // 7
+  "// module-level wiring", // 8
+  "connect(DEFAULT_PORT);", // 9
+  "", // 10
+  "export class RetryPolicy {", // 11
+  "  backoffDelay(attempt: number) {", // 12
+  "    return 100 * 2 ** attempt;", // 13
+  "  }", // 14
+  "}", // 15
+  "main();", // 16
+].join("\n") + "\n";
+
+Deno.test("codeTokens splits camelCase and snake_case and keeps whole identifiers", () => {
+  const toks = codeTokens("def FooBar(x): return commit_offsets + parseHTTPRequest");
+  for (
+    const t of [
+      "foobar",
+      "foo",
+      "bar",
+      "return",
+      "commit_offsets",
+      "commit",
+      "offset",
+      "parsehttprequest",
+      "http",
+    ]
+  ) {
+    assert.ok(toks.includes(t), `${t} in ${toks}`);
+  }
+});
+
+Deno.test("chunkFile cuts code at symbols and keeps the module-level code between them", () => {
+  const chunks = chunkFile("src/app.ts", APP_TS);
+  assert.deepEqual(chunks.map((c) => [c.startLine, c.endLine, c.symbol ?? null]), [
+    [1, 3, null],
+    [4, 6, "parseConfig"],
+    [7, 10, null],
+    [11, 15, "RetryPolicy"],
+    [16, 16, null],
+  ]);
+  // Every non-blank line is in some chunk.
+  const covered = new Set<number>();
+  for (const c of chunks) for (let l = c.startLine; l <= c.endLine; l++) covered.add(l);
+  APP_TS.split("\n").forEach((line, i) => line.trim() && assert.ok(covered.has(i + 1), `line ${i + 1}`));
+  const text = Array.from({ length: 15 }, (_, i) => `line ${i + 1}`).join("\n");
+  assert.deepEqual(chunkFile("notes.txt", text, { chunkLines: 5 }).map((c) => [c.startLine, c.endLine]), [
+    [1, 5],
+    [6, 10],
+    [11, 15],
+  ]);
+  // A long class is split into its methods.
+  const long = [
+    "class Big {",
+    ...Array.from({ length: 4 }, (_, m) => [
+      `  m${m}() {`,
+      ...Array.from({ length: 40 }, (_, i) => `    call${i}();`),
+      "  }",
+    ]).flat(),
+    "}",
+  ].join("\n");
+  const parts = chunkFile("big.ts", long, { chunkLines: 60, maxSymbolLines: 100 });
+  assert.deepEqual(parts.filter((p) => p.kind === "method").map((p) => p.symbol), [
+    "Big.m0",
+    "Big.m1",
+    "Big.m2",
+    "Big.m3",
+  ]);
+});
+
+Deno.test("buildIndex is incremental and searchIndex ranks the right chunk first", async () => {
+  const root = await makeTree({
+    "src/app.ts": APP_TS,
+    "src/other.py": "def unrelated():\n    return 'nothing to see'\n",
+    "docs/guide.md": "# Guide\nHow to configure the retry policy.\n",
+    "data.bin": new Uint8Array([1, 0, 2, 3]),
+  });
+  try {
+    const first = await buildIndex(root);
+    assert.equal(first.files, 3);
+    assert.equal(first.filesRead, 4);
+    const again = await buildIndex(root);
+    assert.deepEqual([again.filesRead, again.filesReused, again.chunks], [0, 4, first.chunks]);
+    // Touch one file: only it is re-read.
+    await Deno.writeTextFile(
+      join(root, "src/other.py"),
+      "def unrelated():\n    return 'exponential backoff'\n",
+    );
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/other.py"), future, future);
+    const inc = await buildIndex(root);
+    assert.deepEqual([inc.filesRead, inc.filesReused], [1, 3]);
+    await Deno.remove(join(root, "docs/guide.md"));
+    const removed = await buildIndex(root);
+    assert.equal(removed.filesRemoved, 1);
+    const hits = await searchIndex(root, "backoff delay for a retry attempt", { k: 3 });
+    assert.equal(hits[0].path, "src/app.ts");
+    assert.equal(hits[0].symbol, "RetryPolicy");
+    assert.deepEqual([hits[0].start_line, hits[0].end_line], [11, 15]);
+    assert.ok(hits[0].score > (hits[1]?.score ?? 0));
+    const parse = await searchIndex(root, "parse config", { k: 1, context: 0 });
+    assert.equal(parse[0].symbol, "parseConfig");
+    assert.equal(parse[0].snippet, "export function parseConfig(text: string) {");
+    const idx = await loadIndex(root);
+    assert.ok(idx && idx.meta.terms.length > 0);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("index/esearch commands: auto-build, JSON hits, retrieval events", async () => {
+  const root = await makeTree({ "src/app.ts": APP_TS, "README.md": "Parse the config file.\n" });
+  try {
+    const r = await runDspy(["--workspace", root, "esearch", "parse", "config", "--k", "2", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /No index yet/);
+    const hits = JSON.parse(r.stdout);
+    assert.equal(hits.length, 2);
+    for (const h of hits) {
+      assert.deepEqual(Object.keys(h).filter((k) => k !== "symbol").sort(), [
+        "end_line",
+        "path",
+        "score",
+        "snippet",
+        "start_line",
+      ]);
+      assert.ok(!h.path.startsWith("/"), "paths are workspace-relative");
+    }
+    const idx = await runDspy(["--workspace", root, "index", "--json"]);
+    assert.equal(idx.code, 0, idx.stderr);
+    assert.deepEqual(
+      (({ files, files_read, files_reused }) => ({ files, files_read, files_reused }))(
+        JSON.parse(idx.stdout),
+      ),
+      { files: 2, files_read: 0, files_reused: 2 },
+    );
+    const text = await runDspy(["--workspace", root, "--plain", "esearch", "retry backoff"]);
+    assert.match(text.stdout, /src\/app\.ts {2}score=[0-9.]+ {2}lines 11-15 {2}RetryPolicy/);
+    const events = await readRetrievalLog(root);
+    assert.equal(events.length, 2);
+    assert.equal(events[0].query, "parse config");
+    assert.ok(events[0].event_id && events[0].timestamp > 0);
+    assert.deepEqual(Object.keys(events[0].hits[0]).sort(), ["path", "score", "source"]);
+    assert.equal(events[0].hits[0].source, "bm25");
+    const empty = await runDspy(["--workspace", root, "esearch", "   "]);
+    assert.equal(empty.code, 1);
+  } finally {
+    await removeTree(root);
+  }
+});
