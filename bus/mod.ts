@@ -18,7 +18,14 @@
  */
 
 export type * from "./types.ts";
-export { startBus, type StartBusOptions } from "./start.ts";
+export {
+  DEFAULT_DURABLE_TOPICS,
+  type KafkaSettings,
+  resolveBackend,
+  resolveKafkaSettings,
+  startBus,
+  type StartBusOptions,
+} from "./start.ts";
 export {
   type DeadLetterSelector,
   DeadLetterSink,
@@ -30,3 +37,9 @@ export {
   replayDeadLetters,
   type ReplayResult,
 } from "./dlq.ts";
+export { BACKPRESSURE_TOPIC, DEADLETTER_TOPIC, LocalBus } from "./local_bus.ts";
+export { committedOffset, listDurableTopics } from "./durable.ts";
+export { NotJsonError } from "./json_check.ts";
+export { readMetricsSnapshot } from "./metrics_writer.ts";
+export { durableStatus, type DurableTopicStatus } from "./status.ts";
+export { tailKafka, type TailKafkaOptions } from "./kafka.ts";

@@ -135,14 +135,20 @@ export interface SpawnGroupOptions {
   count?: number;
   /** Per-worker queue bound (default 1000). */
   maxsize?: number;
+  /** Overflow policy of the group when every worker's queue is full (default `dlq`). */
+  overflow?: OverflowPolicy;
   /** Messages sent to a worker per post (default 256). */
   batch?: number;
   /** Retries of a message whose handler threw, before dead-lettering (default 3). */
   maxRetries?: number;
+  /** A worker that does not answer a batch within this many ms is treated as crashed (default 30000). */
+  timeoutMs?: number;
 }
 
 /** A group whose members run in Deno Workers. */
 export interface WorkerGroup {
+  /** Resolves once every worker loaded the module; rejects (UserError) when the module cannot be used. */
+  readonly ready: Promise<void>;
   /** Live workers. */
   readonly size: number;
   /** Counters: handled (acked), failed attempts, redelivered after a crash, restarts. */
