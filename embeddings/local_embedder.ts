@@ -83,7 +83,9 @@ export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): P
   let model = options.model ?? DEFAULT_LOCAL_MODEL;
   const found = await resolveLocalModel(model, options.modelPath);
   // `--model-path DIR` alone names the model folder itself: report that, not the default id.
-  if (!options.model && !("searched" in found) && options.modelPath && resolve(options.modelPath) === found.dir) {
+  if (
+    !options.model && !("searched" in found) && options.modelPath && resolve(options.modelPath) === found.dir
+  ) {
     model = found.dir;
   }
   if ("searched" in found) {

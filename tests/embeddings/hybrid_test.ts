@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { reciprocalRankFusion } from "../../agent/search/mod.ts";
+import {
+  buildEmbeddingIndex,
+  createHashEmbedder,
+  hybridSearch,
+  loadVectorIndex,
+  searchEmbeddings,
+} from "../../embeddings/mod.ts";
+import { runDspy } from "../support/cli.ts";
+
+Deno.test("reciprocal rank fusion rewards items ranked well by both lists", () => {
+  const a = [{ key: "x", item: 1 }, { key: "y", item: 2 }, { key: "z", item: 3 }];
+  const b = [{ key: "z", item: 3 }, { key: "y", item: 2 }];
+  const fused = reciprocalRankFusion([a, b], 60);
+  // z: 1/63 + 1/61 edges out y: 1/62 + 1/62; x is ranked by one list only.
+  assert.deepEqual(fused.map((f) => f.key), ["z", "y", "x"]);
+  assert.deepEqual(fused[0].ranks, [3, 1]);
+  assert.ok(Math.abs(fused[1].score - 2 / 62) < 1e-12);
+  assert.deepEqual(fused[2].ranks, [1, undefined]);
+});
+
+Deno.test("hash embedder is deterministic, normalised and lexical", async () => {
+  const e = createHashEmbedder({ dim: 64 });
+  const [a, b, c] = await e.embed(["commitOffsets consumer", "commit offsets of the consumer", "zebra"]);
+  assert.equal(a.length, 64);
+  assert.ok(Math.abs(a.reduce((s, x) => s + x * x, 0) - 1) < 1e-5);
+  const dot = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0);
+  assert.ok(dot(a, b) > dot(a, c));
+  assert.equal(e.lexical, true);
+  assert.throws(() => createHashEmbedder({ dim: 3 }), /dim must be/);
+});
+
+async function tree(): Promise<string> {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy-hybrid-" }));
+  await Deno.mkdir(join(root, "src"));
+  await Deno.writeTextFile(
+    join(root, "src/net.ts"),
+    "export function retryWithBackoff(fn: () => void) {\n  // exponential backoff between attempts\n  fn();\n}\n",
+  );
+  await Deno.writeTextFile(
+    join(root, "src/cfg.ts"),
+    "export function parseConfig(t: string) {\n  return t;\n}\n",
+  );
+  await Deno.writeTextFile(join(root, "README.md"), "# Project\nUses retries.\n");
+  return root;
+}
+
+Deno.test("embedding index is incremental, stores Float32 vectors, exports JSONL; hybrid fuses", async () => {
+  const root = await tree();
+  try {
+    const e = createHashEmbedder();
+    const first = await buildEmbeddingIndex(root, e, { jsonl: true });
+    assert.deepEqual([first.files, first.embedded, first.reused, first.dim], [3, 3, 0, 256]);
+    const stat = await Deno.stat(join(root, ".dspy_index/emb_vectors.f32"));
+    assert.equal(stat.size, 3 * 256 * 4);
+    const jsonl = (await Deno.readTextFile(join(root, ".dspy_index/emb_index.jsonl"))).trim().split("\n").map(
+      (l) => JSON.parse(l),
+    );
+    assert.deepEqual(Object.keys(jsonl[0]).sort(), ["end_line", "path", "start_line", "vector"]);
+    assert.equal(jsonl[0].vector.length, 256);
+    await Deno.writeTextFile(
+      join(root, "src/cfg.ts"),
+      "export function parseConfig(t: string) {\n  return t.trim();\n}\n",
+    );
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/cfg.ts"), future, future);
+    const second = await buildEmbeddingIndex(root, e);
+    assert.deepEqual([second.embedded, second.reused], [1, 2]);
+    assert.equal((await loadVectorIndex(root))!.meta.chunks.length, 3);
+
+    const { hits } = await searchEmbeddings(root, "retry backoff", { k: 2 });
+    assert.equal(hits[0].path, "src/net.ts");
+    const hybrid = await hybridSearch(root, "exponential backoff retry", { k: 3 });
+    assert.equal(hybrid.fused, true);
+    assert.equal(hybrid.hits[0].path, "src/net.ts");
+    assert.equal(hybrid.hits[0].symbol, "retryWithBackoff");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("esearch --hybrid and emb-search commands log retrieval events", async () => {
+  const root = await tree();
+  try {
+    const noEmb = await runDspy(["--workspace", root, "esearch", "retry", "--hybrid", "--json"]);
+    assert.equal(noEmb.code, 0, noEmb.stderr);
+    assert.match(noEmb.stderr, /no embedding index/);
+    const idx = await runDspy(["--workspace", root, "emb-index", "--backend", "hash", "--jsonl"]);
+    assert.equal(idx.code, 0, idx.stderr);
+    assert.match(idx.stderr, /lexical/);
+    const h = await runDspy(["--workspace", root, "esearch", "retry backoff", "--hybrid", "--json"]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(JSON.parse(h.stdout)[0].path, "src/net.ts");
+    const s = await runDspy(["--workspace", root, "emb-search", "parse", "config", "--json"]);
+    assert.equal(JSON.parse(s.stdout)[0].path, "src/cfg.ts");
+    const log = (await Deno.readTextFile(join(root, ".dspy_agentic/retrieval.jsonl"))).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(log.map((e) => e.hits[0]?.source), ["bm25", "hybrid", "emb:hash"]);
+    const none = await runDspy(["--workspace", await Deno.makeTempDir(), "emb-search", "x"]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /Run 'emb-index' first/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { createInferMeshEmbedder, InferMeshError } from "../../embeddings/mod.ts";
+
+interface Seen {
+  auth: string | null;
+  model: string;
+  inputs: string[];
+}
+
+/** A real InferMesh-protocol server on loopback. `plan(n)` decides the reply to the n-th request. */
+function startServer(
+  plan: (n: number, body: { model: string; inputs: string[] }) => Response | Promise<Response>,
+) {
+  const seen: Seen[] = [];
+  let n = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const url = new URL(req.url);
+    if (req.method === "GET" && url.pathname === "/health") {
+      return Response.json({ status: "ok", ts: Date.now() / 1000 });
+    }
+    if (req.method !== "POST" || url.pathname !== "/embed") return new Response("not found", { status: 404 });
+    const body = await req.json();
+    if (!Array.isArray(body.inputs) || !body.inputs.every((x: unknown) => typeof x === "string")) {
+      return new Response(JSON.stringify({ detail: "inputs must be a list of strings" }), { status: 400 });
+    }
+    seen.push({ auth: req.headers.get("authorization"), model: body.model, inputs: body.inputs });
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      return await plan(n++, body);
+    } finally {
+      inFlight--;
+    }
+  });
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  return { server, url, seen, maxInFlight: () => maxInFlight };
+}
+
+const vec = (text: string) => [text.length, 1, 0];
+
+Deno.test("InferMesh client batches, sends the bearer token and keeps order", async () => {
+  const s = startServer(async (_n, body) => {
+    await new Promise((r) => setTimeout(r, 20));
+    return Response.json({ vectors: body.inputs.map(vec) });
+  });
+  try {
+    const e = createInferMeshEmbedder({
+      url: s.url + "/",
+      model: "m1",
+      apiKey: "k3y",
+      batchSize: 4,
+      concurrency: 2,
+    });
+    const texts = Array.from({ length: 10 }, (_, i) => "x".repeat(i + 1));
+    const out = await e.embed(texts);
+    assert.equal(out.length, 10);
+    out.forEach((v, i) => assert.deepEqual(Array.from(v), [i + 1, 1, 0]));
+    assert.deepEqual(s.seen.map((r) => r.inputs.length), [4, 4, 2]);
+    assert.ok(s.seen.every((r) => r.auth === "Bearer k3y" && r.model === "m1"));
+    assert.equal(s.maxInFlight(), 2, "two batches in flight at once, never more");
+    assert.equal(e.dim, 3);
+  } finally {
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("InferMesh client accepts the 'embeddings' key and retries 503/429 with backoff", async () => {
+  const s = startServer((n, body) => {
+    if (n === 0) return new Response("warming up", { status: 503 });
+    if (n === 1) return new Response("slow down", { status: 429 });
+    return Response.json({ embeddings: body.inputs.map(vec) });
+  });
+  try {
+    const e = createInferMeshEmbedder({ url: s.url, retries: 2, backoffMs: 10 });
+    const t = performance.now();
+    const out = await e.embed(["ab"]);
+    assert.deepEqual(Array.from(out[0]), [2, 1, 0]);
+    assert.equal(s.seen.length, 3);
+    assert.ok(performance.now() - t >= 30, "backoff 10 ms then 20 ms");
+  } finally {
+    await s.server.shutdown();
+  }
+});
+
+Deno.test("InferMesh client fails loudly: status and body after retries, no retry on 400, bad replies", async () => {
+  const s = startServer((n, body) => {
+    if (body.inputs[0] === "bad-count") return Response.json({ vectors: [[1, 2]] });
+    if (body.inputs[0] === "bad-shape") return Response.json({ vectors: [[1, "x"]] });
+    if (body.inputs[0] === "client") return new Response('{"detail":"unknown model"}', { status: 400 });
+    return new Response(`boom ${n}`, { status: 500 });
+  });
+  try {
+    const e = createInferMeshEmbedder({ url: s.url, retries: 2, backoffMs: 1 });
+    await assert.rejects(() => e.embed(["a"]), (err: Error) => {
+      assert.ok(err instanceof InferMeshError);
+      assert.equal(err.status, 500);
+      assert.match(err.message, /HTTP 500: boom 2 .*3 attempts/);
+      return true;
+    });
+    assert.equal(s.seen.length, 3);
+    await assert.rejects(() => e.embed(["client"]), /HTTP 400: \{"detail":"unknown model"\}/);
+    assert.equal(s.seen.length, 4, "a 400 is not retried");
+    await assert.rejects(() => e.embed(["bad-count", "y"]), /expected 2 vectors/);
+    await assert.rejects(() => e.embed(["bad-shape"]), /not a non-empty list of numbers/);
+  } finally {
+    await s.server.shutdown();
+  }
+  // Nothing listening: a network error, reported with the URL.
+  const dead = createInferMeshEmbedder({ url: s.url, retries: 1, backoffMs: 1 });
+  await assert.rejects(() => dead.embed(["a"]), /POST http:\/\/127\.0\.0\.1:\d+\/embed failed/);
+});
+
+Deno.test("InferMesh client times out a hung request and needs a URL", async () => {
+  const s = startServer(async () => {
+    await new Promise((r) => setTimeout(r, 400));
+    return Response.json({ vectors: [[1]] });
+  });
+  try {
+    const e = createInferMeshEmbedder({ url: s.url, retries: 0, timeoutMs: 100 });
+    await assert.rejects(() => e.embed(["a"]), /timed out after 100 ms/);
+  } finally {
+    await s.server.shutdown();
+  }
+  const saved = Deno.env.get("INFERMESH_URL");
+  Deno.env.delete("INFERMESH_URL");
+  try {
+    assert.throws(() => createInferMeshEmbedder({}), /INFERMESH_URL/);
+  } finally {
+    if (saved !== undefined) Deno.env.set("INFERMESH_URL", saved);
+  }
+});

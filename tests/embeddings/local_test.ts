@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cosine, createLocalEmbedder } from "../../embeddings/mod.ts";
+import { makeTinyModel } from "../../scripts/make_tiny_model.ts";
+import { runDspy } from "../support/cli.ts";
+
+const FIXTURE = fileURLToPath(new URL("../fixtures/tiny-bert", import.meta.url));
+
+Deno.test("the committed tiny model is exactly what scripts/make_tiny_model.ts generates", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dspy-tiny-" });
+  try {
+    await makeTinyModel(dir);
+    for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "onnx/model.onnx"]) {
+      assert.deepEqual(await Deno.readFile(join(dir, f)), await Deno.readFile(join(FIXTURE, f)), f);
+    }
+    const size = (await Deno.stat(join(dir, "onnx/model.onnx"))).size;
+    assert.ok(size < 16_000, `model is small (${size} bytes)`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "local backend runs the generated ONNX model with transformers.js + onnxruntime-node",
+  // onnxruntime-node keeps a native thread pool alive for the process; it is not a leak of this test.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const e = await createLocalEmbedder({ modelPath: FIXTURE });
+    try {
+      const texts = ["retry with backoff", "consumer commit offset", "retry with backoff", "the cat"];
+      const vs = await e.embed(texts);
+      assert.equal(vs.length, 4);
+      assert.equal(e.dim, 16);
+      for (const v of vs) {
+        assert.equal(v.length, 16);
+        const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+        assert.ok(Math.abs(norm - 1) < 1e-4, `normalised (${norm})`);
+      }
+      assert.ok(cosine(vs[0], vs[2]) > 0.9999, "deterministic");
+      assert.ok(cosine(vs[0], vs[1]) < 0.999, "different texts, different vectors");
+      // Batching does not change results.
+      const [single] = await e.embed(["consumer commit offset"]);
+      assert.ok(cosine(single, vs[1]) > 0.9999);
+    } finally {
+      await e.dispose();
+    }
+  },
+});
+
+Deno.test("local backend without the model says which model is missing and how to provide it", async () => {
+  await assert.rejects(
+    () => createLocalEmbedder({ model: "Xenova/all-MiniLM-L6-v2", modelPath: "/nonexistent/models" }),
+    /model 'Xenova\/all-MiniLM-L6-v2' is not available offline .*--model-path DIR/,
+  );
+});
+
+Deno.test("emb-index --backend local and emb-search through the CLI", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy-emb-" }));
+  try {
+    await Deno.writeTextFile(join(root, "retry.py"), "def retry_with_backoff(fn):\n    return fn()\n");
+    await Deno.writeTextFile(join(root, "cat.md"), "the cat sat on the mat\n");
+    const idx = await runDspy([
+      "--workspace",
+      root,
+      "emb-index",
+      "--backend",
+      "local",
+      "--model-path",
+      FIXTURE,
+      "--json",
+    ]);
+    assert.equal(idx.code, 0, idx.stderr);
+    const info = JSON.parse(idx.stdout);
+    assert.deepEqual([info.backend, info.dim, info.chunks, info.embedded], ["local", 16, 2, 2]);
+    const again = await runDspy(["--workspace", root, "emb-index", "--model-path", FIXTURE, "--json"]);
+    assert.deepEqual([JSON.parse(again.stdout).embedded, JSON.parse(again.stdout).reused], [0, 2]);
+    const s = await runDspy(["--workspace", root, "emb-search", "retry backoff", "--k", "2", "--json"]);
+    assert.equal(s.code, 0, s.stderr);
+    const hits = JSON.parse(s.stdout);
+    assert.ok(hits.length >= 1 && hits.length <= 2);
+    assert.ok(hits.every((h: { score: number }) => h.score > 0 && h.score <= 1.0001));
+    const missing = await runDspy([
+      "--workspace",
+      root,
+      "emb-index",
+      "--backend",
+      "local",
+      "--model",
+      "nope/nothing",
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /model 'nope\/nothing' is not available offline/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
