@@ -61,7 +61,7 @@ export const serverCommands: CommandSpec[] = [
     group: "server",
     summary: "Start the bus, event persistence and the status server + dashboard; run until Ctrl-C",
     usage: "up [--host H] [--port N]",
-    examples: ["up", "up --port 9000", "ADMIN_KEY=secret up --host 0.0.0.0"],
+    examples: ["up", "up --port 9000", "up --host 0.0.0.0   (set ADMIN_KEY first)"],
     details: HOST_PORT_HELP,
     scope: "cli",
     run: up,

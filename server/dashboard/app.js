@@ -145,6 +145,7 @@
         const topics = Object.keys(b.topics || {}).length;
         const groups = Object.values(b.groups || {}).reduce((n, g) => n + Object.keys(g).length, 0);
         const published = Object.values(b.totals || {}).reduce((n, t) => n + t.published, 0);
+        $("#bus-summary").className = "";
         $("#bus-summary").replaceChildren(
           el("div", { class: "big", text: `${b.backend} bus` }),
           el("div", { text: `${topics} topic(s), ${groups} group(s), ${published} published` }),
@@ -155,6 +156,7 @@
           el("a", { href: "/bus", text: "Bus & DLQ →" }),
         );
       } else {
+        $("#bus-summary").className = "muted";
         $("#bus-summary").textContent = s.components.bus ? s.components.bus.reason : "no bus";
       }
     });

@@ -16,6 +16,7 @@ import {
   saveGuardThresholds,
 } from "../../core/guard.ts";
 import { UserError } from "../../core/errors.ts";
+import { openWorkspaceKv } from "../../core/kv.ts";
 import type { RouteModule } from "../app.ts";
 import { HttpError, readJsonObject } from "../http.ts";
 import { StreamHub } from "../event_hub.ts";
@@ -45,6 +46,14 @@ export async function switchWorkspace(state: ServerState, path: string): Promise
   }
   if (!info.isDirectory) throw new HttpError(400, `workspace path ${abs} is not a directory`);
   const real = await Deno.realPath(abs);
+  try {
+    await openWorkspaceKv(real); // its .dspy/ must be creatable before the server switches to it
+  } catch (err) {
+    throw new HttpError(
+      400,
+      `cannot use ${real} as the workspace: ${err instanceof Error ? err.message : err}`,
+    );
+  }
   if (real !== state.workspace) {
     const old = state.hub;
     state.workspace = real;

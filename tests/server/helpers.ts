@@ -5,33 +5,45 @@
  * @module
  */
 
+import type { Bus } from "../../bus/mod.ts";
+import { startBus } from "../../bus/mod.ts";
 import { closeAllKv } from "../../core/kv.ts";
+import { fromBus } from "../../server/bus_adapter.ts";
 import { type ServerHandle, startServer, type StartServerOptions } from "../../server/server.ts";
 
-/** A started server plus its temp workspace. */
+/** A started server plus its temp workspace (and its bus when asked for). */
 export interface TestServer extends ServerHandle {
   workspace: string;
+  bus?: Bus;
 }
 
-/** Starts a server in a fresh temp workspace with test-friendly defaults (no sampling, no probes). */
+/**
+ * Starts a server in a fresh temp workspace with test-friendly defaults (no sampling, no probes). With
+ * `withBus`, a real LocalBus runs for the workspace (as `up` starts it).
+ */
 export async function withServer(
-  options: Partial<StartServerOptions>,
+  options: Partial<StartServerOptions> & { withBus?: boolean },
   fn: (s: TestServer) => Promise<void>,
 ): Promise<void> {
   const workspace = options.workspace ?? await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy_srv_" }));
+  const bus = options.withBus
+    ? await startBus({ workspace, backend: "local", metricsIntervalSec: 0, routeEvents: false })
+    : undefined;
   const server = await startServer({
     adminKey: null,
     sampleMs: 0,
     probes: {},
     pollMs: 50,
     ...options,
+    bus: bus ? fromBus(bus) : options.bus,
     workspace,
     port: options.port ?? 0,
   });
   try {
-    await fn({ ...server, workspace, shutdown: server.shutdown, state: server.state });
+    await fn({ ...server, workspace, shutdown: server.shutdown, state: server.state, bus });
   } finally {
     await server.shutdown();
+    await bus?.close();
     await closeAllKv();
     if (!options.workspace) await Deno.remove(workspace, { recursive: true }).catch(() => {});
   }
