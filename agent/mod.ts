@@ -63,3 +63,98 @@ export {
   type ToolchainResult,
   which,
 } from "./tools/toolchain.ts";
+export {
+  breakerStatus,
+  type ChatMessage,
+  type ClientOptions,
+  type Completion,
+  type CompletionOptions,
+  createLlmClient,
+  type LlmClient,
+  LlmError,
+  type LlmErrorKind,
+  modelMatches,
+  probeLlm,
+  type ProbeResult,
+  resetBreakers,
+} from "./llm/client.ts";
+export {
+  DEFAULT_OLLAMA_URL,
+  DEFAULT_OPENAI_URL,
+  describeConfig,
+  type LlmConfig,
+  type LlmOptions,
+  localMode,
+  normalizeOllamaUrl,
+  normalizeOpenAiUrl,
+  type ProviderKind,
+  resolveLlmConfig,
+} from "./llm/config.ts";
+export { CONFIGURE_HINT, findLlm, forgetProbes, type LlmAvailability, requireLlm } from "./llm/resolve.ts";
+export {
+  chainOfThought,
+  type Demo,
+  type Field,
+  type FieldType,
+  type Outputs,
+  parseOutputs,
+  predict,
+  type Prediction,
+  type PredictOptions,
+  predictWithEscalation,
+  renderMessages,
+  type Signature,
+} from "./modules/predict.ts";
+export * as signatures from "./modules/signatures.ts";
+export {
+  buildContext,
+  cleanPatch,
+  codeContext,
+  DEFAULT_CAPS,
+  type EditCaps,
+  type EditProposal,
+  type FileCandidate,
+  localPatchChecks,
+  locateFiles,
+  orchestrate,
+  planTask,
+  planTests,
+  proposeEdit,
+  type Reference,
+  type Verdict,
+  verifyPatch,
+} from "./modules/programs.ts";
+export {
+  extractKeyEvents,
+  findLogFiles,
+  heuristicKeyPoints,
+  loadLogEvents,
+  type LogEvents,
+} from "./context/logs.ts";
+export { buildCodeSnapshot, type CodeSnapshot } from "./context/snapshot.ts";
+export {
+  LEARNABLE_TOOLS,
+  rewardOf,
+  type ScoredOutcome,
+  scoreOutcome,
+  type ToolScore,
+} from "./learning/scoring.ts";
+export {
+  learnFromTool,
+  loadToolBandit,
+  readSessionSummary,
+  SESSION_SUMMARY_KEY,
+  type SessionSummary,
+  updateSessionSummary,
+} from "./learning/tool_learning.ts";
+export {
+  argsFor,
+  keywords,
+  offlineCandidates,
+  orderCandidates,
+  quoteArg,
+  type RouteCandidate,
+  type RouteHost,
+  routeRequest,
+  type RouteStep,
+} from "./routing/router.ts";

@@ -1,10 +1,191 @@
 /**
- * Command specs for the agent subsystem. Keep this file light: load implementations inside `run`.
+ * Command specs for the agent subsystem, and its hooks: natural-language routing, tool scoring, learning
+ * and the session panel's LLM row. Keep this file light: implementations load inside `run` from
+ * `cli/commands/agent_impl.ts` (only the tiny, dependency-free scoring table is imported eagerly, because
+ * the scorer hook is synchronous).
  *
  * @module
  */
 
+import { scoreOutcome } from "../../agent/learning/scoring.ts";
 import type { CommandSpec } from "../command.ts";
+import { addPanelRow, addToolEndListener, setRouteHandler, setToolScorer } from "../hooks.ts";
+
+const impl = () => import("./agent_impl.ts");
+
+const LLM_NOTE =
+  "Needs an LLM (Ollama or an OpenAI-compatible API); 'llm' shows the status and how to configure one.";
 
 /** The agent commands, registered in `cli/registry.ts`. */
-export const agentCommands: CommandSpec[] = [];
+export const agentCommands: CommandSpec[] = [
+  {
+    name: "plan",
+    group: "agent",
+    summary: "Plan a task: context from logs and code search → steps, commands, assumptions, risks",
+    usage: "plan TASK [--json]",
+    examples: [`plan "fix failing tests"`, `plan "add retry to the HTTP client" --json`],
+    details: LLM_NOTE + " Without one it shows the context it found and says what is missing.",
+    run: async (args, ctx) => (await impl()).runPlan(args, ctx),
+  },
+  {
+    name: "ctx",
+    aliases: ["context"],
+    group: "agent",
+    summary: "Key events from the workspace logs (errors, warnings, tracebacks) + an LLM summary",
+    usage: "ctx [--task TEXT] [--no-llm] [--json]",
+    examples: ["ctx", "ctx --no-llm --json"],
+    details:
+      "Reads logs/**/*.{log,out,err,txt} and *.log in the workspace (MAX_LOG_BYTES caps each file).\n" +
+      "  --task TEXT  what the summary should focus on\n  --no-llm     skip the LLM summary",
+    run: async (args, ctx) => (await impl()).runCtx(args, ctx),
+  },
+  {
+    name: "codectx",
+    group: "agent",
+    summary: "Code snapshot + summary, entry points and risk areas of a file or folder",
+    usage: "codectx [PATH] [--ask TEXT] [--snapshot] [--no-llm] [--json]",
+    examples: ["codectx", "codectx src/server.ts --ask 'how are requests authenticated?'"],
+    details: "  --ask TEXT   what to focus the summary on\n  --snapshot   also print the snapshot text\n" +
+      "  --no-llm     offline analysis only (files, languages, entry points, risk areas)",
+    run: async (args, ctx) => (await impl()).runCodectx(args, ctx),
+  },
+  {
+    name: "edit",
+    group: "agent",
+    summary: "Propose a verified patch for a task; apply it only with --apply",
+    usage: "edit TASK [--files F,...] [--apply] [--max-files 4] [--max-lines 200] [--rounds 2] [--json]",
+    examples: [
+      `edit "rename parse_args to parse_cli in src/cli.py" --files src/cli.py`,
+      `edit "fix the typo in README" --apply`,
+    ],
+    details: [
+      "FileLocator → CodeEdit (critic/reviser rounds) → local checks (unified diff headers, caps, paths inside",
+      "the workspace, applies cleanly in memory) → PatchVerifier → coloured diff. With --apply and both checks",
+      "passing the patch is written all-or-nothing with a backup (undo: patch --revert ID); in --approval manual",
+      "it asks first. Without --apply the diff is saved under .dspy_patches/proposed/ for 'patch FILE'.",
+      "  -y, --apply       apply when the checks pass",
+      "  --files F1,F2     files to change (skips the FileLocator)",
+      "  --max-files N     cap on files (default 4);  --max-lines N  cap on changed lines (default 200)",
+      "  --rounds N        critic/reviser rounds when local checks fail (default 2)",
+      LLM_NOTE,
+    ].join("\n"),
+    run: async (args, ctx) => (await impl()).runEdit(args, ctx),
+  },
+  {
+    name: "patch",
+    group: "agent",
+    summary: "Apply a unified diff all-or-nothing (with backup), revert one, or list them",
+    usage:
+      "patch FILE [--dry-run] [--max-files N] [--max-lines N] | patch --revert [ID] [--force] | patch --list",
+    examples: ["patch fix.diff", "patch fix.diff --dry-run", "patch --list", "patch --revert"],
+    details: [
+      "Refuses paths outside the workspace (.., absolute, symlinks), .git/ and .dspy* state, binary patches,",
+      "binary or oversized files (> 1 MiB), malformed hunks and hunks that do not match: nothing is written then.",
+      "Every attempt is recorded in .dspy_patches/history.jsonl and emitted as a patch.apply event.",
+      "  --revert [ID]  restore the files of patch ID (default: the latest) from its backup",
+      "  --force        revert even if the files changed since",
+      "  FILE may be '-' for stdin.",
+    ].join("\n"),
+    run: async (args, ctx) => (await impl()).runPatch(args, ctx),
+  },
+  {
+    name: "gstatus",
+    group: "git",
+    summary: "git status of the workspace",
+    usage: "gstatus [--json]",
+    examples: ["gstatus"],
+    run: async (args, ctx) => (await impl()).runGstatus(args, ctx),
+  },
+  {
+    name: "gadd",
+    group: "git",
+    summary: "Stage paths (git add)",
+    usage: "gadd PATHS...",
+    examples: ["gadd src/app.ts tests/app_test.ts"],
+    run: async (args, ctx) => (await impl()).runGadd(args, ctx),
+  },
+  {
+    name: "gcommit",
+    group: "git",
+    summary: "Commit the staged changes",
+    usage: `gcommit -m "MESSAGE"`,
+    examples: [`gcommit -m "fix: handle empty input"`],
+    run: async (args, ctx) => (await impl()).runGcommit(args, ctx),
+  },
+  {
+    name: "run-tests",
+    aliases: ["test"],
+    group: "agent",
+    summary:
+      "Run the project's tests (deno, npm/pnpm/yarn, pytest, cargo, go, make) and count passes/failures",
+    usage: "run-tests [--timeout SECONDS] [--quiet] [-- EXTRA ARGS]",
+    examples: ["run-tests", "run-tests --timeout 120 --json"],
+    details:
+      "Detects the toolchain from deno.json, package.json, Cargo.toml, go.mod, pyproject.toml/tests, Makefile.\n" +
+      "  --timeout S  kill the run after S seconds (default 600)\n  -q, --quiet  do not stream the output",
+    run: async (args, ctx) => (await impl()).runToolchainCommand("test", "run-tests", args, ctx),
+  },
+  {
+    name: "lint",
+    group: "agent",
+    summary: "Run the project's linter and count issues",
+    usage: "lint [--timeout SECONDS] [--quiet]",
+    examples: ["lint"],
+    run: async (args, ctx) => (await impl()).runToolchainCommand("lint", "lint", args, ctx),
+  },
+  {
+    name: "build",
+    group: "agent",
+    summary: "Build or type-check the project",
+    usage: "build [--timeout SECONDS] [--quiet]",
+    examples: ["build"],
+    run: async (args, ctx) => (await impl()).runToolchainCommand("build", "build", args, ctx),
+  },
+  {
+    name: "chat",
+    group: "agent",
+    summary: "One-shot multi-step tool loop for a request (LLM orchestrator, else offline rules + bandit)",
+    usage: "chat TASK [--steps 4]",
+    examples: [`chat "where is parse_config defined"`, `chat "why do the tests fail" --steps 3`],
+    details:
+      "Each step is shown; it stops at --steps, on a good result or a repeated action. Edits found this\n" +
+      "way are shown, never applied (use edit --apply or patch).",
+    run: async (args, ctx) => (await impl()).runChat(args, ctx),
+  },
+  {
+    name: "llm",
+    group: "agent",
+    summary: "Show which LLM is configured and whether it answers",
+    usage: "llm [--json]",
+    examples: ["llm", "--no-ollama --model gpt-4o-mini llm"],
+    recordEvents: false,
+    run: async (args, ctx) => (await impl()).runLlm(args, ctx),
+  },
+  {
+    name: "ollama",
+    group: "agent",
+    summary: "Use Ollama (on) or the OpenAI-compatible API (off) for later LLM calls",
+    usage: "ollama on|off",
+    examples: ["ollama off"],
+    scope: "session",
+    recordEvents: false,
+    run: async (args, ctx) => (await impl()).runOllama(args, ctx),
+  },
+  {
+    name: "model",
+    group: "agent",
+    summary: "Show or set the model for later LLM calls",
+    usage: "model [NAME]",
+    examples: ["model qwen3:4b"],
+    scope: "session",
+    recordEvents: false,
+    run: async (args, ctx) => (await impl()).runModel(args, ctx),
+  },
+];
+
+setRouteHandler(async (line, ctx) => (await impl()).routeLine(line, ctx));
+setToolScorer((o) =>
+  scoreOutcome({ tool: o.tool, args: o.args, ok: o.result.ok, data: o.result.data })?.score
+);
+addToolEndListener(async (o, ctx) => (await impl()).learnTool(o, ctx));
+addPanelRow(async (ctx) => (await impl()).llmPanelRow(ctx));

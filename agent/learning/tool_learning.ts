@@ -1,0 +1,120 @@
+/**
+ * Tool learning: after every learnable command, update the workspace's persisted bandit
+ * (`.dspy_rl_state.json`), append `{ts, tool, reward}` to `.dspy_rl_events.jsonl`, and maintain the session
+ * summary (KV `["agent.session.summary"]` = `{session_id, workspace, started_at, updated_at, steps, tools,
+ * last_tool, avg_score}` and the `session.summary` metric `{session, steps, last_tool, avg_score}`).
+ * Updates to the state file are serialised within the process and written atomically; the policy comes
+ * from the saved file, `RL_POLICY` overriding it (`RL_EPSILON`, `RL_UCB_C` tune it).
+ *
+ * @module
+ */
+
+import { appendJsonLine } from "../../core/atomic.ts";
+import { emitMetric } from "../../core/events.ts";
+import { openWorkspaceKv } from "../../core/kv.ts";
+import { workspacePaths } from "../../core/workspace.ts";
+import { type Bandit, loadBanditFile, saveBanditFile } from "./bandits.ts";
+import { LEARNABLE_TOOLS, rewardOf } from "./scoring.ts";
+
+/** KV key of the session summary. */
+export const SESSION_SUMMARY_KEY: Deno.KvKey = ["agent.session.summary"];
+
+/** The stored session summary. */
+export interface SessionSummary {
+  session_id: string;
+  workspace: string;
+  started_at: number;
+  updated_at: number;
+  steps: number;
+  tools: Record<string, number>;
+  last_tool: string;
+  avg_score: number;
+}
+
+function envNumber(name: string): number | undefined {
+  const v = Deno.env.get(name);
+  if (!v) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Loads the workspace bandit (fresh when missing or corrupt), honouring `RL_POLICY`/`RL_EPSILON`/`RL_UCB_C`. */
+export function loadToolBandit(workspace: string, seed?: number): Promise<Bandit> {
+  return loadBanditFile(workspacePaths(workspace).rlStateFile, {
+    tools: LEARNABLE_TOOLS,
+    policy: Deno.env.get("RL_POLICY") || undefined,
+    epsilon: envNumber("RL_EPSILON"),
+    ucbC: envNumber("RL_UCB_C"),
+    seed,
+    onCorrupt: "fresh",
+  });
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Records one scored tool use: bandit update + save, events line, session summary. Returns the reward.
+ * Calls are serialised so concurrent updates in one process never lose a write.
+ */
+export function learnFromTool(
+  workspace: string,
+  session: string,
+  tool: string,
+  score: number,
+): Promise<number | undefined> {
+  const run = async (): Promise<number | undefined> => {
+    const summary = await updateSessionSummary(workspace, session, tool, score);
+    emitMetric("session.summary", {
+      session,
+      steps: summary.steps,
+      last_tool: summary.last_tool,
+      avg_score: summary.avg_score,
+    });
+    if (!LEARNABLE_TOOLS.includes(tool)) return undefined;
+    const reward = rewardOf(score);
+    const paths = workspacePaths(workspace);
+    const bandit = await loadToolBandit(workspace);
+    bandit.update(tool, reward);
+    await saveBanditFile(paths.rlStateFile, bandit);
+    await appendJsonLine(paths.rlEventsFile, { ts: Math.floor(Date.now() / 1000), tool, reward });
+    return reward;
+  };
+  const next = queue.then(run, run);
+  queue = next.catch(() => {});
+  return next;
+}
+
+/** Updates the KV session summary (running mean of scores) and returns it. */
+export async function updateSessionSummary(
+  workspace: string,
+  session: string,
+  tool: string,
+  score: number,
+): Promise<SessionSummary> {
+  const kv = await openWorkspaceKv(workspace);
+  const now = Date.now() / 1000;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = await kv.get<SessionSummary>(SESSION_SUMMARY_KEY);
+    const prev = current.value && current.value.session_id === session ? current.value : undefined;
+    const steps = (prev?.steps ?? 0) + 1;
+    const summary: SessionSummary = {
+      session_id: session,
+      workspace,
+      started_at: prev?.started_at ?? now,
+      updated_at: now,
+      steps,
+      tools: { ...(prev?.tools ?? {}), [tool]: (prev?.tools?.[tool] ?? 0) + 1 },
+      last_tool: tool,
+      avg_score: Number((((prev?.avg_score ?? 0) * (steps - 1) + score) / steps).toFixed(4)),
+    };
+    const res = await kv.atomic().check(current).set(SESSION_SUMMARY_KEY, summary).commit();
+    if (res.ok) return summary;
+  }
+  throw new Error("could not update the session summary (KV contention)");
+}
+
+/** Reads the stored session summary. */
+export async function readSessionSummary(workspace: string): Promise<SessionSummary | null> {
+  const kv = await openWorkspaceKv(workspace);
+  return (await kv.get<SessionSummary>(SESSION_SUMMARY_KEY)).value;
+}
