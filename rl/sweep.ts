@@ -140,7 +140,12 @@ export function suggest(
     // Start from the means: a sensible baseline every sweep can be compared with.
     for (const n of names) {
       const s = state.space[n];
-      out[n] = denormalize(s, normalize(s, s.mean ?? (s.min + s.max) / 2));
+      const m = Math.min(s.max, Math.max(s.min, s.mean ?? (s.min + s.max) / 2));
+      out[n] = s.distribution === "int_uniform"
+        ? Math.round(m)
+        : s.distribution === "uniform_pow2"
+        ? denormalize(s, normalize(s, m))
+        : m;
     }
     return out;
   }
