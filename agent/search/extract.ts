@@ -6,7 +6,6 @@
  * @module
  */
 
-import { createTwoFilesPatch } from "diff";
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
@@ -139,6 +138,7 @@ export async function diffFileAgainst(
   const proposed = text.endsWith("\n") || text === "" ? text : text + "\n";
   if (current === proposed) return "";
   const rel = relPath(root, abs);
+  const { createTwoFilesPatch } = await import("diff");
   return createTwoFilesPatch(`a/${rel}`, `b/${rel}`, current, proposed, undefined, undefined, { context });
 }
 

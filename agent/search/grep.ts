@@ -90,8 +90,7 @@ export async function grepWorkspace(
   }
 
   const workers: Worker[] = [];
-  const idle: Worker[] = [];
-  const queue: GrepJob[][] = [];
+  const pending: number[] = []; // batches in flight per worker
   const matches: GrepMatch[] = [];
   let filesSearched = 0;
   let outstanding = 0;
@@ -103,17 +102,21 @@ export async function grepWorkspace(
   const finished = new Promise<void>((resolve, reject) => {
     settle = (err?: Error) => (err ? reject(err) : resolve());
   });
+  const maybeDone = () => {
+    if (stopped || (walkDone && outstanding === 0)) settle();
+  };
 
   const spawn = () => {
+    const index = workers.length;
     const w = new Worker(new URL("./grep_worker.ts", import.meta.url), { type: "module" });
     w.postMessage({ type: "init", source: re.source, flags: re.flags, context, maxFileBytes });
     w.onmessage = (ev: MessageEvent<GrepWorkerReply>) => {
       outstanding--;
+      pending[index]--;
       filesSearched += ev.data.searched;
       for (const m of ev.data.matches) matches.push(m);
-      if (matches.length >= max) stopped = true;
-      idle.push(w);
-      pump();
+      if (matches.length >= max) stopped = true; // enough: the rest is cancelled with the workers
+      maybeDone();
     };
     w.onerror = (ev) => {
       ev.preventDefault();
@@ -121,25 +124,19 @@ export async function grepWorkspace(
       settle(new Error(`grep worker failed: ${ev.message}`));
     };
     workers.push(w);
-    idle.push(w);
+    pending.push(0);
   };
 
-  const pump = () => {
-    while (!stopped && idle.length > 0 && queue.length > 0) {
-      const w = idle.pop()!;
-      outstanding++;
-      w.postMessage({ type: "files", id: nextId++, files: queue.shift()! });
-    }
-    // Add a worker when work is piling up and the tree is big enough to pay for it.
-    if (
-      !stopped && queue.length > 0 && idle.length === 0 && workers.length < maxWorkers &&
-      filesSeen > 2 * BATCH
-    ) {
-      spawn();
-      pump();
-      return;
-    }
-    if ((stopped || (walkDone && queue.length === 0)) && outstanding === 0) settle();
+  // Batches go out as soon as they fill, to the worker with the shortest queue; a second worker joins
+  // once the tree proves big enough to pay for its start-up.
+  const send = (batch: GrepJob[]) => {
+    if (stopped) return;
+    if (workers.length < maxWorkers && filesSeen > 2 * BATCH) spawn();
+    let best = 0;
+    for (let i = 1; i < workers.length; i++) if (pending[i] < pending[best]) best = i;
+    pending[best]++;
+    outstanding++;
+    workers[best].postMessage({ type: "files", id: nextId++, files: batch });
   };
 
   const timer = setTimeout(() => {
@@ -161,9 +158,7 @@ export async function grepWorkspace(
     spawn();
     if (single) {
       filesSeen = 1;
-      queue.push([single]);
-      walkDone = true;
-      pump();
+      send([single]);
     } else {
       let batch: GrepJob[] = [];
       const walk = iterateFiles(root, {
@@ -178,15 +173,14 @@ export async function grepWorkspace(
         filesSeen++;
         batch.push({ abs: f.abs, rel: f.rel });
         if (batch.length >= BATCH) {
-          queue.push(batch);
+          send(batch);
           batch = [];
-          pump();
         }
       }
-      if (batch.length > 0) queue.push(batch);
-      walkDone = true;
-      pump();
+      if (batch.length > 0) send(batch);
     }
+    walkDone = true;
+    maybeDone();
     await finished;
   } finally {
     clearTimeout(timer);

@@ -220,6 +220,26 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     previous.meta.analyzer === ANALYZER_VERSION &&
     JSON.stringify(previous.meta.params) === JSON.stringify(params);
   let prevTerms: Map<string, number>[] | null = null;
+  if (compatible) {
+    // Nothing changed (same files, sizes and mtimes): keep the index as it is.
+    const old = previous!.meta.files;
+    const unchanged = walked.length === Object.keys(old).length &&
+      walked.every((f) => old[f.rel] && old[f.rel].size === f.size && old[f.rel].mtimeMs === f.mtimeMs);
+    if (unchanged) {
+      options.onProgress?.(walked.length, walked.length);
+      const loc = indexFiles(root);
+      return {
+        files: Object.values(old).filter((e) => e.count > 0).length,
+        chunks: previous!.meta.chunkLen.length,
+        filesRead: 0,
+        filesReused: walked.length,
+        filesRemoved: 0,
+        terms: previous!.meta.terms.length,
+        seconds: (performance.now() - started) / 1000,
+        dir: loc.dir,
+      };
+    }
+  }
 
   const chunks: WorkChunk[] = [];
   const files: Record<string, FileEntry> = {};

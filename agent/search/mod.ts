@@ -20,6 +20,7 @@ export {
   globMatcher,
   isBinary,
   iterateFiles,
+  iterateFilesSync,
   readTextIfText,
   relPath,
   type WalkedFile,
