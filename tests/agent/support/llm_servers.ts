@@ -94,12 +94,12 @@ export function startLlmServer(
       while (typeof reply === "object" && "delayMs" in reply) {
         const ms = reply.delayMs;
         await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          pending.delete(t);
-          resolve();
-        }, ms);
-        pending.set(t, resolve);
-      });
+          const t = setTimeout(() => {
+            pending.delete(t);
+            resolve();
+          }, ms);
+          pending.set(t, resolve);
+        });
         reply = reply.then ?? "{}";
       }
       if (typeof reply === "object" && "status" in reply) {
