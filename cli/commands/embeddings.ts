@@ -26,7 +26,8 @@ export const embeddingsCommands: CommandSpec[] = [
     details: [
       "  --backend B         local (transformers.js + onnxruntime; default when --model-path is given),",
       "                      infermesh (default when INFERMESH_URL or --infermesh-url is set), or hash",
-      "                      (feature hashing: lexical, needs nothing; the default otherwise)",
+      "                      (feature hashing: lexical, needs nothing). Default: local when the model is",
+      "                      on disk, else infermesh when a URL is set, else hash",
       "  --model M           Hugging Face id or folder (local; default Xenova/all-MiniLM-L6-v2) or the",
       "                      InferMesh model (default INFERMESH_MODEL or BAAI/bge-small-en-v1.5)",
       "  --model-path DIR    folder holding the local model (config.json, tokenizer.json, onnx/model.onnx)",

@@ -11,7 +11,9 @@ import { UserError } from "../../core/errors.ts";
 import {
   buildEmbeddingIndex,
   createEmbedder,
+  DEFAULT_LOCAL_MODEL,
   type EmbedderBackend,
+  resolveLocalModel,
   searchEmbeddings,
 } from "../../embeddings/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
@@ -33,12 +35,21 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     jsonl: { type: "boolean" },
   }, { max: 0 });
   const url = values["infermesh-url"] ?? Deno.env.get("INFERMESH_URL");
-  const backend = (values.backend ??
-    (values["model-path"]
-      ? "local"
-      : values["infermesh-url"] || Deno.env.get("INFERMESH_URL")
-      ? "infermesh"
-      : "hash")) as EmbedderBackend;
+  let backend = values.backend as EmbedderBackend | undefined;
+  if (!backend) {
+    // Explicit choices first; then a local default model if one is on disk; else the lexical hash backend.
+    if (values["model-path"]) backend = "local";
+    else if (url) backend = "infermesh";
+    else if (values.model) backend = "local";
+    else if (!("searched" in await resolveLocalModel(DEFAULT_LOCAL_MODEL))) backend = "local";
+    else {
+      backend = "hash";
+      ctx.out.info(
+        `No local model (${DEFAULT_LOCAL_MODEL}) and no INFERMESH_URL: using the lexical hash backend. ` +
+          `Pass --model-path DIR or --infermesh-url URL for semantic vectors.`,
+      );
+    }
+  }
   if (!BACKENDS.includes(backend)) {
     throw new UserError(`emb-index: unknown backend '${backend}': use ${BACKENDS.join(", ")}`);
   }
