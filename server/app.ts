@@ -17,11 +17,16 @@ import { checkAdmin } from "./auth.ts";
 import { HttpError } from "./http.ts";
 import type { ServerState } from "./state.ts";
 
-/** Hono environment of the app: the client's address is passed as a binding. */
-export type AppEnv = {
-  Bindings: { remoteAddr?: Deno.Addr; completed?: Promise<void> };
-  Variables: { route: string };
-};
+/** Per-request bindings: the client's address, Deno's `completed` promise, and the matched route pattern. */
+export interface RequestBindings {
+  remoteAddr?: Deno.Addr;
+  completed?: Promise<void>;
+  /** Set by the app to the registered path pattern that handled the request (metrics label). */
+  route?: string;
+}
+
+/** Hono environment of the app. */
+export type AppEnv = { Bindings: RequestBindings };
 
 /** The context a handler gets. */
 export type AppContext = Context<AppEnv>;
@@ -88,36 +93,6 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
   const app = new Hono<AppEnv>();
   const paths: PathEntry[] = [];
 
-  app.use("*", async (c, next) => {
-    const started = performance.now();
-    const declared = c.req.header("content-length");
-    if (declared !== undefined && !(Number(declared) <= state.bodyLimit)) {
-      // Refuse before reading: the client is told at once, whatever the route.
-      c.res = errorResponse(
-        Number.isFinite(Number(declared)) ? 413 : 400,
-        Number.isFinite(Number(declared))
-          ? `request body too large: at most ${state.bodyLimit} bytes`
-          : "invalid Content-Length header",
-      );
-      c.set("route", "body_limit");
-    } else {
-      await next();
-    }
-    const ms = performance.now() - started;
-    const status = c.res.status;
-    state.http.observe(c.get("route") ?? "unmatched", c.req.method, status, ms / 1000);
-    state.trace.record({
-      ts: Date.now() / 1000,
-      method: c.req.method,
-      path: safePath(c.req.raw.url),
-      status,
-      ms: Math.round(ms * 1000) / 1000,
-    });
-    try {
-      c.res.headers.set("x-content-type-options", "nosniff");
-    } catch { /* immutable headers (a proxied response): leave them */ }
-  });
-
   const add = (method: string, path: string, handler: Handler, options: RouteOptions = {}) => {
     let entry = paths.find((p) => p.path === path);
     if (!entry) {
@@ -126,10 +101,10 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     }
     entry.methods.add(method);
     if (method === "GET") entry.methods.add("HEAD");
-    app.on(method, path, async (c) => {
-      c.set("route", path);
+    app.on(method, path, (c) => {
+      if (c.env) c.env.route = path;
       if (options.admin) checkAdmin(state.adminKey, c.req.header("x-admin-key"), remoteHost(c));
-      return await handler(c);
+      return handler(c);
     });
   };
   const routes: Routes = {
@@ -144,7 +119,7 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     const path = c.req.path;
     const entry = paths.find((p) => p.pattern.test(path));
     if (entry) {
-      c.set("route", entry.path);
+      if (c.env) c.env.route = entry.path;
       const allow = [...entry.methods].sort().join(", ");
       return errorResponse(405, `method ${c.req.method} not allowed on ${entry.path}; use ${allow}`, {}, {
         allow,
@@ -171,11 +146,62 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
   return app;
 }
 
-/** The request path without the query, kept short and printable for the trace. */
-function safePath(url: string): string {
+/** The request path without the query, kept short for the trace. */
+function tracePath(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
-  let path = start === -1 ? "/" : url.slice(start);
-  const q = path.indexOf("?");
-  if (q !== -1) path = path.slice(0, q);
-  return path.length > 512 ? path.slice(0, 512) + "…" : path;
+  let end = url.indexOf("?", start);
+  if (end === -1) end = url.length;
+  const path = start === -1 ? "/" : url.slice(start, Math.min(end, start + 512));
+  return end - start > 512 ? path + "…" : path;
+}
+
+/**
+ * Wraps the app for `Deno.serve`: refuses over-limit bodies by their Content-Length before routing, passes
+ * the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
+ * Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
+ */
+export function createHandler(
+  state: ServerState,
+  app: Hono<AppEnv>,
+): (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> {
+  const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
+    const ms = performance.now() - started;
+    state.http.observe(env.route ?? "unmatched", req.method, res.status, ms / 1000);
+    state.trace.record({
+      ts: Date.now() / 1000,
+      method: req.method,
+      path: tracePath(req.url),
+      status: res.status,
+      ms: Math.round(ms * 1000) / 1000,
+    });
+    try {
+      res.headers.set("x-content-type-options", "nosniff");
+    } catch { /* immutable headers: leave them */ }
+    return res;
+  };
+  return (req, info) => {
+    const started = performance.now();
+    const env: RequestBindings = { remoteAddr: info.remoteAddr, completed: info.completed };
+    const declared = req.headers.get("content-length");
+    if (declared !== null && !(Number(declared) <= state.bodyLimit)) {
+      // Refuse before reading: the client is told at once, whatever the route.
+      const valid = Number.isFinite(Number(declared));
+      env.route = "body_limit";
+      return finish(
+        req,
+        env,
+        errorResponse(
+          valid ? 413 : 400,
+          valid
+            ? `request body too large: at most ${state.bodyLimit} bytes`
+            : "invalid Content-Length header",
+        ),
+        started,
+      );
+    }
+    const res = app.fetch(req, env);
+    return res instanceof Promise
+      ? res.then((r) => finish(req, env, r, started))
+      : finish(req, env, res, started);
+  };
 }

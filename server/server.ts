@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createApp, type RouteModule } from "./app.ts";
+import { createApp, createHandler, type RouteModule } from "./app.ts";
 import { BUILTIN_ROUTES } from "./routes/mod.ts";
 import { sampleBus } from "./routes/bus.ts";
 import { sampleResources } from "./routes/system.ts";
@@ -63,7 +63,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         headers: { "content-type": "application/json; charset=utf-8" },
       });
     },
-  }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr, completed: info.completed }));
+  }, createHandler(state, app));
   const addr = await listening;
 
   const timers: ReturnType<typeof setInterval>[] = [];

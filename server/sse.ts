@@ -37,6 +37,8 @@ export function formatSse(ev: SseEvent): string {
 export interface SseSink {
   /** Sends a frame; returns false when the stream is closed (stop producing). */
   send(ev: SseEvent): boolean;
+  /** Writes pre-formatted frames (bytes shared between streams). */
+  write(bytes: Uint8Array): boolean;
   /** Sends a comment line (`: text`). */
   comment(text: string): boolean;
   /** Aborted when the client goes away, the server stops, or the stream is closed. */
@@ -105,14 +107,14 @@ export function sseResponse(options: SseOptions): Response {
       controller.close();
     } catch { /* already closed or errored */ }
   };
-  const write = (text: string): boolean => {
+  const write = (text: string | Uint8Array): boolean => {
     if (closed) return false;
     if ((controller.desiredSize ?? 0) < -maxQueued) {
       close(); // the client cannot keep up: drop it; it resumes with Last-Event-ID
       return false;
     }
     try {
-      controller.enqueue(encoder.encode(text));
+      controller.enqueue(typeof text === "string" ? encoder.encode(text) : text);
       return true;
     } catch {
       close();
@@ -121,6 +123,7 @@ export function sseResponse(options: SseOptions): Response {
   };
   const sink: SseSink = {
     send: (ev) => write(formatSse(ev)),
+    write: (bytes) => write(bytes),
     comment: (text) => write(`: ${text.replace(/[\r\n]/g, " ")}\n\n`),
     signal: ac.signal,
     close,

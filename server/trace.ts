@@ -2,12 +2,14 @@
  * The debug trace: one JSON line `{ts, method, path, status, ms}` per request in
  * `<workspace>/.dspy_reports/server_trace.log`. Lines are buffered and written in batches (one append per
  * flush, not per request), the file is rotated to `server_trace.log.1` when it passes a size limit, and
- * listeners (the trace SSE stream) see every new record at once. `clear()` truncates the file.
+ * listeners (the trace SSE streams) get new records in small batches, already formatted as SSE frames once
+ * for all of them, so many open trace streams cost little per request. `clear()` truncates the file.
  *
  * @module
  */
 
 import { dirname, join } from "node:path";
+import { formatSse } from "./sse.ts";
 
 /** One trace record. */
 export interface TraceRecord {
@@ -30,6 +32,16 @@ export interface TraceLogOptions {
   flushMs?: number;
   /** Write to disk (default true). Listeners are told either way. */
   enabled?: boolean;
+  /** Deliver batches to listeners every this many ms (default 50). */
+  batchMs?: number;
+}
+
+/** A batch of new records for trace listeners. */
+export interface TraceBatch {
+  /** The records, oldest first, each with its process-wide sequence number. */
+  records: (TraceRecord & { seq: number })[];
+  /** The same records as `trace` SSE frames (id = seq), encoded once for every listener. */
+  frames: Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -45,32 +57,56 @@ export class TraceLog {
   #buffer: string[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
-  #listeners = new Set<(rec: TraceRecord) => void>();
+  #listeners = new Set<(batch: TraceBatch) => void>();
   #closed = false;
+  #seq = 0;
+  #batch: (TraceRecord & { seq: number })[] = [];
+  #batchMs: number;
+  #batchTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: TraceLogOptions) {
     this.file = join(options.dir, "server_trace.log");
     this.enabled = options.enabled ?? true;
     this.#maxBytes = options.maxBytes ?? 5 * 1024 * 1024;
     this.#flushMs = options.flushMs ?? 100;
+    this.#batchMs = options.batchMs ?? 50;
   }
 
   /** Records one request. */
   record(rec: TraceRecord): void {
-    for (const fn of this.#listeners) {
-      try {
-        fn(rec);
-      } catch { /* a listener's failure must not affect the request */ }
+    if (this.#listeners.size > 0 && this.#batch.length < 10_000) {
+      this.#batch.push({ ...rec, seq: ++this.#seq });
+      this.#batchTimer ??= setTimeout(() => this.#deliver(), this.#batchMs);
     }
     if (!this.enabled || this.#closed) return;
     this.#buffer.push(JSON.stringify(rec) + "\n");
     if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#flushMs);
   }
 
-  /** Subscribes to new records; returns the unsubscribe function. */
-  listen(fn: (rec: TraceRecord) => void): () => void {
+  #deliver(): void {
+    this.#batchTimer = undefined;
+    const records = this.#batch;
+    this.#batch = [];
+    if (records.length === 0 || this.#listeners.size === 0) return;
+    let text = "";
+    for (const r of records) {
+      const { seq, ...rec } = r;
+      text += formatSse({ event: "trace", id: String(seq), data: rec });
+    }
+    const batch = { records, frames: encoder.encode(text) };
+    for (const fn of this.#listeners) {
+      try {
+        fn(batch);
+      } catch { /* a listener's failure must not affect the others */ }
+    }
+  }
+
+  /** Subscribes to new records (delivered in batches); returns the unsubscribe function. */
+  listen(fn: (batch: TraceBatch) => void): () => void {
     this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
+    return () => {
+      this.#listeners.delete(fn);
+    };
   }
 
   /** Writes buffered lines now. */
@@ -157,6 +193,8 @@ export class TraceLog {
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
+    if (this.#batchTimer !== undefined) clearTimeout(this.#batchTimer);
+    this.#batch = [];
     this.#listeners.clear();
   }
 }

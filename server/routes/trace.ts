@@ -41,20 +41,19 @@ export const traceRoutes: RouteModule = {
         registry: state.sse,
         keepAliveMs: state.keepAliveMs,
         async start(sink) {
-          let n = 0;
           const pending: TraceRecord[] = [];
           let live = false;
-          const stop = state.trace.listen((rec) => {
-            if (live) sink.send({ event: "trace", id: String(++n), data: rec });
-            else if (pending.length < 1000) pending.push(rec);
+          const stop = state.trace.listen((batch) => {
+            if (live) sink.write(batch.frames);
+            else if (pending.length < 1000) pending.push(...batch.records.map(({ seq: _, ...r }) => r));
           });
           sink.signal.addEventListener("abort", stop, { once: true });
           const past = replay ? await state.trace.tail(replay) : [];
           // Records that arrived while reading may also be in the file tail: skip exact duplicates.
           const seen = new Set(past.map((r) => JSON.stringify(r)));
-          for (const rec of past) sink.send({ event: "trace", id: String(++n), data: rec });
+          for (const rec of past) sink.send({ event: "trace", data: rec });
           for (const rec of pending) {
-            if (!seen.has(JSON.stringify(rec))) sink.send({ event: "trace", id: String(++n), data: rec });
+            if (!seen.has(JSON.stringify(rec))) sink.send({ event: "trace", data: rec });
           }
           live = true;
           await new Promise<void>((r) => sink.signal.addEventListener("abort", () => r(), { once: true }));

@@ -354,7 +354,11 @@ Deno.test("trace SSE replays the last lines, then streams new requests live", as
     const first = await sse.nextEvent();
     const second = await sse.nextEvent();
     assert.equal(first?.event, "trace");
-    assert.equal(JSON.parse(second!.data!).path, "/health");
+    // The last two lines: the last /health, then this stream's own request.
+    assert.deepEqual([JSON.parse(first!.data!).path, JSON.parse(second!.data!).path], [
+      "/health",
+      "/api/debug/trace/stream",
+    ]);
     await (await fetch(`${s.url}/api/rl/runs`)).body?.cancel();
     let live = null;
     while (!live) {
