@@ -12,7 +12,7 @@ import { join, relative } from "node:path";
 
 const LOG_EXT = /\.(log|out|err|txt)$/i;
 const KEY =
-  /\b(error|fatal|exception|traceback|warning|warn|failed|failures?|timeout|timed out|not found|panic)\b/i;
+  /(error|exception)\b|\b(fatal|traceback|warning|warn|failed|failures?|timeout|timed out|not found|panic)\b/i;
 
 /** Log files of the workspace, newest first (at most `limit`). */
 export async function findLogFiles(root: string, limit = 50): Promise<string[]> {

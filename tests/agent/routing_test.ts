@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  argsFor,
+  createBandit,
+  createLlmClient,
+  extractKeyEvents,
+  learnFromTool,
+  loadToolBandit,
+  offlineCandidates,
+  orderCandidates,
+  quoteArg,
+  readSessionSummary,
+  resetBreakers,
+  rewardOf,
+  routeRequest,
+  scoreOutcome,
+} from "../../agent/mod.ts";
+import { closeAllKv } from "../../core/kv.ts";
+import { splitCommandLine } from "../../cli/tokenize.ts";
+import { startLlmServer } from "./support/llm_servers.ts";
+
+Deno.test("offline rules: the first specific rule wins", () => {
+  const first = (q: string) => offlineCandidates(q)[0];
+  const where = first("where is parse_config?");
+  assert.equal(where.tool, "grep");
+  assert.ok(new RegExp(where.args[0]).test("def parse_config(x):"));
+  assert.ok(new RegExp(where.args[0]).test("export function parse_config() {"));
+  assert.ok(!new RegExp(where.args[0]).test("parse_config()"));
+  assert.equal(first("find the definition of Server.listen").args[0].endsWith("listen\\b"), true);
+  assert.equal(first("run the tests please").tool, "run-tests");
+  assert.equal(first("why do the tests fail").tool, "run-tests");
+  assert.equal(first("lint the code").tool, "lint");
+  assert.equal(first("does it compile?").tool, "build");
+  assert.equal(first("what changed since the last commit").tool, "gstatus");
+  assert.equal(first("show me the errors in the logs").tool, "ctx");
+  assert.deepEqual(first("explain src/server.ts").args, ["src/server.ts"]);
+  assert.equal(first("give me an overview").tool, "codectx");
+  assert.equal(first("how do I add a new command").tool, "plan");
+  assert.equal(first("show the project structure").tool, "tree");
+  assert.deepEqual(first('search for "retry budget"').args, ["--fixed", "retry budget"]);
+  assert.equal(first("code related to consumer offsets").tool, "esearch");
+  // Nothing specific: generic tier, ending in codectx (no logs) or ctx (logs).
+  const generic = offlineCandidates("consumer offsets commit");
+  assert.ok(generic.every((c) => c.tier === 1));
+  assert.equal(generic.at(-1)!.tool, "codectx");
+  assert.equal(offlineCandidates("zz", { hasLogs: true }).at(-1)!.tool, "ctx");
+});
+
+Deno.test("bandit orders the generic tier; specific rules keep their order", () => {
+  const bandit = createBandit({ tools: ["grep", "esearch", "ctx", "codectx"], epsilon: 0, seed: 1 });
+  for (let i = 0; i < 5; i++) bandit.update("grep", 1);
+  const ordered = orderCandidates(offlineCandidates("consumer offsets commit"), bandit);
+  assert.equal(ordered[0].tool, "grep");
+  const specific = orderCandidates(offlineCandidates("where is foo"), bandit);
+  assert.equal(specific[0].tool, "grep");
+  assert.equal(specific[1].tool, "esearch");
+});
+
+Deno.test("orchestrator args become argv, never --apply; quoting survives the tokenizer", () => {
+  assert.deepEqual(argsFor("grep", { pattern: "def hello", glob: "*.py" }, "q"), [
+    "def hello",
+    "--glob",
+    "*.py",
+  ]);
+  assert.deepEqual(argsFor("esearch", { k: 3 }, "where are offsets committed"), [
+    "offsets committed",
+    "--k",
+    "3",
+  ]);
+  assert.deepEqual(argsFor("edit", { task: "fix it", files: ["a.py"], apply: true }, "q"), [
+    "fix it",
+    "--files",
+    "a.py",
+  ]);
+  assert.deepEqual(argsFor("tree", { depth: 2 }, "q"), ["-d", "2"]);
+  for (const s of ['a "b" $c `d` \\e', "(def|class)\\s+x\\b", "x && rm -rf /"]) {
+    assert.deepEqual(splitCommandLine(`grep ${quoteArg(s)}`), [["grep", s]]);
+  }
+});
+
+Deno.test("scoring table: real outputs, failures 0, reward clipped", () => {
+  const s = (tool: string, ok: boolean, data: unknown, args: string[] = []) =>
+    scoreOutcome({ tool, args, ok, data })?.score;
+  assert.equal(s("grep", true, { matches: 2, hits: [{ path: "a.py", text: "def hello" }] }, ["hello"]), 1.5);
+  assert.equal(s("grep", true, { matches: 0, hits: [] }, ["x"]), 0);
+  assert.equal(s("plan", true, { plan: ["a", "b"], commands: ["c"] }), 1.2);
+  assert.equal(s("plan", true, { plan: ["a"] }), 0.2);
+  assert.equal(s("edit", true, { patch: "x", added: 1, removed: 1, verdict: "pass", applied: true }), 1.8);
+  assert.equal(s("run-tests", false, { ran: true, total: 4, passed: 3, failed: 1 }), 0.4 + 0.6 * 0.75);
+  assert.equal(s("run-tests", true, { ran: true, total: 4, passed: 4, failed: 0 }), 1.2);
+  assert.equal(s("lint", true, { ran: true, passed: true }), 1);
+  assert.equal(s("tree", true, {}), 0.5);
+  assert.equal(s("plan", false, {}), 0);
+  assert.equal(s("config", true, {}), undefined);
+  assert.equal(rewardOf(3), 1);
+  assert.equal(rewardOf(NaN), 0);
+  assert.equal(rewardOf(0.6), 0.3);
+});
+
+Deno.test("learnFromTool persists the bandit, events and session summary; a reload (restart) keeps it", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "dspy-learn-" });
+  try {
+    for (let i = 0; i < 4; i++) {
+      await learnFromTool(ws, "s1", "esearch", 1.6);
+      await learnFromTool(ws, "s1", "grep", 0);
+    }
+    assert.equal(await learnFromTool(ws, "s1", "config", 1), undefined);
+    const summary = (await readSessionSummary(ws))!;
+    assert.equal(summary.steps, 9);
+    assert.deepEqual(summary.tools, { esearch: 4, grep: 4, config: 1 });
+    assert.equal(summary.last_tool, "config");
+    const bandit = await loadToolBandit(ws, 3);
+    const rank = bandit.ranking();
+    assert.equal(rank[0].tool, "esearch");
+    assert.equal(rank[0].count, 4);
+    const events = (await Deno.readTextFile(join(ws, ".dspy_rl_events.jsonl"))).trim().split("\n");
+    assert.equal(events.length, 8);
+    // A new session starts a new summary.
+    await learnFromTool(ws, "s2", "grep", 1);
+    assert.equal((await readSessionSummary(ws))!.steps, 1);
+  } finally {
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("routeRequest: LLM picks, repeated action stops, LLM failure falls back to rules", async () => {
+  const srv = startLlmServer("ollama");
+  resetBreakers();
+  const ws = await Deno.makeTempDir({ prefix: "dspy-route-" });
+  try {
+    const llm = createLlmClient({ provider: "ollama", model: "qwen3:1.7b", baseUrl: srv.url }, {
+      retries: 0,
+      timeoutMs: 2000,
+    });
+    const ran: string[] = [];
+    const printed: string[] = [];
+    const warnings: string[] = [];
+    const host = {
+      workspace: ws,
+      llm,
+      runLine: (line: string) => {
+        ran.push(line);
+        return Promise.resolve({ ok: true, data: { matches: 0, hits: [] } });
+      },
+      print: (...l: string[]) => void printed.push(...l),
+      warn: (m: string) => void warnings.push(m),
+    };
+    srv.reply(() => JSON.stringify({ tool: "grep", args: { pattern: "needle" } }));
+    const r = await routeRequest("find the needle", host, { maxSteps: 4 });
+    assert.deepEqual(ran, ["grep needle"]);
+    assert.equal(r.steps.length, 1);
+    assert.ok(printed.includes("No new action; summarizing results."));
+
+    ran.length = 0;
+    srv.reply(() => ({ status: 503, body: "overloaded" }));
+    const r2 = await routeRequest("where is needle", host, { maxSteps: 2 });
+    assert.match(warnings[0], /LLM routing failed .*503.*offline rules/);
+    assert.equal(r2.steps[0].mode, "offline");
+    assert.match(ran[0], /^grep /);
+    assert.match(ran[1], /^esearch needle/);
+  } finally {
+    resetBreakers();
+    await srv.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("log key events: errors with context, tracebacks collapsed, quiet logs give the tail", () => {
+  const log = [
+    "INFO a",
+    "INFO b",
+    "INFO c",
+    "INFO d",
+    "WARNING disk almost full",
+    "INFO e",
+    "Traceback (most recent call last):",
+    '  File "x.py", line 3, in f',
+    "    raise ValueError()",
+    "ValueError: boom",
+    "INFO f",
+  ].join("\n");
+  const ev = extractKeyEvents(log);
+  assert.ok(ev.includes("WARNING disk almost full"));
+  assert.ok(ev.includes("  ... stack trace omitted ..."));
+  assert.ok(!ev.some((l) => l.includes('File "x.py"')));
+  assert.ok(ev.includes("ValueError: boom"));
+  assert.ok(!ev.includes("INFO a"));
+  assert.deepEqual(extractKeyEvents("one\ntwo\n"), ["one", "two"]);
+});
