@@ -133,7 +133,7 @@ export function scoreOutcome(o: ScoredOutcome): ToolScore | undefined {
     case "tree":
     case "ls":
     case "gstatus":
-      return { score: 0.5, evidence: `${o.tool} ok` };
+      return { score: 1, evidence: `${o.tool} ok` };
   }
   return undefined;
 }

@@ -63,6 +63,7 @@ export function learnFromTool(
   score: number,
 ): Promise<number | undefined> {
   const run = async (): Promise<number | undefined> => {
+    if (!LEARNABLE_TOOLS.includes(tool) && tool !== "chat") return undefined;
     const summary = await updateSessionSummary(workspace, session, tool, score);
     emitMetric("session.summary", {
       session,

@@ -62,6 +62,7 @@ export async function findLlm(options: LlmOptions, probeTimeoutMs = 1500): Promi
   const config = resolveLlmConfig(options);
   if (!config) return { label: "off", reason: "no LLM configured" };
   const tried: string[] = [];
+  let short = "";
   for (const candidate of [config, config.fallback].filter((c): c is LlmConfig => !!c)) {
     if (candidate.provider === "openai" && !candidate.apiKey && /api\.openai\.com/.test(candidate.baseUrl)) {
       tried.push("OpenAI: OPENAI_API_KEY is not set");
@@ -79,8 +80,18 @@ export async function findLlm(options: LlmOptions, probeTimeoutMs = 1500): Promi
       };
     }
     tried.push(probe.message);
+    if (!short) {
+      short = probe.problem === "model-missing"
+        ? `${candidate.provider === "ollama" ? "Ollama" : "the API"} has no model ${candidate.model}`
+        : `${
+          candidate.provider === "ollama" ? "Ollama" : "OpenAI-compatible API"
+        } not reachable at ${candidate.baseUrl}`;
+    }
   }
-  return { label: `disabled (${tried[0] ?? "no LLM"})`, reason: tried.join("; ") };
+  return {
+    label: `disabled (${short || tried[0] || "no LLM"}; 'llm' explains)`,
+    reason: tried.join("; "),
+  };
 }
 
 /**

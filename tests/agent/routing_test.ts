@@ -90,7 +90,7 @@ Deno.test("scoring table: real outputs, failures 0, reward clipped", () => {
   assert.equal(s("run-tests", false, { ran: true, total: 4, passed: 3, failed: 1 }), 0.4 + 0.6 * 0.75);
   assert.equal(s("run-tests", true, { ran: true, total: 4, passed: 4, failed: 0 }), 1.2);
   assert.equal(s("lint", true, { ran: true, passed: true }), 1);
-  assert.equal(s("tree", true, {}), 0.5);
+  assert.equal(s("tree", true, {}), 1);
   assert.equal(s("plan", false, {}), 0);
   assert.equal(s("config", true, {}), undefined);
   assert.equal(rewardOf(3), 1);
@@ -107,9 +107,9 @@ Deno.test("learnFromTool persists the bandit, events and session summary; a relo
     }
     assert.equal(await learnFromTool(ws, "s1", "config", 1), undefined);
     const summary = (await readSessionSummary(ws))!;
-    assert.equal(summary.steps, 9);
-    assert.deepEqual(summary.tools, { esearch: 4, grep: 4, config: 1 });
-    assert.equal(summary.last_tool, "config");
+    assert.equal(summary.steps, 8, "housekeeping commands are not counted");
+    assert.deepEqual(summary.tools, { esearch: 4, grep: 4 });
+    assert.equal(summary.last_tool, "grep");
     const bandit = await loadToolBandit(ws, 3);
     const rank = bandit.ranking();
     assert.equal(rank[0].tool, "esearch");
