@@ -4,7 +4,10 @@
  * bare `Deno.serve` handler in the same run; then `/health` latency with 200 SSE clients open.
  * Goals: `/health` ≥ 60% of bare; `/health` p99 < 50 ms with 200 SSE clients.
  *
- * Usage: `deno run -A bench/server_bench.ts [--duration 5] [--connections 32] [--json]`
+ * The machine is shared and noisy, so bare and server `/health` runs alternate for `--rounds` rounds and the
+ * medians are compared.
+ *
+ * Usage: `deno run -A bench/server_bench.ts [--duration 4] [--rounds 3] [--connections 32] [--json]`
  * Needs `wrk` (Debian: `apt-get install -y wrk`).
  *
  * @module
@@ -19,13 +22,21 @@ import { startServer } from "../server/server.ts";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    duration: { type: "string", default: "5" },
+    duration: { type: "string", default: "4" },
+    rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     json: { type: "boolean", default: false },
   },
 });
 const duration = Math.max(1, Number(values.duration));
 const connections = Math.max(1, Number(values.connections));
+const rounds = Math.max(1, Number(values.rounds));
+
+/** The run with the median requests/s. */
+function median(runs: WrkResult[]): WrkResult {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)];
+}
 
 interface WrkResult {
   rps: number;
@@ -90,9 +101,15 @@ const rows: {
 }[] = [];
 await wrk(`${bareUrl}/`, 1); // warm-up
 await wrk(`${server.url}/health`, 1);
-const bareHealth = await wrk(`${bareUrl}/health`);
+const bareRuns: WrkResult[] = [];
+const healthRuns: WrkResult[] = [];
+for (let r = 0; r < rounds; r++) {
+  bareRuns.push(await wrk(`${bareUrl}/health`));
+  healthRuns.push(await wrk(`${server.url}/health`));
+}
+const bareHealth = median(bareRuns);
+const health = median(healthRuns);
 rows.push({ case: "bare Deno.serve /health", ...bareHealth });
-const health = await wrk(`${server.url}/health`);
 rows.push({ case: "server /health", ...health, vs_bare: health.rps / bareHealth.rps });
 const metrics = await wrk(`${server.url}/metrics`);
 rows.push({ case: "server /metrics (Prometheus)", ...metrics, vs_bare: metrics.rps / bareHealth.rps });
@@ -154,7 +171,10 @@ if (values.json) {
     JSON.stringify({ duration_s: duration, connections, cores: navigator.hardwareConcurrency, rows, goals }),
   );
 } else {
-  console.log(`wrk -t1 -c${connections} -d${duration}s, ${navigator.hardwareConcurrency} cores`);
+  console.log(
+    `wrk -t1 -c${connections} -d${duration}s, /health medians of ${rounds} alternating rounds, ` +
+      `${navigator.hardwareConcurrency} cores`,
+  );
   const header = ["case", "req/s", "p50 ms", "p99 ms", "errors", "vs bare"];
   const table = rows.map((r) => [
     r.case,

@@ -8,14 +8,18 @@
 /** Label set of one sample. */
 export type Labels = Record<string, string | number>;
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
 function formatLabels(labels: Labels | undefined): string {
   if (!labels) return "";
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(String(v))}"`);
-  return parts.length ? `{${parts.join(",")}}` : "";
+  let out = "";
+  for (const k in labels) out += `${out ? "," : ""}${k}="${escapeLabel(String(labels[k]))}"`;
+  return out ? `{${out}}` : "";
 }
 
 function formatValue(v: number): string {

@@ -48,8 +48,17 @@ function num(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : 0;
 }
 
+let memCache: { at: number; value: Deno.MemoryUsage } | undefined;
+
+/** Process memory, read at most once per second (reading it costs tens of microseconds). */
+function memoryUsage(): Deno.MemoryUsage {
+  const now = Date.now();
+  if (!memCache || now - memCache.at > 1000) memCache = { at: now, value: Deno.memoryUsage() };
+  return memCache.value;
+}
+
 function processInfo(state: ServerState) {
-  const mem = Deno.memoryUsage();
+  const mem = memoryUsage();
   return {
     pid: Deno.pid,
     uptime_s: Math.round((Date.now() - state.startedAt) / 10) / 100,
