@@ -15,7 +15,11 @@ const KEY =
   /(error|exception)\b|\b(fatal|traceback|warning|warn|failed|failures?|timeout|timed out|not found|panic)\b/i;
 
 /** Log files of the workspace, newest first (at most `limit`). */
-export async function findLogFiles(root: string, limit = 50): Promise<string[]> {
+export async function findLogFiles(
+  root: string,
+  limit = 50,
+  logsDir = join(root, "logs"),
+): Promise<string[]> {
   const found: { path: string; mtime: number }[] = [];
   async function walk(dir: string, depth: number): Promise<void> {
     let entries: Deno.DirEntry[];
@@ -33,7 +37,9 @@ export async function findLogFiles(root: string, limit = 50): Promise<string[]> 
       }
     }
   }
-  await walk(join(root, "logs"), 0);
+  const info = await Deno.stat(logsDir).catch(() => null);
+  if (info?.isFile) return [logsDir];
+  await walk(logsDir, 0);
   try {
     for await (const e of Deno.readDir(root)) {
       if (e.isFile && /\.log$/i.test(e.name)) {
@@ -102,10 +108,10 @@ export interface LogEvents {
 }
 
 /** Reads the workspace's logs and extracts key events. */
-export async function loadLogEvents(root: string): Promise<LogEvents> {
+export async function loadLogEvents(root: string, logsDir?: string): Promise<LogEvents> {
   const files: LogEvents["files"] = [];
   let errorLines = 0;
-  for (const path of await findLogFiles(root)) {
+  for (const path of await findLogFiles(root, 50, logsDir)) {
     try {
       const events = extractKeyEvents(await readCapped(path));
       errorLines += events.filter((l) => /error|exception|traceback|fatal|failed|panic/i.test(l)).length;

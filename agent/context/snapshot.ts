@@ -156,12 +156,3 @@ export async function buildCodeSnapshot(
     symbols,
   };
 }
-
-/** Numbered excerpt of a file (for edit prompts): `  12| text`. */
-export async function numberedFile(root: string, rel: string, maxChars = 12000): Promise<string | null> {
-  const abs = resolveInside(root, rel);
-  const text = await readTextIfText(abs, 1024 * 1024);
-  if (text === null) return null;
-  const body = text.split("\n").map((l, i) => `${String(i + 1).padStart(5)}| ${l}`).join("\n");
-  return body.length > maxChars ? body.slice(0, maxChars) + "\n... [file truncated] ..." : body;
-}

@@ -32,10 +32,11 @@ export const agentCommands: CommandSpec[] = [
     aliases: ["context"],
     group: "agent",
     summary: "Key events from the workspace logs (errors, warnings, tracebacks) + an LLM summary",
-    usage: "ctx [--task TEXT] [--no-llm] [--json]",
+    usage: "ctx [--logs PATH] [--task TEXT] [--no-llm] [--json]",
     examples: ["ctx", "ctx --no-llm --json"],
     details:
       "Reads logs/**/*.{log,out,err,txt} and *.log in the workspace (MAX_LOG_BYTES caps each file).\n" +
+      "  --logs PATH  a log file or folder (default logs/)\n" +
       "  --task TEXT  what the summary should focus on\n  --no-llm     skip the LLM summary",
     run: async (args, ctx) => (await impl()).runCtx(args, ctx),
   },

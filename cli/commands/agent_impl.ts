@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { errorMessage, UsageError, UserError } from "../../core/errors.ts";
 import { displayPath, resolveInside, workspacePaths } from "../../core/workspace.ts";
@@ -167,8 +167,13 @@ export async function runCtx(args: string[], ctx: CommandContext): Promise<Comma
   const { values } = parseCommandArgs("ctx", args, {
     "no-llm": { type: "boolean" },
     task: { type: "string" },
+    logs: { type: "string" },
   }, { max: 0 });
-  const events = await loadLogEvents(ctx.workspace);
+  const logsDir = values.logs ? resolve(ctx.workspace, values.logs) : undefined;
+  if (logsDir && !(await Deno.stat(logsDir).catch(() => null))) {
+    throw new UserError(`ctx: ${values.logs} does not exist; pass a log file or folder with --logs`);
+  }
+  const events = await loadLogEvents(ctx.workspace, logsDir);
   const eventCount = events.files.reduce((n, f) => n + f.events.length, 0);
   const data: Record<string, unknown> = {
     files: events.files.length,
@@ -178,7 +183,9 @@ export async function runCtx(args: string[], ctx: CommandContext): Promise<Comma
   };
   if (events.files.length === 0) {
     if (ctx.out.json) ctx.out.printJson(data);
-    else ctx.out.print(`No logs found under ${join(ctx.workspace, "logs")} (or *.log in the workspace).`);
+    else {ctx.out.print(
+        `No logs found under ${logsDir ?? join(ctx.workspace, "logs")} (or *.log in the workspace).`,
+      );}
     return { ok: true, data };
   }
   let summary: Awaited<ReturnType<typeof buildContext>> | undefined;
