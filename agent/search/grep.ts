@@ -32,7 +32,11 @@ export interface GrepOptions {
   max?: number;
   /** Skip files larger than this (default 1 MiB). */
   maxFileBytes?: number;
-  /** Give up after this long (default 60 s): protects against patterns that backtrack catastrophically. */
+  /**
+   * Give up when no batch of files finishes for this long (default 30 s): a batch is a few dozen files, so
+   * only a pattern that backtracks catastrophically gets there. Big trees are fine: the clock restarts on
+   * every finished batch.
+   */
   timeoutMs?: number;
   /** Worker count (default: the number of cores, at most 4). */
   workers?: number;
@@ -73,7 +77,7 @@ export async function grepWorkspace(
   const max = options.max ?? 1000;
   const context = options.context ?? 0;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const maxWorkers = Math.max(1, options.workers ?? Math.min(4, navigator.hardwareConcurrency || 2));
 
   let single: GrepJob | undefined;
@@ -113,6 +117,7 @@ export async function grepWorkspace(
     w.onmessage = (ev: MessageEvent<GrepWorkerReply>) => {
       outstanding--;
       pending[index]--;
+      progressed();
       filesSearched += ev.data.searched;
       for (const m of ev.data.matches) matches.push(m);
       if (matches.length >= max) stopped = true; // enough: the rest is cancelled with the workers
@@ -139,15 +144,23 @@ export async function grepWorkspace(
     workers[best].postMessage({ type: "files", id: nextId++, files: batch });
   };
 
-  const timer = setTimeout(() => {
+  const stall = () => {
     stopped = true;
     settle(
       new UserError(
-        `grep: gave up after ${(timeoutMs / 1000).toFixed(0)} s: the pattern '${pattern}' may backtrack ` +
-          `catastrophically; simplify it, narrow the files with --glob, or use --fixed`,
+        `grep: gave up after ${
+          (timeoutMs / 1000).toFixed(timeoutMs < 1000 ? 1 : 0)
+        } s without progress: the ` +
+          `pattern '${pattern}' may backtrack catastrophically; simplify it, narrow the files with --glob, ` +
+          `or use --fixed`,
       ),
     );
-  }, timeoutMs);
+  };
+  let timer = setTimeout(stall, timeoutMs);
+  const progressed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(stall, timeoutMs);
+  };
   const onAbort = () => {
     stopped = true;
     settle(new UserError("grep: cancelled"));

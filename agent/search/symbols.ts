@@ -63,136 +63,158 @@ export function languageOf(path: string): Language | undefined {
  * character in place, so brace matching and declaration regexes see only code.
  */
 export function maskCode(text: string, lang: Language): string {
-  const out = text.split("");
   const n = text.length;
+  const ranges: number[] = []; // [from, to) pairs to blank, increasing and disjoint
   const blank = (from: number, to: number) => {
-    for (let k = from; k < to && k < n; k++) if (out[k] !== "\n") out[k] = " ";
+    const t = Math.min(to, n);
+    if (t > from) ranges.push(from, t);
   };
+  const jsLike = lang === "typescript" || lang === "javascript";
   let i = 0;
-  let lastSig = ""; // last significant code character (for the regex-literal heuristic)
+  let lastSig = 0; // char code of the last significant code character (regex-literal heuristic); 0 = none
   while (i < n) {
-    const ch = text[i];
-    const next = text[i + 1];
+    const c = text.charCodeAt(i);
     if (lang === "python") {
-      if (ch === "#") {
+      if (c === 35 /* # */) {
         const end = text.indexOf("\n", i);
         blank(i, end < 0 ? n : end);
         i = end < 0 ? n : end;
         continue;
       }
-      if (ch === '"' || ch === "'") {
-        const triple = text.startsWith(ch.repeat(3), i);
-        const quote = triple ? ch.repeat(3) : ch;
+      if (c === 34 || c === 39) {
+        const ch = text[i];
+        const triple = text.startsWith(ch + ch + ch, i);
+        const quote = triple ? ch + ch + ch : ch;
         let j = i + quote.length;
         while (j < n) {
-          if (text[j] === "\\") {
+          const d = text.charCodeAt(j);
+          if (d === 92 /* \ */) {
             j += 2;
             continue;
           }
-          if (text.startsWith(quote, j)) break;
-          if (!triple && text[j] === "\n") break;
+          if (d === c && (!triple || text.startsWith(quote, j))) break;
+          if (!triple && d === 10) break;
           j++;
         }
-        const end = Math.min(n, j + quote.length);
         blank(i + quote.length, j);
-        i = end;
+        i = Math.min(n, j + quote.length);
         continue;
       }
       i++;
       continue;
     }
     // C-like languages.
-    if (ch === "/" && next === "/") {
-      const end = text.indexOf("\n", i);
-      blank(i, end < 0 ? n : end);
-      i = end < 0 ? n : end;
-      continue;
-    }
-    if (ch === "/" && next === "*") {
-      const end = text.indexOf("*/", i + 2);
-      const stop = end < 0 ? n : end + 2;
-      blank(i, stop);
-      i = stop;
-      continue;
-    }
-    if (
-      lang === "rust" && ch === "r" && (next === '"' || next === "#") &&
-      !/[A-Za-z0-9_]/.test(text[i - 1] ?? "")
-    ) {
-      // raw string r"..." or r#"..."#
-      let j = i + 1;
-      let hashes = 0;
-      while (text[j] === "#") {
-        hashes++;
-        j++;
-      }
-      if (text[j] === '"') {
-        const closing = '"' + "#".repeat(hashes);
-        const end = text.indexOf(closing, j + 1);
-        const stop = end < 0 ? n : end + closing.length;
-        blank(j + 1, end < 0 ? n : end);
-        i = stop;
-        lastSig = '"';
+    if (c === 47 /* / */) {
+      const next = text.charCodeAt(i + 1);
+      if (next === 47) {
+        const end = text.indexOf("\n", i);
+        blank(i, end < 0 ? n : end);
+        i = end < 0 ? n : end;
         continue;
       }
+      if (next === 42 /* * */) {
+        const end = text.indexOf("*/", i + 2);
+        const stop = end < 0 ? n : end + 2;
+        blank(i, stop);
+        i = stop;
+        continue;
+      }
+      if (jsLike && (lastSig === 0 || REGEX_BEFORE.has(lastSig))) {
+        // A regex literal: skip to the closing slash (outside a character class), on this line only.
+        let j = i + 1;
+        let inClass = false;
+        while (j < n) {
+          const d = text.charCodeAt(j);
+          if (d === 10) break;
+          if (d === 92) {
+            j += 2;
+            continue;
+          }
+          if (d === 91) inClass = true;
+          else if (d === 93) inClass = false;
+          else if (d === 47 && !inClass) break;
+          j++;
+        }
+        if (j < n && text.charCodeAt(j) === 47) {
+          blank(i + 1, j);
+          i = j + 1;
+          lastSig = 47;
+          continue;
+        }
+      }
     }
-    if (ch === "'" && lang === "rust") {
+    if (lang === "rust" && c === 114 /* r */) {
+      const next = text.charCodeAt(i + 1);
+      if ((next === 34 || next === 35) && !isWordCode(text.charCodeAt(i - 1))) {
+        // raw string r"..." or r#"..."#
+        let j = i + 1;
+        let hashes = 0;
+        while (text.charCodeAt(j) === 35) {
+          hashes++;
+          j++;
+        }
+        if (text.charCodeAt(j) === 34) {
+          const closing = '"' + "#".repeat(hashes);
+          const end = text.indexOf(closing, j + 1);
+          blank(j + 1, end < 0 ? n : end);
+          i = end < 0 ? n : end + closing.length;
+          lastSig = 34;
+          continue;
+        }
+      }
+    }
+    if (c === 39 && lang === "rust") {
       // char literal ('a', '\n', '\u{1F600}') or a lifetime ('a): a literal closes within a few characters.
-      const m = /^'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'\n])'/.exec(text.slice(i, i + 12));
+      const m = RUST_CHAR.exec(text.slice(i, i + 12));
       if (m) {
         blank(i + 1, i + m[0].length - 1);
         i += m[0].length;
-        lastSig = "'";
+        lastSig = 39;
         continue;
       }
       i++;
       continue;
     }
-    if (ch === '"' || ch === "'" || ch === "`") {
+    if (c === 34 || c === 39 || c === 96 /* ` */) {
       let j = i + 1;
-      const multiline = ch === "`";
+      const multiline = c === 96;
+      const rawGo = lang === "go" && c === 96;
       while (j < n) {
-        if (text[j] === "\\" && !(lang === "go" && ch === "`")) {
+        const d = text.charCodeAt(j);
+        if (d === 92 && !rawGo) {
           j += 2;
           continue;
         }
-        if (text[j] === ch) break;
-        if (!multiline && text[j] === "\n") break;
+        if (d === c) break;
+        if (!multiline && d === 10) break;
         j++;
       }
       blank(i + 1, j);
       i = j + 1;
-      lastSig = ch;
+      lastSig = c;
       continue;
     }
-    if (
-      ch === "/" && (lang === "typescript" || lang === "javascript") &&
-      (lastSig === "" || "(,=:[!&|?{};".includes(lastSig))
-    ) {
-      // A regex literal: skip to the closing slash (outside a character class), on this line only.
-      let j = i + 1;
-      let inClass = false;
-      while (j < n && text[j] !== "\n") {
-        if (text[j] === "\\") {
-          j += 2;
-          continue;
-        }
-        if (text[j] === "[") inClass = true;
-        else if (text[j] === "]") inClass = false;
-        else if (text[j] === "/" && !inClass) break;
-        j++;
-      }
-      if (j < n && text[j] === "/") {
-        blank(i + 1, j);
-        i = j + 1;
-        lastSig = "/";
-        continue;
-      }
-    }
-    if (!/\s/.test(ch)) lastSig = ch;
+    if (c > 32) lastSig = c;
     i++;
   }
-  return out.join("");
+  if (ranges.length === 0) return text;
+  let out = "";
+  let pos = 0;
+  for (let r = 0; r < ranges.length; r += 2) {
+    const a = ranges[r];
+    const b = ranges[r + 1];
+    out += text.slice(pos, a) + text.slice(a, b).replace(/[^\n]/g, " ");
+    pos = b;
+  }
+  return out + text.slice(pos);
+}
+
+/** Characters after which a `/` starts a regex literal rather than a division. */
+const REGEX_BEFORE = new Set([..."(,=:[!&|?{};"].map((ch) => ch.charCodeAt(0)));
+const RUST_CHAR = /^'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'\n])'/;
+
+function isWordCode(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 }
 
 interface Decl {
@@ -226,7 +248,11 @@ const JS_KEYWORDS = new Set([
   "export",
 ]);
 
+const JS_DECL_HINT = /\b(?:function|class|interface|enum|type|const|let|var|exports)\b/;
+const RUST_DECL_HINT = /\b(?:fn|struct|enum|trait|impl|mod)\b/;
+
 function jsDecl(line: string, inClassBody: boolean): Decl | null {
+  if (!inClassBody && !JS_DECL_HINT.test(line)) return null;
   let m = /^\s*(?:export\s+)?(?:default\s+)?(?:declare\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)/
     .exec(
       line,
@@ -270,6 +296,7 @@ function jsDecl(line: string, inClassBody: boolean): Decl | null {
 }
 
 function goDecl(line: string): Decl | null {
+  if (!line.startsWith("func") && !line.startsWith("type")) return null;
   let m = /^func\s+\(\s*(?:\w+\s+)?\*?\s*([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*\)\s*([A-Za-z_]\w*)/.exec(line);
   if (m) return { name: m[2], kind: "method", parent: m[1] };
   m = /^func\s+([A-Za-z_]\w*)/.exec(line);
@@ -279,22 +306,30 @@ function goDecl(line: string): Decl | null {
   return null;
 }
 
+const RUST_VIS = String.raw`(?:pub(?:\([^)]*\))?\s+)?`;
+const RUST_FN = new RegExp(
+  String
+    .raw`^\s*${RUST_VIS}(?:default\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+"[^"]*"\s+)?fn\s+([A-Za-z_]\w*)`,
+);
+const RUST_STRUCT = new RegExp(String.raw`^\s*${RUST_VIS}struct\s+([A-Za-z_]\w*)`);
+const RUST_ENUM = new RegExp(String.raw`^\s*${RUST_VIS}enum\s+([A-Za-z_]\w*)`);
+const RUST_TRAIT = new RegExp(String.raw`^\s*${RUST_VIS}(?:unsafe\s+)?trait\s+([A-Za-z_]\w*)`);
+const RUST_IMPL = /^\s*(?:unsafe\s+)?impl\b(?:\s*<[^{]*?>)?\s+(?:[\w:<>, ]+?\s+for\s+)?&?([A-Za-z_][\w:]*)/;
+const RUST_MOD = new RegExp(String.raw`^\s*${RUST_VIS}mod\s+([A-Za-z_]\w*)\s*\{`);
+
 function rustDecl(line: string): Decl | null {
-  const vis = String.raw`(?:pub(?:\([^)]*\))?\s+)?`;
-  let m = new RegExp(
-    String
-      .raw`^\s*${vis}(?:default\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+"[^"]*"\s+)?fn\s+([A-Za-z_]\w*)`,
-  ).exec(line);
+  if (!RUST_DECL_HINT.test(line)) return null;
+  let m = RUST_FN.exec(line);
   if (m) return { name: m[1], kind: "function" };
-  m = new RegExp(String.raw`^\s*${vis}struct\s+([A-Za-z_]\w*)`).exec(line);
+  m = RUST_STRUCT.exec(line);
   if (m) return { name: m[1], kind: "struct" };
-  m = new RegExp(String.raw`^\s*${vis}enum\s+([A-Za-z_]\w*)`).exec(line);
+  m = RUST_ENUM.exec(line);
   if (m) return { name: m[1], kind: "enum" };
-  m = new RegExp(String.raw`^\s*${vis}(?:unsafe\s+)?trait\s+([A-Za-z_]\w*)`).exec(line);
+  m = RUST_TRAIT.exec(line);
   if (m) return { name: m[1], kind: "trait" };
-  m = /^\s*(?:unsafe\s+)?impl\b(?:\s*<[^{]*?>)?\s+(?:[\w:<>, ]+?\s+for\s+)?&?([A-Za-z_][\w:]*)/.exec(line);
+  m = RUST_IMPL.exec(line);
   if (m) return { name: m[1].split("::").pop()!, kind: "impl" };
-  m = new RegExp(String.raw`^\s*${vis}mod\s+([A-Za-z_]\w*)\s*\{`).exec(line);
+  m = RUST_MOD.exec(line);
   if (m) return { name: m[1], kind: "module" };
   return null;
 }

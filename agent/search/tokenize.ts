@@ -63,14 +63,29 @@ export function codeTokens(text: string): string[] {
   for (const match of text.matchAll(IDENT)) {
     const ident = match[0];
     if (ident.length > 64) continue;
-    const parts = splitIdentifier(ident);
-    const whole = ident.toLowerCase().replace(/\$/g, "_");
-    if (parts.length > 1) {
-      if (whole.length >= 2 && !STOP.has(whole)) out.push(whole);
-      for (const p of parts) if (p.length >= 2 && !STOP.has(p)) out.push(stem(p));
-    } else if (whole.length >= 2 && !STOP.has(whole)) {
-      out.push(stem(whole));
+    let toks = cache.get(ident);
+    if (toks === undefined) {
+      toks = identTokens(ident);
+      if (cache.size > 200_000) cache.clear();
+      cache.set(ident, toks);
     }
+    for (const t of toks) out.push(t);
+  }
+  return out;
+}
+
+// Identifiers repeat a lot within and across files: their tokens are computed once.
+const cache = new Map<string, string[]>();
+
+function identTokens(ident: string): string[] {
+  const out: string[] = [];
+  const parts = splitIdentifier(ident);
+  const whole = ident.toLowerCase().replace(/\$/g, "_");
+  if (parts.length > 1) {
+    if (whole.length >= 2 && !STOP.has(whole)) out.push(whole);
+    for (const p of parts) if (p.length >= 2 && !STOP.has(p)) out.push(stem(p));
+  } else if (whole.length >= 2 && !STOP.has(whole)) {
+    out.push(stem(whole));
   }
   return out;
 }

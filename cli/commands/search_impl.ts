@@ -85,8 +85,10 @@ export async function runGrep(args: string[], ctx: CommandContext): Promise<Comm
       values.fixed ? positionals[0].replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") : positionals[0],
       values["ignore-case"] ? "gi" : "g",
     );
+    // Minified files have enormous lines: show the start of a long line (--json has it whole).
+    const clip = (text: string) => (text.length > 400 ? text.slice(0, 400) + c.dim(" …") : text);
     const highlight = (text: string) =>
-      out.plain ? text : text.replace(re, (s) => (s ? c.red(c.bold(s)) : s));
+      out.plain ? clip(text) : clip(text).replace(re, (s) => (s ? c.red(c.bold(s)) : s));
     const lines: string[] = [];
     for (const m of result.matches) {
       if (context > 0) {
