@@ -393,3 +393,49 @@ Deno.test("run-tests/lint/build through the CLI on a real deno project", async (
 });
 
 void isChainOfThought;
+
+Deno.test({
+  name: "gstatus, gadd, gcommit through simple-git",
+  ignore: (() => {
+    try {
+      return !new Deno.Command("git", { args: ["--version"], stdout: "null" }).outputSync().success;
+    } catch {
+      return true;
+    }
+  })(),
+  fn: async () => {
+    const ws = await tempWorkspace("dspy-git-");
+    const gitEnv = {
+      GIT_AUTHOR_NAME: "Test",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "Test",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    };
+    try {
+      const notRepo = await runDspy(["--workspace", ws, "gstatus"], {});
+      assert.equal(notRepo.code, 1);
+      assert.match(notRepo.stderr, /not a git repository: run 'git init'/);
+      await new Deno.Command("git", { args: ["init", "-q"], cwd: ws }).output();
+      await Deno.writeTextFile(join(ws, "a.txt"), "a\n");
+      const st = await runDspy(["--workspace", ws, "gstatus", "--json"], {});
+      assert.equal(st.code, 0, st.stderr);
+      assert.ok(JSON.parse(st.stdout).files.some((f: { path: string }) => f.path === "a.txt"));
+      const empty = await runDspy(["--workspace", ws, "gcommit", "-m", "nothing"], { env: gitEnv });
+      assert.equal(empty.code, 1);
+      assert.match(empty.stderr, /nothing is staged/);
+      const outside = await runDspy(["--workspace", ws, "gadd", "../x"], {});
+      assert.equal(outside.code, 1);
+      assert.equal((await runDspy(["--workspace", ws, "gadd", "a.txt"], {})).code, 0);
+      const commit = await runDspy(["--workspace", ws, "gcommit", "-m", "add a"], { env: gitEnv });
+      assert.equal(commit.code, 0, commit.stderr);
+      assert.match(commit.stdout, /Committed \w+/);
+      const log = await new Deno.Command("git", { args: ["log", "--oneline"], cwd: ws, stdout: "piped" })
+        .output();
+      assert.match(new TextDecoder().decode(log.stdout), /add a/);
+      const clean = await runDspy(["--workspace", ws, "gstatus"], {});
+      assert.match(clean.stdout, /\(clean\)|\.dspy/);
+    } finally {
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+});
