@@ -124,7 +124,16 @@ export async function saveGuardThresholds(kv: Deno.Kv, thresholds: GuardThreshol
   await kv.set(GUARD_KV_KEY, parseGuardThresholds(thresholds));
 }
 
-async function gpuInfo(): Promise<GpuInfo[]> {
+let gpuCache: { at: number; value: Promise<GpuInfo[]> } | undefined;
+
+/** GPU information, queried at most every 2 s (dashboards poll several routes that need it). */
+function gpuInfo(): Promise<GpuInfo[]> {
+  const now = Date.now();
+  if (!gpuCache || now - gpuCache.at > 2000) gpuCache = { at: now, value: queryGpus() };
+  return gpuCache.value;
+}
+
+async function queryGpus(): Promise<GpuInfo[]> {
   try {
     const cmd = new Deno.Command("nvidia-smi", {
       args: ["--query-gpu=name,memory.used,memory.total,utilization.gpu", "--format=csv,noheader,nounits"],
