@@ -245,7 +245,7 @@ export async function routeRequest(
     if (llm) {
       try {
         const state = [
-          `workspace=${host.workspace}`,
+          `workspace=${host.workspace}, logs_exist=${options.state?.hasLogs === true}`,
           ...steps.map((s) =>
             `step ${s.step}: ${s.tool} ${s.args.join(" ")} → ${s.ok ? "ok" : "failed"}; ${s.evidence}`
           ),

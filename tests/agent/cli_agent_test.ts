@@ -439,3 +439,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test("session: a routed edit is shown and verified but never applied", async () => {
+  const ws = await makeWorkspace();
+  const srv = startLlmServer("ollama");
+  srv.reply((r) =>
+    goodModel(r, {
+      Orchestrator: JSON.stringify({
+        tool: "edit",
+        args: { task: "make hello return 2", files: ["src/app.py"], apply: true },
+      }),
+    })
+  );
+  try {
+    const r = await runDspy(["--workspace", ws, "--plain"], {
+      env: env(srv.url),
+      stdin: "please make hello return 2\nexit\n",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Step 1: edit make hello return 2 --files src\/app\.py/);
+    assert.match(r.stdout, /Verifier: pass/);
+    assert.match(r.stdout, /Not applied\. Re-run with --apply/);
+    assert.equal(await Deno.readTextFile(join(ws, "src", "app.py")), APP);
+    const proposed = [...Deno.readDirSync(join(ws, ".dspy_patches", "proposed"))];
+    assert.equal(proposed.length, 1);
+  } finally {
+    await srv.close();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
