@@ -368,7 +368,7 @@ async function runPpo(
   const started = performance.now();
   const startStep = state.step;
   let stopReason = "steps";
-  const act_out = { actions: new Int32Array(N), logp: new Float64Array(N), values: new Float64Array(N) };
+  const actOut = { actions: new Int32Array(N), logp: new Float64Array(N), values: new Float64Array(N) };
 
   const saveAll = async (name: string, avg: number | null): Promise<string> => {
     const snap = await vec.snapshot();
@@ -417,12 +417,12 @@ async function runPpo(
     // ---- rollout
     for (let t = 0; t < T; t++) {
       const base = t * N;
-      act(net, obs, N, rngLive, scratch, act_out, false);
+      act(net, obs, N, rngLive, scratch, actOut, false);
       obsBuf.set(obs, base * D);
-      actBuf.set(act_out.actions, base);
-      logpBuf.set(act_out.logp, base);
-      valBuf.set(act_out.values, base);
-      const res = await vec.step(act_out.actions);
+      actBuf.set(actOut.actions, base);
+      logpBuf.set(actOut.logp, base);
+      valBuf.set(actOut.values, base);
+      const res = await vec.step(actOut.actions);
       for (let i = 0; i < N; i++) {
         let r = res.rewards[i];
         if (res.truncated[i]) {
@@ -504,7 +504,7 @@ async function runPpo(
     }
     if (
       state.solvedAtStep === null && cfg.solveThreshold !== null && avg !== null &&
-      state.rewards.length >= Math.min(cfg.avgWindow, 1) && avg >= cfg.solveThreshold
+      state.rewards.length >= cfg.avgWindow && avg >= cfg.solveThreshold
     ) {
       state.solvedAtStep = state.step;
     }

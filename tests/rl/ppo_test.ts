@@ -147,3 +147,17 @@ Deno.test("bad settings are refused with a clear error", async () => {
     /hidden sizes must be whole numbers/,
   );
 });
+
+Deno.test("solvedAtStep marks the first update whose 100-episode mean reaches the threshold", async () => {
+  const r = await trainPufferPolicy({
+    env: "bandit",
+    envOptions: { means: [0.1, 0.9], noise: 0.05 },
+    steps: 20_000,
+    seed: 2,
+    solveThreshold: 0.85,
+    stopWhenSolved: true,
+  });
+  assert.equal(r.stopReason, "solved");
+  assert.ok(r.solvedAtStep !== null && r.solvedAtStep === r.steps && r.steps < 20_000);
+  assert.ok(mean(r.rewards.slice(-100)) >= 0.85);
+});
