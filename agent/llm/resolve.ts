@@ -55,11 +55,16 @@ export interface LlmAvailability {
 }
 
 /**
- * Finds a ready LLM for the options, or explains why there is none. Never throws.
+ * Finds a ready LLM for the options, or explains why there is none. Never throws. `env` reads the
+ * environment (injectable for tests).
  */
-export async function findLlm(options: LlmOptions, probeTimeoutMs = 1500): Promise<LlmAvailability> {
-  if (localMode()) return { label: "off (LOCAL_MODE=true)", reason: "LOCAL_MODE=true turns the LLM off" };
-  const config = resolveLlmConfig(options);
+export async function findLlm(
+  options: LlmOptions,
+  probeTimeoutMs = 1500,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Promise<LlmAvailability> {
+  if (localMode(env)) return { label: "off (LOCAL_MODE=true)", reason: "LOCAL_MODE=true turns the LLM off" };
+  const config = resolveLlmConfig(options, env);
   if (!config) return { label: "off", reason: "no LLM configured" };
   const tried: string[] = [];
   let short = "";

@@ -157,25 +157,33 @@ Deno.test("timeouts, 500s and garbage: clear errors, retries, breaker opens and 
 Deno.test("findLlm: no-LLM mode says what is missing; Ollama → OpenAI fallback", async () => {
   forgetProbes();
   const oa = startLlmServer("openai", ["gpt-4o-mini"]);
-  const prevHost = Deno.env.get("OLLAMA_HOST");
   try {
-    Deno.env.set("OLLAMA_HOST", "127.0.0.1:1");
-    const none = await findLlm({ model: "qwen3:1.7b", ollama: true }, 500);
+    const vars: Record<string, string> = { OLLAMA_HOST: "127.0.0.1:1" };
+    const env = (n: string) => vars[n];
+    const none = await findLlm({ model: "qwen3:1.7b", ollama: true }, 500, env);
     assert.equal(none.client, undefined);
     assert.match(none.reason!, /Ollama is not reachable at http:\/\/127\.0\.0\.1:1/);
-    const fb = await findLlm({ model: "qwen3:1.7b", ollama: true, apiKey: "k", baseUrl: undefined }, 500);
-    assert.equal(fb.client, undefined, "fallback needs a reachable OpenAI base");
-    Deno.env.set("OPENAI_BASE_URL", oa.url);
-    forgetProbes();
+    assert.match(
+      none.label,
+      /^disabled \(Ollama not reachable at http:\/\/127\.0\.0\.1:1; 'llm' explains\)$/,
+    );
+    const noKey = await findLlm({ model: "gpt-4o-mini", ollama: false }, 500, env);
+    assert.match(noKey.reason!, /OPENAI_API_KEY is not set/);
+    vars.OPENAI_BASE_URL = oa.url;
+    vars.OPENAI_API_KEY = "k";
+    vars.MODEL_NAME = "gpt-4o-mini";
     const viaFallback = await findLlm(
-      { model: "gpt-4o-mini", ollama: true, apiKey: "k", baseUrl: oa.url },
+      { model: "qwen3:1.7b", ollama: true, baseUrl: oa.url, apiKey: "k" },
       500,
+      env,
     );
     assert.equal(viaFallback.config?.provider, "openai");
+    assert.equal(viaFallback.config?.model, "gpt-4o-mini");
+    assert.equal(
+      await findLlm({ model: "x", ollama: true }, 500, () => "true").then((r) => r.label),
+      "off (LOCAL_MODE=true)",
+    );
   } finally {
-    if (prevHost === undefined) Deno.env.delete("OLLAMA_HOST");
-    else Deno.env.set("OLLAMA_HOST", prevHost);
-    Deno.env.delete("OPENAI_BASE_URL");
     forgetProbes();
     await oa.close();
   }
