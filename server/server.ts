@@ -54,7 +54,6 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const server = Deno.serve({
     hostname: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
-    signal: state.shutdown.signal,
     onListen: (addr) => onListen(addr),
     onError: (err) => {
       console.error(`server error: ${err instanceof Error ? err.message : String(err)}`);
@@ -85,9 +84,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const shutdown = () =>
     stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
-      state.sse.closeAll();
       state.shutdown.abort();
-      await server.finished;
+      state.sse.closeAll();
+      // Graceful: stop accepting, let pending requests finish (SSE streams are closed above).
+      await server.shutdown();
       await state.hub.close();
       await Promise.all([...sampling]);
       await state.trace.close();

@@ -50,6 +50,7 @@ export interface SseSink {
 /** Counts open streams and closes them all at shutdown. */
 export class SseRegistry {
   #open = new Set<AbortController>();
+  #closed = false;
   /** Number of streams currently open. */
   get open(): number {
     return this.#open.size;
@@ -57,13 +58,15 @@ export class SseRegistry {
   /** @internal */
   add(ac: AbortController): void {
     this.#open.add(ac);
+    if (this.#closed) queueMicrotask(() => ac.abort()); // opened during shutdown: end it at once
   }
   /** @internal */
   delete(ac: AbortController): void {
     this.#open.delete(ac);
   }
-  /** Closes every open stream. */
+  /** Closes every open stream, and every stream opened from now on. */
   closeAll(): void {
+    this.#closed = true;
     for (const ac of [...this.#open]) ac.abort();
   }
 }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { openWorkspaceKv } from "../../core/kv.ts";
 import { appendToStream } from "../../core/streams.ts";
+import type { RouteModule } from "../../server/app.ts";
 import { formatSse } from "../../server/sse.ts";
 import { getJson, SseReader, withServer } from "./helpers.ts";
 
@@ -169,13 +170,30 @@ Deno.test("200 concurrent SSE clients stay open while /health keeps answering fa
 
 Deno.test("graceful shutdown closes open streams, finishes in-flight requests and stops listening", async () => {
   let url = "";
-  await withServer({}, async (s) => {
+  // A plugged-in route module with a slow handler stands for an in-flight request.
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => entered = r);
+  const slow: RouteModule = {
+    name: "slow",
+    register(routes) {
+      routes.get("/slow", async (c) => {
+        entered();
+        await new Promise((r) => setTimeout(r, 300));
+        return c.json({ done: true });
+      });
+    },
+  };
+  await withServer({ routes: [slow] }, async (s) => {
     url = s.url;
     const a = new SseReader(await fetch(`${s.url}/api/events/stream`));
     const b = new SseReader(await fetch(`${s.url}/api/debug/trace/stream`));
     await a.nextEvent();
     await b.next();
+    const inflight = getJson(`${s.url}/slow`);
+    await inside;
     const done = s.shutdown();
+    const finished = await inflight;
+    assert.deepEqual([finished.status, finished.body], [200, { done: true }]);
     // Both streams end (null = end of body) instead of hanging.
     for (const r of [a, b]) {
       let f = await r.next(5000).catch(() => null);
