@@ -175,3 +175,36 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "dashboard admin key field: without it admin actions are refused, with it they work",
+  ignore: !haveChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withServer({ adminKey: "browser-secret" }, async (s) => {
+      const { ctx, profile } = await launch();
+      try {
+        const page = await ctx.newPage();
+        const errors = watchConsole(page);
+        await page.goto(`${s.url}/`);
+        await page.waitForSelector("#tile-disk.ok, #tile-disk.block");
+        await page.fill("#guard-min-free-gb", "10000000");
+        await page.click("#guard-save");
+        await page.waitForSelector("#toast.err");
+        assert.match((await page.textContent("#toast")) ?? "", /admin key required/);
+        assert.equal((await page.textContent("#tile-disk .state"))?.trim(), "OK");
+        await page.fill("#admin-key", "browser-secret");
+        await page.click("#admin-form button");
+        assert.equal(await page.evaluate(() => localStorage.getItem("ADMIN_KEY")), "browser-secret");
+        await page.click("#guard-save");
+        await page.waitForSelector("#tile-disk.block");
+        // The browser logs the refused request (401) as a resource error; nothing else may fail.
+        assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
+      } finally {
+        await ctx.close();
+        await Deno.remove(profile, { recursive: true }).catch(() => {});
+      }
+    });
+  },
+});
