@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { startBus } from "../bus/mod.ts";
 import type { Output } from "../cli/output.ts";
 import { UserError } from "../core/errors.ts";
+import type { RouteModule } from "./app.ts";
 import { isLoopback } from "./auth.ts";
 import { fromBus } from "./bus_adapter.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, type ServerHandle, startServer } from "./server.ts";
@@ -27,6 +28,8 @@ export interface RunUpOptions {
   open?: boolean;
   /** Called once everything listens (tests). */
   onReady?: (server: ServerHandle) => void;
+  /** Extra route modules (experiments, dev cycle, ...). */
+  routes?: RouteModule[];
 }
 
 /** Starts the local stack and runs it until `signal` aborts. */
@@ -49,6 +52,7 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
       port: options.port ?? DEFAULT_PORT,
       bus: fromBus(bus),
       adminKey,
+      routes: options.routes,
     });
   } catch (err) {
     await bus.close();
