@@ -12,9 +12,10 @@ import { join } from "node:path";
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
-import { chunkFile, DEFAULT_CHUNK_LINES } from "./chunker.ts";
-import { codeTokens, countTokens, pathTokens, splitIdentifier, stem } from "./tokenize.ts";
-import { readTextIfText, walkFiles } from "./walk.ts";
+import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
+import { type AnalyzedChunk, analyzeFileSync } from "./index_analyze.ts";
+import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
+import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
 
 /** Files never indexed: lock files, minified bundles, source maps. */
 export const INDEX_EXCLUDES: readonly string[] = [
@@ -134,7 +135,8 @@ interface WorkChunk {
   symbol: string;
   kind: string;
   len: number;
-  terms: Map<string, number>;
+  terms: string[];
+  weights: number[];
 }
 
 /** Where the lexical index of a workspace lives. */
@@ -177,23 +179,93 @@ export async function loadIndex(root: string): Promise<LexicalIndex | null> {
   return { meta, ids, weights, avgLen };
 }
 
-/** Per-chunk term maps recovered from a loaded index (for reusing unchanged files). */
-function invert(index: LexicalIndex): Map<string, number>[] {
+/** Per-chunk terms recovered from a loaded index (for reusing unchanged files). */
+function invert(index: LexicalIndex): { terms: string[]; weights: number[] }[] {
   const { meta, ids, weights } = index;
-  const perChunk: Map<string, number>[] = meta.chunkLen.map(() => new Map());
+  const perChunk = meta.chunkLen.map(() => ({ terms: [] as string[], weights: [] as number[] }));
   for (let t = 0; t < meta.terms.length; t++) {
     const term = meta.terms[t];
-    for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) perChunk[ids[p]].set(term, weights[p]);
+    for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) {
+      const c = perChunk[ids[p]];
+      c.terms.push(term);
+      c.weights.push(weights[p]);
+    }
   }
   return perChunk;
 }
 
-function chunkTerms(path: string, text: string, symbol: string | undefined, params: Bm25Params) {
-  const body = codeTokens(text);
-  const terms = countTokens(body);
-  countTokens(pathTokens(path), terms, params.pathWeight);
-  if (symbol) countTokens(codeTokens(symbol.replace(/\./g, " ")), terms, params.symbolWeight);
-  return { terms, len: body.length };
+/** Files at or above this count are analysed in worker threads. */
+const PARALLEL_MIN_FILES = 200;
+const WORKER_BATCH = 32;
+
+/**
+ * Analyses files (read, chunk, tokenize), in workers when there are many and more than one core.
+ * Results come back in input order; `onDone(n)` reports progress.
+ */
+async function analyzeFiles(
+  jobs: { abs: string; rel: string }[],
+  config: { chunkLines: number; maxFileBytes: number; params: Bm25Params },
+  onDone: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<(AnalyzedChunk[] | null)[]> {
+  const cores = navigator.hardwareConcurrency || 1;
+  const results: (AnalyzedChunk[] | null)[] = new Array(jobs.length);
+  if (jobs.length < PARALLEL_MIN_FILES || cores < 2) {
+    for (let i = 0; i < jobs.length; i++) {
+      if (signal?.aborted) throw new UserError("index: cancelled");
+      results[i] = analyzeFileSync(
+        jobs[i].abs,
+        jobs[i].rel,
+        config.maxFileBytes,
+        config.chunkLines,
+        config.params,
+      );
+      if (i % 25 === 24) onDone(25);
+    }
+    onDone(jobs.length % 25);
+    return results;
+  }
+  const count = Math.min(4, cores);
+  const workers: Worker[] = [];
+  let onAbort: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let outstanding = 0;
+      const send = (w: Worker) => {
+        if (next >= jobs.length) return;
+        const from = next;
+        next = Math.min(jobs.length, next + WORKER_BATCH);
+        outstanding++;
+        w.postMessage({ type: "files", id: from, files: jobs.slice(from, next) });
+      };
+      onAbort = () => reject(new UserError("index: cancelled"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      for (let k = 0; k < count; k++) {
+        const w = new Worker(new URL("./index_worker.ts", import.meta.url), { type: "module" });
+        workers.push(w);
+        w.postMessage({ type: "init", ...config });
+        w.onmessage = (ev: MessageEvent<{ id: number; results: (AnalyzedChunk[] | null)[] }>) => {
+          outstanding--;
+          ev.data.results.forEach((r, i) => (results[ev.data.id + i] = r));
+          onDone(ev.data.results.length);
+          send(w);
+          if (outstanding === 0 && next >= jobs.length) resolve();
+        };
+        w.onerror = (ev) => {
+          ev.preventDefault();
+          reject(new Error(`index worker failed: ${ev.message}`));
+        };
+        // Two batches in flight per worker keep it busy while the previous answer travels back.
+        send(w);
+        send(w);
+      }
+    });
+  } finally {
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    for (const w of workers) w.terminate();
+  }
+  return results;
 }
 
 /**
@@ -219,7 +291,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const compatible = previous && previous.meta.chunkLines === chunkLines &&
     previous.meta.analyzer === ANALYZER_VERSION &&
     JSON.stringify(previous.meta.params) === JSON.stringify(params);
-  let prevTerms: Map<string, number>[] | null = null;
+  let prevTerms: { terms: string[]; weights: number[] }[] | null = null;
   if (compatible) {
     // Nothing changed (same files, sizes and mtimes): keep the index as it is.
     const old = previous!.meta.files;
@@ -241,18 +313,49 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     }
   }
 
+  // Plan: unchanged files keep their chunks; the others are read and analysed (in workers when many).
+  const toRead: { abs: string; rel: string }[] = [];
+  for (const f of walked) {
+    const old = compatible ? previous!.meta.files[f.rel] : undefined;
+    if (!(old && old.size === f.size && old.mtimeMs === f.mtimeMs)) toRead.push({ abs: f.abs, rel: f.rel });
+  }
+  let done = walked.length - toRead.length;
+  options.onProgress?.(done, walked.length);
+  const analysed = await analyzeFiles(
+    toRead,
+    { chunkLines, maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, params },
+    (n) => {
+      done += n;
+      options.onProgress?.(done, walked.length);
+    },
+    options.signal,
+  );
+  const fresh = new Map<string, AnalyzedChunk[] | null>();
+  toRead.forEach((f, i) => fresh.set(f.rel, analysed[i]));
+
   const chunks: WorkChunk[] = [];
   const files: Record<string, FileEntry> = {};
-  let filesRead = 0;
+  const filesRead = toRead.length;
   let filesReused = 0;
-  let done = 0;
-  options.onProgress?.(0, walked.length);
   for (const f of walked) {
-    if (options.signal?.aborted) throw new UserError("index: cancelled");
-    const old = compatible ? previous!.meta.files[f.rel] : undefined;
-    if (old && old.size === f.size && old.mtimeMs === f.mtimeMs) {
+    const first = chunks.length;
+    if (fresh.has(f.rel)) {
+      // Binary/minified files are remembered with no chunks, so an unchanged one is not read again.
+      for (const a of fresh.get(f.rel) ?? []) {
+        chunks.push({
+          path: f.rel,
+          start: a.start,
+          end: a.end,
+          symbol: a.symbol,
+          kind: a.kind,
+          len: a.len,
+          terms: a.terms,
+          weights: a.weights,
+        });
+      }
+    } else {
+      const old = previous!.meta.files[f.rel];
       prevTerms ??= invert(previous!);
-      const first = chunks.length;
       const m = previous!.meta;
       for (let c = old.first; c < old.first + old.count; c++) {
         chunks.push({
@@ -262,47 +365,25 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
           symbol: m.chunkSymbol[c],
           kind: m.chunkKind[c],
           len: m.chunkLen[c],
-          terms: prevTerms[c],
+          terms: prevTerms[c].terms,
+          weights: prevTerms[c].weights,
         });
       }
-      files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: old.count };
       filesReused++;
-    } else {
-      const text = await readTextIfText(f.abs, options.maxFileBytes);
-      filesRead++;
-      if (text !== null && !looksMinified(text)) {
-        const first = chunks.length;
-        for (const ch of chunkFile(f.rel, text, { chunkLines })) {
-          const { terms, len } = chunkTerms(f.rel, ch.text, ch.symbol, params);
-          chunks.push({
-            path: f.rel,
-            start: ch.startLine,
-            end: ch.endLine,
-            symbol: ch.symbol ?? "",
-            kind: ch.kind ?? "",
-            len,
-            terms,
-          });
-        }
-        files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: chunks.length - first };
-      } else {
-        // Remember binary/minified files too, so an unchanged one is not read again next time.
-        files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first: chunks.length, count: 0 };
-      }
     }
-    done++;
-    if (done % 25 === 0 || done === walked.length) options.onProgress?.(done, walked.length);
+    files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: chunks.length - first };
   }
   const filesRemoved = compatible ? Object.keys(previous!.meta.files).filter((p) => !(p in files)).length : 0;
 
   // Invert into sorted postings.
   const postings = new Map<string, { ids: number[]; w: number[] }>();
   chunks.forEach((c, id) => {
-    for (const [term, w] of c.terms) {
+    for (let k = 0; k < c.terms.length; k++) {
+      const term = c.terms[k];
       let p = postings.get(term);
       if (!p) postings.set(term, p = { ids: [], w: [] });
       p.ids.push(id);
-      p.w.push(w);
+      p.w.push(c.weights[k]);
     }
   });
   const terms = [...postings.keys()].sort();
@@ -362,13 +443,6 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     seconds: (performance.now() - started) / 1000,
     dir: loc.dir,
   };
-}
-
-function looksMinified(text: string): boolean {
-  if (text.length < 5000) return false;
-  let lines = 1;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lines++;
-  return text.length / lines > 400;
 }
 
 function findTerm(terms: string[], term: string): number {

@@ -160,3 +160,35 @@ Deno.test("index/esearch commands: auto-build, JSON hits, retrieval events", asy
     await removeTree(root);
   }
 });
+
+Deno.test("a big build is analysed in worker threads and gives the same index as an in-process one", async () => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 260; i++) {
+    files[`pkg${i % 5}/mod${i}.ts`] =
+      `export function handler${i}(req: Request) {\n  return route${i}(req);\n}\n`;
+  }
+  const root = await makeTree(files);
+  try {
+    const big = await buildIndex(root, { full: true }); // 260 files: worker path
+    assert.deepEqual([big.files, big.chunks, big.filesRead], [260, 260, 260]);
+    const hits = await searchIndex(root, "handler123", { k: 1 });
+    assert.equal(hits[0].path, "pkg3/mod123.ts");
+    assert.equal(hits[0].symbol, "handler123");
+    const before = await loadIndex(root);
+    // Touch 3 files: the in-process path re-analyses them; the index must come out identical.
+    for (const i of [5, 77, 201]) {
+      const p = join(root, `pkg${i % 5}/mod${i}.ts`);
+      const t = new Date(Date.now() + 10_000);
+      await Deno.utime(p, t, t);
+    }
+    const inc = await buildIndex(root);
+    assert.equal(inc.filesRead, 3);
+    const after = await loadIndex(root);
+    assert.deepEqual(after!.meta.terms, before!.meta.terms);
+    assert.deepEqual(after!.meta.termOffset, before!.meta.termOffset);
+    assert.deepEqual(after!.ids, before!.ids);
+    assert.deepEqual(after!.weights, before!.weights);
+  } finally {
+    await removeTree(root);
+  }
+});
