@@ -421,7 +421,10 @@ export async function preparePatch(
     const gitStyle = p.isGit === true ||
       ((oldRaw.startsWith("a/") || oldRaw === "/dev/null") &&
         (newRaw.startsWith("b/") || newRaw === "/dev/null"));
-    const clean = (n: string) => (gitStyle ? stripPrefix(n) : n);
+    // One prefixed side naming the same file as the other (`--- a/x` / `+++ x`) is the same path.
+    const halfPrefixed = !gitStyle && oldRaw !== newRaw &&
+      (stripPrefix(oldRaw) === newRaw || oldRaw === stripPrefix(newRaw));
+    const clean = (n: string) => (gitStyle || halfPrefixed ? stripPrefix(n) : n);
     const oldRel = oldRaw === "/dev/null" ? null : checkRawPath(clean(oldRaw));
     const newRel = newRaw === "/dev/null" ? null : checkRawPath(clean(newRaw));
     const targetRel = (isDelete ? oldRel : newRel)!;

@@ -423,6 +423,12 @@ Deno.test("plain (non-git) paths, CRLF files and no trailing newline", async () 
   try {
     await Deno.writeTextFile(join(fx.ws, "crlf.txt"), "a\r\nb\r\nc\r\n");
     await Deno.writeTextFile(join(fx.ws, "nonl.txt"), "x\ny");
+    await applyPatchText(
+      fx.ws,
+      "--- a/src/b.txt\n+++ src/b.txt\n@@ -1,3 +1,3 @@\n alpha\n-beta\n+BETA\n gamma\n",
+      { emit: false },
+    );
+    assert.equal(await Deno.readTextFile(join(fx.ws, "src", "b.txt")), "alpha\nBETA\ngamma\n");
     const patch = "--- crlf.txt\t2024-01-01\n+++ crlf.txt\t2024-01-02\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n" +
       "--- nonl.txt\n+++ nonl.txt\n@@ -1,2 +1,2 @@\n x\n-y\n\\ No newline at end of file\n+Y\n\\ No newline at end of file\n";
     await applyPatchText(fx.ws, patch, { emit: false });
