@@ -297,9 +297,13 @@ class Member<T> extends QueueBase<T> implements GroupMember<T> {
 
   ack(messages: BusMessage<T> | BusMessage<T>[]): void {
     const list = (Array.isArray(messages) ? messages : [messages]) as unknown as Msg[];
-    if (!this.#manual) return;
     const done: Msg[] = [];
-    for (const m of list) if (this.inflight.delete(m)) done.push(m);
+    if (this.#manual) {
+      for (const m of list) if (this.inflight.delete(m)) done.push(m);
+    } else if (this.last.length > 0) {
+      const set = new Set(list);
+      this.last = this.last.filter((m) => (set.has(m) ? (done.push(m), false) : true));
+    }
     if (done.length > 0) this.#owner.acked(done);
   }
 

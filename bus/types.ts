@@ -85,7 +85,7 @@ export interface Subscription<T = unknown> extends AsyncIterable<BusMessage<T>> 
 export interface GroupMember<T = unknown> extends Subscription<T> {
   /** The group's name. */
   readonly group: string;
-  /** Acknowledges processed messages (manual mode; harmless in auto mode). */
+  /** Acknowledges processed messages (manual mode; in auto mode it acknowledges early, e.g. before close). */
   ack(messages: BusMessage<T> | BusMessage<T>[]): void;
   /** Gives a message back: it is redelivered to a member (possibly this one) with `attempt + 1`. */
   nack(message: BusMessage<T>): void;
