@@ -63,14 +63,22 @@ export async function findLlm(
   probeTimeoutMs = 1500,
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): Promise<LlmAvailability> {
-  if (localMode(env)) return { label: "off (LOCAL_MODE=true)", reason: "LOCAL_MODE=true turns the LLM off" };
+  if (localMode(env)) {
+    return {
+      label: "off (LOCAL_MODE=true)",
+      reason: "LOCAL_MODE=true turns the LLM off (unset it to use Ollama or an OpenAI-compatible API)",
+    };
+  }
   const config = resolveLlmConfig(options, env);
   if (!config) return { label: "off", reason: "no LLM configured" };
   const tried: string[] = [];
   let short = "";
   for (const candidate of [config, config.fallback].filter((c): c is LlmConfig => !!c)) {
     if (candidate.provider === "openai" && !candidate.apiKey && /api\.openai\.com/.test(candidate.baseUrl)) {
-      tried.push("OpenAI: OPENAI_API_KEY is not set");
+      tried.push(
+        "OPENAI_API_KEY is not set for the OpenAI API; set it (and OPENAI_BASE_URL for a compatible server) or use Ollama",
+      );
+      short ||= "OPENAI_API_KEY not set";
       continue;
     }
     const probe = await cachedProbe(candidate, probeTimeoutMs);
@@ -106,8 +114,5 @@ export async function findLlm(
 export async function requireLlm(options: LlmOptions, command: string): Promise<LlmClient> {
   const found = await findLlm(options);
   if (found.client) return found.client;
-  throw new LlmError(
-    "not-configured",
-    `${command} needs an LLM and none is available: ${found.reason}. To enable it: ${CONFIGURE_HINT}.`,
-  );
+  throw new LlmError("not-configured", `${command} needs an LLM and none is available: ${found.reason}.`);
 }

@@ -203,7 +203,7 @@ export async function runCtx(args: string[], ctx: CommandContext): Promise<Comma
       } catch (err) {
         llmNote = `LLM summary failed: ${errorMessage(err)}`;
       }
-    } else llmNote = `LLM summary unavailable: ${found.reason}`;
+    } else llmNote = `LLM summary unavailable: ${found.label} ('llm' explains)`;
   }
   if (summary) {
     Object.assign(data, {
@@ -274,7 +274,7 @@ export async function runCodectx(args: string[], ctx: CommandContext): Promise<C
       } catch (err) {
         llmNote = `LLM summary failed: ${errorMessage(err)}`;
       }
-    } else llmNote = `LLM summary unavailable: ${found.reason}`;
+    } else llmNote = `LLM summary unavailable: ${found.label} ('llm' explains)`;
   }
   if (ctx.out.json) {
     ctx.out.printJson(values.snapshot ? { ...data, snapshot: snap.text } : data);
@@ -324,7 +324,7 @@ export async function runPlan(args: string[], ctx: CommandContext): Promise<Comm
       if (events.files.length) section(ctx, "Log error lines (no LLM)", bullets(heuristicKeyPoints(events)));
     }
     throw new UserError(
-      `plan needs an LLM to write the plan and none is available: ${found.reason}. To enable it: ${CONFIGURE_HINT}.`,
+      `plan needs an LLM to write the plan and none is available: ${found.reason}.`,
     );
   }
   const llm = found.client;
@@ -824,10 +824,15 @@ export async function runToolchainCommand(
 // ---------------------------------------------------------------------------------------------------------
 // chat and routing.
 
+const NO_LLM_NOTED = "agent.noLlmNoted";
+
 async function routeWith(query: string, ctx: CommandContext, maxSteps: number): Promise<CommandResult> {
   const found = await findLlm(llmOptions(ctx), 1000);
   if (!found.client && !ctx.out.json) {
-    ctx.out.info(`No LLM (${found.reason}); routing with the offline rules. ${CONFIGURE_HINT}.`);
+    if (!ctx.session.state.get(NO_LLM_NOTED)) {
+      ctx.out.info(`No LLM: ${found.reason}. Routing with the offline rules.`);
+      ctx.session.state.set(NO_LLM_NOTED, true);
+    } else ctx.out.info(`(no LLM: offline rules; ${found.label})`);
   }
   const hasLogs = (await loadLogEvents(ctx.workspace).catch(() => ({ files: [] }))).files.length > 0;
   const { steps, best } = await routeRequest(query, {
