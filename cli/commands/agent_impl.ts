@@ -203,7 +203,7 @@ export async function runCtx(args: string[], ctx: CommandContext): Promise<Comma
       } catch (err) {
         llmNote = `LLM summary failed: ${errorMessage(err)}`;
       }
-    } else llmNote = `LLM summary unavailable: ${found.label} ('llm' explains)`;
+    } else llmNote = `LLM summary unavailable: ${found.label}`;
   }
   if (summary) {
     Object.assign(data, {
@@ -274,7 +274,7 @@ export async function runCodectx(args: string[], ctx: CommandContext): Promise<C
       } catch (err) {
         llmNote = `LLM summary failed: ${errorMessage(err)}`;
       }
-    } else llmNote = `LLM summary unavailable: ${found.label} ('llm' explains)`;
+    } else llmNote = `LLM summary unavailable: ${found.label}`;
   }
   if (ctx.out.json) {
     ctx.out.printJson(values.snapshot ? { ...data, snapshot: snap.text } : data);
@@ -832,7 +832,7 @@ async function routeWith(query: string, ctx: CommandContext, maxSteps: number): 
     if (!ctx.session.state.get(NO_LLM_NOTED)) {
       ctx.out.info(`No LLM: ${found.reason}. Routing with the offline rules.`);
       ctx.session.state.set(NO_LLM_NOTED, true);
-    } else ctx.out.info(`(no LLM: offline rules; ${found.label})`);
+    } else ctx.out.info("(no LLM: offline rules)");
   }
   const hasLogs = (await loadLogEvents(ctx.workspace).catch(() => ({ files: [] }))).files.length > 0;
   const { steps, best } = await routeRequest(query, {
