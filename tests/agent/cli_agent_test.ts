@@ -468,3 +468,32 @@ Deno.test("session: a routed edit is shown and verified but never applied", asyn
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("patch FILE through the CLI: dry run, apply, refusal with exit 1 and nothing written", async () => {
+  const ws = await makeWorkspace();
+  try {
+    await Deno.writeTextFile(join(ws, "fix.diff"), GOOD_PATCH);
+    const dry = await runDspy(["--workspace", ws, "patch", "fix.diff", "--dry-run"], {});
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /Dry run: the patch applies cleanly/);
+    assert.equal(await Deno.readTextFile(join(ws, "src", "app.py")), APP);
+    const ok = await runDspy(["--workspace", ws, "patch", "fix.diff"], {});
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Applied patch \S+: files: 1 {2}\+lines: 1 {2}-lines: 1/);
+    const again = await runDspy(["--workspace", ws, "patch", "fix.diff"], {});
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /hunk 1 of 1 .* does not match src\/app\.py/);
+    await Deno.writeTextFile(
+      join(ws, "evil.diff"),
+      "--- /dev/null\n+++ b/../escaped.txt\n@@ -0,0 +1 @@\n+x\n",
+    );
+    const evil = await runDspy(["--workspace", ws, "patch", "evil.diff"], {});
+    assert.equal(evil.code, 1);
+    assert.match(evil.stderr, /climbs out with '\.\.'/);
+    await assert.rejects(() => Deno.stat(join(ws, "..", "escaped.txt")));
+    const usage = await runDspy(["--workspace", ws, "patch"], {});
+    assert.equal(usage.code, 2);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
