@@ -32,6 +32,7 @@ const FORMAT_VERSION = 1;
 const ANALYZER_VERSION = 3;
 const META_FILE = "lexical.json";
 const POSTINGS_FILE = "lexical.postings.bin";
+const FILES_FILE = "lexical.files.json";
 
 /** BM25F parameters. */
 export interface Bm25Params {
@@ -106,7 +107,8 @@ interface StoredMeta {
   chunkLines: number;
   params: Bm25Params;
   createdAt: string;
-  files: Record<string, FileEntry>;
+  /** Per-file records for incremental builds; loaded only for builds (`lexical.files.json`). */
+  files?: Record<string, FileEntry>;
   /** Per chunk: path index into `paths`, start, end, symbol ("" for none), kind, length. */
   paths: string[];
   chunkPath: number[];
@@ -140,9 +142,14 @@ interface WorkChunk {
 }
 
 /** Where the lexical index of a workspace lives. */
-export function indexFiles(root: string): { dir: string; meta: string; postings: string } {
+export function indexFiles(root: string): { dir: string; meta: string; postings: string; files: string } {
   const dir = workspacePaths(root).indexDir;
-  return { dir, meta: join(dir, META_FILE), postings: join(dir, POSTINGS_FILE) };
+  return {
+    dir,
+    meta: join(dir, META_FILE),
+    postings: join(dir, POSTINGS_FILE),
+    files: join(dir, FILES_FILE),
+  };
 }
 
 /** True when the workspace has a lexical index. */
@@ -156,7 +163,10 @@ export async function hasIndex(root: string): Promise<boolean> {
 }
 
 /** Loads the workspace's index; `null` when there is none (or it is from an incompatible version). */
-export async function loadIndex(root: string): Promise<LexicalIndex | null> {
+export async function loadIndex(
+  root: string,
+  options: { files?: boolean } = {},
+): Promise<LexicalIndex | null> {
   const files = indexFiles(root);
   let meta: StoredMeta;
   let bytes: Uint8Array;
@@ -169,6 +179,16 @@ export async function loadIndex(root: string): Promise<LexicalIndex | null> {
     throw err;
   }
   if (meta.version !== FORMAT_VERSION) return null;
+  if (options.files) {
+    try {
+      const stored = JSON.parse(await Deno.readTextFile(files.files));
+      // Written with the same build stamp as the meta; a mismatch means a torn write: rebuild from scratch.
+      if (stored.createdAt !== meta.createdAt) return null;
+      meta.files = stored.files;
+    } catch {
+      return null;
+    }
+  }
   const total = meta.termOffset[meta.termOffset.length - 1] ?? 0;
   if (bytes.byteLength !== total * 8) return null; // torn or foreign file: rebuild
   const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
@@ -287,14 +307,14 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     maxFileBytes: options.maxFileBytes,
     signal: options.signal,
   });
-  const previous = options.full ? null : await loadIndex(root);
-  const compatible = previous && previous.meta.chunkLines === chunkLines &&
+  const previous = options.full ? null : await loadIndex(root, { files: true });
+  const compatible = previous && previous.meta.files && previous.meta.chunkLines === chunkLines &&
     previous.meta.analyzer === ANALYZER_VERSION &&
     JSON.stringify(previous.meta.params) === JSON.stringify(params);
   let prevTerms: { terms: string[]; weights: number[] }[] | null = null;
   if (compatible) {
     // Nothing changed (same files, sizes and mtimes): keep the index as it is.
-    const old = previous!.meta.files;
+    const old = previous!.meta.files!;
     const unchanged = walked.length === Object.keys(old).length &&
       walked.every((f) => old[f.rel] && old[f.rel].size === f.size && old[f.rel].mtimeMs === f.mtimeMs);
     if (unchanged) {
@@ -316,7 +336,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   // Plan: unchanged files keep their chunks; the others are read and analysed (in workers when many).
   const toRead: { abs: string; rel: string }[] = [];
   for (const f of walked) {
-    const old = compatible ? previous!.meta.files[f.rel] : undefined;
+    const old = compatible ? previous!.meta.files![f.rel] : undefined;
     if (!(old && old.size === f.size && old.mtimeMs === f.mtimeMs)) toRead.push({ abs: f.abs, rel: f.rel });
   }
   let done = walked.length - toRead.length;
@@ -354,7 +374,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
         });
       }
     } else {
-      const old = previous!.meta.files[f.rel];
+      const old = previous!.meta.files![f.rel];
       prevTerms ??= invert(previous!);
       const m = previous!.meta;
       for (let c = old.first; c < old.first + old.count; c++) {
@@ -373,7 +393,9 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     }
     files[f.rel] = { size: f.size, mtimeMs: f.mtimeMs, first, count: chunks.length - first };
   }
-  const filesRemoved = compatible ? Object.keys(previous!.meta.files).filter((p) => !(p in files)).length : 0;
+  const filesRemoved = compatible
+    ? Object.keys(previous!.meta.files!).filter((p) => !(p in files)).length
+    : 0;
 
   // Invert into sorted postings.
   const postings = new Map<string, { ids: number[]; w: number[] }>();
@@ -431,8 +453,10 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   };
   const loc = indexFiles(root);
   // Postings first, then the meta that describes them: a reader never sees meta pointing past the postings.
+  const { files: fileRecords, ...searchMeta } = meta;
   await atomicWriteFile(loc.postings, bin);
-  await atomicWriteFile(loc.meta, JSON.stringify(meta));
+  await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, files: fileRecords }));
+  await atomicWriteFile(loc.meta, JSON.stringify(searchMeta));
   return {
     files: Object.values(files).filter((e) => e.count > 0).length,
     chunks: chunks.length,
