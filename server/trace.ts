@@ -34,6 +34,11 @@ export interface TraceLogOptions {
   enabled?: boolean;
   /** Deliver batches to listeners every this many ms (default 50). */
   batchMs?: number;
+  /**
+   * At most this many records per batch go to live listeners (default 250, i.e. 5,000/s); under heavier
+   * load the newest are kept and the rest are reported as skipped. The file always gets every record.
+   */
+  maxBatch?: number;
 }
 
 /** A batch of new records for trace listeners. */
@@ -42,6 +47,8 @@ export interface TraceBatch {
   records: (TraceRecord & { seq: number })[];
   /** The same records as `trace` SSE frames (id = seq), encoded once for every listener. */
   frames: Uint8Array;
+  /** Records left out of this batch because of the live rate cap. */
+  skipped: number;
 }
 
 const encoder = new TextEncoder();
@@ -62,6 +69,8 @@ export class TraceLog {
   #seq = 0;
   #batch: (TraceRecord & { seq: number })[] = [];
   #batchMs: number;
+  #maxBatch: number;
+  #skipped = 0;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: TraceLogOptions) {
@@ -70,12 +79,18 @@ export class TraceLog {
     this.#maxBytes = options.maxBytes ?? 5 * 1024 * 1024;
     this.#flushMs = options.flushMs ?? 100;
     this.#batchMs = options.batchMs ?? 50;
+    this.#maxBatch = options.maxBatch ?? 250;
   }
 
   /** Records one request. */
   record(rec: TraceRecord): void {
-    if (this.#listeners.size > 0 && this.#batch.length < 10_000) {
+    if (this.#listeners.size > 0) {
       this.#batch.push({ ...rec, seq: ++this.#seq });
+      if (this.#batch.length > 2 * this.#maxBatch) {
+        const drop = this.#batch.length - this.#maxBatch;
+        this.#batch.splice(0, drop);
+        this.#skipped += drop;
+      }
       this.#batchTimer ??= setTimeout(() => this.#deliver(), this.#batchMs);
     }
     if (!this.enabled || this.#closed) return;
@@ -85,15 +100,21 @@ export class TraceLog {
 
   #deliver(): void {
     this.#batchTimer = undefined;
-    const records = this.#batch;
+    let records = this.#batch;
     this.#batch = [];
+    let skipped = this.#skipped;
+    this.#skipped = 0;
+    if (records.length > this.#maxBatch) {
+      skipped += records.length - this.#maxBatch;
+      records = records.slice(-this.#maxBatch);
+    }
     if (records.length === 0 || this.#listeners.size === 0) return;
-    let text = "";
+    let text = skipped ? formatSse({ event: "skipped", data: { count: skipped } }) : "";
     for (const r of records) {
       const { seq, ...rec } = r;
       text += formatSse({ event: "trace", id: String(seq), data: rec });
     }
-    const batch = { records, frames: encoder.encode(text) };
+    const batch = { records, frames: encoder.encode(text), skipped };
     for (const fn of this.#listeners) {
       try {
         fn(batch);

@@ -1,0 +1,38 @@
+/**
+ * The trace writer on its own: batched live delivery with pre-encoded frames, the live rate cap (the file
+ * still gets every record), tail reads and clear.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type TraceBatch, TraceLog } from "../../server/trace.ts";
+
+Deno.test("live listeners get capped batches with a skipped count; the file keeps every record", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dspy_trace_" });
+  const trace = new TraceLog({ dir, batchMs: 20, maxBatch: 5 });
+  try {
+    const batches: TraceBatch[] = [];
+    const stop = trace.listen((b) => batches.push(b));
+    for (let i = 0; i < 30; i++) trace.record({ ts: i, method: "GET", path: `/p${i}`, status: 200, ms: 0.1 });
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(batches.length, 1);
+    const [batch] = batches;
+    assert.deepEqual(batch.records.map((r) => r.path), ["/p25", "/p26", "/p27", "/p28", "/p29"]);
+    assert.equal(batch.skipped, 25);
+    const text = new TextDecoder().decode(batch.frames);
+    assert.match(text, /^event: skipped\ndata: \{"count":25\}\n\n/);
+    assert.equal(text.match(/^event: trace$/gm)?.length, 5);
+    assert.match(text, /id: 30\ndata: \{"ts":29,"method":"GET","path":"\/p29","status":200,"ms":0.1\}/);
+    stop();
+    const tail = await trace.tail(100);
+    assert.equal(tail.length, 30);
+    assert.deepEqual(await trace.tail(2), tail.slice(-2));
+    await trace.clear();
+    assert.equal(await trace.bytes(), 0);
+    assert.deepEqual(await trace.tail(5), []);
+  } finally {
+    await trace.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
