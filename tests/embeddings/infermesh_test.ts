@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createInferMeshEmbedder, InferMeshError } from "../../embeddings/mod.ts";
+import { runDspy } from "../support/cli.ts";
 
 interface Seen {
   auth: string | null;
@@ -129,5 +130,50 @@ Deno.test("InferMesh client times out a hung request and needs a URL", async () 
     assert.throws(() => createInferMeshEmbedder({}), /INFERMESH_URL/);
   } finally {
     if (saved !== undefined) Deno.env.set("INFERMESH_URL", saved);
+  }
+});
+
+Deno.test("emb-index --backend infermesh and emb-search through the CLI against a loopback server", async () => {
+  // Deterministic "model": a 4-dimensional bag of a few words, so the search result is predictable.
+  const words = ["retry", "backoff", "config", "parse"];
+  const embed = (t: string) => words.map((w) => (t.toLowerCase().includes(w) ? 1 : 0) + 0.01);
+  const s = startServer((_n, body) => Response.json({ vectors: body.inputs.map(embed) }));
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy-im-" }));
+  try {
+    await Deno.writeTextFile(`${root}/net.py`, "def retry_with_backoff(fn):\n    return fn()\n");
+    await Deno.writeTextFile(`${root}/cfg.py`, "def parse_config(text):\n    return text\n");
+    const env = { INFERMESH_URL: s.url, INFERMESH_API_KEY: "secret", EMBED_BATCH_SIZE: "1" };
+    const idx = await runDspy(["--workspace", root, "emb-index", "--json", "--jsonl"], { env });
+    assert.equal(idx.code, 0, idx.stderr);
+    const info = JSON.parse(idx.stdout);
+    assert.deepEqual([info.backend, info.dim, info.chunks], ["infermesh", 4, 2]);
+    assert.ok(s.seen.length >= 2 && s.seen.every((r) => r.inputs.length === 1 && r.auth === "Bearer secret"));
+    const found = await runDspy(
+      ["--workspace", root, "emb-search", "parse the config", "--k", "1", "--json"],
+      { env },
+    );
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(JSON.parse(found.stdout)[0].path, "cfg.py");
+  } finally {
+    await s.server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+  // With the server gone, the index command fails with the URL in the message (exit 1), not empty vectors.
+  const root2 = await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy-im-" }));
+  try {
+    await Deno.writeTextFile(`${root2}/a.py`, "x = 1\n");
+    const r = await runDspy([
+      "--workspace",
+      root2,
+      "emb-index",
+      "--backend",
+      "infermesh",
+      "--infermesh-url",
+      s.url,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /infermesh: POST http:\/\/127\.0\.0\.1:\d+\/embed failed/);
+  } finally {
+    await Deno.remove(root2, { recursive: true });
   }
 });
