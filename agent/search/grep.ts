@@ -10,7 +10,7 @@
 import { UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
 import { compilePattern, type GrepJob, type GrepMatch, type GrepWorkerReply } from "./grep_core.ts";
-import { DEFAULT_MAX_FILE_BYTES, iterateFiles, relPath } from "./walk.ts";
+import { DEFAULT_MAX_FILE_BYTES, isBinary, iterateFiles, relPath } from "./walk.ts";
 
 export type { GrepMatch } from "./grep_core.ts";
 
@@ -90,6 +90,20 @@ export async function grepWorkspace(
       throw new UserError(`grep: no such file ${options.file}: give a path relative to the workspace`);
     }
     if (!info.isFile) throw new UserError(`grep: ${options.file} is not a file`);
+    const head = new Uint8Array(8192);
+    const fh = await Deno.open(abs);
+    let n: number | null;
+    try {
+      n = await fh.read(head);
+    } finally {
+      fh.close();
+    }
+    if (isBinary(head.subarray(0, n ?? 0))) throw new UserError(`grep: ${options.file} is a binary file`);
+    if (info.size > maxFileBytes) {
+      throw new UserError(
+        `grep: ${options.file} is over the size limit (${maxFileBytes} bytes); raise --max-file-bytes`,
+      );
+    }
     single = { abs, rel: relPath(root, abs) };
   }
 

@@ -59,6 +59,12 @@ export function compilePattern(pattern: string, options: PatternOptions = {}): R
     return new RegExp(source, flags);
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, "") : String(err);
+    if (/^\(\?[a-z]+\)/.test(pattern)) {
+      throw new UserError(
+        `grep: invalid regular expression '${pattern}': inline flags like (?i) are not supported; ` +
+          `use --ignore-case instead`,
+      );
+    }
     throw new UserError(
       `grep: invalid regular expression '${pattern}': ${why}. Fix the pattern or pass --fixed to search for it literally`,
     );

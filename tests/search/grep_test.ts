@@ -50,6 +50,14 @@ Deno.test("grep reports a bad regex clearly and stops a catastrophic one instead
       return true;
     });
     await assert.rejects(() => grepWorkspace(root, ""), /pattern is empty/);
+    await assert.rejects(() => grepWorkspace(root, "(?i)abc"), /inline flags .* --ignore-case/);
+    await Deno.writeFile(`${root}/b.bin`, new Uint8Array([97, 0, 98]));
+    await assert.rejects(() => grepWorkspace(root, "a", { file: "b.bin" }), /b\.bin is a binary file/);
+    await assert.rejects(
+      () => grepWorkspace(root, "a", { file: "a.txt", maxFileBytes: 10 }),
+      /over the size limit/,
+    );
+    await assert.rejects(() => grepWorkspace(root, "a", { file: "nope.txt" }), /no such file nope\.txt/);
     const t = performance.now();
     await assert.rejects(
       () => grepWorkspace(root, "^(a+)+$", { timeoutMs: 500 }),
