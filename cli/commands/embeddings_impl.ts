@@ -54,9 +54,13 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     throw new UserError(`emb-index: unknown backend '${backend}': use ${BACKENDS.join(", ")}`);
   }
   const modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
+  // A model given as a path is relative to the workspace, like every other path argument.
+  const model = values.model && /^\.{0,2}\//.test(values.model)
+    ? resolve(ctx.workspace, values.model)
+    : values.model;
   const embedder = await createEmbedder({
     backend,
-    model: values.model,
+    model,
     modelPath,
     url,
     dim: values.dim ? intOption("emb-index", "dim", values.dim, 256) : undefined,
