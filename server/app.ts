@@ -84,7 +84,12 @@ function errorResponse(
 ): Response {
   return new Response(JSON.stringify({ error: message, status, ...extra }), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    },
   });
 }
 
@@ -174,9 +179,6 @@ export function createHandler(
       status: res.status,
       ms: Math.round(ms * 1000) / 1000,
     });
-    try {
-      res.headers.set("x-content-type-options", "nosniff");
-    } catch { /* immutable headers: leave them */ }
     return res;
   };
   return (req, info) => {

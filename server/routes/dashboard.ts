@@ -39,13 +39,18 @@ export const dashboardRoutes: RouteModule = {
           "content-security-policy": CSP,
           "cache-control": "no-cache",
           "referrer-policy": "no-referrer",
+          "x-content-type-options": "nosniff",
         }));
     }
     routes.get("/static/:name", (c) => {
       const name = c.req.param("name") ?? "";
       const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
       if (!asset) return c.json({ error: `no static asset ${name.slice(0, 100)}`, status: 404 }, 404);
-      return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=300" });
+      return c.body(asset.body, 200, {
+        "content-type": asset.type,
+        "cache-control": "public, max-age=300",
+        "x-content-type-options": "nosniff",
+      });
     });
   },
 };
