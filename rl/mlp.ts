@@ -9,6 +9,29 @@
  */
 
 import type { Rng } from "./rng.ts";
+import { denseKernels, wasmMlpBackward, wasmMlpForward } from "./wasm_dense.ts";
+
+/** Which implementation runs the dense layers. */
+export type MlpBackend = "wasm" | "js";
+
+let backend: MlpBackend = denseKernels() ? "wasm" : "js";
+
+/**
+ * Chooses the dense-layer implementation: `wasm` (SIMD kernels, the default where available) or `js`
+ * (plain loops). Both compute the same function; results differ only in floating-point rounding, so a run
+ * is reproducible for a given backend. Returns the previous choice.
+ */
+export function setMlpBackend(next: MlpBackend): MlpBackend {
+  const previous = backend;
+  if (next === "wasm" && !denseKernels()) throw new Error("WebAssembly SIMD is not available here");
+  backend = next;
+  return previous;
+}
+
+/** The current dense-layer implementation. */
+export function mlpBackend(): MlpBackend {
+  return backend;
+}
 
 /** Where one dense layer's weights (out×in, row-major) and biases live in the flat vector. */
 export interface LayerSlot {
@@ -100,7 +123,7 @@ export function mlpBuffers(layout: MlpLayout, capacity: number): MlpBuffers {
  * Forward pass over `batch` rows of `input` (row-major, batch × sizes[0]). Returns the output buffer
  * (batch × sizes[last]); hidden activations stay in `buf.acts` for the backward pass.
  */
-export function mlpForward(
+function jsMlpForward(
   params: Float64Array,
   layout: MlpLayout,
   input: Float64Array,
@@ -161,7 +184,7 @@ export function mlpForward(
  * Backward pass after {@link mlpForward} with the same buffers. `dOut` is d(loss)/d(output)
  * (batch × sizes[last]); gradients are ADDED into `grads` (same layout as `params`).
  */
-export function mlpBackward(
+function jsMlpBackward(
   params: Float64Array,
   grads: Float64Array,
   layout: MlpLayout,
@@ -226,4 +249,38 @@ export function mlpBackward(
       for (let i = 0; i < inSize; i++) dx[xr + i] *= 1 - x[xr + i] * x[xr + i];
     }
   }
+}
+
+/**
+ * Forward pass over `batch` rows of `input` (row-major, batch × sizes[0]). Returns the output buffer
+ * (batch × sizes[last]); activations stay in `buf.acts` for the backward pass.
+ */
+export function mlpForward(
+  params: Float64Array,
+  layout: MlpLayout,
+  input: Float64Array,
+  batch: number,
+  buf: MlpBuffers,
+): Float64Array {
+  if (backend === "wasm") return wasmMlpForward(denseKernels()!, params, layout, input, batch, buf);
+  return jsMlpForward(params, layout, input, batch, buf);
+}
+
+/**
+ * Backward pass after {@link mlpForward} with the same buffers. `dOut` is d(loss)/d(output)
+ * (batch × sizes[last]); gradients are ADDED into `grads` (same layout as `params`).
+ */
+export function mlpBackward(
+  params: Float64Array,
+  grads: Float64Array,
+  layout: MlpLayout,
+  dOut: Float64Array,
+  batch: number,
+  buf: MlpBuffers,
+): void {
+  if (backend === "wasm") {
+    wasmMlpBackward(denseKernels()!, params, grads, layout, dOut, batch, buf);
+    return;
+  }
+  jsMlpBackward(params, grads, layout, dOut, batch, buf);
 }

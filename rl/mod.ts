@@ -47,7 +47,17 @@ export {
 } from "./vector_env.ts";
 export { createWorkerVectorEnv, EnvWorkerError, type WorkerVectorEnvOptions } from "./worker_env.ts";
 export { randomSeed, Rng, type RngState } from "./rng.ts";
-export { initMlp, mlpBackward, mlpBuffers, mlpForward, type MlpLayout, mlpLayout } from "./mlp.ts";
+export {
+  initMlp,
+  type MlpBackend,
+  mlpBackend,
+  mlpBackward,
+  mlpBuffers,
+  mlpForward,
+  type MlpLayout,
+  mlpLayout,
+  setMlpBackend,
+} from "./mlp.ts";
 export { type AdamState, adamStep, clipGradNorm, createAdam, gradNorm } from "./adam.ts";
 export {
   act,

@@ -6,11 +6,16 @@ import {
   createActorCritic,
   createAdam,
   gradNorm,
+  mlpBackend,
+  mlpBackward,
+  mlpBuffers,
+  mlpForward,
   policyScratch,
   ppoLossAndGrad,
   type PpoLossOptions,
   type PpoMinibatch,
   Rng,
+  setMlpBackend,
   valueLossAndGrad,
 } from "../../rl/mod.ts";
 
@@ -60,13 +65,45 @@ function checkGradient(seed: number, opts: PpoLossOptions) {
   assert.ok(worst < 1e-5, `worst relative gradient error ${worst}`);
 }
 
-Deno.test("PPO loss gradient matches finite differences (actor and critic)", () => {
-  checkGradient(1, { clip: 0.2, vfCoef: 0.5, entCoef: 0.01, normAdv: true, clipValue: false });
-  checkGradient(2, { clip: 0.1, vfCoef: 1.0, entCoef: 0.2, normAdv: false, clipValue: false });
-});
+for (const backend of ["wasm", "js"] as const) {
+  Deno.test(`PPO loss gradient matches finite differences (actor and critic, ${backend} layers)`, () => {
+    const previous = setMlpBackend(backend);
+    try {
+      checkGradient(1, { clip: 0.2, vfCoef: 0.5, entCoef: 0.01, normAdv: true, clipValue: false });
+      checkGradient(2, { clip: 0.1, vfCoef: 1.0, entCoef: 0.2, normAdv: false, clipValue: false });
+      checkGradient(3, { clip: 0.2, vfCoef: 0.5, entCoef: 0.05, normAdv: true, clipValue: true });
+    } finally {
+      setMlpBackend(previous);
+    }
+  });
+}
 
-Deno.test("PPO loss gradient with value clipping matches finite differences", () => {
-  checkGradient(3, { clip: 0.2, vfCoef: 0.5, entCoef: 0.05, normAdv: true, clipValue: true });
+Deno.test("the WebAssembly and JavaScript dense layers agree (odd and even widths, odd batches)", () => {
+  const rng = new Rng(9);
+  for (const [obs, hidden, batch] of [[4, [64, 64], 32], [15, [7, 5], 9], [1, [3], 1]] as const) {
+    const net = createActorCritic({ obsSize: obs, actionCount: 3, hidden: [...hidden] }, rng);
+    for (let i = 0; i < net.params.length; i++) net.params[i] += 0.2 * rng.normal();
+    const x = new Float64Array(batch * obs).map(() => rng.normal());
+    const dy = new Float64Array(batch * 3).map(() => rng.normal());
+    const run = (backend: "js" | "wasm") => {
+      const previous = setMlpBackend(backend);
+      try {
+        const buf = mlpBuffers(net.actor, batch);
+        const out = Float64Array.from(mlpForward(net.params, net.actor, x, batch, buf));
+        const g = new Float64Array(net.params.length);
+        mlpBackward(net.params, g, net.actor, dy, batch, buf);
+        return { out, g };
+      } finally {
+        setMlpBackend(previous);
+      }
+    };
+    const a = run("js"), b = run("wasm");
+    for (let i = 0; i < a.out.length; i++) assert.ok(Math.abs(a.out[i] - b.out[i]) < 1e-12);
+    for (let i = 0; i < a.g.length; i++) {
+      assert.ok(Math.abs(a.g[i] - b.g[i]) < 1e-10 * Math.max(1, Math.abs(a.g[i])));
+    }
+  }
+  assert.equal(mlpBackend(), "wasm", "WebAssembly SIMD is the default here");
 });
 
 Deno.test("value-regression gradient matches finite differences and touches only the critic", () => {

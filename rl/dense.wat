@@ -1,0 +1,199 @@
+(module
+  (memory (export "memory") 16)
+  ;; y[r][o] = b[o] + sum_i W[o][i] * x[r][i]; rows handled four at a time.
+  (func (export "fwd") (param $W i32) (param $b i32) (param $x i32) (param $y i32)
+        (param $rows i32) (param $in i32) (param $out i32)
+    (local $r i32) (local $o i32) (local $i i32) (local $in2 i32)
+    (local $wrow i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $w v128)
+    (local $s0 f64) (local $s1 f64) (local $s2 f64) (local $s3 f64) (local $ws f64) (local $bias f64)
+    (local $rowb i32) (local $yrow i32)
+    (local.set $in2 (i32.and (local.get $in) (i32.const -2)))
+    (local.set $rowb (i32.shl (local.get $in) (i32.const 3)))
+    (local.set $r (i32.const 0))
+    (block $rdone
+      (loop $rloop
+        (br_if $rdone (i32.gt_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+        (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowb))))
+        (local.set $x1 (i32.add (local.get $x0) (local.get $rowb)))
+        (local.set $x2 (i32.add (local.get $x1) (local.get $rowb)))
+        (local.set $x3 (i32.add (local.get $x2) (local.get $rowb)))
+        (local.set $yrow (i32.add (local.get $y) (i32.shl (i32.mul (local.get $r) (local.get $out)) (i32.const 3))))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $oloop
+            (br_if $odone (i32.ge_s (local.get $o) (local.get $out)))
+            (local.set $wrow (i32.add (local.get $W) (i32.mul (local.get $o) (local.get $rowb))))
+            (local.set $a0 (v128.const f64x2 0 0))
+            (local.set $a1 (v128.const f64x2 0 0))
+            (local.set $a2 (v128.const f64x2 0 0))
+            (local.set $a3 (v128.const f64x2 0 0))
+            (local.set $i (i32.const 0))
+            (block $idone
+              (loop $iloop
+                (br_if $idone (i32.ge_s (local.get $i) (local.get $in2)))
+                (local.set $w (v128.load (i32.add (local.get $wrow) (i32.shl (local.get $i) (i32.const 3)))))
+                (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $w)
+                  (v128.load (i32.add (local.get $x0) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $w)
+                  (v128.load (i32.add (local.get $x1) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $w)
+                  (v128.load (i32.add (local.get $x2) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $w)
+                  (v128.load (i32.add (local.get $x3) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 2)))
+                (br $iloop)))
+            (local.set $bias (f64.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 3)))))
+            (local.set $s0 (f64.add (local.get $bias) (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0)))))
+            (local.set $s1 (f64.add (local.get $bias) (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
+            (local.set $s2 (f64.add (local.get $bias) (f64.add (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))))
+            (local.set $s3 (f64.add (local.get $bias) (f64.add (f64x2.extract_lane 0 (local.get $a3)) (f64x2.extract_lane 1 (local.get $a3)))))
+            (if (i32.lt_s (local.get $in2) (local.get $in))
+              (then
+                (local.set $ws (f64.load (i32.add (local.get $wrow) (i32.shl (local.get $in2) (i32.const 3)))))
+                (local.set $s0 (f64.add (local.get $s0) (f64.mul (local.get $ws) (f64.load (i32.add (local.get $x0) (i32.shl (local.get $in2) (i32.const 3)))))))
+                (local.set $s1 (f64.add (local.get $s1) (f64.mul (local.get $ws) (f64.load (i32.add (local.get $x1) (i32.shl (local.get $in2) (i32.const 3)))))))
+                (local.set $s2 (f64.add (local.get $s2) (f64.mul (local.get $ws) (f64.load (i32.add (local.get $x2) (i32.shl (local.get $in2) (i32.const 3)))))))
+                (local.set $s3 (f64.add (local.get $s3) (f64.mul (local.get $ws) (f64.load (i32.add (local.get $x3) (i32.shl (local.get $in2) (i32.const 3)))))))))
+            (f64.store (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const 3))) (local.get $s0))
+            (f64.store (i32.add (local.get $yrow) (i32.shl (i32.add (local.get $o) (local.get $out)) (i32.const 3))) (local.get $s1))
+            (f64.store (i32.add (local.get $yrow) (i32.shl (i32.add (local.get $o) (i32.shl (local.get $out) (i32.const 1))) (i32.const 3))) (local.get $s2))
+            (f64.store (i32.add (local.get $yrow) (i32.shl (i32.add (local.get $o) (i32.mul (local.get $out) (i32.const 3))) (i32.const 3))) (local.get $s3))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $oloop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $rloop)))
+    ;; leftover rows one at a time
+    (block $r1done
+      (loop $r1loop
+        (br_if $r1done (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowb))))
+        (local.set $yrow (i32.add (local.get $y) (i32.shl (i32.mul (local.get $r) (local.get $out)) (i32.const 3))))
+        (local.set $o (i32.const 0))
+        (block $o1done
+          (loop $o1loop
+            (br_if $o1done (i32.ge_s (local.get $o) (local.get $out)))
+            (local.set $wrow (i32.add (local.get $W) (i32.mul (local.get $o) (local.get $rowb))))
+            (local.set $a0 (v128.const f64x2 0 0))
+            (local.set $i (i32.const 0))
+            (block $i1done
+              (loop $i1loop
+                (br_if $i1done (i32.ge_s (local.get $i) (local.get $in2)))
+                (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul
+                  (v128.load (i32.add (local.get $wrow) (i32.shl (local.get $i) (i32.const 3))))
+                  (v128.load (i32.add (local.get $x0) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 2)))
+                (br $i1loop)))
+            (local.set $s0 (f64.add (f64.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 3))))
+              (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0)))))
+            (if (i32.lt_s (local.get $in2) (local.get $in))
+              (then
+                (local.set $s0 (f64.add (local.get $s0) (f64.mul
+                  (f64.load (i32.add (local.get $wrow) (i32.shl (local.get $in2) (i32.const 3))))
+                  (f64.load (i32.add (local.get $x0) (i32.shl (local.get $in2) (i32.const 3)))))))))
+            (f64.store (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const 3))) (local.get $s0))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $o1loop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $r1loop))))
+
+  ;; dW[o][i] += sum_r dy[r][o] * x[r][i];  db[o] += sum_r dy[r][o]   (rows one at a time, SIMD over i)
+  (func (export "bwdw") (param $dy i32) (param $x i32) (param $dW i32) (param $db i32)
+        (param $rows i32) (param $in i32) (param $out i32)
+    (local $r i32) (local $o i32) (local $i i32) (local $in2 i32) (local $rowb i32)
+    (local $xr i32) (local $dyr i32) (local $wrow i32) (local $g f64) (local $gs v128) (local $p i32)
+    (local.set $in2 (i32.and (local.get $in) (i32.const -2)))
+    (local.set $rowb (i32.shl (local.get $in) (i32.const 3)))
+    (local.set $r (i32.const 0))
+    (block $rdone
+      (loop $rloop
+        (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $xr (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowb))))
+        (local.set $dyr (i32.add (local.get $dy) (i32.shl (i32.mul (local.get $r) (local.get $out)) (i32.const 3))))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $oloop
+            (br_if $odone (i32.ge_s (local.get $o) (local.get $out)))
+            (local.set $g (f64.load (i32.add (local.get $dyr) (i32.shl (local.get $o) (i32.const 3)))))
+            (local.set $p (i32.add (local.get $db) (i32.shl (local.get $o) (i32.const 3))))
+            (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (local.get $g)))
+            (local.set $gs (f64x2.splat (local.get $g)))
+            (local.set $wrow (i32.add (local.get $dW) (i32.mul (local.get $o) (local.get $rowb))))
+            (local.set $i (i32.const 0))
+            (block $idone
+              (loop $iloop
+                (br_if $idone (i32.ge_s (local.get $i) (local.get $in2)))
+                (local.set $p (i32.add (local.get $wrow) (i32.shl (local.get $i) (i32.const 3))))
+                (v128.store (local.get $p) (f64x2.add (v128.load (local.get $p)) (f64x2.mul (local.get $gs)
+                  (v128.load (i32.add (local.get $xr) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 2)))
+                (br $iloop)))
+            (if (i32.lt_s (local.get $in2) (local.get $in))
+              (then
+                (local.set $p (i32.add (local.get $wrow) (i32.shl (local.get $in2) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (f64.mul (local.get $g)
+                  (f64.load (i32.add (local.get $xr) (i32.shl (local.get $in2) (i32.const 3)))))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $oloop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rloop))))
+
+  ;; dx[r][i] = (sum_o dy[r][o] * W[o][i]) * (1 - h[r][i]^2)
+  (func (export "bwdx") (param $dy i32) (param $W i32) (param $h i32) (param $dx i32)
+        (param $rows i32) (param $in i32) (param $out i32)
+    (local $r i32) (local $o i32) (local $i i32) (local $in2 i32) (local $rowb i32)
+    (local $dxr i32) (local $hr i32) (local $dyr i32) (local $wrow i32) (local $g f64) (local $gs v128)
+    (local $p i32) (local $hv v128) (local $hs f64)
+    (local.set $in2 (i32.and (local.get $in) (i32.const -2)))
+    (local.set $rowb (i32.shl (local.get $in) (i32.const 3)))
+    (local.set $r (i32.const 0))
+    (block $rdone
+      (loop $rloop
+        (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $dxr (i32.add (local.get $dx) (i32.mul (local.get $r) (local.get $rowb))))
+        (local.set $hr (i32.add (local.get $h) (i32.mul (local.get $r) (local.get $rowb))))
+        (local.set $dyr (i32.add (local.get $dy) (i32.shl (i32.mul (local.get $r) (local.get $out)) (i32.const 3))))
+        (memory.fill (local.get $dxr) (i32.const 0) (local.get $rowb))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $oloop
+            (br_if $odone (i32.ge_s (local.get $o) (local.get $out)))
+            (local.set $g (f64.load (i32.add (local.get $dyr) (i32.shl (local.get $o) (i32.const 3)))))
+            (local.set $gs (f64x2.splat (local.get $g)))
+            (local.set $wrow (i32.add (local.get $W) (i32.mul (local.get $o) (local.get $rowb))))
+            (local.set $i (i32.const 0))
+            (block $idone
+              (loop $iloop
+                (br_if $idone (i32.ge_s (local.get $i) (local.get $in2)))
+                (local.set $p (i32.add (local.get $dxr) (i32.shl (local.get $i) (i32.const 3))))
+                (v128.store (local.get $p) (f64x2.add (v128.load (local.get $p)) (f64x2.mul (local.get $gs)
+                  (v128.load (i32.add (local.get $wrow) (i32.shl (local.get $i) (i32.const 3)))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 2)))
+                (br $iloop)))
+            (if (i32.lt_s (local.get $in2) (local.get $in))
+              (then
+                (local.set $p (i32.add (local.get $dxr) (i32.shl (local.get $in2) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (f64.mul (local.get $g)
+                  (f64.load (i32.add (local.get $wrow) (i32.shl (local.get $in2) (i32.const 3)))))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $oloop)))
+        ;; through tanh
+        (local.set $i (i32.const 0))
+        (block $tdone
+          (loop $tloop
+            (br_if $tdone (i32.ge_s (local.get $i) (local.get $in2)))
+            (local.set $p (i32.add (local.get $dxr) (i32.shl (local.get $i) (i32.const 3))))
+            (local.set $hv (v128.load (i32.add (local.get $hr) (i32.shl (local.get $i) (i32.const 3)))))
+            (v128.store (local.get $p) (f64x2.mul (v128.load (local.get $p))
+              (f64x2.sub (v128.const f64x2 1 1) (f64x2.mul (local.get $hv) (local.get $hv)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (br $tloop)))
+        (if (i32.lt_s (local.get $in2) (local.get $in))
+          (then
+            (local.set $p (i32.add (local.get $dxr) (i32.shl (local.get $in2) (i32.const 3))))
+            (local.set $hs (f64.load (i32.add (local.get $hr) (i32.shl (local.get $in2) (i32.const 3)))))
+            (f64.store (local.get $p) (f64.mul (f64.load (local.get $p))
+              (f64.sub (f64.const 1) (f64.mul (local.get $hs) (local.get $hs)))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rloop))))
+)
