@@ -278,7 +278,7 @@ function jsDecl(line: string, inClassBody: boolean): Decl | null {
   m = /^\s*(?:export\s+)?(?:declare\s+)?type\s+([A-Za-z_$][\w$]*)\s*(?:<[^=]*>)?\s*=/.exec(line);
   if (m) return { name: m[1], kind: "type" };
   m =
-    /^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:function\b|\([^)]*\)?\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>|\()/
+    /^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:<[^>]*>\s*)?(?:function\b|\([^)]*\)?\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>|\()/
       .exec(line);
   if (m && /=>|function/.test(line)) return { name: m[1], kind: "function" };
   if (inClassBody) {

@@ -192,3 +192,28 @@ Deno.test("a big build is analysed in worker threads and gives the same index as
     await removeTree(root);
   }
 });
+
+Deno.test("index honours .dspyignore, --glob and --exclude, and skips lock files and minified bundles", async () => {
+  const root = await makeTree({
+    ".dspyignore": "secret/\n",
+    "secret/keys.py": "def hidden_token(): pass\n",
+    "src/keep.py": "def visible_token(): pass\n",
+    "vendor/lib.py": "def vendored_token(): pass\n",
+    "notes.md": "visible_token notes\n",
+    "package-lock.json": '{"visible_token": 1}\n',
+    "app.min.js": "var visible_token=1;".repeat(400),
+  });
+  try {
+    const r = await runDspy(["--workspace", root, "index", "--exclude", "vendor/", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const idx = await loadIndex(root, { files: true });
+    assert.deepEqual(idx!.meta.paths.sort(), [".dspyignore", "notes.md", "src/keep.py"]);
+    assert.ok(!("secret/keys.py" in idx!.meta.files!) && !("vendor/lib.py" in idx!.meta.files!));
+    const py = await buildIndex(root, { globs: ["*.py"], full: true });
+    assert.equal(py.files, 2);
+    const hits = await searchIndex(root, "vendored_token hidden_token visible_token", { k: 5 });
+    assert.deepEqual(hits.map((h) => h.path).sort(), ["src/keep.py", "vendor/lib.py"]);
+  } finally {
+    await removeTree(root);
+  }
+});

@@ -28,6 +28,9 @@ Deno.test("TypeScript: functions, classes, methods, arrows; braces in strings, r
     "export const arrow = (x: number) => {", // 17
     "  return x * 2;", // 18
     "};", // 19
+    "const generic = async <T>(items: T[]): Promise<T[]> => {", // 20
+    "  return items;", // 21
+    "};", // 22
   ].join("\n");
   assert.deepEqual(names(ts, "typescript"), [
     "function foo 2-6",
@@ -35,6 +38,7 @@ Deno.test("TypeScript: functions, classes, methods, arrows; braces in strings, r
     "method Bar.constructor 9-11",
     "method Bar.run 12-15",
     "function arrow 17-19",
+    "function generic 20-22",
   ]);
 });
 
