@@ -155,6 +155,7 @@ export async function grepWorkspace(
     for (let i = 1; i < workers.length; i++) if (pending[i] < pending[best]) best = i;
     pending[best]++;
     outstanding++;
+    progressed(); // the walk is moving: a long walk over a huge tree is not a stall
     workers[best].postMessage({ type: "files", id: nextId++, files: batch });
   };
 
