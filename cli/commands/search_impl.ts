@@ -86,9 +86,12 @@ export async function runGrep(args: string[], ctx: CommandContext): Promise<Comm
       values["ignore-case"] ? "gi" : "g",
     );
     // Minified files have enormous lines: show the start of a long line (--json has it whole).
-    const clip = (text: string) => (text.length > 400 ? text.slice(0, 400) + c.dim(" …") : text);
-    const highlight = (text: string) =>
-      out.plain ? clip(text) : clip(text).replace(re, (s) => (s ? c.red(c.bold(s)) : s));
+    const highlight = (text: string) => {
+      const long = text.length > 400;
+      const shown = long ? text.slice(0, 400) : text;
+      const marked = out.plain ? shown : shown.replace(re, (s) => (s ? c.red(c.bold(s)) : s));
+      return long ? marked + c.dim(" …") : marked;
+    };
     const lines: string[] = [];
     for (const m of result.matches) {
       if (context > 0) {
