@@ -25,6 +25,7 @@ import {
   mlpBuffers,
   mlpForward,
   Rng,
+  setMlpBackend,
   trainBandit,
   trainPufferPolicy,
 } from "../rl/mod.ts";
@@ -77,6 +78,22 @@ for (const seed of seeds) {
     wall_s: Number(r.wallS.toFixed(2)),
   });
 }
+// Two epochs per update (the textbook "several epochs"), otherwise default.
+const twoEpochs = await trainPufferPolicy({
+  env: "cartpole",
+  steps,
+  seed: 1,
+  solveThreshold: 475,
+  epochs: 2,
+});
+cartpole.push({
+  config: "ours, epochs 2",
+  seed: 1,
+  mean_return_last100: twoEpochs.meanReturnLast100,
+  solved_at_step: twoEpochs.solvedAtStep,
+  steps_per_s: Math.round(twoEpochs.stepsPerS),
+  wall_s: Number(twoEpochs.wallS.toFixed(2)),
+});
 // CleanRL's ppo.py defaults on the same engine.
 const clean = await trainPufferPolicy({
   env: "cartpole",
@@ -213,18 +230,25 @@ const numerics: Record<string, unknown>[] = [];
 const rng = new Rng(1);
 const net = createActorCritic({ obsSize: 4, actionCount: 2, hidden: [64, 64] }, rng);
 const grads = new Float64Array(net.params.length);
-for (const B of [8, 32, 256]) {
-  const x = new Float64Array(B * 4).map(() => rng.normal());
-  const da = new Float64Array(B * 2).map(() => rng.normal());
-  const dc = new Float64Array(B).map(() => rng.normal());
-  const ba = mlpBuffers(net.actor, B), bc = mlpBuffers(net.critic, B);
-  const perSec = await timeIt(() => {
-    mlpForward(net.params, net.actor, x, B, ba);
-    mlpForward(net.params, net.critic, x, B, bc);
-    mlpBackward(net.params, grads, net.actor, da, B, ba);
-    mlpBackward(net.params, grads, net.critic, dc, B, bc);
-  }, quick ? 400 : 1000);
-  numerics.push({ engine: "ours (Float64Array loops)", batch: B, samples_per_s: Math.round(perSec * B) });
+for (const backend of ["js", "wasm"] as const) {
+  const previous = setMlpBackend(backend);
+  for (const B of [8, 32, 256]) {
+    const x = new Float64Array(B * 4).map(() => rng.normal());
+    const da = new Float64Array(B * 2).map(() => rng.normal());
+    const dc = new Float64Array(B).map(() => rng.normal());
+    const ba = mlpBuffers(net.actor, B), bc = mlpBuffers(net.critic, B);
+    const perSec = await timeIt(() => {
+      mlpForward(net.params, net.actor, x, B, ba);
+      mlpForward(net.params, net.critic, x, B, bc);
+      mlpBackward(net.params, grads, net.actor, da, B, ba);
+      mlpBackward(net.params, grads, net.critic, dc, B, bc);
+    }, quick ? 400 : 1000);
+    const engine = backend === "js"
+      ? "ours, JS Float64Array loops"
+      : "ours, WebAssembly SIMD kernel (default)";
+    numerics.push({ engine, batch: B, samples_per_s: Math.round(perSec * B) });
+  }
+  setMlpBackend(previous);
 }
 // tfjs greets Node-like runtimes on stdout; keep stdout clean for --json while it runs.
 const consoleLog = console.log;
