@@ -154,6 +154,13 @@ Deno.test("index/esearch commands: auto-build, JSON hits, retrieval events", asy
     assert.ok(events[0].event_id && events[0].timestamp > 0);
     assert.deepEqual(Object.keys(events[0].hits[0]).sort(), ["path", "score", "source"]);
     assert.equal(events[0].hits[0].source, "bm25");
+    const actions = await runDspy(["--workspace", root, "tail", "agent.actions", "--limit", "10", "--json"]);
+    assert.equal(actions.code, 0, actions.stderr);
+    const esearchActions = actions.stdout.trim().split("\n").map((l) => JSON.parse(l))
+      .filter((a) => a.action === "retrieval.esearch");
+    assert.equal(esearchActions.length, 2);
+    assert.equal(esearchActions[0].payload.query, "parse config");
+    assert.equal(esearchActions[0].payload.event_id, events[0].event_id);
     const empty = await runDspy(["--workspace", root, "esearch", "   "]);
     assert.equal(empty.code, 1);
   } finally {
