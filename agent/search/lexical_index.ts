@@ -572,6 +572,11 @@ export interface SearchOptions {
   context?: number;
   /** Build the index first when there is none (default true). */
   autoBuild?: boolean;
+  /**
+   * Refresh the index incrementally before searching (default false): re-reads only changed files, and is
+   * a quick size/mtime check when nothing changed. Use it after editing files.
+   */
+  refresh?: boolean;
   /** Passed to the automatic build (progress bar). */
   build?: BuildIndexOptions;
 }
@@ -590,6 +595,9 @@ export async function searchIndex(
   options: SearchOptions = {},
 ): Promise<SearchHit[]> {
   if (query.trim() === "") throw new UserError("esearch: the query is empty: say what you are looking for");
+  if (options.refresh && (options.autoBuild !== false || await hasIndex(root))) {
+    await buildIndex(root, options.build);
+  }
   let index = await loadIndex(root);
   if (!index) {
     if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");

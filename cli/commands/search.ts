@@ -87,7 +87,7 @@ export const searchCommands: CommandSpec[] = [
     name: "esearch",
     group: "search",
     summary: "Ranked code search over the index (BM25F; --hybrid fuses in vector search)",
-    usage: "esearch QUERY... [--k 5] [--context 4] [--hybrid] [--json]",
+    usage: "esearch QUERY... [--k 5] [--context 4] [--hybrid] [--refresh] [--json]",
     examples: [
       `esearch "vector search"`,
       `esearch retry backoff --k 10 --json`,
@@ -97,6 +97,7 @@ export const searchCommands: CommandSpec[] = [
       "  --k N        hits to show (default 5)",
       "  --context N  snippet lines either side of the best line in each chunk (default 4)",
       "  --hybrid     reciprocal rank fusion of BM25 and the embedding index (see emb-index)",
+      "  --refresh    refresh the index first (re-reads changed files only)",
       "Builds the index first when there is none. Hits are logged to .dspy_agentic/retrieval.jsonl.",
     ].join("\n"),
     run: async (args, ctx) => (await impl()).runEsearch(args, ctx),

@@ -283,6 +283,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
     k: { type: "string", short: "k" },
     context: { type: "string", short: "c" },
     hybrid: { type: "boolean" },
+    refresh: { type: "boolean" },
   }, { min: 1, names: "QUERY" });
   const query = positionals.join(" ");
   const k = intOption("esearch", "k", values.k, 5) || 5;
@@ -291,6 +292,10 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   if (!(await hasIndex(ctx.workspace))) {
     ctx.out.info("No index yet: building it first.");
     progress = progressReporter(ctx, "indexing");
+  } else if (values.refresh) {
+    const bar = progressReporter(ctx, "refreshing index");
+    await buildIndex(ctx.workspace, { onProgress: bar.onProgress, signal: ctx.signal });
+    bar.done();
   }
   let hits: (SearchHit & { source?: string })[];
   let source = "bm25";

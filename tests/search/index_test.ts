@@ -115,6 +115,13 @@ Deno.test("buildIndex is incremental and searchIndex ranks the right chunk first
     assert.equal(parse[0].snippet, "export function parseConfig(text: string) {");
     const idx = await loadIndex(root);
     assert.ok(idx && idx.meta.terms.length > 0);
+    // Without refresh a stale index answers; with refresh the edit is seen.
+    await Deno.writeTextFile(join(root, "src/other.py"), "def zebra_crossing():\n    pass\n");
+    const later = new Date(Date.now() + 20_000);
+    await Deno.utime(join(root, "src/other.py"), later, later);
+    assert.equal((await searchIndex(root, "zebra crossing", { k: 1 })).length, 0);
+    const fresh = await searchIndex(root, "zebra crossing", { k: 1, refresh: true });
+    assert.equal(fresh[0].symbol, "zebra_crossing");
   } finally {
     await removeTree(root);
   }
