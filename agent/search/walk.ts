@@ -146,7 +146,12 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
   const excludes = excludeList.length ? ignore().add(excludeList) : undefined;
   const include = globMatcher(options.globs);
   const useIgnoreFiles = options.ignoreFiles !== false;
-  const visitedDirs = new Set<string>([root]);
+  // Symlink targets are compared with the real root, so a workspace reached through a symlink still works.
+  let realRoot = root;
+  try {
+    realRoot = Deno.realPathSync(root);
+  } catch { /* a missing root simply yields nothing */ }
+  const visitedDirs = new Set<string>([realRoot]);
 
   function* visit(
     dirAbs: string,
@@ -180,7 +185,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
         } catch {
           continue; // dangling link
         }
-        if (!isInside(root, real)) continue; // never leave the workspace
+        if (!isInside(realRoot, real)) continue; // never leave the workspace
         let info: Deno.FileInfo;
         try {
           info = Deno.statSync(real);
@@ -219,7 +224,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
     }
   }
 
-  yield* visit(root, "", [], root);
+  yield* visit(root, "", [], realRoot);
 }
 
 /** True when the bytes look binary: a NUL byte within the first 8 KiB. */
