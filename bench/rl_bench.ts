@@ -252,8 +252,10 @@ for (const backend of ["js", "wasm"] as const) {
 }
 // tfjs greets Node-like runtimes on stdout; keep stdout clean for --json while it runs.
 const consoleLog = console.log;
+const consoleWarn = console.warn;
 try {
   console.log = () => {};
+  console.warn = () => {};
   const tf = await import("@tensorflow/tfjs");
   await import("@tensorflow/tfjs-backend-wasm");
   for (const backend of ["cpu", "wasm"]) {
@@ -319,6 +321,7 @@ try {
   });
 }
 console.log = consoleLog;
+console.warn = consoleWarn;
 log("\nNumerics: forward + backward of the 64×64 actor and critic (samples/s, higher is better)");
 table(
   ["engine", "batch", "samples/s"],
