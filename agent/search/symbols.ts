@@ -437,8 +437,15 @@ function braceSymbols(text: string, lang: Language): CodeSymbol[] {
       containers.push({ name: decl.name, kind, bodyDepth: depthAt[l] + 1, end });
     }
   }
-  // Drop a trailing empty line artefact.
-  return symbols;
+  // TypeScript overload signatures (`function f(a: string): void;`) have no body; when the implementation
+  // follows, keep only the implementation so `extract --symbol f` finds the code.
+  return symbols.filter((sym, i) => {
+    if (sym.kind !== "function" && sym.kind !== "method") return true;
+    const next = symbols.slice(i + 1).find((o) => o.name === sym.name && o.parent === sym.parent);
+    if (!next) return true;
+    const span = mlines.slice(sym.startLine - 1, sym.endLine).join("\n");
+    return span.includes("{");
+  });
 }
 
 function pythonSymbols(text: string): CodeSymbol[] {

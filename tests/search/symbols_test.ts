@@ -42,6 +42,18 @@ Deno.test("TypeScript: functions, classes, methods, arrows; braces in strings, r
   ]);
 });
 
+Deno.test("TypeScript overload signatures give way to the implementation", () => {
+  const ts = [
+    "export function parse(a: string): number;",
+    "export function parse(a: number): number;",
+    "export function parse(a: string | number): number {",
+    "  return Number(a);",
+    "}",
+    "declare function ambient(x: number): void;",
+  ].join("\n");
+  assert.deepEqual(names(ts, "typescript"), ["function parse 3-5", "function ambient 6-6"]);
+});
+
 Deno.test("JavaScript: CommonJS classes and exported functions", () => {
   const js = [
     "module.exports = class Runner extends EventEmitter {",
