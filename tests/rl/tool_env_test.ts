@@ -3,11 +3,13 @@ import { join } from "node:path";
 import {
   aggregateReward,
   DEFAULT_VERIFIERS,
+  evaluatePolicy,
   evaluateRandom,
   makeToolEnv,
   TOOL_ACTIONS,
   toolActionFromAny,
   trainBandit,
+  trainPufferPolicy,
 } from "../../rl/mod.ts";
 import { seededRepo, seededToolOptions } from "./helpers.ts";
 
@@ -120,6 +122,30 @@ Deno.test("a bandit trained on the tool env beats the uniform-random policy", as
     learned /= 6;
     const random = await evaluateRandom(env, { episodes: 12, seed: 1 });
     assert.ok(learned > random.meanReturn + 0.2, `learned ${learned} vs random ${random.meanReturn}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("PPO trained on the tool env beats the uniform-random policy", async () => {
+  const dir = await seededRepo();
+  try {
+    const actions = ["run_tests", "lint", "build", "patch", "shell_ls", "shell_pwd"];
+    const r = await trainPufferPolicy({
+      makeEnv: () => makeToolEnv(seededToolOptions(dir, actions)),
+      nEnvs: 1,
+      rolloutLength: 8,
+      minibatches: 2,
+      steps: 96,
+      seed: 1,
+    });
+    const env = makeToolEnv(seededToolOptions(dir, actions));
+    const learned = await evaluatePolicy(r.policy, env, { episodes: 4, seed: 1 });
+    const random = await evaluateRandom(env, { episodes: 12, seed: 2 });
+    assert.ok(
+      learned.meanReturn > random.meanReturn + 0.2,
+      `PPO ${learned.meanReturn} vs random ${random.meanReturn}`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
