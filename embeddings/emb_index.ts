@@ -8,6 +8,7 @@
  */
 
 import {
+  ANALYZER_VERSION,
   buildIndex,
   chunkFile,
   chunkKey,
@@ -131,7 +132,8 @@ export async function buildEmbeddingIndex(
   });
   const prev = options.full ? null : await loadVectorIndex(root);
   const compatible = prev && prev.meta.backend === embedder.backend && prev.meta.model === embedder.model &&
-    prev.meta.chunkLines === chunkLines && (embedder.dim === undefined || embedder.dim === prev.meta.dim);
+    prev.meta.chunkLines === chunkLines && prev.meta.analyzer === ANALYZER_VERSION &&
+    (embedder.dim === undefined || embedder.dim === prev.meta.dim);
 
   // Plan: reused chunks keep their vectors; new chunks are collected for embedding.
   type Slot = { chunk: VectorChunk; reuse?: number; text?: string };
@@ -197,6 +199,7 @@ export async function buildEmbeddingIndex(
     dim,
     lexical: embedder.lexical,
     chunkLines,
+    analyzer: ANALYZER_VERSION,
     createdAt: new Date().toISOString(),
     files,
     chunks: slots.map((s) => s.chunk),

@@ -42,6 +42,8 @@ export interface VectorMeta {
   dim: number;
   lexical: boolean;
   chunkLines: number;
+  /** Chunker/tokenizer version the chunks come from (see the lexical index). */
+  analyzer?: number;
   createdAt: string;
   files: Record<string, VectorFileEntry>;
   chunks: VectorChunk[];

@@ -29,7 +29,7 @@ export const INDEX_EXCLUDES: readonly string[] = [
 
 const FORMAT_VERSION = 1;
 /** Bump when chunking or tokenizing changes, so old indexes are rebuilt rather than reused. */
-const ANALYZER_VERSION = 3;
+export const ANALYZER_VERSION = 4;
 const META_FILE = "lexical.json";
 const POSTINGS_FILE = "lexical.postings.bin";
 const FILES_FILE = "lexical.files.json";

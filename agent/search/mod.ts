@@ -49,6 +49,7 @@ export {
 export { type Chunk, chunkFile, type ChunkOptions, DEFAULT_CHUNK_LINES } from "./chunker.ts";
 export { codeTokens, pathTokens, splitIdentifier, stem } from "./tokenize.ts";
 export {
+  ANALYZER_VERSION,
   type Bm25Params,
   buildIndex,
   type BuildIndexOptions,
