@@ -97,19 +97,81 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $r1loop))))
 
-  ;; dW[o][i] += sum_r dy[r][o] * x[r][i];  db[o] += sum_r dy[r][o]   (rows one at a time, SIMD over i)
+  ;; dW[o][i] += sum_r dy[r][o] * x[r][i];  db[o] += sum_r dy[r][o]   (four rows at a time, SIMD over i)
   (func (export "bwdw") (param $dy i32) (param $x i32) (param $dW i32) (param $db i32)
         (param $rows i32) (param $in i32) (param $out i32)
-    (local $r i32) (local $o i32) (local $i i32) (local $in2 i32) (local $rowb i32)
+    (local $r i32) (local $o i32) (local $i i32) (local $in2 i32) (local $rowb i32) (local $outb i32)
     (local $xr i32) (local $dyr i32) (local $wrow i32) (local $g f64) (local $gs v128) (local $p i32)
+    (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $q i32)
+    (local $g1 f64) (local $g2 f64) (local $g3 f64)
+    (local $gs1 v128) (local $gs2 v128) (local $gs3 v128)
     (local.set $in2 (i32.and (local.get $in) (i32.const -2)))
     (local.set $rowb (i32.shl (local.get $in) (i32.const 3)))
+    (local.set $outb (i32.shl (local.get $out) (i32.const 3)))
     (local.set $r (i32.const 0))
+    (block $r4done
+      (loop $r4loop
+        (br_if $r4done (i32.gt_s (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+        (local.set $xr (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowb))))
+        (local.set $x1 (i32.add (local.get $xr) (local.get $rowb)))
+        (local.set $x2 (i32.add (local.get $x1) (local.get $rowb)))
+        (local.set $x3 (i32.add (local.get $x2) (local.get $rowb)))
+        (local.set $dyr (i32.add (local.get $dy) (i32.mul (local.get $r) (local.get $outb))))
+        (local.set $o (i32.const 0))
+        (block $o4done
+          (loop $o4loop
+            (br_if $o4done (i32.ge_s (local.get $o) (local.get $out)))
+            (local.set $q (i32.add (local.get $dyr) (i32.shl (local.get $o) (i32.const 3))))
+            (local.set $g (f64.load (local.get $q)))
+            (local.set $g1 (f64.load (i32.add (local.get $q) (local.get $outb))))
+            (local.set $g2 (f64.load (i32.add (local.get $q) (i32.shl (local.get $outb) (i32.const 1)))))
+            (local.set $g3 (f64.load (i32.add (local.get $q) (i32.mul (local.get $outb) (i32.const 3)))))
+            (local.set $p (i32.add (local.get $db) (i32.shl (local.get $o) (i32.const 3))))
+            (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+              (f64.add (f64.add (local.get $g) (local.get $g1)) (f64.add (local.get $g2) (local.get $g3)))))
+            (local.set $gs (f64x2.splat (local.get $g)))
+            (local.set $gs1 (f64x2.splat (local.get $g1)))
+            (local.set $gs2 (f64x2.splat (local.get $g2)))
+            (local.set $gs3 (f64x2.splat (local.get $g3)))
+            (local.set $wrow (i32.add (local.get $dW) (i32.mul (local.get $o) (local.get $rowb))))
+            (local.set $i (i32.const 0))
+            (block $i4done
+              (loop $i4loop
+                (br_if $i4done (i32.ge_s (local.get $i) (local.get $in2)))
+                (local.set $q (i32.shl (local.get $i) (i32.const 3)))
+                (local.set $p (i32.add (local.get $wrow) (local.get $q)))
+                (v128.store (local.get $p) (f64x2.add (v128.load (local.get $p))
+                  (f64x2.add
+                    (f64x2.add
+                      (f64x2.mul (local.get $gs) (v128.load (i32.add (local.get $xr) (local.get $q))))
+                      (f64x2.mul (local.get $gs1) (v128.load (i32.add (local.get $x1) (local.get $q)))))
+                    (f64x2.add
+                      (f64x2.mul (local.get $gs2) (v128.load (i32.add (local.get $x2) (local.get $q))))
+                      (f64x2.mul (local.get $gs3) (v128.load (i32.add (local.get $x3) (local.get $q))))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 2)))
+                (br $i4loop)))
+            (if (i32.lt_s (local.get $in2) (local.get $in))
+              (then
+                (local.set $q (i32.shl (local.get $in2) (i32.const 3)))
+                (local.set $p (i32.add (local.get $wrow) (local.get $q)))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+                  (f64.add
+                    (f64.add
+                      (f64.mul (local.get $g) (f64.load (i32.add (local.get $xr) (local.get $q))))
+                      (f64.mul (local.get $g1) (f64.load (i32.add (local.get $x1) (local.get $q)))))
+                    (f64.add
+                      (f64.mul (local.get $g2) (f64.load (i32.add (local.get $x2) (local.get $q))))
+                      (f64.mul (local.get $g3) (f64.load (i32.add (local.get $x3) (local.get $q))))))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $o4loop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $r4loop)))
+    ;; leftover rows one at a time
     (block $rdone
       (loop $rloop
         (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
         (local.set $xr (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowb))))
-        (local.set $dyr (i32.add (local.get $dy) (i32.shl (i32.mul (local.get $r) (local.get $out)) (i32.const 3))))
+        (local.set $dyr (i32.add (local.get $dy) (i32.mul (local.get $r) (local.get $outb))))
         (local.set $o (i32.const 0))
         (block $odone
           (loop $oloop
