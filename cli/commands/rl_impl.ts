@@ -479,6 +479,7 @@ async function runTrain(args: string[], ctx: CommandContext): Promise<CommandRes
   const bar = ctx.out.json ? null : ctx.out.progress(steps, "rl train");
   const started = performance.now();
   const lines: string[] = [];
+  const warned = new Set<string>();
   let result;
   try {
     result = await trainBandit({
@@ -493,6 +494,10 @@ async function runTrain(args: string[], ctx: CommandContext): Promise<CommandRes
       signal: ctx.signal,
       onStep: (s) => {
         bar?.tick(1, `${s.action} ${s.reward.toFixed(2)}`);
+        if (s.info.error && !warned.has(s.action)) {
+          warned.add(s.action);
+          ctx.out.warn(`${s.action} failed (scored as a bad outcome): ${s.info.error}`);
+        }
         lines.push(JSON.stringify({
           ts: Date.now() / 1000,
           step: s.step,
