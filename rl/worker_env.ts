@@ -19,7 +19,10 @@ export interface WorkerVectorEnvOptions {
   nEnvs: number;
   /** Worker count (default min(nEnvs, 2)); capped at nEnvs. */
   workers?: number;
-  /** Milliseconds a worker may take for one request before it is declared hung (default 120000). */
+  /**
+   * Milliseconds a worker may take for one request before it is declared hung (default 120000; 0 = no
+   * limit). Start-up (loading the env module) gets at least 60 s.
+   */
   timeoutMs?: number;
 }
 
@@ -89,21 +92,21 @@ class EnvWorker {
     this.terminate();
   }
 
-  request(msg: Record<string, unknown>): Promise<Record<string, unknown>> {
+  request(msg: Record<string, unknown>, timeoutMs = this.#timeoutMs): Promise<Record<string, unknown>> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new EnvWorkerError(`env worker ${this.index} is closed`));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const p: Pending = { resolve, reject };
-      if (this.#timeoutMs > 0) {
+      if (timeoutMs > 0) {
         p.timer = setTimeout(() => {
           this.#fail(
             new EnvWorkerError(
               `env worker ${this.index} (envs ${this.#range()}) did not answer '${msg.type}' within ` +
-                `${this.#timeoutMs} ms; it was stopped (raise the timeout for slow envs)`,
+                `${timeoutMs} ms; it was stopped (raise the timeout for slow envs)`,
             ),
           );
-        }, this.#timeoutMs);
+        }, timeoutMs);
       }
       this.#pending.set(id, p);
       this.#worker.postMessage({ ...msg, id });
@@ -230,7 +233,13 @@ export async function createWorkerVectorEnv(options: WorkerVectorEnvOptions): Pr
   const vec = new WorkerVectorEnv(nEnvs, workers);
   try {
     const infos = await Promise.all(
-      workers.map((w) => w.request({ type: "init", spec: options.spec, offset: w.offset, count: w.count })),
+      // Start-up loads modules, which can be slow on a busy machine: allow at least a minute.
+      workers.map((w) =>
+        w.request(
+          { type: "init", spec: options.spec, offset: w.offset, count: w.count },
+          options.timeoutMs === 0 ? 0 : Math.max(options.timeoutMs ?? 120_000, 60_000),
+        )
+      ),
     );
     vec.observationSize = infos[0].observationSize as number;
     vec.actionCount = infos[0].actionCount as number;
