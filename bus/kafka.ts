@@ -20,6 +20,7 @@ import { assertJsonValue } from "./json_check.ts";
 import { DEADLETTER_TOPIC, type Group, LocalBus, type PublishTap } from "./local_bus.ts";
 import { Msg } from "./message.ts";
 import { assertTopic, compilePattern, isPattern } from "./pattern.ts";
+import { Ring } from "./ring.ts";
 import type { KafkaSettings } from "./start.ts";
 import type {
   Bus,
@@ -367,24 +368,56 @@ export class KafkaBus implements Bus {
     assertTopic(topic);
     const { group: g, member } = this.#inner.detachedMember<T>(topic, group, options);
     this.#groups.push({ topic, group: g });
-    const waiting = new Map<Msg, (ok: boolean) => void>();
+    // Per partition: offsets handed out in order, and those acknowledged; the committable offset is the end
+    // of the acknowledged prefix. eachBatch never waits for acks (only for room), so a consumer may hold many.
+    const parts = new Map<number, { outstanding: Ring<number>; acked: Set<number>; committed: number }>();
+    const dirty = new Set<number>();
+    let commitTimer: ReturnType<typeof setTimeout> | null = null;
+    const name = this.#name(topic);
+    const consumer = this.#consumer(group);
+    const commit = async () => {
+      commitTimer = null;
+      const offsets = [...dirty].map((p) => ({
+        topic: name,
+        partition: p,
+        offset: String(parts.get(p)!.committed + 1),
+      }));
+      dirty.clear();
+      if (offsets.length === 0) return;
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch { /* rebalanced or disconnected: the next commit (or a redelivery) covers it */ }
+    };
     g.onAck = (msgs) => {
       for (const m of msgs) {
-        const r = waiting.get(m);
-        if (r) {
-          waiting.delete(m);
-          r(true);
+        const km = m as KafkaMsg;
+        const part = parts.get(km.partition);
+        if (part === undefined) continue;
+        part.acked.add(km.seq);
+        let head = part.outstanding.peek();
+        while (head !== undefined && part.acked.has(head)) {
+          part.acked.delete(head);
+          part.outstanding.shift();
+          part.committed = head;
+          dirty.add(km.partition);
+          head = part.outstanding.peek();
         }
       }
+      if (dirty.size > 0 && commitTimer === null) {
+        commitTimer = setTimeout(() => void this.#track(commit()), 20);
+      }
     };
-    const consumer = this.#consumer(group);
     g.onEmpty = () => {
-      for (const r of waiting.values()) r(false);
-      waiting.clear();
       this.#consumers.delete(consumer);
-      this.#track(consumer.disconnect().catch(() => {}));
+      const stop = (async () => {
+        if (commitTimer !== null) {
+          clearTimeout(commitTimer);
+          await commit();
+        }
+        await consumer.disconnect().catch(() => {});
+      })();
+      this.#track(stop);
     };
-    const name = this.#name(topic);
     const run = (async () => {
       await consumer.connect();
       await consumer.subscribe({
@@ -394,8 +427,15 @@ export class KafkaBus implements Bus {
       await consumer.run({
         autoCommit: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const acks: Promise<boolean>[] = [];
-          let last: string | null = null;
+          let part = parts.get(batch.partition);
+          if (part === undefined) {
+            part = {
+              outstanding: new Ring<number>(),
+              acked: new Set(),
+              committed: Number(batch.firstOffset()) - 1,
+            };
+            parts.set(batch.partition, part);
+          }
           for (const message of batch.messages) {
             if (!isRunning() || isStale() || member.closed) break;
             const msg = new KafkaMsg(
@@ -408,20 +448,11 @@ export class KafkaBus implements Bus {
               decodeValue(message.value),
               1,
             );
-            acks.push(new Promise<boolean>((r) => waiting.set(msg, r)));
+            part.outstanding.push(msg.seq);
             const w = g.offer(msg, false);
             if (w !== undefined) await w;
-            last = message.offset;
+            resolveOffset(message.offset);
           }
-          if (last === null) return;
-          const results = await Promise.all(acks);
-          if (results.some((ok) => !ok)) return; // member gone: not committed, Kafka redelivers
-          await consumer.commitOffsets([{
-            topic: name,
-            partition: batch.partition,
-            offset: String(Number(last) + 1),
-          }]);
-          resolveOffset(last);
           await heartbeat();
         },
       });

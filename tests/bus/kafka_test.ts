@@ -1,0 +1,200 @@
+import { KafkaBus } from "../../bus/kafka.ts";
+import { listDeadLetters, startBus, tailKafka } from "../../bus/mod.ts";
+import type { BusMessage, DeadLetterRecord } from "../../bus/mod.ts";
+import { UserError } from "../../core/errors.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  hasKcat,
+  startMockKafka,
+  waitFor,
+  withWorkspace,
+} from "./helpers.ts";
+
+const kcat = hasKcat();
+
+Deno.test({
+  name: "kafka: primary backend, mirror mode, broker down, tail (librdkafka mock cluster via kcat)",
+  ignore: !kcat,
+  // kafkajs keeps sockets and timers alive briefly after disconnect.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const kafka = await startMockKafka();
+    try {
+      await t.step(
+        "primary: groups get each message once, offsets committed after ack, fan-out, keys",
+        async () => {
+          await withWorkspace(async (dir) => {
+            const bus = await startBus({
+              workspace: dir,
+              backend: "kafka",
+              kafka: { bootstrap: kafka.bootstrap, prefix: "t1." },
+              metricsIntervalSec: 0,
+              routeEvents: false,
+            }) as KafkaBus;
+            assertEquals(bus.backend, "kafka");
+            const member = bus.subscribeGroup<{ n: number }>("orders", "billing", { ack: "manual" });
+            const watcher = bus.subscribe<{ n: number }>("orders");
+            await bus.whenReady();
+            for (let n = 0; n < 20; n++) {
+              await bus.publish("orders", { n }, { key: `k${n % 2}`, headers: { h: "x" } });
+            }
+            const got: BusMessage<{ n: number }>[] = [];
+            while (got.length < 20) {
+              got.push(...await member.nextBatch(20));
+            }
+            assertEquals(
+              got.map((m) => m.value.n).sort((a, b) => a - b),
+              Array.from({ length: 20 }, (_, i) => i),
+            );
+            assertEquals(got[0].key, "k0");
+            assertEquals(got[0].headers, { h: "x" });
+            assert(/^orders:\d+:\d+$/.test(got[0].id), got[0].id); // topic:partition:offset
+            member.ack(got.slice(0, 10)); // only the first ten delivered are done (a prefix of each partition)
+            const unacked = got.slice(10).map((m) => m.value.n).sort((a, b) => a - b);
+            const seen: BusMessage[] = [];
+            while (seen.length < 20) seen.push(...await watcher.nextBatch(20));
+            assertEquals(seen.length, 20);
+            await new Promise((r) => setTimeout(r, 300));
+            member.close();
+            await bus.close();
+
+            // The group resumes after the committed offsets: exactly the unacknowledged ten come again.
+            const again = await startBus({
+              workspace: dir,
+              backend: "kafka",
+              kafka: { bootstrap: kafka.bootstrap, prefix: "t1." },
+              metricsIntervalSec: 0,
+              routeEvents: false,
+            }) as KafkaBus;
+            const m2 = again.subscribeGroup<{ n: number }>("orders", "billing");
+            const rest: BusMessage<{ n: number }>[] = [];
+            while (rest.length < 10) rest.push(...await m2.nextBatch(20));
+            assertEquals(rest.map((m) => m.value.n).sort((a, b) => a - b), unacked);
+            m2.ack(rest);
+            await again.close();
+          });
+        },
+      );
+
+      await t.step(
+        "primary: consume retries, then dead-letters locally and to agent.deadletter",
+        async () => {
+          await withWorkspace(async (dir) => {
+            const bus = await startBus({
+              workspace: dir,
+              backend: "kafka",
+              kafka: { bootstrap: kafka.bootstrap, prefix: "t2." },
+              metricsIntervalSec: 0,
+              routeEvents: false,
+            }) as KafkaBus;
+            const deadTopic = bus.subscribe<DeadLetterRecord>("agent.deadletter");
+            const c = bus.consume<{ n: number }>({
+              topic: "jobs",
+              group: "workers",
+              maxRetries: 1,
+              backoff: 1,
+              handler: (m) => {
+                if (m.value.n === 1) throw new Error("bad job");
+              },
+            });
+            await bus.whenReady();
+            for (let n = 0; n < 3; n++) await bus.publish("jobs", { n });
+            await waitFor(() => c.stats.handled === 2 && c.stats.deadLettered === 1, 30_000, "consumer");
+            const [rec] = await deadTopic.nextBatch(1);
+            assertEquals(rec.value.reason, "handler_failed");
+            assertEquals(rec.value.message, { n: 1 });
+            await c.close();
+            await bus.close();
+            const stored = await listDeadLetters(dir);
+            assertEquals(stored.length, 1);
+            assertEquals(stored[0].error, "bad job");
+          });
+        },
+      );
+
+      await t.step("mirror: the LocalBus stays primary and every message is produced to Kafka", async () => {
+        await withWorkspace(async (dir) => {
+          const bus = await startBus({
+            workspace: dir,
+            backend: "mirror",
+            kafka: { bootstrap: kafka.bootstrap, prefix: "t3." },
+            metricsIntervalSec: 0,
+            routeEvents: false,
+          });
+          assertEquals(bus.backend, "mirror");
+          const local = bus.subscribe("logs.ctx.backend");
+          for (let i = 0; i < 5; i++) await bus.publish("logs.ctx.backend", { i }, { key: "b" });
+          assertEquals(local.size, 5);
+          await bus.flush();
+          const received: unknown[] = [];
+          const abort = new AbortController();
+          const tail = tailKafka({
+            stream: "logs.ctx.backend",
+            bootstrap: kafka.bootstrap,
+            prefix: "t3.",
+            fromBeginning: true,
+            signal: abort.signal,
+            onMessage: (value, meta) => {
+              received.push(value);
+              assertEquals(meta.key, "b");
+              if (received.length === 5) abort.abort();
+            },
+          });
+          await waitFor(() => received.length === 5, 30_000, "mirrored messages");
+          await tail;
+          assertEquals(received, [0, 1, 2, 3, 4].map((i) => ({ i })));
+          await bus.close();
+          assertEquals((await listDeadLetters(dir)).length, 0);
+        });
+      });
+    } finally {
+      await kafka.stop();
+    }
+
+    await t.step(
+      "broker down: primary mode says so and fails; mirror keeps working and dead-letters",
+      async () => {
+        await withWorkspace(async (dir) => {
+          // The mock cluster is gone: nothing listens on its port any more.
+          await assertRejects(
+            () =>
+              startBus({
+                workspace: dir,
+                backend: "kafka",
+                kafka: { bootstrap: kafka.bootstrap },
+                metricsIntervalSec: 0,
+                routeEvents: false,
+              }),
+            UserError,
+            `cannot reach Kafka at ${kafka.bootstrap}`,
+          );
+          const warnings: string[] = [];
+          const orig = console.error;
+          console.error = (...a: unknown[]) => void warnings.push(a.join(" "));
+          try {
+            const bus = await startBus({
+              workspace: dir,
+              backend: "mirror",
+              kafka: { bootstrap: kafka.bootstrap },
+              metricsIntervalSec: 0,
+              routeEvents: false,
+            });
+            const sub = bus.subscribe("jobs");
+            for (let i = 0; i < 3; i++) await bus.publish("jobs", { i });
+            assertEquals(sub.size, 3, "the local bus keeps working");
+            await waitFor(() => warnings.some((w) => w.includes("cannot reach Kafka")), 15_000, "warning");
+            await bus.close();
+          } finally {
+            console.error = orig;
+          }
+          const dead = await listDeadLetters(dir, { topic: "jobs" });
+          assertEquals(dead.length, 3, "undeliverable mirrored messages are dead-lettered, not lost");
+          assert(dead[0].reason.startsWith("kafka_error"), dead[0].reason);
+        });
+      },
+    );
+  },
+});
