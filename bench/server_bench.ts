@@ -40,6 +40,8 @@ function median(runs: WrkResult[]): WrkResult {
 
 interface WrkResult {
   rps: number;
+  /** Server CPU time (this process: user + system) per request in µs: less sensitive to other load. */
+  cpu_us: number;
   p50_ms: number;
   p99_ms: number;
   errors: number;
@@ -52,8 +54,16 @@ function toMs(v: string): number {
   return m[2] === "us" ? n / 1000 : m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
 }
 
+/** CPU time of this process (the servers run here; wrk and the SSE clients run elsewhere) in µs. */
+function cpuMicros(): number {
+  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  return (ticks / 100) * 1e6; // USER_HZ is 100 on Linux
+}
+
 async function wrk(url: string, seconds = duration, conns = connections): Promise<WrkResult> {
   let out;
+  const cpu0 = cpuMicros();
   try {
     out = await new Deno.Command("wrk", {
       args: ["-t1", `-c${conns}`, `-d${seconds}s`, "--latency", url],
@@ -64,7 +74,9 @@ async function wrk(url: string, seconds = duration, conns = connections): Promis
     console.error("wrk not found: install it with 'apt-get install -y wrk'");
     Deno.exit(1);
   }
+  const cpu = cpuMicros() - cpu0;
   const text = new TextDecoder().decode(out.stdout);
+  const total = Number(/(\d+) requests in/.exec(text)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(text)?.[1] ?? "");
   const p99 = toMs(/\s99%\s+(\S+)/.exec(text)?.[1] ?? "");
@@ -72,7 +84,7 @@ async function wrk(url: string, seconds = duration, conns = connections): Promis
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const errors = non2xx + (sock ? sock.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0);
   if (!Number.isFinite(rps)) throw new Error(`could not parse wrk output:\n${text}`);
-  return { rps, p50_ms: p50, p99_ms: p99, errors };
+  return { rps, cpu_us: total > 0 ? cpu / total : NaN, p50_ms: p50, p99_ms: p99, errors };
 }
 
 // Baseline: a bare Deno.serve handler answering the same JSON as /health.
@@ -91,14 +103,7 @@ for (const topic of ["agent.results", "logs.ctx.app", "embeddings.jobs"]) {
 }
 const server = await startServer({ workspace, port: 0, bus: fromBus(bus), adminKey: null, probes: {} });
 
-const rows: {
-  case: string;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  errors: number;
-  vs_bare?: number;
-}[] = [];
+const rows: (WrkResult & { case: string; vs_bare?: number })[] = [];
 await wrk(`${bareUrl}/`, 1); // warm-up
 await wrk(`${server.url}/health`, 1);
 const bareRuns: WrkResult[] = [];
@@ -164,21 +169,34 @@ const goals = {
     value: health.rps / bareHealth.rps,
     ok: health.rps / bareHealth.rps >= 0.6,
   },
+  health_cpu_vs_bare: {
+    goal: "info",
+    value: bareHealth.cpu_us / health.cpu_us,
+    ok: true,
+  },
   health_p99_with_200_sse_ms: { goal: "< 50", value: withSse.p99_ms, ok: withSse.p99_ms < 50 },
 };
 if (values.json) {
   console.log(
-    JSON.stringify({ duration_s: duration, connections, cores: navigator.hardwareConcurrency, rows, goals }),
+    JSON.stringify({
+      duration_s: duration,
+      rounds,
+      connections,
+      cores: navigator.hardwareConcurrency,
+      rows,
+      goals,
+    }),
   );
 } else {
   console.log(
     `wrk -t1 -c${connections} -d${duration}s, /health medians of ${rounds} alternating rounds, ` +
       `${navigator.hardwareConcurrency} cores`,
   );
-  const header = ["case", "req/s", "p50 ms", "p99 ms", "errors", "vs bare"];
+  const header = ["case", "req/s", "CPU µs/req", "p50 ms", "p99 ms", "errors", "vs bare"];
   const table = rows.map((r) => [
     r.case,
     r.rps.toFixed(0),
+    r.cpu_us.toFixed(1),
     r.p50_ms.toFixed(2),
     r.p99_ms.toFixed(2),
     String(r.errors),
@@ -190,6 +208,8 @@ if (values.json) {
   console.log(line(header));
   for (const r of table) console.log(line(r));
   for (const [k, g] of Object.entries(goals)) {
-    console.log(`${g.ok ? "ok  " : "MISS"} ${k}: ${g.value.toFixed(2)} (goal ${g.goal})`);
+    console.log(
+      `${g.goal === "info" ? "info" : g.ok ? "ok  " : "MISS"} ${k}: ${g.value.toFixed(2)} (goal ${g.goal})`,
+    );
   }
 }

@@ -23,6 +23,8 @@ export interface RequestBindings {
   completed?: Promise<void>;
   /** Set by the app to the registered path pattern that handled the request (metrics label). */
   route?: string;
+  /** Set by the app to the request path (saves re-parsing the URL for the trace). */
+  path?: string;
 }
 
 /** Hono environment of the app. */
@@ -107,7 +109,10 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     entry.methods.add(method);
     if (method === "GET") entry.methods.add("HEAD");
     app.on(method, path, (c) => {
-      if (c.env) c.env.route = path;
+      if (c.env) {
+        c.env.route = path;
+        c.env.path = c.req.path;
+      }
       if (options.admin) checkAdmin(state.adminKey, c.req.header("x-admin-key"), remoteHost(c));
       return handler(c);
     });
@@ -122,6 +127,7 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
 
   app.notFound((c) => {
     const path = c.req.path;
+    if (c.env) c.env.path = path;
     const entry = paths.find((p) => p.pattern.test(path));
     if (entry) {
       if (c.env) c.env.route = entry.path;
@@ -151,6 +157,10 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
   return app;
 }
 
+function shortPath(path: string): string {
+  return path.length > 512 ? path.slice(0, 512) + "…" : path;
+}
+
 /** The request path without the query, kept short for the trace. */
 function tracePath(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -172,19 +182,29 @@ export function createHandler(
   const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
     const ms = performance.now() - started;
     state.http.observe(env.route ?? "unmatched", req.method, res.status, ms / 1000);
-    state.trace.record({
-      ts: Date.now() / 1000,
-      method: req.method,
-      path: tracePath(req.url),
-      status: res.status,
-      ms: Math.round(ms * 1000) / 1000,
-    });
+    state.trace.add(
+      Date.now() / 1000,
+      req.method,
+      env.path !== undefined ? shortPath(env.path) : tracePath(req.url),
+      res.status,
+      Math.round(ms * 1000) / 1000,
+    );
     return res;
   };
   return (req, info) => {
     const started = performance.now();
-    const env: RequestBindings = { remoteAddr: info.remoteAddr, completed: info.completed };
-    const declared = req.headers.get("content-length");
+    // Getters: Deno builds `remoteAddr` and `completed` on access, and most routes never need them.
+    const env: RequestBindings = {
+      get remoteAddr() {
+        return info.remoteAddr;
+      },
+      get completed() {
+        return info.completed;
+      },
+    };
+    // GET and HEAD bodies are never read, so only other methods pay for the header lookup.
+    const method = req.method;
+    const declared = method === "GET" || method === "HEAD" ? null : req.headers.get("content-length");
     if (declared !== null && !(Number(declared) <= state.bodyLimit)) {
       // Refuse before reading: the client is told at once, whatever the route.
       const valid = Number.isFinite(Number(declared));

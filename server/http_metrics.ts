@@ -46,8 +46,9 @@ export class HttpMetrics {
       h = { buckets: LATENCY_BUCKETS.map(() => 0), inf: 0, sum: 0, count: 0 };
       this.#latency.set(route, h);
     }
-    const i = LATENCY_BUCKETS.findIndex((b) => seconds <= b);
-    if (i === -1) h.inf++;
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
+    if (i === LATENCY_BUCKETS.length) h.inf++;
     else h.buckets[i]++;
     h.sum += seconds;
     h.count++;

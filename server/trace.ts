@@ -84,8 +84,13 @@ export class TraceLog {
 
   /** Records one request. */
   record(rec: TraceRecord): void {
+    this.add(rec.ts, rec.method, rec.path, rec.status, rec.ms);
+  }
+
+  /** Records one request from its fields (the per-request path: no intermediate object). */
+  add(ts: number, method: string, path: string, status: number, ms: number): void {
     if (this.#listeners.size > 0) {
-      this.#batch.push({ ...rec, seq: ++this.#seq });
+      this.#batch.push({ ts, method, path, status, ms, seq: ++this.#seq });
       if (this.#batch.length > 2 * this.#maxBatch) {
         const drop = this.#batch.length - this.#maxBatch;
         this.#batch.splice(0, drop);
@@ -96,8 +101,9 @@ export class TraceLog {
     if (!this.enabled || this.#closed) return;
     // Hand-built line (same output as JSON.stringify for these fields, cheaper on every request).
     this.#buffer.push(
-      `{"ts":${rec.ts},"method":${JSON.stringify(rec.method)},"path":${JSON.stringify(rec.path)},` +
-        `"status":${rec.status},"ms":${rec.ms}}\n`,
+      `{"ts":${ts},"method":${JSON.stringify(method)},"path":${
+        JSON.stringify(path)
+      },"status":${status},"ms":${ms}}\n`,
     );
     if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#flushMs);
   }
