@@ -209,7 +209,7 @@ export async function runBusBench(options: BusBenchOptions = {}): Promise<BusBen
     }
   }
 
-  log("slow consumer: maxsize 1000, 1M messages");
+  log(`slow consumer: maxsize 1000, ${options.memoryMessages ?? 1_000_000} messages`);
   {
     const mn = options.memoryMessages ?? 1_000_000;
     const bus = memoryBus();
