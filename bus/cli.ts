@@ -219,6 +219,8 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
           if (values.group !== undefined) (source as GroupMember).ack(m);
           printed++;
         }
+        // Commit before taking more, so a crash can only redeliver what was in flight.
+        if (values.group !== undefined) await (source as GroupMember).commit();
       }
     } finally {
       ctx.signal.removeEventListener("abort", stop);

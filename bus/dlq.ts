@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { openWorkspaceKv, workspacePaths } from "../core/mod.ts";
+import { openWorkspaceKv, withKvRetry, workspacePaths } from "../core/mod.ts";
 import type { Bus, DeadLetterRecord, DlqSummary } from "./types.ts";
 
 /** KV prefix of dead-letter records. */
@@ -152,7 +152,8 @@ export class DeadLetterSink {
         const line = safeStringify(record);
         lines.push(line);
         if (count >= MAX_PER_COMMIT || (count > 0 && bytes + line.length > MAX_BYTES_PER_COMMIT)) {
-          await op.commit();
+          const full = op;
+          await withKvRetry(() => full.commit());
           op = kv.atomic();
           count = 0;
           bytes = 0;
@@ -164,7 +165,10 @@ export class DeadLetterSink {
         count++;
         bytes += line.length;
       }
-      if (count > 0) await op.commit();
+      if (count > 0) {
+        const last = op;
+        await withKvRetry(() => last.commit());
+      }
       const { reportsDir } = workspacePaths(workspace);
       await Deno.mkdir(reportsDir, { recursive: true });
       await Deno.writeTextFile(join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n", { append: true });

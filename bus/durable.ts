@@ -15,7 +15,7 @@
  */
 
 import { UserError } from "../core/errors.ts";
-import { openWorkspaceKv } from "../core/kv.ts";
+import { openWorkspaceKv, withKvRetry } from "../core/kv.ts";
 import {
   appendRecordsToStream,
   readStream,
@@ -263,6 +263,7 @@ export class DurableStore {
     group.onAck = (msgs) => reader.ack(msgs);
     group.onRoom = () => reader.wake();
     group.onEmpty = () => void reader.stop();
+    group.onCommit = () => reader.commitNow();
     group.lagOverride = () => Math.max(0, this.knownHead(group.topic) - reader.committed);
     const start = (async () => {
       const committed = await this.kv.get<number>(["bus", "offset", group.topic, group.name]);
@@ -366,7 +367,14 @@ class LogReader {
     const kv = this.#store.kv;
     while (!this.#stopped) {
       if (this.group !== null && !this.#leaseHeld) {
-        if (!(await this.#acquireLease())) {
+        let acquired = false;
+        try {
+          acquired = await withKvRetry(() => this.#acquireLease());
+        } catch (err) {
+          if (this.#stopped) break;
+          this.#warn(err);
+        }
+        if (!acquired) {
           await this.#sleep(LEASE_TTL_MS / 6);
           continue;
         }
@@ -379,10 +387,14 @@ class LogReader {
       }
       let page: StreamEntry[];
       try {
-        page = await readStream(kv, this.topic, { after: this.#pos, limit: Math.min(cap, PAGE) });
+        page = await withKvRetry(() =>
+          readStream(kv, this.topic, { after: this.#pos, limit: Math.min(cap, PAGE) })
+        );
       } catch (err) {
         if (this.#stopped) break;
-        throw err;
+        this.#warn(err);
+        await this.#sleep(500);
+        continue;
       }
       if (this.#stopped) break;
       if (page.length === 0) {
@@ -399,6 +411,18 @@ class LogReader {
       this.#store.noteHead(this.topic, this.#pos);
       this.#target.deliver(msgs);
     }
+  }
+
+  #warned = false;
+
+  #warn(err: unknown): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    console.error(
+      `warning: reading durable topic '${this.topic}' failed (${
+        err instanceof Error ? err.message : err
+      }); retrying`,
+    );
   }
 
   /** Acknowledged messages: advance the committable offset past the acknowledged prefix. */
@@ -419,11 +443,28 @@ class LogReader {
     }
   }
 
-  async #commit(): Promise<void> {
+  /** Commits the acknowledged prefix now (cancelling the pending timer). */
+  async commitNow(): Promise<void> {
+    if (this.#commitTimer !== null) {
+      clearTimeout(this.#commitTimer);
+      this.#commitTimer = null;
+    }
+    await this.#commit();
+  }
+
+  #commitChain: Promise<void> = Promise.resolve();
+
+  /** Commits run one after another, so an older offset never overwrites a newer one. */
+  #commit(): Promise<void> {
+    this.#commitChain = this.#commitChain.then(() => this.#commitOnce());
+    return this.#commitChain;
+  }
+
+  async #commitOnce(): Promise<void> {
     if (this.group === null || this.committed === this.#lastCommitted) return;
     const value = this.committed;
     try {
-      await this.#store.kv.set(["bus", "offset", this.topic, this.group], value);
+      await withKvRetry(() => this.#store.kv.set(["bus", "offset", this.topic, this.group!], value));
       this.#lastCommitted = value;
     } catch { /* the next ack retries */ }
   }

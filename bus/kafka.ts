@@ -407,6 +407,10 @@ export class KafkaBus implements Bus {
         commitTimer = setTimeout(() => void this.#track(commit()), 20);
       }
     };
+    g.onCommit = async () => {
+      if (commitTimer !== null) clearTimeout(commitTimer);
+      await commit();
+    };
     g.onEmpty = () => {
       this.#consumers.delete(consumer);
       const stop = (async () => {

@@ -319,6 +319,10 @@ class Member<T> extends QueueBase<T> implements GroupMember<T> {
     this.#owner.redeliver([m]);
   }
 
+  commit(): Promise<void> {
+    return this.#owner.onCommit?.() ?? Promise.resolve();
+  }
+
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
@@ -347,6 +351,7 @@ export class Group {
   onAck: ((msgs: Msg[]) => void) | null = null;
   onRoom: (() => void) | null = null;
   onEmpty: (() => void) | null = null;
+  onCommit: (() => Promise<void>) | null = null;
   lagOverride: (() => number) | null = null;
 
   readonly detached: boolean;
