@@ -66,15 +66,17 @@ export class PromWriter {
     labels: Labels = {},
   ): this {
     this.#declare(name, "histogram", help);
+    const base = formatLabels(labels);
+    const open = base ? base.slice(0, -1) + "," : "{";
     let cumulative = 0;
-    bounds.forEach((b, i) => {
+    for (let i = 0; i < bounds.length; i++) {
       cumulative += counts[i];
-      this.#lines.push(`${name}_bucket${formatLabels({ ...labels, le: String(b) })} ${cumulative}`);
-    });
+      this.#lines.push(`${name}_bucket${open}le="${bounds[i]}"} ${cumulative}`);
+    }
     cumulative += overflow;
-    this.#lines.push(`${name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${cumulative}`);
-    this.#lines.push(`${name}_sum${formatLabels(labels)} ${formatValue(sum)}`);
-    this.#lines.push(`${name}_count${formatLabels(labels)} ${cumulative}`);
+    this.#lines.push(`${name}_bucket${open}le="+Inf"} ${cumulative}`);
+    this.#lines.push(`${name}_sum${base} ${formatValue(sum)}`);
+    this.#lines.push(`${name}_count${base} ${cumulative}`);
     return this;
   }
 
