@@ -144,12 +144,11 @@ export function createServerState(options: ServerStateOptions): ServerState {
     }),
     http: new HttpMetrics(),
     sse: new SseRegistry(),
-    hub: undefined as unknown as StreamHub,
+    hub: new StreamHub(() => state.kv(), { pollMs }),
     resourceHistory: new Ring(120),
     busHistory: new Ring(120),
     startedAt: Date.now(),
     shutdown: new AbortController(),
   };
-  state.hub = new StreamHub(() => state.kv(), { pollMs });
   return state;
 }
