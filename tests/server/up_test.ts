@@ -103,3 +103,21 @@ Deno.test("up rejects bad flags with usage errors (exit 2)", async () => {
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("up on a port that is taken fails with a clear message (exit 1)", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "dspy_up_busy_" });
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN_TS, "--workspace", ws, "up", "--port", String((taken.addr as Deno.NetAddr).port)],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).output();
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), /already in use: stop the other server or pass --port N/);
+  } finally {
+    taken.close();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
