@@ -292,7 +292,12 @@ export class KafkaBus implements Bus {
   }
 
   #consumer(groupId: string): KafkaConsumer {
-    const c = this.#kafka!.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    const c = this.#kafka!.consumer({
+      groupId,
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
+      maxWaitTimeInMs: 1000,
+    });
     this.#consumers.add(c);
     this.#joins.push(
       new Promise<void>((resolve) => {
@@ -737,8 +742,9 @@ export async function tailKafka(options: TailKafkaOptions): Promise<void> {
   const kafka = await kafkaClient(settings, 1);
   const consumer = kafka.consumer({
     groupId: options.group ?? "dspy-tail",
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1000,
+    sessionTimeout: 6000,
+    heartbeatInterval: 500,
+    maxWaitTimeInMs: 1000,
   });
   try {
     await consumer.connect();
