@@ -134,7 +134,7 @@ export interface KafkaBusOptions {
 }
 
 /** Starts the Kafka-primary bus; throws a UserError when the broker cannot be reached. */
-export async function startKafkaBus(options: KafkaBusOptions): Promise<Bus> {
+export async function startKafkaBus(options: KafkaBusOptions): Promise<KafkaBus> {
   const bus = new KafkaBus(options);
   await bus.connect();
   return bus;
@@ -166,6 +166,7 @@ export class KafkaBus implements Bus {
   #scheduled = false;
   #closed = false;
   #tasks = new Set<Promise<unknown>>();
+  #closers: (() => Promise<void> | void)[] = [];
 
   constructor(options: KafkaBusOptions) {
     this.workspace = options.workspace;
@@ -533,8 +534,14 @@ export class KafkaBus implements Bus {
     await Promise.allSettled([...this.#tasks].filter((t) => t !== undefined));
   }
 
+  /** Runs `fn` first when the bus closes (metrics writer, event routing). */
+  onClose(fn: () => Promise<void> | void): void {
+    this.#closers.push(fn);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    for (const fn of this.#closers.splice(0)) await fn();
     await this.flush();
     this.#closed = true;
     for (const s of this.#subs) s.sub.close();

@@ -98,7 +98,31 @@ export async function startBus(options: StartBusOptions): Promise<Bus> {
   const workspace = options.workspace;
   if (backend === "kafka") {
     const { startKafkaBus } = await import("./kafka.ts");
-    return await startKafkaBus({ workspace, kafka: resolveKafkaSettings(options.kafka) });
+    const kafkaBus = await startKafkaBus({ workspace, kafka: resolveKafkaSettings(options.kafka) });
+    if (workspace) {
+      const writer = startMetricsWriter(
+        workspace,
+        () => kafkaBus.metrics(),
+        options.metricsIntervalSec ?? metricsIntervalFromEnv(),
+      );
+      kafkaBus.onClose(() => writer.stop());
+      if (options.routeEvents ?? true) {
+        // Agent events go to Kafka and, so `tail` and the server keep reading them, to the KV streams too.
+        const store = await DurableStore.open(workspace);
+        if (!eventsWorkspace()) configureEvents({ workspace });
+        const previous = setEventPublisher((stream, envelope) =>
+          Promise.all([
+            store.append(stream, envelope, null, null),
+            Promise.resolve(kafkaBus.publish(stream, envelope)).catch(() => {}), // dead-lettered locally on failure
+          ]).then(() => {})
+        );
+        kafkaBus.onClose(async () => {
+          setEventPublisher(previous);
+          await store.close();
+        });
+      }
+    }
+    return kafkaBus;
   }
   const envDurable = (Deno.env.get("DSPY_BUS_DURABLE_TOPICS") ?? "").split(",").map((s) => s.trim()).filter((
     s,

@@ -2,6 +2,9 @@ import { KafkaBus } from "../../bus/kafka.ts";
 import { listDeadLetters, startBus, tailKafka } from "../../bus/mod.ts";
 import type { BusMessage, DeadLetterRecord } from "../../bus/mod.ts";
 import { UserError } from "../../core/errors.ts";
+import { configureEvents, emitMetric, flushEvents } from "../../core/events.ts";
+import { openWorkspaceKv } from "../../core/kv.ts";
+import { readStream } from "../../core/streams.ts";
 import {
   assert,
   assertEquals,
@@ -88,7 +91,6 @@ Deno.test({
               backend: "kafka",
               kafka: { bootstrap: kafka.bootstrap, prefix: "t2." },
               metricsIntervalSec: 0,
-              routeEvents: false,
             }) as KafkaBus;
             const deadTopic = bus.subscribe<DeadLetterRecord>("agent.deadletter");
             const c = bus.consume<{ n: number }>({
@@ -107,7 +109,14 @@ Deno.test({
             assertEquals(rec.value.reason, "handler_failed");
             assertEquals(rec.value.message, { n: 1 });
             await c.close();
+            // Agent events reach Kafka and the KV streams `tail` reads.
+            configureEvents({ workspace: dir });
+            emitMetric("kafka.check", { ok: true });
+            await flushEvents();
             await bus.close();
+            const kv = await openWorkspaceKv(dir);
+            const metrics = await readStream<{ metric: string }>(kv, "agent.metrics");
+            assertEquals(metrics.at(-1)?.value.metric, "kafka.check");
             const stored = await listDeadLetters(dir);
             assertEquals(stored.length, 1);
             assertEquals(stored[0].error, "bad job");
