@@ -2,6 +2,7 @@ import { KafkaBus } from "../../bus/kafka.ts";
 import { listDeadLetters, startBus, tailKafka } from "../../bus/mod.ts";
 import type { BusMessage, DeadLetterRecord } from "../../bus/mod.ts";
 import { UserError } from "../../core/errors.ts";
+import { runDspy } from "../support/cli.ts";
 import { configureEvents, emitMetric, flushEvents } from "../../core/events.ts";
 import { openWorkspaceKv } from "../../core/kv.ts";
 import { readStream } from "../../core/streams.ts";
@@ -159,6 +160,33 @@ Deno.test({
           assertEquals((await listDeadLetters(dir)).length, 0);
         });
       });
+      await t.step("CLI: bus publish / consume over Kafka (KAFKA_BOOTSTRAP_SERVERS)", async () => {
+        await withWorkspace(async (dir) => {
+          const env = { KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap, KAFKA_TOPIC_PREFIX: "t4." };
+          let r = await runDspy(
+            ["--workspace", dir, "bus", "publish", "cli.jobs", "--key", "a", '{"job":1}'],
+            { env },
+          );
+          assertEquals(r.code, 0, r.stderr);
+          assertEquals(r.stdout.trim(), "published 1 message to cli.jobs");
+          r = await runDspy([
+            "--workspace",
+            dir,
+            "bus",
+            "consume",
+            "cli.jobs",
+            "--group",
+            "cli",
+            "--max",
+            "1",
+          ], { env });
+          assertEquals(r.code, 0, r.stderr);
+          const line = JSON.parse(r.stdout);
+          assertEquals(line.value, { job: 1 });
+          assertEquals(line.key, "a");
+          assertEquals(line.id, `cli.jobs:${line.id.split(":")[1]}:0`);
+        });
+      });
     } finally {
       await kafka.stop();
     }
@@ -180,6 +208,12 @@ Deno.test({
             UserError,
             `cannot reach Kafka at ${kafka.bootstrap}`,
           );
+          const cli = await runDspy(["--workspace", dir, "bus", "publish", "jobs", "1"], {
+            env: { DSPY_BUS: "kafka", KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap },
+          });
+          assertEquals(cli.code, 1);
+          assert(cli.stderr.includes(`cannot reach Kafka at ${kafka.bootstrap}`), cli.stderr);
+          assert(cli.stderr.includes("DSPY_BUS=mirror"), "says what to do");
           const warnings: string[] = [];
           const orig = console.error;
           console.error = (...a: unknown[]) => void warnings.push(a.join(" "));
