@@ -144,8 +144,7 @@ async function busPublish(args: string[], ctx: CommandContext): Promise<CommandR
   const headers = parseHeaders("bus publish", values.header);
   const result = await withBus(ctx, async (bus) => {
     if (values.durable) await bus.configureTopic(topic, { durable: true });
-    const durable = bus.backend === "kafka" || (bus.metrics().topics[topic]?.durable ?? false) ||
-      isDurableTopic(bus, topic);
+    const durable = bus.isDurable(topic);
     if (!durable) {
       ctx.out.warn(
         `topic '${topic}' is not durable: only subscribers inside this process could receive these messages; ` +
@@ -164,13 +163,6 @@ async function busPublish(args: string[], ctx: CommandContext): Promise<CommandR
   if (ctx.out.json || values.json) ctx.out.printJson(result);
   else ctx.out.print(`published ${result.published} message${result.published === 1 ? "" : "s"} to ${topic}`);
   return { ok: true, data: result };
-}
-
-function isDurableTopic(bus: Bus, topic: string): boolean {
-  // The LocalBus knows a topic's durable setting (KV-declared or default patterns); Kafka topics always are.
-  if (bus.backend === "kafka") return true;
-  const local = bus as unknown as { isDurable?: (t: string) => boolean };
-  return local.isDurable?.(topic) ?? false;
 }
 
 async function busConsume(args: string[], ctx: CommandContext): Promise<CommandResult> {
@@ -192,7 +184,7 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
   let printed = 0;
   await withBus(ctx, async (bus) => {
     if (values.durable) await bus.configureTopic(topic, { durable: true });
-    if (bus.backend !== "kafka" && !isPattern(topic) && !(isDurableTopic(bus, topic))) {
+    if (!isPattern(topic) && !bus.isDurable(topic)) {
       ctx.out.warn(
         `topic '${topic}' is not durable, so only messages published inside this process can arrive; ` +
           `use --durable (and publish with --durable) to consume across processes`,
@@ -404,9 +396,7 @@ async function dlqReplay(args: string[], ctx: CommandContext): Promise<CommandRe
           `dlq replay: no dead letter with id ${missing.join(", ")}; 'dspy-code dlq list' shows the ids`,
         );
       }
-      const notDurable = [...new Set(candidates.map((r) => r!.topic))].filter((t) =>
-        !(bus as unknown as { isDurable(t: string): boolean }).isDurable(t)
-      );
+      const notDurable = [...new Set(candidates.map((r) => r!.topic))].filter((t) => !bus.isDurable(t));
       if (notDurable.length > 0) {
         throw new UserError(
           `dlq replay: topic ${

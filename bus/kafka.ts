@@ -488,6 +488,11 @@ export class KafkaBus implements Bus {
     return startWorkerGroup(this, topic, group, url, options);
   }
 
+  /** Kafka topics are always stored by the broker. */
+  isDurable(_topic: string): boolean {
+    return true;
+  }
+
   configureTopic(topic: string, config: TopicConfig): Promise<void> {
     assertTopic(topic);
     if (config.durable) {

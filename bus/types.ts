@@ -270,6 +270,8 @@ export interface Bus {
     workerModuleUrl: string | URL,
     options?: SpawnGroupOptions,
   ): WorkerGroup;
+  /** True when messages on `topic` are stored (a durable KV topic, or any topic on the Kafka backend). */
+  isDurable(topic: string): boolean;
   /** Sets per-topic options (e.g. durability); durable settings are recorded in KV for other processes. */
   configureTopic(topic: string, config: TopicConfig): Promise<void>;
   /** The metrics snapshot. */
