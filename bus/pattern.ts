@@ -33,15 +33,20 @@ export function compilePattern(pattern: string): (topic: string) => boolean {
     );
   }
   if (!isPattern(pattern)) return (t) => t === pattern;
-  let re = "^";
-  segments.forEach((s, i) => {
-    if (s === "#" || s === "**") {
-      re += i === 0 ? "(?:[^.]+(?:\\.[^.]+)*)?" : "(?:\\.[^.]+)*";
-    } else {
-      if (i > 0) re += "\\.";
-      re += s === "*" ? "[^.]+" : s.replace(/[-]/g, "\\-");
+  return (t) => matchSegments(segments, 0, t.split("."), 0);
+}
+
+function matchSegments(pat: string[], i: number, topic: string[], j: number): boolean {
+  while (i < pat.length) {
+    const p = pat[i];
+    if (p === "#" || p === "**") {
+      // Any number of segments (including none): try every split.
+      for (let k = j; k <= topic.length; k++) if (matchSegments(pat, i + 1, topic, k)) return true;
+      return false;
     }
-  });
-  const rx = new RegExp(re + "$");
-  return (t) => rx.test(t);
+    if (j >= topic.length || (p !== "*" && p !== topic[j])) return false;
+    i++;
+    j++;
+  }
+  return j === topic.length;
 }

@@ -273,3 +273,26 @@ Deno.test("bad options fail clearly", async () => {
   await assertRejects(() => bus.configureTopic("t", { durable: true }), Error, "without a workspace");
   await bus.close();
 });
+
+Deno.test("topic patterns: * is one segment, # any number (also none)", async () => {
+  const { compilePattern } = await import("../../bus/pattern.ts");
+  const cases: [string, string, boolean][] = [
+    ["logs.ctx.*", "logs.ctx.backend", true],
+    ["logs.ctx.*", "logs.ctx", false],
+    ["logs.ctx.*", "logs.ctx.a.b", false],
+    ["agent.#", "agent", true],
+    ["agent.#", "agent.metrics", true],
+    ["agent.#", "agent.rl.vectorized", true],
+    ["#.errors", "errors", true],
+    ["#.errors", "agent.errors", true],
+    ["#.errors", "agent.errors.x", false],
+    ["a.*.c", "a.b.c", true],
+    ["a.#.c", "a.c", true],
+    ["a.#.c", "a.x.y.c", true],
+    ["a.#.c", "a.x.y", false],
+  ];
+  for (const [pattern, topic, expected] of cases) {
+    assertEquals(compilePattern(pattern)(topic), expected, `${pattern} vs ${topic}`);
+  }
+  assertThrows(() => compilePattern("a.b*"), Error, "invalid topic pattern");
+});

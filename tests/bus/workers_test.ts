@@ -1,8 +1,10 @@
 import { DeadLetterSink } from "../../bus/dlq.ts";
 import { LocalBus } from "../../bus/local_bus.ts";
+import { committedOffset, startBus } from "../../bus/mod.ts";
 import type { DeadLetterRecord } from "../../bus/mod.ts";
+import { openWorkspaceKv } from "../../core/kv.ts";
 import { UserError } from "../../core/errors.ts";
-import { assert, assertEquals, assertRejects } from "./helpers.ts";
+import { assert, assertEquals, assertRejects, waitFor, withWorkspace } from "./helpers.ts";
 
 function memoryBus(): LocalBus {
   let bus: LocalBus | null = null;
@@ -86,4 +88,39 @@ Deno.test("worker group: a module without handle() fails clearly", async () => {
     console.error = origConsole;
   }
   await bus.close();
+});
+
+Deno.test("worker group: a worker that terminates silently is detected by the batch timeout", async () => {
+  const bus = memoryBus();
+  const origConsole = console.error;
+  console.error = () => {};
+  try {
+    const wg = bus.spawnGroup("jobs", "w", WORKER, { count: 2, batch: 5, timeoutMs: 300 });
+    await wg.ready;
+    await bus.publish("jobs", { i: 0, exit: true });
+    for (let i = 1; i < 50; i++) await bus.publish("jobs", { i });
+    await wg.close();
+    assertEquals(wg.stats.handled, 50, "the exited worker's batch was redelivered and handled");
+    assertEquals(wg.stats.crashed, 1);
+    assertEquals(bus.metrics().dlq.total, 0);
+  } finally {
+    console.error = origConsole;
+  }
+  await bus.close();
+});
+
+Deno.test("worker group on a durable topic commits the group's offset", async () => {
+  await withWorkspace(async (dir) => {
+    const bus = await startBus({ workspace: dir, metricsIntervalSec: 0, routeEvents: false });
+    await bus.configureTopic("djobs", { durable: true });
+    for (let i = 0; i < 300; i++) bus.publish("djobs", { i });
+    await bus.flush();
+    const wg = bus.spawnGroup("djobs", "w", WORKER, { count: 2, batch: 32 });
+    await wg.ready;
+    await waitFor(() => wg.stats.handled === 300, 20_000, "workers");
+    await wg.close();
+    await bus.close();
+    const kv = await openWorkspaceKv(dir);
+    assertEquals(await committedOffset(kv, "djobs", "w"), 300);
+  });
 });
