@@ -208,3 +208,27 @@ Deno.test("crash: a SIGKILLed group consumer restarts; every id at least once, d
     assertEquals(new Set(seen2).size, seen2.length, "no duplicates within one run");
   });
 });
+
+Deno.test("bus bench --json prints one object with every case, measured against the ceiling", async () => {
+  await withWorkspace(async (dir) => {
+    const r = await runDspy(["--workspace", dir, "bus", "bench", "--quick", "--messages", "50000", "--json"]);
+    assertEquals(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    for (
+      const name of [
+        "ceiling_array_queue",
+        "fanout",
+        "group",
+        "worker_group",
+        "durable",
+        "slow_consumer_memory",
+      ]
+    ) {
+      assert(name in result, `missing ${name}`);
+    }
+    assert(result.fanout.deliveries_per_s > 0 && result.ceiling_array_queue.deliveries_per_s > 0);
+    assert(result.fanout.ratio_to_ceiling > 0);
+    assertEquals(result.durable.committed, result.durable.messages);
+    assert(result.slow_consumer_memory.rss_peak_mb >= result.slow_consumer_memory.rss_start_mb);
+  });
+});
