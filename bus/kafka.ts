@@ -317,19 +317,22 @@ export class KafkaBus implements Bus {
 
   #topics(topic: string): (string | RegExp)[] {
     if (!isPattern(topic)) return [this.#name(topic)];
-    const match = compilePattern(topic);
-    const prefix = this.settings.prefix;
-    // kafkajs matches a RegExp against the cluster's topic list; check the unprefixed name with our matcher.
-    return [{
-      test: (name: string) => name.startsWith(prefix) && match(name.slice(prefix.length)),
-      source: topic,
-    } as unknown as RegExp];
+    // A RegExp that over-approximates the pattern (`#` → `.*`); messages are filtered exactly on arrival.
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const body = topic.split(".").map((
+      seg,
+    ) => (seg === "*" ? "[^.]+" : seg === "#" || seg === "**" ? ".*" : esc(seg)))
+      .join("\\.");
+    // `#` may match no segment at all: make the dot next to it optional.
+    const loose = body.replaceAll("\\..*", "(\\..*)?").replaceAll(".*\\.", "(.*\\.)?");
+    return [new RegExp(`^${esc(this.settings.prefix)}${loose}$`)];
   }
 
   subscribe<T = unknown>(topic: string, options: SubscribeOptions = {}): Subscription<T> {
     if (!isPattern(topic)) assertTopic(topic);
     else compilePattern(topic);
     const sub = this.#inner.detachedSubscriber<T>(topic, options.maxsize ?? 1000);
+    const matcher = isPattern(topic) ? compilePattern(topic) : null;
     const consumer = this.#consumer(`${this.settings.clientId}-sub-${crypto.randomUUID()}`);
     this.#subs.push({ topic, sub, metrics: () => sub.metrics() });
     const run = (async () => {
@@ -337,7 +340,7 @@ export class KafkaBus implements Bus {
       await consumer.subscribe({ topics: this.#topics(topic), fromBeginning: false });
       await consumer.run({
         eachMessage: async ({ topic: name, partition, message }) => {
-          if (sub.isClosed) return;
+          if (sub.isClosed || (matcher !== null && !matcher(this.#unprefix(name)))) return;
           const msg = new KafkaMsg(
             this.#unprefix(name),
             partition,

@@ -160,6 +160,30 @@ Deno.test({
           assertEquals((await listDeadLetters(dir)).length, 0);
         });
       });
+      await t.step("primary: pattern subscriptions match existing topics exactly", async () => {
+        const bus = await startBus({
+          workspace: null,
+          backend: "kafka",
+          kafka: { bootstrap: kafka.bootstrap, prefix: "t5." },
+          metricsIntervalSec: 0,
+        }) as KafkaBus;
+        // kafkajs resolves a pattern against the topics that exist when it subscribes.
+        for (const topic of ["logs.ctx.backend", "logs.ctx.frontend", "logs.raw.backend"]) {
+          await bus.publish(topic, { warmup: true });
+        }
+        const sub = bus.subscribe<{ n: number }>("logs.ctx.*");
+        await bus.whenReady();
+        await new Promise((r) => setTimeout(r, 500));
+        await bus.publish("logs.raw.backend", { n: 0 });
+        await bus.publish("logs.ctx.backend", { n: 1 });
+        await bus.publish("logs.ctx.frontend", { n: 2 });
+        const got: BusMessage<{ n: number }>[] = [];
+        while (got.length < 2) got.push(...await sub.nextBatch(10));
+        assertEquals(got.map((m) => m.value.n).sort(), [1, 2]);
+        assertEquals(got.map((m) => m.topic).sort(), ["logs.ctx.backend", "logs.ctx.frontend"]);
+        await bus.close();
+      });
+
       await t.step("CLI: bus publish / consume over Kafka (KAFKA_BOOTSTRAP_SERVERS)", async () => {
         await withWorkspace(async (dir) => {
           const env = { KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap, KAFKA_TOPIC_PREFIX: "t4." };
