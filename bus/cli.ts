@@ -198,6 +198,11 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
         from: (values.from as "earliest" | "latest" | undefined) ?? "earliest",
       })
       : bus.subscribe(topic, { maxsize, overflow: "block" });
+    ctx.out.info(
+      values.group !== undefined
+        ? `consuming ${topic} as group ${values.group} (Ctrl-C to stop)`
+        : `waiting for messages on ${topic} (Ctrl-C to stop)`,
+    );
     const stop = () => (source as unknown as { interrupt(): void }).interrupt();
     ctx.signal.addEventListener("abort", stop, { once: true });
     try {

@@ -232,3 +232,35 @@ Deno.test("bus bench --json prints one object with every case, measured against 
     assert(result.slow_consumer_memory.rss_peak_mb >= result.slow_consumer_memory.rss_start_mb);
   });
 });
+
+Deno.test("bus consume without a group follows a durable topic published from another process", async () => {
+  await withWorkspace(async (dir) => {
+    let r = await runDspy(["--workspace", dir, "bus", "publish", "feed", "--durable", '{"old":true}']);
+    assertEquals(r.code, 0, r.stderr);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN_TS, "--workspace", dir, "bus", "consume", "feed", "--max", "2"],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("waiting for messages on feed")) {
+      const { value, done } = await err.read();
+      if (done) break;
+      text += value;
+    }
+    await new Promise((r) => setTimeout(r, 300)); // its reader starts at the log's head
+    r = await runDspy(["--workspace", dir, "bus", "publish", "feed", "--file", "-"], {
+      stdin: '{"n":1}\n{"n":2}\n',
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const stdout = await new Response(child.stdout).text();
+    await err.cancel().catch(() => {});
+    const status = await child.status;
+    assertEquals(status.code, 0);
+    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assertEquals(lines.map((l) => l.value), [{ n: 1 }, { n: 2 }], "only messages published after it started");
+  });
+});
