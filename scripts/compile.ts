@@ -1,7 +1,7 @@
 /**
  * `deno task compile`: builds the single `dspy-code` executable with `deno compile`, for this machine or for
- * the release targets (`--all`, or `--target T` repeated). It includes the worker modules and dashboard
- * assets that are loaded by URL at run time, and the unstable KV/cron APIs.
+ * the release targets (`--all`, or `--target T` repeated). It includes the modules loaded by URL at run time
+ * (command implementations, workers, dashboard assets) and enables the unstable KV/cron APIs.
  *
  * `deno compile` downloads a `denort` base binary from Deno's release server for each target. Where that
  * server cannot be reached, point `DENORT_BIN` at a `denort` binary of the same Deno version (Deno reads it
@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The targets we ship. */
@@ -26,22 +26,20 @@ export const RELEASE_TARGETS = [
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Files loaded by URL at run time (Workers, static assets) that `deno compile` cannot discover. */
+/**
+ * What `deno compile` cannot discover from `main.ts`: command implementations are imported by computed URL
+ * (see `cli/lazy.ts`), Workers are started by URL, and the dashboard has static assets. Including the source
+ * folders adds all of them, and their npm packages, to the executable.
+ */
 async function runtimeIncludes(): Promise<string[]> {
+  const folders = ["agent", "bus", "cli", "core", "embeddings", "rl", "server"];
   const found: string[] = [];
-  const walk = async (dir: string) => {
-    for await (const e of Deno.readDir(dir)) {
-      const path = join(dir, e.name);
-      if (e.isDirectory) {
-        if (!["node_modules", "tests", "dist", "docs", "bench", ".git"].includes(e.name) && !e.name.startsWith(".")) {
-          if (["static", "assets"].includes(e.name)) found.push(path);
-          else await walk(path);
-        }
-      } else if (/_worker\.ts$/.test(e.name)) found.push(path);
-    }
-  };
-  await walk(root);
-  return found.map((p) => relative(root, p)).sort();
+  for (const folder of folders) {
+    try {
+      if ((await Deno.stat(join(root, folder))).isDirectory) found.push(folder);
+    } catch { /* folder not present */ }
+  }
+  return found;
 }
 
 if (import.meta.main) {

@@ -10,8 +10,9 @@
 import { scoreOutcome } from "../../agent/learning/scoring.ts";
 import type { CommandSpec } from "../command.ts";
 import { addPanelRow, addToolEndListener, setRouteHandler, setToolScorer } from "../hooks.ts";
+import { lazyImport } from "../lazy.ts";
 
-const impl = () => import("./agent_impl.ts");
+const impl = () => lazyImport<typeof import("./agent_impl.ts")>(new URL("./agent_impl.ts", import.meta.url));
 
 const LLM_NOTE =
   "Needs an LLM (Ollama or an OpenAI-compatible API); 'llm' shows the status and how to configure one.";

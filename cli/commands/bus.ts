@@ -6,8 +6,10 @@
  */
 
 import type { CommandSpec } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
-const impl = () => import("../../bus/cli.ts");
+const impl = () =>
+  lazyImport<typeof import("../../bus/cli.ts")>(new URL("../../bus/cli.ts", import.meta.url));
 
 /** The bus commands, registered in `cli/registry.ts`. */
 export const busCommands: CommandSpec[] = [

@@ -6,8 +6,10 @@
  */
 
 import type { CommandSpec } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
-const impl = () => import("./embeddings_impl.ts");
+const impl = () =>
+  lazyImport<typeof import("./embeddings_impl.ts")>(new URL("./embeddings_impl.ts", import.meta.url));
 
 /** The embeddings commands, registered in `cli/registry.ts`. */
 export const embeddingsCommands: CommandSpec[] = [

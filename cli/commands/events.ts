@@ -41,7 +41,8 @@ export const eventCommands: CommandSpec[] = [
         throw new UsageError(`tail: --since takes epoch seconds or an ISO date, got '${values.since}'`);
       }
       const limit = intOption("tail", "limit", values.limit, 50);
-      const { openWorkspaceKv, readStream, streamHead, followStream } = await import("../../core/mod.ts");
+      const { openWorkspaceKv } = await import("../../core/kv.ts");
+      const { readStream, streamHead, followStream } = await import("../../core/streams.ts");
       const kv = await openWorkspaceKv(ctx.workspace);
       const keep = (value: unknown) =>
         since === undefined || Number((value as { ts?: number })?.ts ?? Infinity) >= since;
@@ -79,7 +80,9 @@ export const eventCommands: CommandSpec[] = [
     recordEvents: false,
     async run(args, ctx) {
       const { values } = parseCommandArgs("stats", args, { window: { type: "string" } }, { max: 0 });
-      const { openWorkspaceKv, computeToolStats, workspacePaths } = await import("../../core/mod.ts");
+      const { openWorkspaceKv } = await import("../../core/kv.ts");
+      const { workspacePaths } = await import("../../core/workspace.ts");
+      const { computeToolStats } = await import("../../core/tool_stats.ts");
       const { printToolStats, readBanditView } = await import("../events_view.ts");
       const kv = await openWorkspaceKv(ctx.workspace);
       const stats = await computeToolStats(kv, { window: intOption("stats", "window", values.window, 5000) });
@@ -108,7 +111,9 @@ export const eventCommands: CommandSpec[] = [
       const count = values.count !== undefined
         ? intOption("dashboard-lite", "count", values.count, 0)
         : Infinity;
-      const { openWorkspaceKv, computeToolStats, workspacePaths } = await import("../../core/mod.ts");
+      const { openWorkspaceKv } = await import("../../core/kv.ts");
+      const { workspacePaths } = await import("../../core/workspace.ts");
+      const { computeToolStats } = await import("../../core/tool_stats.ts");
       const { printToolStats, readBanditView, formatTs } = await import("../events_view.ts");
       const kv = await openWorkspaceKv(ctx.workspace);
       for (let i = 0; i < count && !ctx.signal.aborted; i++) {

@@ -6,8 +6,9 @@
  */
 
 import type { CommandSpec } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
-const impl = () => import("./rl_impl.ts");
+const impl = () => lazyImport<typeof import("./rl_impl.ts")>(new URL("./rl_impl.ts", import.meta.url));
 
 /** The rl commands, registered in `cli/registry.ts`. */
 export const rlCommands: CommandSpec[] = [

@@ -6,8 +6,10 @@
  */
 
 import type { CommandSpec } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
-const impl = () => import("./search_impl.ts");
+const impl = () =>
+  lazyImport<typeof import("./search_impl.ts")>(new URL("./search_impl.ts", import.meta.url));
 
 /** The search commands, registered in `cli/registry.ts`. */
 export const searchCommands: CommandSpec[] = [

@@ -7,6 +7,10 @@
 
 import { type CommandContext, type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
 import { UsageError } from "../../core/errors.ts";
+import { lazyImport } from "../lazy.ts";
+
+const serverRun = () =>
+  lazyImport<typeof import("../../server/run.ts")>(new URL("../../server/run.ts", import.meta.url));
 
 const HOST_PORT_HELP = `Options:
   --host H    interface to bind (default 127.0.0.1; binding another host without ADMIN_KEY prints a warning)
@@ -34,14 +38,14 @@ function hostPort(name: string, args: string[]) {
 
 async function up(args: string[], ctx: CommandContext) {
   const { host, port } = hostPort("up", args);
-  const { runUp } = await import("../../server/run.ts");
+  const { runUp } = await serverRun();
   const { url } = await runUp({ workspace: ctx.workspace, host, port, out: ctx.out, signal: ctx.signal });
   return { ok: true, data: { url } };
 }
 
 async function quickstart(args: string[], ctx: CommandContext) {
   const { host, port, values } = hostPort("quickstart", args);
-  const { runQuickstart } = await import("../../server/run.ts");
+  const { runQuickstart } = await serverRun();
   const result = await runQuickstart({
     workspace: ctx.workspace,
     host,
