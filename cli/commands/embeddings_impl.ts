@@ -17,6 +17,7 @@ import {
   searchEmbeddings,
 } from "../../embeddings/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
+import { guard } from "../../core/guard.ts";
 
 const BACKENDS = ["local", "infermesh", "hash"];
 
@@ -53,6 +54,7 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
   if (!BACKENDS.includes(backend)) {
     throw new UserError(`emb-index: unknown backend '${backend}': use ${BACKENDS.join(", ")}`);
   }
+  await guard(ctx.workspace, { operation: "emb-index" });
   const modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
   // A model given as a path is relative to the workspace, like every other path argument.
   const model = values.model && /^\.{0,2}\//.test(values.model)

@@ -50,6 +50,7 @@ import {
   numberOption,
   parseCommandArgs,
 } from "../command.ts";
+import { guard } from "../../core/guard.ts";
 
 const SUBCOMMANDS = ["train", "ppo", "eval", "sweep", "status"];
 
@@ -314,6 +315,7 @@ async function trainWithEvents(
   kind: "ppo" | "neural",
 ): Promise<Record<string, unknown>> {
   const envName = typeof options.env === "string" ? options.env : "custom";
+  await guard(ctx.workspace, { operation: `rl ${kind}` });
   const startPayload = {
     n_envs: options.nEnvs ?? 8,
     total_steps: options.steps,
@@ -433,6 +435,7 @@ async function runTrain(args: string[], ctx: CommandContext): Promise<CommandRes
     ...TOOL_ENV_FLAGS,
   }, { max: 0 });
   const ws = ctx.workspace;
+  await guard(ws, { operation: "rl train" });
   const paths = workspacePaths(ws);
   const cfg = await loadRlConfig(ws);
   const envOptions = toolEnvOptions(cmd, values, ws, cfg);
@@ -638,6 +641,7 @@ async function runSweepCommand(args: string[], ctx: CommandContext): Promise<Com
     throw new UsageError(`rl sweep: --method must be pareto or random, got '${values.method}'`);
   }
   const iterations = intOption(cmd, "iterations", values.iterations, 8);
+  await guard(ws, { operation: "rl sweep" });
   const trainerSteps = values["trainer-steps"] === undefined
     ? undefined
     : intOption(cmd, "trainer-steps", values["trainer-steps"], 0);
