@@ -48,8 +48,8 @@ export function printToolStats(stats: ToolStats, out: Output, bandit?: BanditVie
         t.count,
         t.success,
         `${(t.success_rate * 100).toFixed(0)}%`,
-        t.avg_score.toFixed(3),
-        t.avg_duration_sec.toFixed(2),
+        t.avg_score === null ? "-" : t.avg_score.toFixed(3),
+        t.avg_duration_sec === null ? "-" : t.avg_duration_sec.toFixed(2),
       ]),
     );
   }

@@ -30,8 +30,65 @@ export interface ToolStatsRow {
   count: number;
   success: number;
   success_rate: number;
-  avg_score: number;
-  avg_duration_sec: number;
+  /** Mean score over the events that carried one (null when none did). */
+  avg_score: number | null;
+  /** Mean duration over the events that carried one (null when none did). */
+  avg_duration_sec: number | null;
+  /** Newest event time (seconds since the epoch). */
+  last_ts: number;
+}
+
+function finite(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/**
+ * Aggregates `tool.end` event data into per-tool rows, most used first. Events are read defensively (they may
+ * come from older versions or other producers): a missing score or duration is skipped, never counted as 0.
+ */
+export function aggregateToolEnds(items: { ts: number; data: unknown }[]): ToolStatsRow[] {
+  const acc = new Map<
+    string,
+    {
+      count: number;
+      success: number;
+      score: number;
+      scored: number;
+      dur: number;
+      timed: number;
+      last: number;
+    }
+  >();
+  for (const item of items) {
+    const d = (item.data ?? {}) as Record<string, unknown>;
+    const tool = typeof d.tool === "string" ? d.tool : typeof d.name === "string" ? d.name : "unknown";
+    const a = acc.get(tool) ?? { count: 0, success: 0, score: 0, scored: 0, dur: 0, timed: 0, last: 0 };
+    a.count++;
+    if (d.success === true || d.ok === true) a.success++;
+    const score = finite(d.score);
+    if (score !== undefined) {
+      a.score += score;
+      a.scored++;
+    }
+    const ms = finite(d.duration_ms);
+    const dur = finite(d.duration_sec) ?? (ms !== undefined ? ms / 1000 : undefined);
+    if (dur !== undefined) {
+      a.dur += dur;
+      a.timed++;
+    }
+    a.last = Math.max(a.last, finite(item.ts) ?? 0);
+    acc.set(tool, a);
+  }
+  const r4 = (n: number) => Math.round(n * 10_000) / 10_000;
+  return [...acc].map(([tool, a]) => ({
+    tool,
+    count: a.count,
+    success: a.success,
+    success_rate: r4(a.success / a.count),
+    avg_score: a.scored ? r4(a.score / a.scored) : null,
+    avg_duration_sec: a.timed ? r4(a.dur / a.timed) : null,
+    last_ts: a.last,
+  })).sort((x, y) => y.count - x.count || x.tool.localeCompare(y.tool));
 }
 
 /** Result of {@link computeToolStats}. */
@@ -60,28 +117,15 @@ export async function computeToolStats(kv: Deno.Kv, options: ToolStatsOptions = 
     after: Math.max(0, head - window),
     limit: window,
   });
-  const acc = new Map<string, { count: number; success: number; score: number; dur: number }>();
+  const ends: { ts: number; data: unknown }[] = [];
   const recent: (ToolEndData & { ts: number })[] = [];
   for (const { value } of entries) {
     if (value?.metric !== "tool.end") continue;
     if (options.workspace && value.workspace !== options.workspace) continue;
-    const data = value.data as unknown as ToolEndData;
-    const row = acc.get(data.tool) ?? { count: 0, success: 0, score: 0, dur: 0 };
-    row.count++;
-    if (data.success) row.success++;
-    row.score += Number(data.score) || 0;
-    row.dur += Number(data.duration_sec) || 0;
-    acc.set(data.tool, row);
-    recent.push({ ...data, ts: value.ts });
+    ends.push({ ts: value.ts, data: value.data });
+    recent.push({ ...(value.data as unknown as ToolEndData), ts: value.ts });
   }
-  const tools = [...acc.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([tool, r]) => ({
-    tool,
-    count: r.count,
-    success: r.success,
-    success_rate: r.success / r.count,
-    avg_score: r.score / r.count,
-    avg_duration_sec: r.dur / r.count,
-  }));
+  const tools = aggregateToolEnds(ends);
   const summary = await kv.get<Record<string, unknown>>(SESSION_SUMMARY_KEY);
   return {
     tools,
