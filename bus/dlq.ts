@@ -40,10 +40,16 @@ export type DeadLetterInput = Omit<DeadLetterRecord, "id" | "ts"> & { ts?: numbe
  */
 export class DeadLetterSink {
   #workspace: string | null;
-  #buffer: DeadLetterRecord[] = [];
+  #buffer: PendingRecord[] = [];
   #writing: Promise<void> | null = null;
   #scheduled = false;
-  #summary: DlqSummary = { total: 0, by_topic: {}, last_ts: null };
+  /** Counters of records that are not in KV: all of them without a workspace, else those never stored. */
+  #counted: DlqSummary = { total: 0, by_topic: {}, last_ts: null };
+  /** With a workspace: the summary of the last KV scan, plus this process's records not yet seen by a scan. */
+  #scanned: DlqSummary = { total: 0, by_topic: {}, last_ts: null };
+  #recent: PendingRecord[] = [];
+  #refreshing: Promise<void> | null = null;
+  #lastRefresh = 0;
   #unwritten = 0;
   #warned = false;
   #onRecord: (record: DeadLetterRecord) => void;
@@ -54,20 +60,43 @@ export class DeadLetterSink {
     this.#onRecord = options.onRecord ?? (() => {});
   }
 
-  /** Loads the stored summary so `metrics().dlq` includes earlier records. */
+  /** Loads the stored summary so `metrics().dlq` includes earlier records (and other processes' records). */
   async loadSummary(): Promise<void> {
-    if (!this.#workspace) return;
-    const stored = await dlqSummary(this.#workspace);
-    const merged: DlqSummary = {
-      total: stored.total + this.#summary.total,
-      by_topic: { ...stored.by_topic },
-      last_ts: stored.last_ts,
-    };
-    for (const [t, n] of Object.entries(this.#summary.by_topic)) {
-      merged.by_topic[t] = (merged.by_topic[t] ?? 0) + n;
+    await this.refresh();
+  }
+
+  /**
+   * Re-reads the summary from KV, so records written, replayed or purged by other processes (or through the
+   * DLQ functions) show in `summary()`. Records of this process still being written are kept on top.
+   */
+  refresh(): Promise<void> {
+    if (!this.#workspace) return Promise.resolve();
+    if (this.#refreshing) return this.#refreshing;
+    const workspace = this.#workspace;
+    this.#refreshing = (async () => {
+      const scanStart = Date.now();
+      const ids = new Set(this.#recent.map((e) => e.record.id));
+      const seen = new Set<string>();
+      const kv = await openWorkspaceKv(workspace);
+      const counts: DlqSummary = { total: 0, by_topic: {}, last_ts: null };
+      for await (const e of kv.list<DeadLetterRecord>({ prefix: DLQ_PREFIX })) {
+        addTo(counts, e.value);
+        if (ids.has(e.value.id)) seen.add(e.value.id);
+      }
+      this.#scanned = counts;
+      this.#recent = this.#recent.filter((e) =>
+        !seen.has(e.record.id) && !(e.writtenAt !== null && e.writtenAt < scanStart)
+      );
+      this.#lastRefresh = Date.now();
+    })().catch(() => {/* keep the previous summary */}).finally(() => (this.#refreshing = null));
+    return this.#refreshing;
+  }
+
+  /** Starts a background refresh when the summary is older than `maxAgeMs` (the bus calls it from metrics()). */
+  maybeRefresh(maxAgeMs = 2000): void {
+    if (this.#workspace && !this.#refreshing && Date.now() - this.#lastRefresh > maxAgeMs) {
+      void this.refresh();
     }
-    if (this.#summary.last_ts !== null) merged.last_ts = Math.max(merged.last_ts ?? 0, this.#summary.last_ts);
-    this.#summary = merged;
   }
 
   /** Records one dead letter; returns it with its id. Never throws, never blocks. */
@@ -85,15 +114,14 @@ export class DeadLetterSink {
       attempts: input.attempts,
       error: input.error,
     };
-    const s = this.#summary;
-    s.total++;
-    s.by_topic[record.topic] = (s.by_topic[record.topic] ?? 0) + 1;
-    s.last_ts = record.ts;
-    if (this.#workspace) {
-      if (this.#buffer.length < MAX_BUFFERED) {
-        this.#buffer.push(record);
-        this.#schedule();
-      } else {
+    if (this.#workspace && this.#buffer.length < MAX_BUFFERED) {
+      const entry: PendingRecord = { record, writtenAt: null };
+      this.#buffer.push(entry);
+      this.#recent.push(entry);
+      this.#schedule();
+    } else {
+      addTo(this.#counted, record);
+      if (this.#workspace) {
         this.#unwritten++;
         if (!this.#warned) {
           this.#warned = true;
@@ -110,9 +138,18 @@ export class DeadLetterSink {
     return record;
   }
 
-  /** The running summary (stored records at start plus those added since). */
+  /** The summary: stored records (as of the last refresh) plus this process's records since. */
   summary(): DlqSummary & { unwritten: number } {
-    return { ...this.#summary, by_topic: { ...this.#summary.by_topic }, unwritten: this.#unwritten };
+    const out: DlqSummary = {
+      total: this.#scanned.total,
+      by_topic: { ...this.#scanned.by_topic },
+      last_ts: this.#scanned.last_ts,
+    };
+    for (const e of this.#recent) addTo(out, e.record);
+    out.total += this.#counted.total;
+    for (const [t, n] of Object.entries(this.#counted.by_topic)) out.by_topic[t] = (out.by_topic[t] ?? 0) + n;
+    if (this.#counted.last_ts !== null) out.last_ts = Math.max(out.last_ts ?? 0, this.#counted.last_ts);
+    return { ...out, unwritten: this.#unwritten };
   }
 
   /** Records waiting to be written. */
@@ -142,7 +179,8 @@ export class DeadLetterSink {
   async #writeAll(): Promise<void> {
     const workspace = this.#workspace!;
     while (this.#buffer.length > 0) {
-      const batch = this.#buffer.splice(0, 5000);
+      const entries = this.#buffer.splice(0, 5000);
+      const batch = entries.map((e) => e.record);
       const kv = await openWorkspaceKv(workspace);
       const lines: string[] = [];
       let op = kv.atomic();
@@ -169,6 +207,8 @@ export class DeadLetterSink {
         const last = op;
         await withKvRetry(() => last.commit());
       }
+      const writtenAt = Date.now();
+      for (const e of entries) e.writtenAt = writtenAt;
       const { reportsDir } = workspacePaths(workspace);
       await Deno.mkdir(reportsDir, { recursive: true });
       await Deno.writeTextFile(join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n", { append: true });
@@ -177,6 +217,7 @@ export class DeadLetterSink {
 
   /** Waits until every record added so far is in KV and in dlq.jsonl. */
   async flush(): Promise<void> {
+    if (this.#refreshing) await this.#refreshing;
     while (this.#buffer.length > 0 || this.#writing || this.#scheduled) {
       if (this.#writing) await this.#writing;
       else this.#startWrite();
@@ -184,6 +225,19 @@ export class DeadLetterSink {
       else if (!this.#writing && this.#scheduled) await new Promise((r) => setTimeout(r, 1));
     }
   }
+}
+
+/** A record waiting to be written (or written and not yet seen by a summary scan). */
+interface PendingRecord {
+  record: DeadLetterRecord;
+  /** When it was committed to KV, or null while pending. */
+  writtenAt: number | null;
+}
+
+function addTo(summary: DlqSummary, record: DeadLetterRecord): void {
+  summary.total++;
+  summary.by_topic[record.topic] = (summary.by_topic[record.topic] ?? 0) + 1;
+  if (summary.last_ts === null || record.ts > summary.last_ts) summary.last_ts = record.ts;
 }
 
 function safeStringify(value: unknown): string {

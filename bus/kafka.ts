@@ -527,6 +527,7 @@ export class KafkaBus implements Bus {
         }
         : m;
     }
+    this.#inner.dlq.maybeRefresh();
     const { unwritten: _u, ...dlq } = this.#inner.dlq.summary();
     out.dlq = dlq;
     return out;

@@ -849,6 +849,7 @@ export class LocalBus implements Bus {
         out.groups[t.name] = gs;
       }
     }
+    this.dlq.maybeRefresh();
     const { unwritten: _unwritten, ...summary } = this.dlq.summary();
     out.dlq = summary;
     return out;

@@ -11,7 +11,7 @@ import {
   replayDeadLetters,
   startBus,
 } from "../../bus/mod.ts";
-import type { BusMessage, DeadLetterRecord } from "../../bus/mod.ts";
+import type { BusMessage, DeadLetterRecord, LocalBus } from "../../bus/mod.ts";
 import { assert, assertEquals, waitFor, withWorkspace } from "./helpers.ts";
 
 Deno.test("durable topic: a restarted group resumes after its committed offset, ids are stable", async () => {
@@ -127,6 +127,9 @@ Deno.test("dead letters land in KV, dlq.jsonl and agent.deadletter; list, show, 
     assertEquals(await getDeadLetter(dir, failed.id), null);
     assertEquals(await purgeDeadLetters(dir, { topic: "events.x" }), 2);
     assertEquals((await dlqSummary(dir)).total, 0);
+    // The bus's metrics follow KV (replays and purges from anywhere) after a refresh.
+    await (bus as LocalBus).dlq.refresh();
+    assertEquals(bus.metrics().dlq, { total: 0, by_topic: {}, last_ts: null });
     await bus.close();
   });
 });
