@@ -566,6 +566,9 @@ export class KafkaBus implements Bus {
 /** Messages the mirror keeps while Kafka is unreachable; past this the oldest are dead-lettered locally. */
 export const MIRROR_BUFFER = 10_000;
 
+/** Attempts at producing one mirrored batch to a reachable broker before it is dead-lettered locally. */
+const MIRROR_SEND_ATTEMPTS = 3;
+
 /** Starts mirroring a LocalBus to Kafka. Never throws for an unreachable broker: it retries in the background. */
 export async function startKafkaMirror(local: LocalBus, settings: KafkaSettings): Promise<PublishTap> {
   const kafka = await kafkaClient(settings, 0);
@@ -637,6 +640,7 @@ export async function startKafkaMirror(local: LocalBus, settings: KafkaSettings)
     });
 
   let backoff = 500;
+  let sendFailures = 0;
   const loop = (async () => {
     while (!closed || buffer.length > 0) {
       if (producer === null) {
@@ -665,9 +669,17 @@ export async function startKafkaMirror(local: LocalBus, settings: KafkaSettings)
         await current.sendBatch({
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
         });
+        sendFailures = 0;
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
-        buffer = [...batch, ...buffer];
+        if (++sendFailures >= MIRROR_SEND_ATTEMPTS) {
+          // The broker is reachable but keeps refusing this batch (e.g. a message too large): do not let it
+          // block everything behind it.
+          sendFailures = 0;
+          for (const m of batch) deadLetter(m, lastError);
+        } else {
+          buffer = [...batch, ...buffer];
+        }
         producer = null;
         await current.disconnect().catch(() => {});
         if (closed) break;

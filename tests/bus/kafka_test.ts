@@ -156,8 +156,8 @@ Deno.test({
           await waitFor(() => received.length === 5, 30_000, "mirrored messages");
           await tail;
           assertEquals(received, [0, 1, 2, 3, 4].map((i) => ({ i })));
-          await bus.close();
           assertEquals((await listDeadLetters(dir)).length, 0);
+          await bus.close();
         });
       });
       await t.step("primary: pattern subscriptions match existing topics exactly", async () => {
