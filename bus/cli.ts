@@ -7,6 +7,7 @@
 
 import { resolve } from "node:path";
 import { UsageError, UserError } from "../core/errors.ts";
+import { openWorkspaceKv } from "../core/kv.ts";
 import type { CommandContext, CommandResult } from "../cli/command.ts";
 import { intOption, parseCommandArgs } from "../cli/command.ts";
 import { dlqSummary, getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetters } from "./dlq.ts";
@@ -203,6 +204,16 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
         ? `consuming ${topic} as group ${values.group} (Ctrl-C to stop)`
         : `waiting for messages on ${topic} (Ctrl-C to stop)`,
     );
+    if (values.group !== undefined && bus.backend !== "kafka" && bus.isDurable(topic)) {
+      const kv = await openWorkspaceKv(ctx.workspace);
+      const lease = await kv.get<{ expires: number }>(["bus", "lease", topic, values.group]);
+      if (lease.value !== null && lease.value.expires > Date.now()) {
+        ctx.out.info(
+          `another process is reading group ${values.group} on ${topic}; waiting until it stops ` +
+            `(a crashed reader's lease expires within 3 s)`,
+        );
+      }
+    }
     const stop = () => (source as unknown as { interrupt(): void }).interrupt();
     ctx.signal.addEventListener("abort", stop, { once: true });
     try {
