@@ -96,7 +96,12 @@ export async function runCli(argv: string[]): Promise<number> {
     runLine: executeLine,
   });
   let code: number;
+  let closeMirror: (() => Promise<void>) | undefined;
   try {
+    if (spec && spec.recordEvents !== false) {
+      const { startEventMirror } = await import("./event_mirror.ts");
+      closeMirror = await startEventMirror(spec.name, workspace);
+    }
     if (spec) {
       const result = await runCommand(spec, parsed.args, ctx);
       code = result.code ?? (result.ok ? 0 : 1);
@@ -108,6 +113,7 @@ export async function runCli(argv: string[]): Promise<number> {
     input?.close();
     if (spec) { for (const s of signals) Deno.removeSignalListener(s, onSignal); }
     await flushEvents().catch(() => {});
+    await closeMirror?.().catch((err) => out.warn(`Kafka event mirror: ${errorMessage(err)}`));
     await closeAllKv();
   }
   return code;

@@ -7,6 +7,7 @@
 
 import { UsageError } from "../../core/errors.ts";
 import { type CommandSpec, intOption, numberOption, parseCommandArgs } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
 /** Event commands. */
 export const eventCommands: CommandSpec[] = [
@@ -26,6 +27,10 @@ export const eventCommands: CommandSpec[] = [
       "  --since TS    only events at or after TS (epoch seconds or ISO date)",
       "  --limit N     without --follow, the newest N events (default 50)",
       "  --json        one JSON object per line: {seq, ...envelope}",
+      "  --kafka       follow the Kafka topic instead of the KV stream (group dspy-tail, new messages;",
+      "                prefix from KAFKA_TOPIC_PREFIX); Ctrl-C to stop",
+      "  --bootstrap B brokers host:port[,host:port] (default KAFKA_BOOTSTRAP_SERVERS, else localhost:9092)",
+      "  --from-beginning  with --kafka, start at the oldest retained message",
     ].join("\n"),
     recordEvents: false,
     async run(args, ctx) {
@@ -33,8 +38,34 @@ export const eventCommands: CommandSpec[] = [
         follow: { type: "boolean", short: "f" },
         since: { type: "string" },
         limit: { type: "string" },
+        kafka: { type: "boolean" },
+        bootstrap: { type: "string" },
+        "from-beginning": { type: "boolean" },
       }, { max: 1, names: "STREAM" });
       const stream = positionals[0] ?? "agent.metrics";
+      if (values.kafka) {
+        const { tailKafka } = await lazyImport<typeof import("../../bus/mod.ts")>(
+          new URL("../../bus/mod.ts", import.meta.url),
+        );
+        const bootstrap = values.bootstrap ?? Deno.env.get("KAFKA_BOOTSTRAP_SERVERS") ?? "localhost:9092";
+        if (!ctx.out.json) ctx.out.info(`following Kafka topic ${stream} at ${bootstrap} (Ctrl-C to stop)`);
+        await tailKafka({
+          stream,
+          bootstrap,
+          signal: ctx.signal,
+          fromBeginning: values["from-beginning"] ?? false,
+          onMessage: (value, meta) => {
+            if (ctx.out.json) ctx.out.printJson(value);
+            else {ctx.out.print(
+                `${ctx.out.c.dim(`${meta.partition}:${meta.offset}`)} ${JSON.stringify(value)}`,
+              );}
+          },
+        });
+        return;
+      }
+      if (values.bootstrap !== undefined || values["from-beginning"]) {
+        throw new UsageError("tail: --bootstrap and --from-beginning go with --kafka");
+      }
       const { parseSince, describeEntry } = await import("../events_view.ts");
       const since = values.since !== undefined ? parseSince(values.since) : undefined;
       if (values.since !== undefined && since === undefined) {
