@@ -57,13 +57,19 @@ if (import.meta.main) {
     try {
       Deno.statSync(denort);
     } catch {
-      console.error(`DENORT_BIN=${denort} does not exist: point it at a denort binary of Deno ${Deno.version.deno}`);
+      console.error(
+        `DENORT_BIN=${denort} does not exist: point it at a denort binary of Deno ${Deno.version.deno}`,
+      );
       Deno.exit(2);
     }
   }
-  const targets: (string | undefined)[] = values.all ? RELEASE_TARGETS : values.target?.length ? values.target : [
-    undefined,
-  ];
+  const targets: (string | undefined)[] = values.all
+    ? RELEASE_TARGETS
+    : values.target?.length
+    ? values.target
+    : [
+      undefined,
+    ];
   const includes = await runtimeIncludes();
   let failures = 0;
   for (const target of targets) {
@@ -81,12 +87,19 @@ if (import.meta.main) {
     ];
     console.log(`deno ${args.join(" ")}`);
     if (values["dry-run"]) continue;
-    const status = await new Deno.Command(Deno.execPath(), { args, cwd: root, stdout: "inherit", stderr: "inherit" })
+    const status = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    })
       .spawn().status;
     if (!status.success) {
       failures++;
       console.error(
-        `compile for ${target ?? "this machine"} failed. If the error mentions downloading denort, this machine ` +
+        `compile for ${
+          target ?? "this machine"
+        } failed. If the error mentions downloading denort, this machine ` +
           `cannot reach Deno's release server: set DENORT_BIN to a denort ${Deno.version.deno} binary for the target.`,
       );
     }

@@ -11,7 +11,9 @@ Deno.test("heavy commands refuse to start when the guard fails, and say how to f
   // No machine has an exabyte free: every heavy command must refuse.
   await saveGuardThresholds(kv, { min_free_gb: 1e9, min_ram_gb: 0, min_vram_mb: 0 });
   kv.close();
-  for (const args of [["rl", "ppo", "--env", "bandit", "--steps", "64"], ["emb-index", "--backend", "hash"]]) {
+  for (
+    const args of [["rl", "ppo", "--env", "bandit", "--steps", "64"], ["emb-index", "--backend", "hash"]]
+  ) {
     const r = await runDspy(["--workspace", ws, ...args]);
     assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /insufficient resources, .* refused: disk .* < min_free_gb/);

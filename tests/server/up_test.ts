@@ -109,13 +109,25 @@ Deno.test("up on a port that is taken fails with a clear message (exit 1)", asyn
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN_TS, "--workspace", ws, "up", "--port", String((taken.addr as Deno.NetAddr).port)],
+      args: [
+        "run",
+        "-A",
+        MAIN_TS,
+        "--workspace",
+        ws,
+        "up",
+        "--port",
+        String((taken.addr as Deno.NetAddr).port),
+      ],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
     }).output();
     assert.equal(out.code, 1);
-    assert.match(new TextDecoder().decode(out.stderr), /already in use: stop the other server or pass --port N/);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /already in use: stop the other server or pass --port N/,
+    );
   } finally {
     taken.close();
     await Deno.remove(ws, { recursive: true });
