@@ -53,6 +53,15 @@
   // ---- plots (uPlot) ---------------------------------------------------------------------------------
   const COLORS = ["#4c9aff", "#2ea043", "#d29922", "#da3633", "#a371f7", "#3fb9a2", "#f778ba", "#8b98a8"];
   const plots = new Map();
+  // Compact tick labels (40k, 1.2M) so large values fit the axis instead of being clipped.
+  const compact = (v) => {
+    const a = Math.abs(v);
+    if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+    if (a >= 1e4) return `${+(v / 1e3).toFixed(0)}k`;
+    if (a >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
+    return `${+v.toPrecision(3)}`;
+  };
+
   function plot(container, xs, series, opts = {}) {
     const node = typeof container === "string" ? $(container) : container;
     if (!node) return;
@@ -82,8 +91,10 @@
         legend: { show: !spark },
         cursor: { show: !spark },
         axes: spark ? [{ show: false }, { show: false }] : [
-          { stroke: "#8b98a8", grid: { stroke: "#232c38" } },
-          { stroke: "#8b98a8", grid: { stroke: "#232c38" } },
+          opts.time
+            ? { stroke: "#8b98a8", grid: { stroke: "#232c38" } }
+            : { stroke: "#8b98a8", grid: { stroke: "#232c38" }, values: (_u, ticks) => ticks.map(compact) },
+          { stroke: "#8b98a8", grid: { stroke: "#232c38" }, values: (_u, ticks) => ticks.map(compact) },
         ],
         series: [
           {},
@@ -484,26 +495,36 @@
   // ---- RL ------------------------------------------------------------------------------------------
   function rl() {
     const select = $("#rl-run");
+    // Bookkeeping fields are not plotted; the rest go to the chart whose scale they share.
+    const SKIP = new Set(["ts", "wall_s", "update", "episodes", "step"]);
     const group = (name) =>
-      /return|reward/i.test(name)
+      SKIP.has(name)
+        ? null
+        : /return|reward|best_avg/i.test(name)
         ? "reward"
         : /loss/i.test(name)
         ? "loss"
         : /entropy/i.test(name)
         ? "entropy"
-        : "other";
+        : /steps_per_s/i.test(name)
+        ? "throughput"
+        : "diagnostics";
     const load = async () => {
       if (!select.value) return;
       const r = await api(`/api/rl/runs/${encodeURIComponent(select.value)}?max=1000`);
-      const groups = { reward: {}, loss: {}, entropy: {}, other: {} };
-      for (const [name, values] of Object.entries(r.series)) groups[group(name)][name] = values;
+      const groups = { reward: {}, loss: {}, entropy: {}, throughput: {}, diagnostics: {} };
+      for (const [name, values] of Object.entries(r.series)) {
+        const g = group(name);
+        if (g) groups[g][name] = values;
+      }
       $("#rl-info").textContent = `${r.id}: ${r.points} points${
         r.skipped ? `, ${r.skipped} unreadable line(s) skipped` : ""
       }`;
       plot("#rl-reward", r.step, groups.reward, { empty: "no reward/return fields" });
       plot("#rl-loss", r.step, groups.loss, { empty: "no loss fields" });
       plot("#rl-entropy", r.step, groups.entropy, { empty: "no entropy field" });
-      plot("#rl-other", r.step, groups.other, { empty: "no other fields" });
+      plot("#rl-throughput", r.step, groups.throughput, { empty: "no steps_per_s field" });
+      plot("#rl-diagnostics", r.step, groups.diagnostics, { empty: "no other fields" });
     };
     const refreshRuns = async () => {
       const r = await api("/api/rl/runs");
@@ -511,7 +532,9 @@
       select.replaceChildren(...r.runs.map((run) => el("option", { value: run.id, text: run.id })));
       if (!r.runs.length) {
         $("#rl-info").textContent = `no runs yet in ${r.dir}: train with 'dspy-code rl train'`;
-        for (const id of ["#rl-reward", "#rl-loss", "#rl-entropy", "#rl-other"]) plot(id, [], {});
+        for (const id of ["#rl-reward", "#rl-loss", "#rl-entropy", "#rl-throughput", "#rl-diagnostics"]) {
+          plot(id, [], {});
+        }
         return;
       }
       select.value = r.runs.some((x) => x.id === current) ? current : r.runs[0].id;
