@@ -109,7 +109,12 @@ export async function grepWorkspace(
 
   const workers: Worker[] = [];
   const pending: number[] = []; // batches in flight per worker
-  const matches: GrepMatch[] = [];
+  // Results by batch id. Batches go out in walk order (sorted per directory), so the matches of batches
+  // 0..prefixDone-1 are the first ones in that order whichever worker finished first: `--max N` stops only
+  // once that finished prefix holds N matches, so the same N matches come back on every run.
+  const batchMatches = new Map<number, GrepMatch[]>();
+  let prefixDone = 0;
+  let prefixCount = 0;
   let filesSearched = 0;
   let outstanding = 0;
   let walkDone = false;
@@ -133,8 +138,9 @@ export async function grepWorkspace(
       pending[index]--;
       progressed();
       filesSearched += ev.data.searched;
-      for (const m of ev.data.matches) matches.push(m);
-      if (matches.length >= max) stopped = true; // enough: the rest is cancelled with the workers
+      batchMatches.set(ev.data.id, ev.data.matches);
+      while (batchMatches.has(prefixDone)) prefixCount += batchMatches.get(prefixDone++)!.length;
+      if (prefixCount >= max) stopped = true; // enough: the rest is cancelled with the workers
       maybeDone();
     };
     w.onerror = (ev) => {
@@ -216,8 +222,12 @@ export async function grepWorkspace(
     for (const w of workers) w.terminate();
   }
 
-  matches.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
-  const truncated = matches.length > max || (stopped && matches.length >= max);
+  // Only the finished prefix counts (later batches that happened to finish are dropped); when the walk ran to
+  // the end without reaching max, that prefix is every batch.
+  const matches: GrepMatch[] = [];
+  for (let id = 0; id < prefixDone; id++) for (const m of batchMatches.get(id)!) matches.push(m);
+  const truncated = matches.length > max || (stopped && prefixCount >= max);
   if (matches.length > max) matches.length = max;
+  matches.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
   return { matches, filesSearched, truncated, seconds: (performance.now() - started) / 1000 };
 }

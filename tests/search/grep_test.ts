@@ -109,3 +109,25 @@ Deno.test("grep command: text lines, summary, --json objects and exit codes", as
     await removeTree(root);
   }
 });
+
+Deno.test("grep --max returns the first N matches in walk order even when a later worker finishes first", async () => {
+  // The first batch of files is slow to search (long lines that make the pattern backtrack), the later ones
+  // are instant: a second worker finishes its batch long before the first one does.
+  const slow = "needle\n" + ("x".repeat(200) + "\n").repeat(150);
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 200; i++) files[`f${String(i).padStart(3, "0")}.txt`] = i < 48 ? slow : "needle\n";
+  const root = await makeTree(files);
+  try {
+    const expected = ["f000.txt", "f001.txt", "f002.txt", "f003.txt", "f004.txt"];
+    for (let run = 0; run < 2; run++) {
+      const r = await grepWorkspace(root, "x*needle", { max: 5, workers: 2 });
+      assert.deepEqual(r.matches.map((m) => m.path), expected);
+      assert.equal(r.truncated, true);
+    }
+    const all = await grepWorkspace(root, "x*needle", { workers: 2 });
+    assert.equal(all.matches.length, 200);
+    assert.equal(all.truncated, false);
+  } finally {
+    await removeTree(root);
+  }
+});
