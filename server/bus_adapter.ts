@@ -10,13 +10,15 @@ import {
   type Bus,
   type BusMetrics,
   type DeadLetterRecord,
+  durableStatus,
+  type DurableTopicStatus,
   listDeadLetters,
   purgeDeadLetters,
   replayDeadLetters,
   type ReplayResult,
 } from "../bus/mod.ts";
 
-export type { BusMetrics, DeadLetterRecord, ReplayResult };
+export type { BusMetrics, DeadLetterRecord, DurableTopicStatus, ReplayResult };
 
 /** Which dead letters an action applies to. `{}` means all of them; `ids: []` means none. */
 export interface DlqSelector {
@@ -38,6 +40,11 @@ export interface ServerBus {
   dlqReplay(selector: DlqSelector): Promise<ReplayResult>;
   /** Deletes the selected dead letters; returns how many. */
   dlqPurge(selector: DlqSelector): Promise<number>;
+  /**
+   * The durable topics stored in the workspace's KV, written by any process (`bus publish --durable`, the
+   * agent events of every CLI command), with each group's committed offset and lag.
+   */
+  durable?(): Promise<DurableTopicStatus[]>;
 }
 
 /** Wraps a running bus (started for a workspace) for the server. */
@@ -54,5 +61,6 @@ export function fromBus(bus: Bus): ServerBus {
         : replayDeadLetters(bus, sel),
     dlqPurge: (sel) =>
       sel.ids && sel.ids.length === 0 ? Promise.resolve(0) : purgeDeadLetters(workspace, sel),
+    durable: () => durableStatus(workspace),
   };
 }

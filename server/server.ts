@@ -9,7 +9,7 @@
 
 import { createApp, createHandler, type RouteModule } from "./app.ts";
 import { BUILTIN_ROUTES } from "./routes/mod.ts";
-import { sampleBus } from "./routes/bus.ts";
+import { refreshDurable, sampleBus } from "./routes/bus.ts";
 import { sampleResources } from "./routes/system.ts";
 import { createServerState, type ServerState, type ServerStateOptions } from "./state.ts";
 
@@ -73,9 +73,13 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   };
   if (state.sampleMs > 0) {
     track(sampleResources(state));
+    track(refreshDurable(state).then(() => {}));
     sampleBus(state);
     timers.push(setInterval(() => {
-      if (sampling.size < 2) track(sampleResources(state));
+      if (sampling.size < 3) {
+        track(sampleResources(state));
+        track(refreshDurable(state).then(() => {}));
+      }
       sampleBus(state);
     }, state.sampleMs));
   }

@@ -9,7 +9,7 @@
 
 import { openWorkspaceKv } from "../core/kv.ts";
 import { workspacePaths } from "../core/workspace.ts";
-import type { ServerBus } from "./bus_adapter.ts";
+import type { DurableTopicStatus, ServerBus } from "./bus_adapter.ts";
 import { StreamHub } from "./event_hub.ts";
 import { DEFAULT_BODY_LIMIT } from "./http.ts";
 import { HttpMetrics } from "./http_metrics.ts";
@@ -98,6 +98,11 @@ export interface ServerState {
   readonly resourceHistory: Ring<{ disk_free_gb: number; mem_free_gb: number; load1: number }>;
   /** Recent bus samples (`/api/bus` history): queue depth per topic, lag per group. */
   readonly busHistory: Ring<{ depth: Record<string, number>; lag: Record<string, number> }>;
+  /**
+   * The latest cross-process view of the durable topics in KV (refreshed by the bus sampler and by
+   * `GET /api/bus`), or null before the first read or without a bus.
+   */
+  durable: { at: number; topics: DurableTopicStatus[] } | null;
   /** When the server started (ms since epoch). */
   readonly startedAt: number;
   /** Aborted when the server shuts down. */
@@ -147,6 +152,7 @@ export function createServerState(options: ServerStateOptions): ServerState {
     hub: new StreamHub(() => state.kv(), { pollMs }),
     resourceHistory: new Ring(120),
     busHistory: new Ring(120),
+    durable: null,
     startedAt: Date.now(),
     shutdown: new AbortController(),
   };

@@ -14,6 +14,8 @@
     return node;
   };
   const fmtTime = (ts) => ts ? new Date(ts * 1000).toLocaleTimeString() : "–";
+  // Messages a durable topic's KV log retains (oldest..newest sequence).
+  const storedCount = (t) => (t.head > 0 && t.first > 0 ? t.head - t.first + 1 : 0);
   const fmtNum = (n, d = 2) => (n === null || n === undefined) ? "–" : Number(n).toFixed(d);
   const PAGES = { "/": "overview", "/bus": "bus", "/tools": "tools", "/rl": "rl", "/events": "events" };
   const page = PAGES[location.pathname.replace(/\/+$/, "") || "/"] || "overview";
@@ -156,10 +158,17 @@
         const topics = Object.keys(b.topics || {}).length;
         const groups = Object.values(b.groups || {}).reduce((n, g) => n + Object.keys(g).length, 0);
         const published = Object.values(b.totals || {}).reduce((n, t) => n + t.published, 0);
+        const durable = b.durable || [];
+        const stored = durable.reduce((n, t) => n + storedCount(t), 0);
+        const dgroups = durable.reduce((n, t) => n + Object.keys(t.groups || {}).length, 0);
         $("#bus-summary").className = "";
         $("#bus-summary").replaceChildren(
           el("div", { class: "big", text: `${b.backend} bus` }),
-          el("div", { text: `${topics} topic(s), ${groups} group(s), ${published} published` }),
+          el("div", {
+            text:
+              `${durable.length} durable topic(s) in KV, ${stored} stored message(s), ${dgroups} durable group(s)`,
+          }),
+          el("div", { text: `live here: ${topics} topic(s), ${groups} group(s), ${published} published` }),
           el("div", {
             class: b.dlq && b.dlq.total ? "st4" : "",
             text: `${(b.dlq && b.dlq.total) || 0} dead letter(s)`,
@@ -339,6 +348,37 @@
       for (const [t, gs] of Object.entries(b.groups || {})) {
         for (const [g, v] of Object.entries(gs)) l[`${t}/${g}`] = v.lag;
       }
+      for (const dt of b.durable || []) {
+        for (const [g, v] of Object.entries(dt.groups || {})) {
+          if (l[`${dt.topic}/${g}`] === undefined) l[`${dt.topic}/${g}`] = v.lag;
+        }
+      }
+      const drows = [];
+      for (const dt of b.durable || []) {
+        const stored = storedCount(dt);
+        const groups = Object.entries(dt.groups || {});
+        const cells = (g, v) => [
+          el("td", { text: dt.topic }),
+          el("td", { class: "num", text: stored }),
+          el("td", { class: "num", text: dt.first || "–" }),
+          el("td", { class: "num", text: dt.head || "–" }),
+          el("td", { text: g ?? "–" }),
+          el("td", { class: "num", text: v ? v.committed : "–" }),
+          el("td", { class: "num", text: v ? v.lag : "–" }),
+          el("td", {
+            class: v && v.active ? "st2" : "muted",
+            text: v ? (v.active ? "active" : "idle") : "–",
+            title: v && v.active ? "a process holds this group's lease" : "",
+          }),
+        ];
+        if (groups.length === 0) drows.push(el("tr", {}, ...cells(null, null)));
+        for (const [g, v] of groups) drows.push(el("tr", {}, ...cells(g, v)));
+      }
+      $("#durable-table tbody").replaceChildren(
+        ...(drows.length
+          ? drows
+          : [el("tr", {}, el("td", { colspan: "8", class: "empty", text: "no durable topics yet" }))]),
+      );
       pushSample(depth, now, d);
       pushSample(lag, now, l);
       const rows = Object.entries(b.totals || {}).map(([t, v]) =>
@@ -354,9 +394,16 @@
         )
       );
       $("#topics-table tbody").replaceChildren(
-        ...(rows.length
-          ? rows
-          : [el("tr", {}, el("td", { colspan: "6", class: "empty", text: "no topics yet" }))]),
+        ...(rows.length ? rows : [el(
+          "tr",
+          {},
+          el("td", {
+            colspan: "6",
+            class: "empty",
+            text:
+              "nothing published through this server's bus yet (durable topics other processes write are listed above)",
+          }),
+        )]),
       );
       const grows = [];
       for (const [t, gs] of Object.entries(b.groups || {})) {
@@ -378,11 +425,20 @@
         }
       }
       $("#groups-table tbody").replaceChildren(
-        ...(grows.length
-          ? grows
-          : [el("tr", {}, el("td", { colspan: "8", class: "empty", text: "no consumer groups" }))]),
+        ...(grows.length ? grows : [
+          el(
+            "tr",
+            {},
+            el("td", {
+              colspan: "8",
+              class: "empty",
+              text:
+                "no consumer groups in this server's bus (durable groups of other processes are listed above)",
+            }),
+          ),
+        ]),
       );
-      plot("#depth-plot", depth.t, depth.s, { time: true, empty: "no topics yet" });
+      plot("#depth-plot", depth.t, depth.s, { time: true, empty: "no live topics yet" });
       plot("#lag-plot", lag.t, lag.s, { time: true, empty: "no consumer groups" });
     };
     const act = async (path, body, what) => {

@@ -1,6 +1,7 @@
 /**
- * Bus and dead-letter routes: `GET /api/bus` (the bus's metrics snapshot, per-topic totals and a sampled
- * history of queue depth and group lag), `GET /api/dlq` (dead letters, newest first, filterable by topic),
+ * Bus and dead-letter routes: `GET /api/bus` (the bus's metrics snapshot, per-topic totals, the durable
+ * topics every process wrote to KV with their groups' committed offsets, and a sampled history of queue
+ * depth and group lag), `GET /api/dlq` (dead letters, newest first, filterable by topic),
  * and the admin actions `POST /api/dlq/replay` and `POST /api/dlq/purge` with `{ids?: string[], topic?}`.
  * Without a bus in this process the routes answer 503 with what to run.
  *
@@ -8,7 +9,7 @@
  */
 
 import type { RouteModule } from "../app.ts";
-import type { DlqSelector, ServerBus } from "../bus_adapter.ts";
+import type { DlqSelector, DurableTopicStatus, ServerBus } from "../bus_adapter.ts";
 import { HttpError, intParam, readJsonObject } from "../http.ts";
 import type { ServerState } from "../state.ts";
 import { topicTotals } from "./metrics.ts";
@@ -43,7 +44,33 @@ export function parseSelector(body: Record<string, unknown>, requireSome: boolea
   return sel;
 }
 
-/** Takes one bus sample into the history ring. */
+const refreshing = new WeakMap<ServerState, Promise<DurableTopicStatus[]>>();
+
+/**
+ * The durable topics in KV as every process wrote them, re-read when the cached view is older than
+ * `maxAgeMs` (concurrent callers share one read). Empty without a bus.
+ */
+export function refreshDurable(state: ServerState, maxAgeMs = 0): Promise<DurableTopicStatus[]> {
+  const bus = state.bus;
+  if (!bus?.durable) return Promise.resolve([]);
+  if (state.durable && Date.now() - state.durable.at <= maxAgeMs) {
+    return Promise.resolve(state.durable.topics);
+  }
+  let p = refreshing.get(state);
+  if (!p) {
+    p = bus.durable().then((topics) => {
+      state.durable = { at: Date.now(), topics };
+      return topics;
+    }).finally(() => refreshing.delete(state));
+    refreshing.set(state, p);
+  }
+  return p;
+}
+
+/**
+ * Takes one bus sample into the history ring: queue depth per topic and lag per group of this process's
+ * bus, plus the lag of the durable groups other processes consume (from the latest KV view).
+ */
 export function sampleBus(state: ServerState): void {
   if (!state.bus) return;
   const m = state.bus.metrics();
@@ -53,6 +80,9 @@ export function sampleBus(state: ServerState): void {
   for (const [topic, groups] of Object.entries(m.groups ?? {})) {
     for (const [group, g] of Object.entries(groups ?? {})) lag[`${topic}/${group}`] = g?.lag ?? 0;
   }
+  for (const t of state.durable?.topics ?? []) {
+    for (const [group, g] of Object.entries(t.groups)) lag[`${t.topic}/${group}`] ??= g.lag;
+  }
   state.busHistory.push({ depth, lag });
 }
 
@@ -60,15 +90,17 @@ export function sampleBus(state: ServerState): void {
 export const busRoutes: RouteModule = {
   name: "bus",
   register(routes, state) {
-    routes.get("/api/bus", (c) => {
+    routes.get("/api/bus", async (c) => {
       const bus = requireBus(state);
       const m = bus.metrics();
+      const durable = await refreshDurable(state, 1000);
       return c.json({
         backend: bus.backend,
         topics: m.topics,
         groups: m.groups,
         dlq: m.dlq,
         totals: topicTotals(m),
+        durable,
         history: state.busHistory.list(),
       });
     });

@@ -8,7 +8,7 @@
  */
 
 import type { RouteModule } from "../app.ts";
-import type { BusMetrics } from "../bus_adapter.ts";
+import type { BusMetrics, DurableTopicStatus } from "../bus_adapter.ts";
 import { LATENCY_BUCKETS } from "../http_metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../prometheus.ts";
 import type { ServerState } from "../state.ts";
@@ -42,6 +42,11 @@ export function topicTotals(m: BusMetrics): Record<string, TopicTotals> {
     }
   }
   return out;
+}
+
+/** How many messages a durable topic's log retains. */
+export function storedCount(t: DurableTopicStatus): number {
+  return t.head > 0 && t.first > 0 ? t.head - t.first + 1 : 0;
 }
 
 function num(v: unknown): number {
@@ -104,6 +109,28 @@ export function renderPrometheus(state: ServerState): string {
         });
       }
     }
+    // Durable topics as stored in KV by every process (the latest sampled view).
+    const durable = state.durable?.topics ?? [];
+    for (const t of durable) {
+      w.counter("dspy_bus_durable_appended_total", "Messages appended to a durable topic's KV log", t.head, {
+        topic: t.topic,
+      });
+    }
+    for (const t of durable) {
+      w.gauge("dspy_bus_durable_stored", "Messages retained in a durable topic's KV log", storedCount(t), {
+        topic: t.topic,
+      });
+    }
+    for (const t of durable) {
+      for (const [group, g] of Object.entries(t.groups)) {
+        w.gauge(
+          "dspy_bus_durable_group_lag",
+          "Messages past a durable group's committed offset (any process)",
+          g.lag,
+          { topic: t.topic, group },
+        );
+      }
+    }
     w.gauge("dspy_dlq_records", "Dead-letter records stored", num(bus.dlq?.total));
     for (const [topic, n] of Object.entries(bus.dlq?.by_topic ?? {})) {
       w.gauge("dspy_dlq_topic_records", "Dead-letter records stored per topic", num(n), { topic });
@@ -153,7 +180,14 @@ export const metricsRoutes: RouteModule = {
       if (wantsJson) {
         const bus = state.bus?.metrics();
         return c.json({
-          bus: bus ? { backend: state.bus!.backend, topics: bus.topics, groups: bus.groups } : null,
+          bus: bus
+            ? {
+              backend: state.bus!.backend,
+              topics: bus.topics,
+              groups: bus.groups,
+              durable: state.durable?.topics ?? [],
+            }
+            : null,
           dlq: bus ? bus.dlq : null,
           http: state.http.snapshot(state.sse.open),
           process: processInfo(state),

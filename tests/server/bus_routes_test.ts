@@ -1,11 +1,13 @@
 /**
  * Bus and DLQ routes with a real LocalBus: `/api/bus` shapes, bus series in `/metrics` (Prometheus and
- * JSON), and a dead letter that is listed, replayed to its subscriber, and purged.
+ * JSON), durable topics other processes wrote to KV, and a dead letter that is listed, replayed to its
+ * subscriber, and purged.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { sampleBus } from "../../server/routes/bus.ts";
 import { getJson, parsePrometheus, withServer } from "./helpers.ts";
 
 Deno.test("bus metrics appear in /api/bus, Prometheus and JSON /metrics", async () => {
@@ -87,5 +89,54 @@ Deno.test("without a bus the bus routes answer 503 with what to run", async () =
       assert.equal(r.status, 503);
       assert.match(r.body.error, /dspy-code up/);
     }
+  });
+});
+
+Deno.test("durable topics written by other processes show in /api/bus, /metrics and the lag history", async () => {
+  await withServer({ withBus: true }, async (s) => {
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const cli = async (args: string[], stdin?: string) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", main, "--workspace", s.workspace, ...args],
+        stdin: stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1", BUS_METRICS_INTERVAL: "0" },
+      }).spawn();
+      if (stdin !== undefined) {
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(stdin));
+        await w.close();
+      }
+      const out = await child.output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    };
+    // Another process publishes three messages on a durable topic; a group in a third process takes one.
+    await cli(["bus", "publish", "jobs.other", "--durable", "--file", "-"], '{"n":1}\n{"n":2}\n{"n":3}\n');
+    await cli(["bus", "consume", "jobs.other", "--group", "g1", "--durable", "--max", "1"]);
+    const api = await getJson(`${s.url}/api/bus`);
+    assert.equal(api.status, 200);
+    assert.equal(api.body.topics["jobs.other"], undefined, "this server's own bus never saw the topic");
+    const t = api.body.durable.find((d: { topic: string }) => d.topic === "jobs.other");
+    assert.ok(t, JSON.stringify(api.body.durable));
+    assert.equal(t.head, 3);
+    assert.equal(t.first, 1);
+    assert.equal(t.groups.g1.committed, 1);
+    assert.equal(t.groups.g1.lag, 2);
+    assert.ok(api.body.durable.some((d: { topic: string }) => d.topic === "agent.metrics"));
+    const { samples } = parsePrometheus(await (await fetch(`${s.url}/metrics`)).text());
+    const find = (name: string, labels: Record<string, string>) =>
+      samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+    assert.equal(find("dspy_bus_durable_appended_total", { topic: "jobs.other" })?.value, 3);
+    assert.equal(find("dspy_bus_durable_stored", { topic: "jobs.other" })?.value, 3);
+    assert.equal(find("dspy_bus_durable_group_lag", { topic: "jobs.other", group: "g1" })?.value, 2);
+    const json = await getJson(`${s.url}/metrics?format=json`);
+    assert.equal(
+      json.body.bus.durable.find((d: { topic: string }) => d.topic === "jobs.other").groups.g1.lag,
+      2,
+    );
+    sampleBus(s.state);
+    const last = s.state.busHistory.list().at(-1)!;
+    assert.equal(last.value.lag["jobs.other/g1"], 2);
   });
 });
