@@ -12,6 +12,11 @@ export interface LineSource {
   next(prompt: string): Promise<string | null>;
   /** Releases the input. */
   close(): void;
+  /**
+   * Terminal only: `handler` is called when Ctrl-C is pressed while no line is being read (a command is
+   * running), so the session can interrupt that command. `null` removes it.
+   */
+  onInterrupt?(handler: (() => void) | null): void;
 }
 
 /** Reads lines from a non-terminal stdin. */
@@ -63,9 +68,17 @@ export async function terminalLineSource(historyFile?: string): Promise<LineSour
     historySize: 500,
   });
   let closed = false;
+  let asking = false;
+  let interrupt: (() => void) | null = null;
   rl.on("close", () => closed = true);
-  // Ctrl-C at the prompt discards the line being typed (as shells do) instead of pausing the input.
+  // Ctrl-C at the prompt discards the line being typed (as shells do) instead of pausing the input; while a
+  // command runs (no line is being read) it goes to the session's interrupt handler.
   rl.on("SIGINT", () => {
+    if (!asking) {
+      process.stdout.write("^C\n");
+      interrupt?.();
+      return;
+    }
     rl.write(null, { ctrl: true, name: "u" });
     process.stdout.write("^C\n");
     rl.prompt();
@@ -73,10 +86,15 @@ export async function terminalLineSource(historyFile?: string): Promise<LineSour
   return {
     next(prompt) {
       if (closed) return Promise.resolve(null);
+      asking = true;
       return new Promise((resolve) => {
-        const onClose = () => resolve(null);
+        const onClose = () => {
+          asking = false;
+          resolve(null);
+        };
         rl.once("close", onClose);
         rl.question(prompt, (answer: string) => {
+          asking = false;
           rl.off("close", onClose);
           if (historyFile && answer.trim()) {
             Deno.writeTextFile(historyFile, answer + "\n", { append: true, create: true }).catch(() => {});
@@ -87,6 +105,9 @@ export async function terminalLineSource(historyFile?: string): Promise<LineSour
     },
     close() {
       if (!closed) rl.close();
+    },
+    onInterrupt(handler) {
+      interrupt = handler;
     },
   };
 }

@@ -53,11 +53,25 @@ export async function runSession(
     const line = await source.next(out.c.bold("dspy-code> "));
     if (line === null) break;
     if (!interactiveTerminal) out.print(`dspy-code> ${line}`);
+    // Each line gets its own abort signal: Ctrl-C while it runs interrupts that command, not the session;
+    // a second Ctrl-C for a command that does not stop ends the process.
+    const abort = new AbortController();
+    ctx.signal = abort.signal;
+    source.onInterrupt?.(() => {
+      if (abort.signal.aborted) {
+        out.error("interrupted twice: leaving the session");
+        Deno.exit(130);
+      }
+      out.warn("interrupting the command (Ctrl-C again to leave the session)");
+      abort.abort();
+    });
     try {
       await runLine(line, ctx);
     } catch (err) {
       // A command must never take the session down.
       out.error(errorMessage(err));
+    } finally {
+      source.onInterrupt?.(null);
     }
     if (ctx.session.state.get(EXIT_REQUESTED)) break;
     await flushEvents();

@@ -1,0 +1,77 @@
+/**
+ * The session in a real terminal: util-linux `script` gives the CLI a pseudo-terminal, so readline's raw mode
+ * and Ctrl-C handling run as they do for a user. Skipped where `script` is not installed.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { MAIN_TS, tempWorkspace } from "../support/cli.ts";
+
+function hasScript(): boolean {
+  try {
+    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "in a terminal, Ctrl-C interrupts the running command (tail --follow), not the session",
+  ignore: !hasScript(),
+  async fn() {
+    const ws = await tempWorkspace();
+    const cmd = `'${Deno.execPath()}' run -A '${MAIN_TS}' --workspace '${ws}' --plain`;
+    const child = new Deno.Command("script", {
+      args: ["-qfec", cmd, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", TERM: "dumb" },
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    let text = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const reading = (async () => {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+    })();
+    const waitFor = async (needle: string, from = 0) => {
+      const deadline = Date.now() + 20_000;
+      while (text.indexOf(needle, from) < 0) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for '${needle}' in:\n${text}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return text.indexOf(needle, from) + needle.length;
+    };
+    const send = (s: string) => writer.write(new TextEncoder().encode(s));
+    try {
+      let at = await waitFor("dspy-code> ");
+      await send("tail agent.metrics --follow\r");
+      at = await waitFor("tail agent.metrics --follow", at);
+      await new Promise((r) => setTimeout(r, 800));
+      await send("\x03");
+      at = await waitFor("interrupting the command", at);
+      at = await waitFor("dspy-code> ", at);
+      await send("ws\r");
+      at = await waitFor(ws, at);
+      await send("\x04");
+      await waitFor("bye", at);
+      const status = await child.status;
+      assert.equal(status.code, 0, text);
+    } finally {
+      await writer.close().catch(() => {});
+      try {
+        child.kill();
+      } catch { /* already exited */ }
+      await child.status;
+      await reading;
+      await child.stderr.cancel();
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+});
