@@ -3,7 +3,8 @@
  * (`.dspy_rl_state.json`), append `{ts, tool, reward}` to `.dspy_rl_events.jsonl`, and maintain the session
  * summary (KV `["agent.session.summary"]` = `{session_id, workspace, started_at, updated_at, steps, tools,
  * last_tool, avg_score}` and the `session.summary` metric `{session, steps, last_tool, avg_score}`).
- * Updates to the state file are serialised within the process and written atomically; the policy comes
+ * Updates to the state file are serialised within the process, and across processes by a file lock
+ * (re-read, update and write happen under it), and written atomically; the policy comes
  * from the saved file, `RL_POLICY` overriding it (`RL_EPSILON`, `RL_UCB_C` tune it).
  *
  * @module
@@ -11,7 +12,7 @@
 
 import { appendJsonLine } from "../../core/atomic.ts";
 import { emitMetric } from "../../core/events.ts";
-import { openWorkspaceKv } from "../../core/kv.ts";
+import { openWorkspaceKv, withKvRetry } from "../../core/kv.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { type Bandit, loadBanditFile, saveBanditFile } from "./bandits.ts";
 import { LEARNABLE_TOOLS, rewardOf } from "./scoring.ts";
@@ -74,15 +75,34 @@ export function learnFromTool(
     if (!LEARNABLE_TOOLS.includes(tool)) return undefined;
     const reward = rewardOf(score);
     const paths = workspacePaths(workspace);
-    const bandit = await loadToolBandit(workspace);
-    bandit.update(tool, reward);
-    await saveBanditFile(paths.rlStateFile, bandit);
+    await withStateLock(workspace, async () => {
+      const bandit = await loadToolBandit(workspace);
+      bandit.update(tool, reward);
+      await saveBanditFile(paths.rlStateFile, bandit);
+    });
     await appendJsonLine(paths.rlEventsFile, { ts: Math.floor(Date.now() / 1000), tool, reward });
     return reward;
   };
   const next = queue.then(run, run);
   queue = next.catch(() => {});
   return next;
+}
+
+/**
+ * Runs `fn` holding an exclusive lock on `.dspy/rl_state.lock` (flock), so two processes updating
+ * `.dspy_rl_state.json` at once never lose an update: the file is re-read, updated and written under the
+ * lock. The operating system releases the lock when a process dies, so a crash never leaves it held.
+ */
+async function withStateLock(workspace: string, fn: () => Promise<void>): Promise<void> {
+  const { stateDir } = workspacePaths(workspace);
+  await Deno.mkdir(stateDir, { recursive: true });
+  const file = await Deno.open(`${stateDir}/rl_state.lock`, { read: true, write: true, create: true });
+  try {
+    await file.lock(true);
+    await fn();
+  } finally {
+    file.close(); // closing releases the lock
+  }
 }
 
 /** Updates the KV session summary (running mean of scores) and returns it. */
@@ -94,8 +114,11 @@ export async function updateSessionSummary(
 ): Promise<SessionSummary> {
   const kv = await openWorkspaceKv(workspace);
   const now = Date.now() / 1000;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await kv.get<SessionSummary>(SESSION_SUMMARY_KEY);
+  // Writers in other processes (other sessions in the same workspace) race for this one key: retry the
+  // check-and-set with a jittered pause rather than giving up after a few collisions.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 4 * Math.min(attempt, 5)));
+    const current = await withKvRetry(() => kv.get<SessionSummary>(SESSION_SUMMARY_KEY));
     const prev = current.value && current.value.session_id === session ? current.value : undefined;
     const steps = (prev?.steps ?? 0) + 1;
     const summary: SessionSummary = {
@@ -108,7 +131,9 @@ export async function updateSessionSummary(
       last_tool: tool,
       avg_score: Number((((prev?.avg_score ?? 0) * (steps - 1) + score) / steps).toFixed(4)),
     };
-    const res = await kv.atomic().check(current).set(SESSION_SUMMARY_KEY, summary).commit();
+    const res = await withKvRetry(() =>
+      kv.atomic().check(current).set(SESSION_SUMMARY_KEY, summary).commit()
+    );
     if (res.ok) return summary;
   }
   throw new Error("could not update the session summary (KV contention)");

@@ -190,3 +190,40 @@ Deno.test("log key events: errors with context, tracebacks collapsed, quiet logs
   assert.ok(!ev.includes("INFO a"));
   assert.deepEqual(extractKeyEvents("one\ntwo\n"), ["one", "two"]);
 });
+
+Deno.test("two processes updating the bandit at once lose no update (file lock)", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "dspy-learn-race-" });
+  const script = join(ws, "learn.ts");
+  const mod = new URL("../../agent/mod.ts", import.meta.url).href;
+  const kv = new URL("../../core/kv.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    script,
+    `import { learnFromTool } from "${mod}";\nimport { closeAllKv } from "${kv}";\n` +
+      `const [ws, tool] = Deno.args;\n` +
+      `for (let i = 0; i < 20; i++) await learnFromTool(ws, "race-" + tool, tool, 1);\nawait closeAllKv();\n`,
+  );
+  try {
+    const run = (tool: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          new URL("../../deno.json", import.meta.url).pathname,
+          script,
+          ws,
+          tool,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outs = await Promise.all([run("grep"), run("esearch")]);
+    for (const o of outs) assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    const state = JSON.parse(await Deno.readTextFile(join(ws, ".dspy_rl_state.json")));
+    const count = (t: string) => state.counts[state.tools.indexOf(t)];
+    assert.equal(count("grep"), 20);
+    assert.equal(count("esearch"), 20);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
