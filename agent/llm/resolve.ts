@@ -52,6 +52,8 @@ export interface LlmAvailability {
   label: string;
   /** Why there is no LLM (absent when one is ready). */
   reason?: string;
+  /** Set when the configured provider was not usable and the fallback answered: why the first one failed. */
+  fallbackReason?: string;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function findLlm(
         client,
         config: resolved,
         label: describeConfig(resolved) + (breaker.open ? " (paused: circuit breaker open)" : ""),
+        ...(candidate !== config && tried.length ? { fallbackReason: tried.join("; ") } : {}),
       };
     }
     tried.push(probe.message);

@@ -136,7 +136,7 @@ export async function runOllama(args: string[], ctx: CommandContext): Promise<Co
   ctx.out.print(
     `Provider: ${ctx.options.ollama ? "Ollama" : "OpenAI-compatible API"}; LLM: ${
       found.client ? found.label : `not available (${found.reason})`
-    }`,
+    }` + (found.fallbackReason ? ` (fallback: ${found.fallbackReason})` : ""),
   );
   return { ok: true, data: { ollama: ctx.options.ollama, ready: !!found.client } };
 }

@@ -179,6 +179,11 @@ Deno.test("findLlm: no-LLM mode says what is missing; Ollama → OpenAI fallback
     );
     assert.equal(viaFallback.config?.provider, "openai");
     assert.equal(viaFallback.config?.model, "gpt-4o-mini");
+    assert.match(viaFallback.fallbackReason ?? "", /Ollama is not reachable/, "says why Ollama was not used");
+    assert.equal(
+      (await findLlm({ model: "gpt-4o-mini", ollama: false }, 500, env)).fallbackReason,
+      undefined,
+    );
     assert.equal(
       await findLlm({ model: "x", ollama: true }, 500, () => "true").then((r) => r.label),
       "off (LOCAL_MODE=true)",
