@@ -173,7 +173,10 @@ export function parseCommandArgs<T extends CommandOptionsConfig>(
       parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
     }
   } catch (err) {
-    const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    let msg = err instanceof Error ? err.message.split("\n")[0].replace(/\.$/, "") : String(err);
+    // node:util reads `--steps -5` as a flag missing its value; say how to pass a value starting with '-'.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(msg);
+    if (ambiguous) msg += ` (write ${ambiguous[1]}=VALUE for a value that starts with '-')`;
     throw new UsageError(`${command}: ${msg}. See 'dspy-code ${command} --help'.`);
   }
   const count = parsed.positionals.length;

@@ -34,6 +34,15 @@ Deno.test("unknown command suggests the closest and exits 2", async () => {
   assert.match(flag.stderr, /unknown option --bogus/);
 });
 
+Deno.test("a flag given a value that starts with '-' says how to pass it (exit 2)", async () => {
+  const ws = await tempWorkspace();
+  const r = await runDspy(["--workspace", ws, "tail", "--limit", "-5"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /write --limit=VALUE for a value that starts with '-'/);
+  assert.doesNotMatch(r.stderr, /\.\./);
+  await Deno.remove(ws, { recursive: true });
+});
+
 Deno.test("--workspace must exist and be a folder (exit 2 with a clear error)", async () => {
   const ws = await tempWorkspace();
   const missing = join(ws, "nope");
