@@ -352,6 +352,24 @@ async function trainWithEvents(
   let result: WorkerTrainResult;
   try {
     result = await trainInWorker(options, { onLog, signal: ctx.signal });
+  } catch (err) {
+    // A run that never trained (bad --resume, bad settings) leaves no run folder behind for `rl status`;
+    // one that failed part-way says so in its summary.
+    const trained = options.metricsFile
+      ? await Deno.stat(options.metricsFile).then(() => true, () => false)
+      : false;
+    if (!trained) await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    else {
+      await atomicWriteJson(join(runDir, "summary.json"), {
+        run_id: runId,
+        kind,
+        env: envName,
+        status: "failed",
+        error: err instanceof Error ? err.message : String(err),
+        finished_at: new Date().toISOString(),
+      }).catch(() => {});
+    }
+    throw err;
   } finally {
     bar?.done();
   }
@@ -805,7 +823,7 @@ async function runStatus(args: string[], ctx: CommandContext): Promise<CommandRe
         [
           String(r.run_id),
           String(r.kind ?? ""),
-          String(r.env ?? (r.kind === "train" ? "tool" : "")),
+          String(r.env ?? (r.kind === "train" ? "tool" : "")) + (r.status ? ` (${r.status})` : ""),
           Number(r.env_steps ?? r.steps ?? 0),
           r.mean_return_last100 ?? r.avg_reward ?? "-" as string | number,
           r.solved_at_step === undefined || r.solved_at_step === null ? "-" : Number(r.solved_at_step),

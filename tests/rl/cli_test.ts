@@ -179,3 +179,21 @@ Deno.test("rl train runs the bandit on the tool env, persists it and emits rl.tr
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("rl ppo that cannot start (bad --resume) says why and leaves no empty run behind", async () => {
+  const ws = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const r = await runDspy(["--workspace", ws, "rl", "ppo", "--env", "bandit", "--resume", "nope"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /checkpoint .*nope does not exist/);
+    const runs: string[] = [];
+    try {
+      for await (const e of Deno.readDir(join(ws, ".dspy/rl/runs"))) runs.push(e.name);
+    } catch { /* no runs folder at all */ }
+    assert.deepEqual(runs, []);
+    const st = await runDspy(["--workspace", ws, "rl", "status", "--json"]);
+    assert.deepEqual(JSON.parse(st.stdout).runs, []);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
