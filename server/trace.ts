@@ -3,7 +3,10 @@
  * `<workspace>/.dspy_reports/server_trace.log`. Lines are buffered and written in batches (one append per
  * flush, not per request), the file is rotated to `server_trace.log.1` when it passes a size limit, and
  * listeners (the trace SSE streams) get new records in small batches, already formatted as SSE frames once
- * for all of them, so many open trace streams cost little per request. `clear()` truncates the file.
+ * for all of them, so many open trace streams cost little per request. Every record gets an id
+ * `BOOT-SEQ` (BOOT names this server process, SEQ counts its requests) and the newest ones stay in memory, so
+ * a trace stream that reconnects with `Last-Event-ID` gets exactly what it missed. `clear()` truncates the
+ * file.
  *
  * @module
  */
@@ -39,13 +42,18 @@ export interface TraceLogOptions {
    * load the newest are kept and the rest are reported as skipped. The file always gets every record.
    */
   maxBatch?: number;
+  /** How many recent records stay in memory for resuming streams (default 2000). */
+  recentCapacity?: number;
 }
+
+/** A trace record with its process-wide sequence number. */
+export type SeqTraceRecord = TraceRecord & { seq: number };
 
 /** A batch of new records for trace listeners. */
 export interface TraceBatch {
   /** The records, oldest first, each with its process-wide sequence number. */
   records: (TraceRecord & { seq: number })[];
-  /** The same records as `trace` SSE frames (id = seq), encoded once for every listener. */
+  /** The same records as `trace` SSE frames (id = `BOOT-SEQ`), encoded once for every listener. */
   frames: Uint8Array;
   /** Records left out of this batch because of the live rate cap. */
   skipped: number;
@@ -72,6 +80,9 @@ export class TraceLog {
   #maxBatch: number;
   #skipped = 0;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  #recent: (SeqTraceRecord | undefined)[];
+  /** Names this process's sequence (ids from an earlier server run never match). */
+  readonly boot: string = Date.now().toString(36) + Math.floor(Math.random() * 1296).toString(36);
 
   constructor(options: TraceLogOptions) {
     this.file = join(options.dir, "server_trace.log");
@@ -80,6 +91,43 @@ export class TraceLog {
     this.#flushMs = options.flushMs ?? 100;
     this.#batchMs = options.batchMs ?? 50;
     this.#maxBatch = options.maxBatch ?? 250;
+    this.#recent = new Array(Math.max(1, options.recentCapacity ?? 2000));
+  }
+
+  /** Sequence number of the newest record (0 before the first). */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** The SSE id of a sequence number. */
+  idOf(seq: number): string {
+    return `${this.boot}-${seq}`;
+  }
+
+  /** The sequence number in an id this process issued, or null (another run, or not an id). */
+  parseId(id: string): number | null {
+    const dash = id.lastIndexOf("-");
+    if (dash < 0 || id.slice(0, dash) !== this.boot) return null;
+    const seq = Number(id.slice(dash + 1));
+    return Number.isSafeInteger(seq) && seq >= 0 && seq <= this.#seq ? seq : null;
+  }
+
+  /**
+   * The records after `seq`, oldest first, when every one of them is still in memory; null when some
+   * were already dropped (the caller falls back to a plain replay).
+   */
+  since(seq: number): SeqTraceRecord[] | null {
+    const cap = this.#recent.length;
+    if (seq > this.#seq || this.#seq - seq > cap) return null;
+    const out: SeqTraceRecord[] = [];
+    for (let n = seq + 1; n <= this.#seq; n++) out.push(this.#recent[n % cap]!);
+    return out;
+  }
+
+  /** The newest `n` records still in memory, oldest first. */
+  recent(n: number): SeqTraceRecord[] {
+    const from = Math.max(0, this.#seq - Math.min(n, this.#recent.length));
+    return this.since(from) ?? [];
   }
 
   /** Records one request. */
@@ -89,8 +137,10 @@ export class TraceLog {
 
   /** Records one request from its fields (the per-request path: no intermediate object). */
   add(ts: number, method: string, path: string, status: number, ms: number): void {
+    const rec = { ts, method, path, status, ms, seq: ++this.#seq };
+    this.#recent[rec.seq % this.#recent.length] = rec;
     if (this.#listeners.size > 0) {
-      this.#batch.push({ ts, method, path, status, ms, seq: ++this.#seq });
+      this.#batch.push(rec);
       if (this.#batch.length > 2 * this.#maxBatch) {
         const drop = this.#batch.length - this.#maxBatch;
         this.#batch.splice(0, drop);
@@ -122,7 +172,7 @@ export class TraceLog {
     let text = skipped ? formatSse({ event: "skipped", data: { count: skipped } }) : "";
     for (const r of records) {
       const { seq, ...rec } = r;
-      text += formatSse({ event: "trace", id: String(seq), data: rec });
+      text += formatSse({ event: "trace", id: this.idOf(seq), data: rec });
     }
     const batch = { records, frames: encoder.encode(text), skipped };
     for (const fn of this.#listeners) {

@@ -286,11 +286,28 @@
         ),
       );
     };
+    // Each (re)connect sends a replay or, when it resumes, just the missed records, then `ready`: a replay
+    // replaces the list (no duplicates after the server restarts), a resume appends to it.
     const es = new EventSource("/api/debug/trace/stream?replay=50");
-    es.addEventListener("trace", (ev) => {
-      lines.push(JSON.parse(ev.data));
+    let incoming = null;
+    const keep = () => {
       if (lines.length > 500) lines.splice(0, lines.length - 500);
       render();
+    };
+    es.addEventListener("open", () => (incoming = []));
+    es.addEventListener("trace", (ev) => {
+      if (incoming) incoming.push(JSON.parse(ev.data));
+      else {
+        lines.push(JSON.parse(ev.data));
+        keep();
+      }
+    });
+    es.addEventListener("ready", (ev) => {
+      const resumed = JSON.parse(ev.data).resumed;
+      if (!resumed) lines.length = 0;
+      lines.push(...(incoming || []));
+      incoming = null;
+      keep();
     });
     $("#trace-filter").addEventListener("input", render);
     const traceInfo = () =>
@@ -444,7 +461,10 @@
     const act = async (path, body, what) => {
       try {
         const r = await api(path, { method: "POST", admin: true, body });
-        toast(`${what}: ${r.replayed ?? r.purged ?? 0}`);
+        const failed = r.failed || [];
+        if (failed.length) {
+          toast(`${what}: ${r.replayed ?? 0}; ${failed.length} kept: ${failed[0].error}`, "err");
+        } else toast(`${what}: ${r.replayed ?? r.purged ?? 0}`);
       } catch (err) {
         toast(`${what} failed: ${err.message}`, "err");
       }

@@ -426,3 +426,45 @@ Deno.test("dashboard pages and assets are served with a CSP; uPlot comes from th
     await css.body?.cancel();
   });
 });
+
+Deno.test("trace SSE resumes with Last-Event-ID: exactly the missed requests, no replay duplicates", async () => {
+  await withServer({}, async (s) => {
+    await (await fetch(`${s.url}/x/before`)).body?.cancel();
+    const readUntilReady = async (sse: SseReader) => {
+      const paths: string[] = [];
+      while (true) {
+        const f = await sse.nextEvent();
+        if (f?.event === "ready") return { paths, id: f.id!, ready: JSON.parse(f.data!) };
+        assert.equal(f?.event, "trace");
+        paths.push(JSON.parse(f!.data!).path);
+      }
+    };
+    const first = new SseReader(await fetch(`${s.url}/api/debug/trace/stream?replay=5`));
+    const a = await readUntilReady(first);
+    assert.ok(a.paths.includes("/x/before"));
+    assert.equal(a.ready.resumed, false);
+    await first.cancel();
+    for (const n of [1, 2, 3]) await (await fetch(`${s.url}/x/missed${n}`)).body?.cancel();
+    const again = new SseReader(
+      await fetch(`${s.url}/api/debug/trace/stream?replay=5`, { headers: { "last-event-id": a.id } }),
+    );
+    const b = await readUntilReady(again);
+    assert.equal(b.ready.resumed, true);
+    assert.ok(!b.paths.includes("/x/before"), `no replay on resume: ${b.paths}`);
+    assert.deepEqual(b.paths.filter((p) => p.startsWith("/x/")), ["/x/missed1", "/x/missed2", "/x/missed3"]);
+    // Live records continue after the resume, each once.
+    await (await fetch(`${s.url}/x/live`)).body?.cancel();
+    let f = await again.nextEvent();
+    while (JSON.parse(f!.data!).path !== "/x/live") f = await again.nextEvent();
+    assert.match(f!.id!, /^[0-9a-z]+-\d+$/);
+    await again.cancel();
+    // An id from another server run cannot be resumed: a plain replay follows, marked as such.
+    const other = new SseReader(
+      await fetch(`${s.url}/api/debug/trace/stream?replay=3`, { headers: { "last-event-id": "zzz-5" } }),
+    );
+    const c = await readUntilReady(other);
+    assert.equal(c.ready.resumed, false);
+    assert.equal(c.paths.length, 3);
+    await other.cancel();
+  });
+});

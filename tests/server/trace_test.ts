@@ -23,7 +23,10 @@ Deno.test("live listeners get capped batches with a skipped count; the file keep
     const text = new TextDecoder().decode(batch.frames);
     assert.match(text, /^event: skipped\ndata: \{"count":25\}\n\n/);
     assert.equal(text.match(/^event: trace$/gm)?.length, 5);
-    assert.match(text, /id: 30\ndata: \{"ts":29,"method":"GET","path":"\/p29","status":200,"ms":0.1\}/);
+    assert.match(
+      text,
+      /id: [0-9a-z]+-30\ndata: \{"ts":29,"method":"GET","path":"\/p29","status":200,"ms":0.1\}/,
+    );
     stop();
     const tail = await trace.tail(100);
     assert.equal(tail.length, 30);
@@ -31,6 +34,26 @@ Deno.test("live listeners get capped batches with a skipped count; the file keep
     await trace.clear();
     assert.equal(await trace.bytes(), 0);
     assert.deepEqual(await trace.tail(5), []);
+  } finally {
+    await trace.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("recent records stay in memory for resuming, up to the capacity; ids carry the boot id", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dspy_trace_" });
+  const trace = new TraceLog({ dir, enabled: false, recentCapacity: 3 });
+  try {
+    for (let i = 1; i <= 5; i++) trace.record({ ts: i, method: "GET", path: `/p${i}`, status: 200, ms: 1 });
+    assert.equal(trace.seq, 5);
+    assert.deepEqual(trace.since(2)?.map((r) => r.path), ["/p3", "/p4", "/p5"]);
+    assert.equal(trace.since(1), null, "record 2 was dropped from memory");
+    assert.deepEqual(trace.since(5), []);
+    assert.deepEqual(trace.recent(2).map((r) => r.seq), [4, 5]);
+    assert.equal(trace.parseId(trace.idOf(4)), 4);
+    assert.equal(trace.parseId(trace.idOf(6)), null, "not issued yet");
+    assert.equal(trace.parseId("other-4"), null);
+    assert.equal(trace.parseId("garbage"), null);
   } finally {
     await trace.close();
     await Deno.remove(dir, { recursive: true });
