@@ -358,7 +358,9 @@ export interface ReplayResult {
 
 /**
  * Republishes dead-lettered messages on their topics through `bus` (with their key), then removes each
- * replayed record from KV. Records whose message was too large for KV are skipped with an explanation.
+ * replayed record from KV. Records whose message was too large for KV are skipped with an explanation, and so
+ * are (on the LocalBus) records of a non-durable topic nothing in this process subscribes to: publishing
+ * them would lose them.
  */
 export async function replayDeadLetters(bus: Bus, selector: DeadLetterSelector = {}): Promise<ReplayResult> {
   if (!bus.workspace) throw new Error("replayDeadLetters needs a bus started for a workspace");
@@ -371,6 +373,16 @@ export async function replayDeadLetters(bus: Bus, selector: DeadLetterSelector =
       result.failed.push({
         id: rec.id,
         error: "message too large for KV; replay it from .dspy_reports/dlq.jsonl",
+      });
+      continue;
+    }
+    if (bus.backend === "local" && !bus.isDurable(rec.topic) && bus.hasReceivers?.(rec.topic) === false) {
+      // Nothing would receive it: keep the record instead of losing it.
+      result.failed.push({
+        id: rec.id,
+        error:
+          `topic '${rec.topic}' is not durable and has no subscriber or consumer group in this process; ` +
+          `start its consumer (or make the topic durable) and replay again`,
       });
       continue;
     }

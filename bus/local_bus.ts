@@ -599,6 +599,13 @@ export class LocalBus implements Bus {
     return this.#topic(topic).durable;
   }
 
+  /** See {@link Bus.hasReceivers}. */
+  hasReceivers(topic: string): boolean {
+    const t = this.#topics.get(topic);
+    if (t !== undefined && (t.subs.length > 0 || t.groupList.length > 0)) return true;
+    return this.#patternSubs.some((p) => p.matcher!(topic));
+  }
+
   /** Marks a topic durable (or not) in this process. */
   setDurable(topic: string, durable: boolean): void {
     this.#topic(topic).durable = durable;

@@ -272,6 +272,11 @@ export interface Bus {
   ): WorkerGroup;
   /** True when messages on `topic` are stored (a durable KV topic, or any topic on the Kafka backend). */
   isDurable(topic: string): boolean;
+  /**
+   * True when a message published on `topic` now would reach a subscriber (exact or pattern) or a consumer
+   * group of this process (the LocalBus; other backends leave it out).
+   */
+  hasReceivers?(topic: string): boolean;
   /** Sets per-topic options (e.g. durability); durable settings are recorded in KV for other processes. */
   configureTopic(topic: string, config: TopicConfig): Promise<void>;
   /** The metrics snapshot. */

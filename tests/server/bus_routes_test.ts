@@ -140,3 +140,32 @@ Deno.test("durable topics written by other processes show in /api/bus, /metrics 
     assert.equal(last.value.lag["jobs.other/g1"], 2);
   });
 });
+
+Deno.test("replay keeps a non-durable dead letter nothing in the server subscribes to, instead of losing it", async () => {
+  await withServer({ withBus: true }, async (s) => {
+    const bus = s.bus!;
+    const sub = bus.subscribe("jobs.gone", { maxsize: 1, overflow: "dlq" });
+    await bus.publish("jobs.gone", { n: 1 });
+    await bus.publish("jobs.gone", { n: 2 }); // dead-lettered
+    await bus.flush();
+    sub.close(); // the only consumer is gone
+    const replay = await getJson(`${s.url}/api/dlq/replay`, {
+      method: "POST",
+      body: JSON.stringify({ topic: "jobs.gone" }),
+    });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.ok, false);
+    assert.equal(replay.body.replayed, 0);
+    assert.match(replay.body.failed[0].error, /not durable and has no subscriber/);
+    assert.equal((await getJson(`${s.url}/api/dlq`)).body.count, 1, "the record stays in the DLQ");
+    // With a consumer (here a pattern subscriber) the same record replays.
+    const again = bus.subscribe("jobs.*", { maxsize: 10 });
+    const ok = await getJson(`${s.url}/api/dlq/replay`, {
+      method: "POST",
+      body: JSON.stringify({ all: true }),
+    });
+    assert.equal(ok.body.replayed, 1);
+    assert.deepEqual((await again.nextBatch(1))[0].value, { n: 2 });
+    again.close();
+  });
+});
