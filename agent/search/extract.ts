@@ -102,7 +102,7 @@ export async function extractSegment(root: string, file: string, options: Extrac
       kind: sym.kind,
     };
   }
-  const re = compilePattern(options.regex!);
+  const re = compilePattern(options.regex!, { command: "extract" });
   let seen = 0;
   for (let i = 0; i < lines.length; i++) {
     if (!re.test(lines[i])) continue;

@@ -38,6 +38,8 @@ export interface PatternOptions {
   fixed?: boolean;
   /** Case-insensitive matching. */
   ignoreCase?: boolean;
+  /** The command named in error messages (default `grep`; only grep offers `--fixed`/`--ignore-case`). */
+  command?: string;
 }
 
 /** Escapes a literal for use inside a regular expression. */
@@ -50,8 +52,10 @@ export function escapeRegExp(text: string): string {
  * {@link UserError} that says how to fix it.
  */
 export function compilePattern(pattern: string, options: PatternOptions = {}): RegExp {
+  const cmd = options.command ?? "grep";
+  const isGrep = cmd === "grep";
   if (pattern.length === 0) {
-    throw new UserError("grep: the pattern is empty: give a word or a regular expression");
+    throw new UserError(`${cmd}: the pattern is empty: give a word or a regular expression`);
   }
   const source = options.fixed ? escapeRegExp(pattern) : pattern;
   const flags = options.ignoreCase ? "i" : "";
@@ -61,12 +65,15 @@ export function compilePattern(pattern: string, options: PatternOptions = {}): R
     const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, "") : String(err);
     if (/^\(\?[a-z]+\)/.test(pattern)) {
       throw new UserError(
-        `grep: invalid regular expression '${pattern}': inline flags like (?i) are not supported; ` +
-          `use --ignore-case instead`,
+        `${cmd}: invalid regular expression '${pattern}': inline flags like (?i) are not supported` +
+          (isGrep ? "; use --ignore-case instead" : ""),
       );
     }
     throw new UserError(
-      `grep: invalid regular expression '${pattern}': ${why}. Fix the pattern or pass --fixed to search for it literally`,
+      `${cmd}: invalid regular expression '${pattern}': ${why}. Fix the pattern` +
+        (isGrep
+          ? " or pass --fixed to search for it literally"
+          : " (escape ( ) [ ] . * + ? with \\ to match them literally)"),
     );
   }
 }

@@ -24,6 +24,12 @@ Deno.test("extractSegment by symbol and by regex with before/after/nth", async (
     await assert.rejects(() => extractSegment(root, "notes.md", { symbol: "x" }), /use --regex/);
     await assert.rejects(() => extractSegment(root, "m.py", { regex: "TODO", nth: 5 }), /fewer than --nth 5/);
     await assert.rejects(() => extractSegment(root, "../escape.py", { regex: "x" }), /outside the workspace/);
+    await assert.rejects(
+      () => extractSegment(root, "m.py", { regex: "(" }),
+      (err: Error) =>
+        /^extract: invalid regular expression '\('/.test(err.message) && !/--fixed/.test(err.message),
+      "the error names extract and does not suggest grep's --fixed",
+    );
   } finally {
     await removeTree(root);
   }
