@@ -11,6 +11,9 @@
 import { join } from "node:path";
 import { UserError } from "../../core/errors.ts";
 
+/** Paths `compileall` skips in a Python build (matched against `./relative/path`). */
+const PY_BUILD_SKIP = String.raw`(^|/)(\.[^/]+|node_modules|venv|__pycache__|build|dist|site-packages)/`;
+
 /** What to run. */
 export type ToolchainAction = "test" | "lint" | "build";
 
@@ -249,7 +252,9 @@ export function toolchainCommand(tc: Toolchain, action: ToolchainAction): string
         if (which("flake8")) return ["flake8", "."];
         return missing("install ruff (pip install ruff) or flake8");
       }
-      return [pythonBinary(), "-m", "compileall", "-q", "."];
+      // Skip hidden folders (dspy-code's own .dspy_patches backups, .venv, .git), virtualenvs and vendored
+      // or generated trees: they are not the project's code, and an old backup must not fail the build.
+      return [pythonBinary(), "-m", "compileall", "-q", "-x", PY_BUILD_SKIP, "."];
     case "make":
       if (tc.makeTargets.includes(action)) return ["make", action];
       if (action === "test" && tc.makeTargets.includes("check")) return ["make", "check"];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   detectToolchain,
   parseLintIssues,
@@ -131,6 +131,18 @@ Deno.test({
       assert.deepEqual(r.counts, { total: 2, passed: 1, failed: 1, skipped: 0 });
       const b = await runToolchain(d, "build", { timeoutMs: 60_000 });
       assert.equal(b.ok, true);
+      // A broken file in dspy-code's patch backups or a virtualenv is not the project's code.
+      for (const rel of [".dspy_patches/backups/x/files/tests/old.py", ".venv/lib/bad.py", "venv/bad.py"]) {
+        await Deno.mkdir(join(d, dirname(rel)), { recursive: true });
+        await Deno.writeTextFile(join(d, rel), "def broken(:\n");
+      }
+      assert.equal((await runToolchain(d, "build", { timeoutMs: 60_000 })).ok, true);
+      await Deno.writeTextFile(join(d, "tests/broken.py"), "def broken(:\n");
+      assert.equal(
+        (await runToolchain(d, "build", { timeoutMs: 60_000 })).ok,
+        false,
+        "the project's own syntax error fails",
+      );
     });
   },
 });
