@@ -269,7 +269,10 @@ async function busStats(args: string[], ctx: CommandContext): Promise<CommandRes
   ctx.out.print("");
   if (snapshot) {
     const age = Math.round(Date.now() / 1000 - snapshot.ts);
-    ctx.out.print(ctx.out.c.bold(`Live bus (snapshot from .dspy_reports/bus_metrics.json, ${age}s old)`));
+    const by = snapshot.pid ? `, written by pid ${snapshot.pid}` : "";
+    ctx.out.print(
+      ctx.out.c.bold(`Live bus (snapshot from .dspy_reports/bus_metrics.json, ${age}s old${by})`),
+    );
     const live: (string | number)[][] = [];
     for (const [t, s] of Object.entries(snapshot.topics)) {
       const q = s.subscribers.reduce((a, x) => a + x.qsize, 0);

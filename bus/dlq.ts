@@ -50,6 +50,7 @@ export class DeadLetterSink {
   #recent: PendingRecord[] = [];
   #refreshing: Promise<void> | null = null;
   #lastRefresh = 0;
+  #scanMs = 0;
   #unwritten = 0;
   #warned = false;
   #onRecord: (record: DeadLetterRecord) => void;
@@ -88,13 +89,19 @@ export class DeadLetterSink {
         !seen.has(e.record.id) && !(e.writtenAt !== null && e.writtenAt < scanStart)
       );
       this.#lastRefresh = Date.now();
+      this.#scanMs = this.#lastRefresh - scanStart;
     })().catch(() => {/* keep the previous summary */}).finally(() => (this.#refreshing = null));
     return this.#refreshing;
   }
 
-  /** Starts a background refresh when the summary is older than `maxAgeMs` (the bus calls it from metrics()). */
+  /**
+   * Starts a background refresh when the summary is older than `maxAgeMs` (the bus calls it from metrics()).
+   * A refresh reads every record, so with a large DLQ the interval stretches to 20× the last scan's time:
+   * frequent metrics readers (the server, scrapes) spend at most ~5% of a core on it.
+   */
   maybeRefresh(maxAgeMs = 2000): void {
-    if (this.#workspace && !this.#refreshing && Date.now() - this.#lastRefresh > maxAgeMs) {
+    const age = Math.max(maxAgeMs, 20 * this.#scanMs);
+    if (this.#workspace && !this.#refreshing && Date.now() - this.#lastRefresh > age) {
       void this.refresh();
     }
   }

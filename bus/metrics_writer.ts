@@ -1,7 +1,8 @@
 /**
  * Writes the bus's metrics snapshot every `BUS_METRICS_INTERVAL` seconds (default 30) to
  * `<workspace>/.dspy_reports/bus_metrics.json` (pretty-printed, replaced atomically) and appends it as one line
- * to `bus_metrics.jsonl`, each with a `ts` (seconds since the epoch).
+ * to `bus_metrics.jsonl`, each with a `ts` (seconds since the epoch) and the writer's `pid` (several
+ * long-running processes of one workspace, e.g. `up` and a `bus consume`, each write their own bus).
  *
  * @module
  */
@@ -46,7 +47,7 @@ export function startMetricsWriter(
   const paths = metricsPaths(workspace);
   let writing: Promise<void> | null = null;
   const writeNow = async () => {
-    const snapshot = { ts: Date.now() / 1000, ...metrics() };
+    const snapshot = { ts: Date.now() / 1000, pid: Deno.pid, ...metrics() };
     await atomicWriteJson(paths.json, snapshot);
     await appendJsonLine(paths.jsonl, snapshot);
   };
@@ -67,7 +68,9 @@ export function startMetricsWriter(
 }
 
 /** Reads the last snapshot written by any process, or null. */
-export async function readMetricsSnapshot(workspace: string): Promise<(BusMetrics & { ts: number }) | null> {
+export async function readMetricsSnapshot(
+  workspace: string,
+): Promise<(BusMetrics & { ts: number; pid?: number }) | null> {
   try {
     return JSON.parse(await Deno.readTextFile(metricsPaths(workspace).json));
   } catch {

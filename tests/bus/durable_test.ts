@@ -186,6 +186,7 @@ Deno.test("the metrics writer writes bus_metrics.json and appends bus_metrics.js
     );
     const snap = JSON.parse(await Deno.readTextFile(file));
     assert(typeof snap.ts === "number");
+    assertEquals(snap.pid, Deno.pid);
     assertEquals(snap.topics.t.published, 1);
     assertEquals(snap.topics.t.subscribers[0].qsize, 1);
     assertEquals(snap.dlq, { total: 0, by_topic: {}, last_ts: null });
@@ -193,6 +194,10 @@ Deno.test("the metrics writer writes bus_metrics.json and appends bus_metrics.js
       "\n",
     );
     assert(lines.length >= 1);
+    for (const line of lines) {
+      const rec = JSON.parse(line);
+      assert(typeof rec.ts === "number" && rec.pid === Deno.pid && "topics" in rec && "dlq" in rec, line);
+    }
     await bus.close();
   });
 });
