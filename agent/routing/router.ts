@@ -36,6 +36,11 @@ export interface RouteHost {
   runLine(line: string): Promise<{ ok: boolean; data?: unknown; error?: string }>;
   print(...lines: string[]): void;
   warn(message: string): void;
+  /**
+   * Asks before each step (manual approval, as the old tool's `Approve tool 'X' with args {...}?`); a step
+   * that is not approved stops the loop. Absent: steps run without asking.
+   */
+  approve?(tool: string, args: string[]): Promise<boolean>;
   /** A ready LLM, or undefined for offline routing. */
   llm?: LlmClient;
   signal?: AbortSignal;
@@ -278,6 +283,10 @@ export async function routeRequest(
     seen.add(k);
     const line = [choice.tool, ...choice.args].map(quoteArg).join(" ");
     host.print(`Step ${step}: ${[choice.tool, ...choice.args].join(" ")}   (${choice.mode}: ${choice.why})`);
+    if (host.approve && !(await host.approve(choice.tool, choice.args))) {
+      host.print(`Step ${step} not approved; stopping.`);
+      break;
+    }
     emitAction("route_decision", { mode: choice.mode, tool: choice.tool, args: choice.args, step });
     const result = await host.runLine(line);
     const scored = scoreOutcome({ tool: choice.tool, args: choice.args, ok: result.ok, data: result.data }) ??

@@ -840,6 +840,9 @@ async function routeWith(query: string, ctx: CommandContext, maxSteps: number): 
     runLine: (line) => ctx.runLine(line),
     print: (...l) => ctx.out.info(l.join("\n")),
     warn: (m) => ctx.out.warn(m),
+    approve: ctx.options.approval === "manual"
+      ? (tool, args) => ctx.confirm(`Approve tool '${tool}' with args ${JSON.stringify(args)}?`)
+      : undefined,
     llm: found.client,
     signal: ctx.signal,
   }, { maxSteps, state: { hasLogs } });

@@ -117,6 +117,15 @@ Deno.test("no-LLM mode: LLM commands say what is missing; the other tools keep w
     assert.equal(chat.code, 0, chat.stderr);
     assert.match(chat.stderr, /Step 1: grep .*hello.*offline/);
     assert.match(chat.stdout, /src\/app\.py:1: def hello/);
+    // Manual approval: each routed step is asked about; a declined step does not run.
+    const manual = await runDspy(["--workspace", ws, "--approval", "manual"], {
+      env: e,
+      stdin: "where is hello\nn\nwhere is hello\ny\nexit\n",
+    });
+    assert.equal(manual.code, 0, manual.stderr);
+    assert.equal((manual.stdout + manual.stderr).match(/Approve tool 'grep' with args/g)?.length, 2);
+    assert.match(manual.stderr, /Step 1 not approved; stopping\./);
+    assert.equal(manual.stdout.match(/src\/app\.py:1: def hello/g)?.length, 1, "only the approved step ran");
   } finally {
     await Deno.remove(ws, { recursive: true });
   }
