@@ -9,7 +9,8 @@
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
-import { compilePattern } from "./grep_core.ts";
+import { grepWorkspace } from "./grep.ts";
+import { compilePattern, type GrepMatch } from "./grep_core.ts";
 import { extractSymbols, findSymbol, languageOf } from "./symbols.ts";
 import { isBinary, relPath } from "./walk.ts";
 
@@ -39,6 +40,11 @@ export interface ExtractOptions {
   after?: number;
   /** Which match or symbol to take, 1-based (default 1). */
   nth?: number;
+  /**
+   * With `regex`: give up when the pattern runs this long on the file (default 30 s). The regex runs in a
+   * worker (grep's), so a pattern that backtracks catastrophically is stopped instead of hanging the session.
+   */
+  timeoutMs?: number;
 }
 
 /** Session state key under which commands keep the last extract. */
@@ -102,11 +108,28 @@ export async function extractSegment(root: string, file: string, options: Extrac
       kind: sym.kind,
     };
   }
-  const re = compilePattern(options.regex!, { command: "extract" });
-  let seen = 0;
-  for (let i = 0; i < lines.length; i++) {
-    if (!re.test(lines[i])) continue;
-    if (++seen < nth) continue;
+  compilePattern(options.regex!, { command: "extract" }); // a bad regex: extract's own message
+  let found: GrepMatch[];
+  try {
+    ({ matches: found } = await grepWorkspace(root, options.regex!, {
+      file: path,
+      max: nth,
+      maxFileBytes: Number.MAX_SAFE_INTEGER, // readSource has already applied the size limit
+      timeoutMs: options.timeoutMs,
+      workers: 1,
+    }));
+  } catch (err) {
+    if (err instanceof UserError && /^grep: gave up/.test(err.message)) {
+      throw new UserError(
+        `extract: gave up after ${((options.timeoutMs ?? 30_000) / 1000).toFixed(1)} s: the pattern ` +
+          `'${options.regex}' may backtrack catastrophically on ${path}; simplify it`,
+      );
+    }
+    throw err;
+  }
+  const seen = found.length;
+  if (seen >= nth) {
+    const i = found[nth - 1].line - 1;
     const start = Math.max(0, i - (options.before ?? 3));
     const end = Math.min(lines.length - 1, i + (options.after ?? 3));
     return { path, startLine: start + 1, endLine: end + 1, text: lines.slice(start, end + 1).join("\n") };

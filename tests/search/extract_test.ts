@@ -30,6 +30,11 @@ Deno.test("extractSegment by symbol and by regex with before/after/nth", async (
         /^extract: invalid regular expression '\('/.test(err.message) && !/--fixed/.test(err.message),
       "the error names extract and does not suggest grep's --fixed",
     );
+    await Deno.writeTextFile(join(root, "slow.txt"), "a".repeat(40) + "!\n");
+    await assert.rejects(
+      () => extractSegment(root, "slow.txt", { regex: "(a+)+$", timeoutMs: 400 }),
+      /extract: gave up after 0\.4 s: the pattern '\(a\+\)\+\$' may backtrack catastrophically/,
+    );
   } finally {
     await removeTree(root);
   }
