@@ -596,7 +596,9 @@ export class LocalBus implements Bus {
 
   /** True when the topic is durable. */
   isDurable(topic: string): boolean {
-    return this.#topic(topic).durable;
+    // Asking must not create the topic (it would show in metrics with nothing published).
+    const t = this.#topics.get(topic);
+    return t !== undefined ? t.durable : (this.durableStore?.isDurable(topic) ?? false);
   }
 
   /** See {@link Bus.hasReceivers}. */

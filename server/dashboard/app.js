@@ -370,6 +370,7 @@
           if (l[`${dt.topic}/${g}`] === undefined) l[`${dt.topic}/${g}`] = v.lag;
         }
       }
+      $("#durable-where").textContent = `stored in the KV of ${b.workspace} by every process`;
       const drows = [];
       for (const dt of b.durable || []) {
         const stored = storedCount(dt);

@@ -96,6 +96,7 @@ export const busRoutes: RouteModule = {
       const durable = await refreshDurable(state, 1000);
       return c.json({
         backend: bus.backend,
+        workspace: state.home,
         topics: m.topics,
         groups: m.groups,
         dlq: m.dlq,

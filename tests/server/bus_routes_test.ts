@@ -19,6 +19,8 @@ Deno.test("bus metrics appear in /api/bus, Prometheus and JSON /metrics", async 
     const api = await getJson(`${s.url}/api/bus`);
     assert.equal(api.status, 200);
     assert.equal(api.body.backend, "local");
+    assert.equal(api.body.workspace, s.workspace);
+    assert.equal(api.body.workspace, s.workspace);
     assert.equal(api.body.totals["jobs.a"].published, 3);
     assert.equal(api.body.totals["jobs.a"].depth, 3);
     assert.ok(api.body.groups["jobs.a"].workers);
@@ -158,6 +160,9 @@ Deno.test("replay keeps a non-durable dead letter nothing in the server subscrib
     assert.equal(replay.body.replayed, 0);
     assert.match(replay.body.failed[0].error, /not durable and has no subscriber/);
     assert.equal((await getJson(`${s.url}/api/dlq`)).body.count, 1, "the record stays in the DLQ");
+    assert.equal(bus.metrics().topics["jobs.nobody"], undefined, "asking about a topic does not create it");
+    assert.equal(bus.isDurable("jobs.nobody"), false);
+    assert.equal(bus.metrics().topics["jobs.nobody"], undefined);
     // With a consumer (here a pattern subscriber) the same record replays.
     const again = bus.subscribe("jobs.*", { maxsize: 10 });
     const ok = await getJson(`${s.url}/api/dlq/replay`, {
