@@ -810,6 +810,17 @@ export async function runToolchainCommand(
     ctx.out.print(
       `${name}: ${status}${counts}${issues}  [${r.command.join(" ")}, ${r.durationSec.toFixed(1)}s]`,
     );
+    if (!r.ok && !r.timedOut && !live) {
+      // The output was hidden (--quiet): show why it failed.
+      const lastLines = r.output.trimEnd().split("\n").slice(-15).join("\n");
+      if (lastLines) ctx.out.info(`last lines of output:\n${lastLines}`);
+    }
+    if (r.exitCode === 127) {
+      ctx.out.warn(
+        `exit 127 means a command was not found: install the project's dependencies or tools (e.g. 'npm install') ` +
+          `or fix the project's ${action} command`,
+      );
+    }
   }
   // For scoring, `passed` in data means the command succeeded; `tests_passed` is the count.
   const scoreData = { ...data, passed: action === "test" ? (r.counts?.passed ?? 0) : r.ok };

@@ -396,6 +396,13 @@ Deno.test("run-tests/lint/build through the CLI on a real deno project", async (
     const lint = await runDspy(["--workspace", ws, "lint", "--quiet"], {});
     assert.equal(lint.code, 0, lint.stdout + lint.stderr);
     assert.match(lint.stdout, /lint: ok/);
+    // --quiet hides the output, so a failure shows its last lines; exit 127 says a command is missing.
+    await Deno.writeTextFile(join(ws, "deno.json"), JSON.stringify({ tasks: { test: "no-such-tool-xyz" } }));
+    const missing = await runDspy(["--workspace", ws, "run-tests", "--quiet"], {});
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /run-tests: failed \(exit 127\)/);
+    assert.match(missing.stderr, /last lines of output:[\s\S]*no-such-tool-xyz/);
+    assert.match(missing.stderr, /exit 127 means a command was not found.*fix the project's test command/);
   } finally {
     await Deno.remove(ws, { recursive: true });
   }
