@@ -13,6 +13,7 @@
  */
 
 import type { Consumer as KafkaConsumer, Kafka, Producer } from "kafkajs";
+import process from "node:process";
 import { UserError } from "../core/errors.ts";
 import { startConsumer } from "./consume.ts";
 import { type DeadLetterInput, DeadLetterSink } from "./dlq.ts";
@@ -73,8 +74,27 @@ class KafkaMsg<T = unknown> extends Msg<T> {
   }
 }
 
+let timerWarningQuieted = false;
+
+/**
+ * kafkajs 2.2.4 schedules a timer with a negative delay on every connection (kafkajs issue #1751), so each
+ * Kafka command printed a `TimeoutNegativeWarning` on stderr. The delay is clamped to 1 ms anyway; drop that
+ * one warning and pass every other warning to the listeners that were there.
+ */
+function quietKafkajsTimerWarning(): void {
+  if (timerWarningQuieted) return;
+  timerWarningQuieted = true;
+  const previous = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning: Error) => {
+    if (warning?.name === "TimeoutNegativeWarning") return;
+    for (const listener of previous) listener.call(process, warning);
+  });
+}
+
 /** Creates a kafkajs client (lazy import). */
 async function kafkaClient(settings: KafkaSettings, retries = 3): Promise<Kafka> {
+  quietKafkajsTimerWarning();
   const { Kafka, logLevel } = await import("kafkajs");
   return new Kafka({
     clientId: settings.clientId,
