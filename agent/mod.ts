@@ -153,6 +153,7 @@ export {
   offlineCandidates,
   orderCandidates,
   quoteArg,
+  routeArgv,
   type RouteCandidate,
   type RouteHost,
   routeRequest,

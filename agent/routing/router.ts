@@ -182,12 +182,44 @@ export function quoteArg(s: string): string {
   return `"${s.replace(/[\\"$`]/g, (m) => "\\" + m)}"`;
 }
 
+const VALUE_FLAGS = new Set(["--glob", "--k", "--file", "--symbol", "--regex", "--files", "-d"]);
+const BOOL_FLAGS = new Set(["--fixed", "--ignore-case"]);
+
+/**
+ * Makes a step's argv safe to parse: a value that starts with `-` (a pattern like `--verbose` from the
+ * request or the model) must never be read as an option (`--apply` included). Long-flag values are written
+ * as `--flag=value` and the positionals go after `--`; argv without such values is returned unchanged.
+ *
+ * @example
+ * ```ts
+ * routeArgv(["--fixed", "--apply"]); // ["--fixed", "--", "--apply"]
+ * ```
+ */
+export function routeArgv(args: string[]): string[] {
+  if (!args.some((a) => a.startsWith("-") && !VALUE_FLAGS.has(a) && !BOOL_FLAGS.has(a))) {
+    return args;
+  }
+  const opts: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (VALUE_FLAGS.has(a) && i + 1 < args.length) {
+      const v = args[++i];
+      if (a.startsWith("--")) opts.push(`${a}=${v}`);
+      else opts.push(a, v);
+    } else if (BOOL_FLAGS.has(a)) opts.push(a);
+    else positionals.push(a);
+  }
+  return [...opts, "--", ...positionals];
+}
+
 /** Converts the orchestrator's JSON args into argv for a tool (never `--apply`). */
 export function argsFor(tool: string, a: Record<string, unknown>, query: string): string[] {
   const s = (
     k: string,
   ) => (typeof a[k] === "string" && (a[k] as string).trim() ? (a[k] as string).trim() : undefined);
-  const n = (k: string) => (typeof a[k] === "number" ? String(Math.floor(a[k] as number)) : undefined);
+  const n = (k: string) =>
+    typeof a[k] === "number" && (a[k] as number) >= 0 ? String(Math.floor(a[k] as number)) : undefined;
   const words = keywords(query);
   switch (tool) {
     case "grep": {
@@ -275,6 +307,7 @@ export async function routeRequest(
       if (!c) break;
       choice = { tool: c.tool, args: c.args, why: c.why, mode: "offline" };
     }
+    choice.args = routeArgv(choice.args);
     const k = key(choice);
     if (seen.has(k)) {
       host.print("No new action; summarizing results.");

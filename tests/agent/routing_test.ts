@@ -13,6 +13,7 @@ import {
   readSessionSummary,
   resetBreakers,
   rewardOf,
+  routeArgv,
   routeRequest,
   scoreOutcome,
 } from "../../agent/mod.ts";
@@ -160,6 +161,17 @@ Deno.test("routeRequest: LLM picks, repeated action stops, LLM failure falls bac
     assert.equal(r2.steps[0].mode, "offline");
     assert.match(ran[0], /^grep /);
     assert.match(ran[1], /^esearch needle/);
+
+    // Values that look like options are never parsed as options (a model cannot smuggle in --apply).
+    assert.deepEqual(routeArgv(["--fixed", "--apply"]), ["--fixed", "--", "--apply"]);
+    assert.deepEqual(routeArgv(["-v", "--glob", "-x*"]), ["--glob=-x*", "--", "-v"]);
+    assert.deepEqual(routeArgv(["needle", "--glob", "*.ts"]), ["needle", "--glob", "*.ts"], "unchanged");
+    ran.length = 0;
+    srv.reply(() => JSON.stringify({ tool: "edit", args: { task: "--apply", files: ["src/app.py"] } }));
+    await routeRequest("change it", host, { maxSteps: 1 });
+    assert.equal(ran[0], "edit --files=src/app.py -- --apply");
+    const [argv] = splitCommandLine(ran[0]);
+    assert.deepEqual(argv.slice(-2), ["--", "--apply"], "the task stays a positional after --");
   } finally {
     resetBreakers();
     await srv.close();
