@@ -17,7 +17,7 @@ import { splitCommandLine, suggest } from "./tokenize.ts";
 export function unknownCommandMessage(name: string): string {
   const hints = suggest(name, commandNames());
   return `unknown command '${name}'` +
-    (hints.length ? `. Did you mean ${hints.map((h) => `'${h}'`).join(" or ")}?` : "") +
+    (hints.length ? `. Did you mean ${hints.map((h) => `'${h}'`).join(" or ")}?` : ".") +
     ` Run 'dspy-code --help' for the list.`;
 }
 

@@ -29,6 +29,9 @@ Deno.test("unknown command suggests the closest and exits 2", async () => {
   const r = await runDspy(["tre"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown command 'tre'.*Did you mean 'tree'/);
+  const none = await runDspy(["zzqqxxyy"]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /unknown command 'zzqqxxyy'\. Run 'dspy-code --help'/);
   const flag = await runDspy(["--bogus"]);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /unknown option --bogus/);
