@@ -156,12 +156,17 @@ export const eventCommands: CommandSpec[] = [
         );
         printToolStats(stats, ctx.out, bandit);
         if (i + 1 < count) {
+          // One abort listener per wait, removed when the wait ends (a session's signal lives for the line).
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, interval * 1000);
-            ctx.signal.addEventListener("abort", () => {
+            const onAbort = () => {
               clearTimeout(t);
               resolve();
-            }, { once: true });
+            };
+            const t = setTimeout(() => {
+              ctx.signal.removeEventListener("abort", onAbort);
+              resolve();
+            }, interval * 1000);
+            ctx.signal.addEventListener("abort", onAbort, { once: true });
           });
         }
       }
