@@ -8,7 +8,7 @@
  */
 
 import { ACTIONS_STREAM, type AgentEnvelope, METRICS_STREAM } from "../../core/events.ts";
-import { readStream, type StreamEntry } from "../../core/streams.ts";
+import { readStream, type StreamEntry, streamHead } from "../../core/streams.ts";
 import type { RouteModule } from "../app.ts";
 import { HttpError, intParam, numberParam } from "../http.ts";
 import { sseResponse } from "../sse.ts";
@@ -165,20 +165,28 @@ function streamSse(
       );
       sink.signal.addEventListener("abort", () => subs.forEach((s) => s.unsubscribe()), { once: true });
       await Promise.all(subs.map((s) => s.ready));
+      let resume = opts.resume;
+      if (resume) {
+        // An id past a stream's head comes from another log (the workspace was switched, or its KV was
+        // reset): start over with the backlog instead of waiting silently for sequence numbers that may
+        // never come.
+        const heads = await Promise.all(streams.map((s) => streamHead(kv, s)));
+        if (resume.some((seq, i) => seq > heads[i])) resume = undefined;
+      }
       // Catch up: everything after the resume point, or the last `backlog` entries of each stream. Set every
       // stream's position first so ids are right from the first frame, then send in time order.
       const lists: StreamEntry[][] = streams.map(() => []);
       for (let i = 0; i < streams.length; i++) {
         let entries: StreamEntry[] = [];
-        if (opts.resume) {
-          let after = opts.resume[i];
+        if (resume) {
+          let after = resume[i];
           while (entries.length < 10_000) {
             const page = await readStream(kv, streams[i], { after, limit: 500 });
             if (page.length === 0) break;
             entries.push(...page);
             after = page[page.length - 1].seq;
           }
-          last[i] = opts.resume[i];
+          last[i] = resume[i];
         } else {
           if (opts.backlog > 0) {
             entries = (await readStream(kv, streams[i], { limit: opts.backlog, reverse: true })).reverse();
@@ -200,7 +208,7 @@ function streamSse(
         if (pick === -1) break;
         if (!emit(pick, lists[pick][pos[pick]++])) return;
       }
-      sink.send({ event: "ready", id: idOf(), data: { streams, resumed: Boolean(opts.resume) } });
+      sink.send({ event: "ready", id: idOf(), data: { streams, resumed: Boolean(resume) } });
       for (const [i, e] of buffered) emit(i, e);
       buffered.length = 0;
       live = true;

@@ -98,6 +98,21 @@ Deno.test("events SSE resumes with Last-Event-ID: exactly the missed events, acr
     await q.cancel();
     const bad = await getJson(`${s.url}/api/events/stream`, { headers: { "last-event-id": "abc" } });
     assert.equal(bad.status, 400);
+    // An id past the log's head (another workspace's log, or a reset KV) gets the backlog and live events
+    // instead of a stream that stays silent until the sequence catches up.
+    const ahead = new SseReader(
+      await fetch(`${s.url}/api/events/stream?stream=agent.metrics&backlog=1`, {
+        headers: { "last-event-id": "999999" },
+      }),
+    );
+    const backlog = await ahead.nextEvent();
+    assert.equal(backlog?.id, "4");
+    const ready = await ahead.nextEvent();
+    assert.equal(ready?.event, "ready");
+    assert.equal(JSON.parse(ready!.data!).resumed, false);
+    await appendToStream(kv, "agent.metrics", [metric(s.workspace, "m", 5)]);
+    assert.equal((await ahead.nextEvent())?.id, "5");
+    await ahead.cancel();
   });
 });
 
