@@ -161,12 +161,25 @@ function fieldSections(text: string, names: string[]): Record<string, string> | 
   return out;
 }
 
-function toList(value: unknown): string[] | undefined {
-  if (Array.isArray(value)) {
-    return value.map((v) => (typeof v === "string" ? v : JSON.stringify(v))).map((s) => s.trim()).filter(
-      Boolean,
-    );
+const ITEM_TEXT_KEYS = ["step", "description", "text", "command", "cmd", "risk", "assumption", "content"];
+
+/**
+ * One list item as text. Small models often wrap items in objects (`{"step": "run tests"}`): an object with
+ * one of the usual text keys, or with a single string value, gives that text; anything else stays JSON.
+ */
+function itemText(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    for (const k of ITEM_TEXT_KEYS) if (typeof o[k] === "string") return o[k] as string;
+    const strings = Object.values(o).filter((x): x is string => typeof x === "string");
+    if (strings.length === 1 && Object.keys(o).length === 1) return strings[0];
   }
+  return typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v);
+}
+
+function toList(value: unknown): string[] | undefined {
+  if (Array.isArray(value)) return value.map(itemText).map((s) => s.trim()).filter(Boolean);
   if (typeof value === "string") {
     const t = value.trim();
     if (t === "") return [];

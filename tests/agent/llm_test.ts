@@ -218,6 +218,14 @@ Deno.test("parseOutputs accepts JSON, fences and field lines, and validates type
   );
   assert.throws(() => parseOutputs(sig, '{"risk_level": "low", "reasons": []}'), /missing field 'verdict'/);
   assert.throws(() => parseOutputs(sig, "I think it is fine."), /none of the fields/);
+  // List items wrapped in objects (common with small models) become their text, not JSON.
+  const plan = parseOutputs(
+    signatures.PlanTaskSig,
+    '{"plan": [{"step": "open app.py"}, {"description": "run tests"}, {"x": 1, "y": 2}], "commands": [{"cmd": "deno test"}], "assumptions": [], "risks": [3]}',
+  );
+  assert.deepEqual(plan.outputs.plan, ["open app.py", "run tests", '{"x":1,"y":2}']);
+  assert.deepEqual(plan.outputs.commands, ["deno test"]);
+  assert.deepEqual(plan.outputs.risks, ["3"]);
 });
 
 Deno.test("predict retries an unusable reply once, then fails clearly; escalation to chain of thought", async () => {
