@@ -35,6 +35,7 @@ export class StreamHub {
   #pollMs: number;
   #loops = new Map<string, Loop>();
   #running = new Set<Promise<void>>();
+  #closed = new AbortController();
 
   /** `kv` returns the handle to read (it may change when the active workspace changes). */
   constructor(kv: () => Promise<Deno.Kv>, options: { pollMs?: number } = {}) {
@@ -68,6 +69,11 @@ export class StreamHub {
     };
   }
 
+  /** Aborted when the hub closes (the server switched workspaces or stops). */
+  get closed(): AbortSignal {
+    return this.#closed.signal;
+  }
+
   /** Number of subscribers on a stream. */
   subscribers(stream: string): number {
     return this.#loops.get(stream)?.listeners.size ?? 0;
@@ -97,6 +103,7 @@ export class StreamHub {
 
   /** Stops every loop and waits for them. */
   async close(): Promise<void> {
+    this.#closed.abort();
     for (const loop of this.#loops.values()) loop.stop.abort();
     this.#loops.clear();
     await Promise.all([...this.#running]);

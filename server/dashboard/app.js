@@ -659,6 +659,11 @@
       };
       es.addEventListener("metric", onEvent);
       es.addEventListener("action", onEvent);
+      // The server switched workspaces: the stream reconnects on the new one's log.
+      es.addEventListener("workspace", () => {
+        items.length = 0;
+        render();
+      });
       render();
     };
     $("#ev-stream").addEventListener("change", connect);

@@ -144,6 +144,7 @@ function streamSse(
     registry: state.sse,
     keepAliveMs: state.keepAliveMs,
     async start(sink) {
+      const hub = state.hub;
       const kv = await state.kv();
       const last = streams.map(() => 0);
       const idOf = () => last.join(":");
@@ -158,12 +159,23 @@ function streamSse(
       const buffered: [number, StreamEntry][] = [];
       let live = false;
       const subs = streams.map((s, i) =>
-        state.hub.subscribe(s, (entry) => {
+        hub.subscribe(s, (entry) => {
           if (live) emit(i, entry);
           else if (buffered.length < 10_000) buffered.push([i, entry]);
         })
       );
       sink.signal.addEventListener("abort", () => subs.forEach((s) => s.unsubscribe()), { once: true });
+      // The active workspace changed (POST /api/system/workspace): say so, clear the client's last id (an
+      // empty `id:` field) so its automatic reconnect starts on the new workspace's log, and end the stream.
+      const switched = () => {
+        sink.send({ event: "workspace", id: "", data: { workspace: state.workspace } });
+        sink.close();
+      };
+      if (hub.closed.aborted) return switched();
+      hub.closed.addEventListener("abort", switched, { once: true });
+      sink.signal.addEventListener("abort", () => hub.closed.removeEventListener("abort", switched), {
+        once: true,
+      });
       await Promise.all(subs.map((s) => s.ready));
       let resume = opts.resume;
       if (resume) {

@@ -219,3 +219,35 @@ Deno.test("graceful shutdown closes open streams, finishes in-flight requests an
   });
   await assert.rejects(() => fetch(`${url}/health`));
 });
+
+Deno.test("a workspace switch ends open event streams with a 'workspace' event that clears the last id", async () => {
+  await withServer({}, async (s) => {
+    const other = await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy_srv_switch_" }));
+    try {
+      const kv = await openWorkspaceKv(s.workspace);
+      await appendToStream(kv, "agent.metrics", [1, 2, 3].map((i) => metric(s.workspace, "old", i)));
+      const otherKv = await openWorkspaceKv(other);
+      await appendToStream(otherKv, "agent.metrics", [metric(other, "new", 1)]);
+      const sse = new SseReader(await fetch(`${s.url}/api/events/stream?stream=agent.metrics&backlog=0`));
+      assert.equal((await sse.nextEvent())?.event, "ready");
+      const switched = await getJson(`${s.url}/api/system/workspace`, {
+        method: "POST",
+        body: JSON.stringify({ path: other }),
+      });
+      assert.equal(switched.status, 200);
+      const f = await sse.nextEvent();
+      assert.equal(f?.event, "workspace");
+      assert.equal(f?.id, "", "an empty id resets the browser's Last-Event-ID");
+      assert.equal(JSON.parse(f!.data!).workspace, other);
+      assert.equal(await sse.nextEvent(), null, "the stream ends, so the client reconnects");
+      // The reconnect (without a Last-Event-ID) reads the new workspace's log.
+      const again = new SseReader(await fetch(`${s.url}/api/events/stream?stream=agent.metrics&backlog=5`));
+      const first = await again.nextEvent();
+      assert.equal(JSON.parse(first!.data!).name, "new");
+      await again.cancel();
+      await waitFor(() => s.state.sse.open === 0);
+    } finally {
+      await Deno.remove(other, { recursive: true });
+    }
+  });
+});
