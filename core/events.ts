@@ -106,6 +106,8 @@ export async function flushEvents(): Promise<void> {
 
 // Default publisher: batch the envelopes of one tick into one KV commit per stream.
 const batches = new Map<string, { workspace: string; values: AgentEnvelope[]; done: Promise<void> }>();
+/** The last pending append per workspace and stream, so batches commit one after another. */
+const chains = new Map<string, Promise<void>>();
 
 function kvPublisher(stream: string, envelope: AgentEnvelope): Promise<void> {
   const workspace = currentWorkspace;
@@ -114,10 +116,20 @@ function kvPublisher(stream: string, envelope: AgentEnvelope): Promise<void> {
   let batch = batches.get(key);
   if (!batch) {
     const values: AgentEnvelope[] = [];
-    const done = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(async () => {
+    const done = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
       batches.delete(key);
-      const kv = await openWorkspaceKv(workspace);
-      await appendToStream(kv, stream, values);
+      // Batches of one stream commit in emit order: concurrent commits would race for the head and could
+      // store a later batch (tool.end) before an earlier one (tool.start). Each waits for the previous one.
+      const previous = chains.get(key) ?? Promise.resolve();
+      const append = previous.catch(() => {}).then(async () => {
+        const kv = await openWorkspaceKv(workspace);
+        await appendToStream(kv, stream, values);
+      });
+      chains.set(key, append);
+      append.catch(() => {}).finally(() => {
+        if (chains.get(key) === append) chains.delete(key);
+      });
+      return append;
     });
     batch = { workspace, values, done };
     batches.set(key, batch);
