@@ -34,7 +34,9 @@ const VALUE_FLAGS = new Set(["--workspace", "--model", "--base-url", "--api-key"
 function envFlag(name: string): boolean | undefined {
   const v = Deno.env.get(name);
   if (v === undefined || v === "") return undefined;
-  return /^(1|true|yes|on)$/i.test(v.trim());
+  if (/^(1|true|yes|on)$/i.test(v.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(v.trim())) return false;
+  throw new UsageError(`${name} must be true or false (1/0, yes/no, on/off), got '${v}'`);
 }
 
 function parseApproval(value: string, source: string): "auto" | "manual" {

@@ -103,6 +103,14 @@ Deno.test("flags win over environment variables, which win over defaults", async
   assert.equal(flags.ollama, true);
   assert.equal(flags.approval, "auto");
   assert.equal(flags.base_url, "http://127.0.0.1:8/v1");
+  // A value the variable cannot mean is an error, like TOOL_APPROVAL's; a flag still overrides it.
+  const badBool = await runDspy(["--workspace", ws, "config", "--json"], { env: { USE_OLLAMA: "maybe" } });
+  assert.equal(badBool.code, 2);
+  assert.match(badBool.stderr, /USE_OLLAMA must be true or false/);
+  const overridden = await runDspy(["--workspace", ws, "--no-ollama", "config", "--json"], {
+    env: { USE_OLLAMA: "maybe" },
+  });
+  assert.equal(JSON.parse(overridden.stdout).ollama, false);
   const bad = await runDspy(["--workspace", ws, "config"], { env: { TOOL_APPROVAL: "sometimes" } });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /TOOL_APPROVAL must be 'auto' or 'manual'/);
