@@ -227,13 +227,19 @@ async function runPpo(args: string[], ctx: CommandContext): Promise<CommandResul
     json: { type: "boolean" },
     ...TOOL_ENV_FLAGS,
   }, { max: 0 });
-  const envName = values.env ?? "cartpole";
+  // Resuming without --env continues on the checkpoint's env (and its options, e.g. the bandit's means).
+  type EnvDesc = { name?: string; options?: Record<string, unknown> };
+  const resumedEnv: EnvDesc | null = values.resume && values.env === undefined
+    ? ((await loadCheckpoint(resolve(ctx.workspace, values.resume))).meta.state.env as EnvDesc | undefined) ??
+      null
+    : null;
+  const envName = values.env ?? resumedEnv?.name ?? "cartpole";
   if (!["cartpole", "bandit", "tool"].includes(envName)) {
     throw new UsageError(`rl ppo: --env must be cartpole, bandit or tool, got '${envName}'`);
   }
   const ws = ctx.workspace;
   const paths = workspacePaths(ws);
-  let envOptions: Record<string, unknown> = {};
+  let envOptions: Record<string, unknown> = envName === "bandit" ? { ...resumedEnv?.options } : {};
   if (envName === "bandit" && values["bandit-means"]) {
     const means = values["bandit-means"].split(",").map(Number);
     if (means.some((m) => !Number.isFinite(m))) {
@@ -372,6 +378,15 @@ async function trainWithEvents(
     throw err;
   } finally {
     bar?.done();
+  }
+  if (options.resume && options.metricsFile) {
+    const trained = await Deno.stat(options.metricsFile).then(() => true, () => false);
+    if (!trained) {
+      ctx.out.warn(
+        `the checkpoint already has ${result.steps} env steps, which reaches --steps ${options.steps} ` +
+          `(--steps counts the checkpoint's steps too): nothing was trained`,
+      );
+    }
   }
   const summary = {
     run_id: runId,

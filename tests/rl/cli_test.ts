@@ -86,6 +86,19 @@ Deno.test("rl ppo --json trains off the main thread, writes the run files and ev
     ]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(JSON.parse(resumed.stdout).env_steps, 3072);
+    // --steps counts the checkpoint's steps: a checkpoint already past it trains nothing, and says so.
+    const noop = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "ppo",
+      "--steps",
+      "1024",
+      "--resume",
+      out.checkpoint,
+    ]);
+    assert.equal(noop.code, 0, noop.stderr);
+    assert.match(noop.stderr, /already has 2048 env steps, which reaches --steps 1024.*nothing was trained/);
   } finally {
     await Deno.remove(ws, { recursive: true });
   }
