@@ -655,8 +655,7 @@ export async function runPatch(args: string[], ctx: CommandContext): Promise<Com
       }
     } else throw new UserError(`patch: cannot read ${file}: ${errorMessage(err)}`);
   }
-  const res = await applyPatchText(root, text, {
-    dryRun: values["dry-run"],
+  const patchOptions = {
     source: "patch",
     limits: {
       maxFiles: values["max-files"] ? intOption("patch", "max-files", values["max-files"], 0) : undefined,
@@ -664,16 +663,39 @@ export async function runPatch(args: string[], ctx: CommandContext): Promise<Com
         ? intOption("patch", "max-lines", values["max-lines"], 0)
         : undefined,
     },
-  });
-  if (ctx.out.json) ctx.out.printJson(res);
-  else {
-    for (const ch of res.changes) {
+  };
+  const printChanges = (
+    changes: { kind: string; oldPath?: string; path: string; added: number; removed: number }[],
+  ) => {
+    for (const ch of changes) {
       ctx.out.print(
         `  ${ch.kind.padEnd(6)} ${
           ch.oldPath ? `${ch.oldPath} → ` : ""
         }${ch.path}  +${ch.added} -${ch.removed}`,
       );
     }
+  };
+  let previewed = false;
+  if (ctx.options.approval === "manual" && !values["dry-run"]) {
+    // Manual approval: show what the patch would change and ask first. A patch that does not apply is not
+    // asked about: the real attempt below fails the same way and is recorded in the history.
+    const preview = await applyPatchText(root, text, { ...patchOptions, dryRun: true }).catch(() =>
+      undefined
+    );
+    if (preview) {
+      if (!ctx.out.json) printChanges(preview.changes);
+      previewed = true;
+      if (!(await ctx.confirm("Apply this patch?"))) {
+        if (ctx.out.json) ctx.out.printJson({ applied: false, declined: true, files: preview.files });
+        else ctx.out.print("Not applied (declined).");
+        return { ok: true, data: { files: preview.files.length, declined: true } };
+      }
+    }
+  }
+  const res = await applyPatchText(root, text, { ...patchOptions, dryRun: values["dry-run"] });
+  if (ctx.out.json) ctx.out.printJson(res);
+  else {
+    if (!previewed) printChanges(res.changes);
     ctx.out.print(
       res.dryRun
         ? `Dry run: the patch applies cleanly (files: ${res.files.length}  +lines: ${res.added}  -lines: ${res.removed}); nothing written.`

@@ -199,6 +199,29 @@ Deno.test("edit: without --apply nothing is written; with --apply written, backe
     assert.equal(await Deno.readTextFile(join(ws, "src", "app.py")), APP);
     const list = await runDspy(["--workspace", ws, "patch", "--list", "--json"], {});
     assert.equal(JSON.parse(list.stdout)[0].reverted, true);
+    // patch FILE under --approval manual shows the changes and asks first.
+    const diffFile = join(ws, "..", `${ws.split("/").pop()}.diff`);
+    await Deno.writeTextFile(
+      diffFile,
+      "--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n def hello():\n-    return 1\n+    return 3\n",
+    );
+    try {
+      const no = await runDspy(["--workspace", ws, "--approval", "manual", "patch", diffFile], {
+        stdin: "n\n",
+      });
+      assert.equal(no.code, 0, no.stderr);
+      assert.match(no.stdout + no.stderr, /modify src\/app\.py[\s\S]*Apply this patch\?/);
+      assert.match(no.stdout, /Not applied \(declined\)/);
+      assert.equal(await Deno.readTextFile(join(ws, "src", "app.py")), APP);
+      const yes = await runDspy(["--workspace", ws, "--approval", "manual", "patch", diffFile], {
+        stdin: "y\n",
+      });
+      assert.equal(yes.code, 0, yes.stderr);
+      assert.match(yes.stdout, /Applied patch/);
+      assert.equal(await Deno.readTextFile(join(ws, "src", "app.py")), APP.replace("return 1", "return 3"));
+    } finally {
+      await Deno.remove(diffFile);
+    }
   } finally {
     await srv.close();
     await Deno.remove(ws, { recursive: true });
