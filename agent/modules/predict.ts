@@ -274,7 +274,16 @@ export function parseOutputs(
     }
   }
   const outputs: Outputs = {};
-  for (const f of sig.outputs) outputs[f.name] = coerce(f, raw[f.name]);
+  for (const f of sig.outputs) {
+    try {
+      outputs[f.name] = coerce(f, raw[f.name]);
+    } catch (err) {
+      // An optional field the model got wrong (a confidence of "high") is dropped, not fatal: the answer's
+      // required fields still carry it.
+      if (!f.optional) throw err;
+      outputs[f.name] = coerce(f, undefined);
+    }
+  }
   const reasoning = typeof raw.reasoning === "string" ? raw.reasoning : undefined;
   return { outputs, reasoning };
 }

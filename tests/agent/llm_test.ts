@@ -226,6 +226,10 @@ Deno.test("parseOutputs accepts JSON, fences and field lines, and validates type
   assert.deepEqual(plan.outputs.plan, ["open app.py", "run tests", '{"x":1,"y":2}']);
   assert.deepEqual(plan.outputs.commands, ["deno test"]);
   assert.deepEqual(plan.outputs.risks, ["3"]);
+  // An optional field with an unusable value is dropped instead of failing the whole answer.
+  const loc = parseOutputs(signatures.FileLocatorSig, '{"file_candidates": "[]", "confidence": "high"}');
+  assert.equal(loc.outputs.confidence, "");
+  assert.throws(() => parseOutputs(sig, '{"verdict": "maybe", "risk_level": "low"}'), /pass\|fail/);
 });
 
 Deno.test("predict retries an unusable reply once, then fails clearly; escalation to chain of thought", async () => {
