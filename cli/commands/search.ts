@@ -76,7 +76,7 @@ export const searchCommands: CommandSpec[] = [
     name: "index",
     group: "search",
     summary: "Build or refresh the lexical (BM25) code index in .dspy_index/ (incremental)",
-    usage: "index [--glob G]... [--exclude G]... [--chunk-lines N] [--full] [--json]",
+    usage: "index [--glob G]... [--exclude G]... [--chunk-lines N] [--max-file-bytes N] [--full] [--json]",
     examples: ["index", "index --glob '*.py' --exclude tests/", "index --full"],
     details: [
       "Code files are chunked by symbol (plus the module-level code between symbols); other text files by",

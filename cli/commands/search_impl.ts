@@ -237,8 +237,13 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
     glob: { type: "string", short: "g", multiple: true },
     exclude: { type: "string", short: "x", multiple: true },
     "chunk-lines": { type: "string" },
+    "max-file-bytes": { type: "string" },
     full: { type: "boolean" },
   }, { max: 0 });
+  const maxFileBytes = values["max-file-bytes"] !== undefined
+    ? intOption("index", "max-file-bytes", values["max-file-bytes"], 0)
+    : undefined;
+  if (maxFileBytes === 0) throw new UserError("index: --max-file-bytes must be at least 1");
   const chunkLines = values["chunk-lines"] !== undefined
     ? intOption("index", "chunk-lines", values["chunk-lines"], 60)
     : undefined;
@@ -250,6 +255,7 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
     globs: values.glob,
     excludes: values.exclude,
     chunkLines,
+    maxFileBytes,
     full: values.full,
     onProgress: progress.onProgress,
     signal: ctx.signal,

@@ -227,6 +227,10 @@ Deno.test("index honours .dspyignore, --glob and --exclude, and skips lock files
     assert.equal(py.files, 2);
     const hits = await searchIndex(root, "vendored_token hidden_token visible_token", { k: 5 });
     assert.deepEqual(hits.map((h) => h.path).sort(), ["src/keep.py", "vendor/lib.py"]);
+    // --max-file-bytes: notes.md (20 bytes) is over a 10-byte limit, .dspyignore (8 bytes) is not.
+    const small = await runDspy(["--workspace", root, "index", "--max-file-bytes", "10", "--json"]);
+    assert.equal(small.code, 0, small.stderr);
+    assert.deepEqual((await loadIndex(root))!.meta.paths, [".dspyignore"]);
   } finally {
     await removeTree(root);
   }
