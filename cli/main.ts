@@ -49,7 +49,12 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   let workspace: string;
   try {
-    workspace = resolveWorkspace(parsed.workspace ?? ".");
+    // `deno task start` runs in the repository folder; the task passes the folder it was started from
+    // (DSPY_INIT_CWD, from Deno's INIT_CWD) so the default and relative workspaces mean what the user typed.
+    // It is removed so the commands' own subprocesses do not inherit it.
+    const taskCwd = Deno.env.get("DSPY_INIT_CWD");
+    if (taskCwd !== undefined) Deno.env.delete("DSPY_INIT_CWD");
+    workspace = resolveWorkspace(parsed.workspace ?? ".", taskCwd || Deno.cwd());
   } catch (err) {
     out.error(errorMessage(err));
     return err instanceof UserError ? err.exitCode : 1;

@@ -65,6 +65,29 @@ Deno.test("--workspace must exist and be a folder (exit 2 with a clear error)", 
   await Deno.remove(ws, { recursive: true });
 });
 
+Deno.test("deno task start works on the folder it is started from, not the repository's", async () => {
+  const ws = await Deno.realPath(await tempWorkspace());
+  await Deno.mkdir(join(ws, "sub"));
+  const { MAIN_TS } = await import("../support/cli.ts");
+  const config = join(MAIN_TS, "..", "deno.json");
+  const env = { ...Deno.env.toObject() };
+  delete env.DSPY_WORKSPACE;
+  delete env.INIT_CWD; // set when this suite runs under `deno task test`; Deno keeps an inherited one
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "--config", config, "start", ...args],
+      cwd: ws,
+      env,
+      clearEnv: true,
+      stdin: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  assert.equal(await run(["ws"]), ws);
+  assert.equal(await run(["--workspace", "sub", "ws"]), join(ws, "sub"));
+  await Deno.remove(ws, { recursive: true });
+});
+
 Deno.test("flags win over environment variables, which win over defaults", async () => {
   const ws = await tempWorkspace();
   const defaults = JSON.parse((await runDspy(["--workspace", ws, "config", "--json"])).stdout);
