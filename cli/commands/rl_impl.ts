@@ -40,6 +40,7 @@ import {
   trainBandit,
   trainInWorker,
   type TrainLogEntry,
+  validateSpace,
   type WorkerTrainOptions,
   type WorkerTrainResult,
 } from "../../rl/mod.ts";
@@ -682,7 +683,13 @@ async function runSweepCommand(args: string[], ctx: CommandContext): Promise<Com
   if (values.space) {
     const parsed = await readJsonFile(resolve(ws, values.space));
     if (!parsed) throw new UserError(`rl sweep: cannot read the space file ${values.space}`);
+    if (Array.isArray(parsed) || Object.keys(parsed).length === 0) {
+      throw new UserError(
+        `rl sweep: ${values.space} must be a JSON object {name: {distribution, min, max, mean}}`,
+      );
+    }
     space = parsed as unknown as SearchSpace;
+    validateSpace(space); // before rl.sweep.start, so a bad file starts nothing
   }
   const cfg = await loadRlConfig(ws);
   const policy = normalizePolicy(values.policy ?? cfg.policy ?? "epsilon-greedy");

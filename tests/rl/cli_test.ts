@@ -210,3 +210,43 @@ Deno.test("rl ppo that cannot start (bad --resume) says why and leaves no empty 
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("rl sweep refuses a bad --space file before it starts anything", async () => {
+  const ws = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    await Deno.writeTextFile(join(ws, "list.json"), "[1, 2]");
+    await Deno.writeTextFile(
+      join(ws, "weird.json"),
+      JSON.stringify({ epsilon: { distribution: "weird", min: 0, max: 1 } }),
+    );
+    const list = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "sweep",
+      "--space",
+      "list.json",
+      "--iterations",
+      "1",
+    ]);
+    assert.equal(list.code, 1);
+    assert.match(list.stderr, /list\.json must be a JSON object/);
+    const weird = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "sweep",
+      "--space",
+      "weird.json",
+      "--iterations",
+      "1",
+    ]);
+    assert.equal(weird.code, 1);
+    assert.match(weird.stderr, /sweep parameter epsilon: distribution must be one of/);
+    assert.doesNotMatch(weird.stderr, /trials \(pareto\)/);
+    const actions = (await events(ws, "agent.actions")).map((e) => e.action);
+    assert.ok(!actions.includes("rl.sweep.start"), `${actions}`);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
