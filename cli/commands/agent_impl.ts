@@ -501,7 +501,13 @@ export async function runEdit(args: string[], ctx: CommandContext): Promise<Comm
   const verdict = await verifyPatch(llm, root, { task, context, patch: proposal.patch }, caps, opts);
   // 4. Show.
   if (!ctx.out.json) {
-    section(ctx, `Proposed Patch (${proposal.files} files, +${proposal.added} -${proposal.removed})`, "");
+    ctx.out.print(
+      ctx.out.c.bold(
+        ctx.out.c.cyan(
+          `── Proposed Patch (${proposal.files} files, +${proposal.added} -${proposal.removed}) ──`,
+        ),
+      ),
+    );
     printDiff(ctx, proposal.patch);
     ctx.out.print("");
     if (proposal.rationale) section(ctx, "Rationale", proposal.rationale);
@@ -744,9 +750,18 @@ export async function runGstatus(args: string[], ctx: CommandContext): Promise<C
 /** `gadd PATHS…`. */
 export async function runGadd(args: string[], ctx: CommandContext): Promise<CommandResult> {
   const { positionals } = parseCommandArgs("gadd", args, {}, { min: 1, names: "PATHS" });
-  for (const p of positionals) resolveInside(ctx.workspace, p);
+  for (const p of positionals) {
+    resolveInside(ctx.workspace, p);
+    if (/^(\.\/)?\.dspy/.test(p)) {
+      throw new UserError(
+        `gadd: ${p} is dspy-code's own state (index, patches, KV), not project code; not staged`,
+      );
+    }
+  }
   const g = await git(ctx.workspace);
-  await g.add(positionals);
+  // dspy-code's state folders and files (.dspy/, .dspy_patches/ with backups of your files, .dspy_index/,
+  // .dspy_rl_state.json ...) are never staged by 'gadd .'.
+  await g.add([...positionals, ":(exclude).dspy*"]);
   ctx.out.print(`Staged: ${positionals.join(" ")}`);
   return { ok: true, data: { added: positionals } };
 }

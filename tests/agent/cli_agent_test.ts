@@ -471,6 +471,24 @@ Deno.test({
       const log = await new Deno.Command("git", { args: ["log", "--oneline"], cwd: ws, stdout: "piped" })
         .output();
       assert.match(new TextDecoder().decode(log.stdout), /add a/);
+      // 'gadd .' stages the project, never dspy-code's own state (KV, patch backups, index, bandit file).
+      await Deno.writeTextFile(join(ws, "b.txt"), "b\n");
+      await Deno.mkdir(join(ws, ".dspy_patches"), { recursive: true });
+      await Deno.writeTextFile(join(ws, ".dspy_patches", "history.jsonl"), "{}\n");
+      await Deno.writeTextFile(join(ws, ".dspy_rl_state.json"), "{}\n");
+      assert.equal((await runDspy(["--workspace", ws, "gadd", "."], {})).code, 0);
+      const staged = await new Deno.Command("git", {
+        args: ["diff", "--cached", "--name-only"],
+        cwd: ws,
+        stdout: "piped",
+      }).output();
+      const names = new TextDecoder().decode(staged.stdout).trim().split("\n");
+      assert.ok(names.includes("b.txt"), names.join(","));
+      assert.ok(!names.some((n) => n.startsWith(".dspy")), names.join(","));
+      const state = await runDspy(["--workspace", ws, "gadd", ".dspy_rl_state.json"], {});
+      assert.equal(state.code, 1);
+      assert.match(state.stderr, /dspy-code's own state/);
+      await runDspy(["--workspace", ws, "gcommit", "-m", "add b"], { env: gitEnv });
       const clean = await runDspy(["--workspace", ws, "gstatus"], {});
       assert.match(clean.stdout, /\(clean\)|\.dspy/);
     } finally {
