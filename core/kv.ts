@@ -26,7 +26,7 @@ export function openWorkspaceKv(workspace: string): Promise<Deno.Kv> {
     const { stateDir, kvFile } = workspacePaths(workspace);
     handle = (async () => {
       await Deno.mkdir(stateDir, { recursive: true });
-      return await Deno.openKv(kvFile);
+      return await withKvRetry(() => Deno.openKv(kvFile));
     })();
     handles.set(workspace, handle);
     handle.catch(() => handles.delete(workspace));

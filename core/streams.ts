@@ -83,7 +83,7 @@ export async function appendRecordsToStream(
 
 async function commitBatch(kv: Deno.Kv, stream: string, batch: StreamRecord[]): Promise<number[]> {
   for (let attempt = 0;; attempt++) {
-    const head = await kv.get<Deno.KvU64>(headKey(stream));
+    const head = await withKvRetry(() => kv.get<Deno.KvU64>(headKey(stream)));
     const first = head.value ? Number(head.value.value) : 1;
     const ts = Date.now();
     const op = kv.atomic().check(head).set(headKey(stream), new Deno.KvU64(BigInt(first + batch.length)));
@@ -117,18 +117,21 @@ export async function readStream<T = unknown>(
   options: ReadStreamOptions = {},
 ): Promise<StreamEntry<T>[]> {
   const after = options.after ?? 0;
-  const out: StreamEntry<T>[] = [];
-  const iter = kv.list<StreamEntry<T>>(
-    { start: entryKey(stream, after + 1), end: ["stream", stream, "e", Number.MAX_SAFE_INTEGER] },
-    { limit: options.limit ?? 100, reverse: options.reverse ?? false },
-  );
-  for await (const entry of iter) out.push(entry.value);
-  return out;
+  // A page is read whole, so a retry after "database is locked" starts it again from the same place.
+  return await withKvRetry(async () => {
+    const out: StreamEntry<T>[] = [];
+    const iter = kv.list<StreamEntry<T>>(
+      { start: entryKey(stream, after + 1), end: ["stream", stream, "e", Number.MAX_SAFE_INTEGER] },
+      { limit: options.limit ?? 100, reverse: options.reverse ?? false },
+    );
+    for await (const entry of iter) out.push(entry.value);
+    return out;
+  });
 }
 
 /** The sequence number the next append will get minus one (0 for an empty stream). */
 export async function streamHead(kv: Deno.Kv, stream: string): Promise<number> {
-  const head = await kv.get<Deno.KvU64>(headKey(stream));
+  const head = await withKvRetry(() => kv.get<Deno.KvU64>(headKey(stream)));
   return head.value ? Number(head.value.value) - 1 : 0;
 }
 

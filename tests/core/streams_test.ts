@@ -8,6 +8,7 @@ import * as path from "../../core/path.ts";
 import nodePath from "node:path";
 
 const STREAMS_TS = new URL("../../core/streams.ts", import.meta.url).href;
+const KV_TS = new URL("../../core/kv.ts", import.meta.url).href;
 
 Deno.test("appends from several processes at once are ordered and gap-free", async () => {
   const dir = await Deno.makeTempDir();
@@ -16,7 +17,8 @@ Deno.test("appends from several processes at once are ordered and gap-free", asy
   const perWriter = 150;
   const script = `
     import { appendToStream } from "${STREAMS_TS}";
-    const kv = await Deno.openKv(${JSON.stringify(kvFile)});
+    import { withKvRetry } from "${KV_TS}";
+    const kv = await withKvRetry(() => Deno.openKv(${JSON.stringify(kvFile)}));
     const id = Deno.args[0];
     for (let i = 0; i < ${perWriter}; i += 3) {
       await appendToStream(kv, "s", [0, 1, 2].map((k) => ({ id, i: i + k })));
