@@ -62,7 +62,7 @@ export async function runCommand(
   const outcome: ToolOutcome = { tool: spec.name, args, result, durationSec };
   let score = result.score ?? (result.ok ? 1 : 0);
   try {
-    score = getToolScorer()?.(outcome, ctx) ?? score;
+    score = (await getToolScorer()?.(outcome, ctx)) ?? score;
   } catch (err) {
     ctx.out.warn(`tool scorer failed: ${errorMessage(err)}`);
   }

@@ -54,7 +54,10 @@ export interface ToolOutcome {
 }
 
 /** Computes a tool score for `tool.end` (the agent's reward table); undefined keeps the default. */
-export type ToolScorer = (outcome: ToolOutcome, ctx: CommandContext) => number | undefined;
+export type ToolScorer = (
+  outcome: ToolOutcome,
+  ctx: CommandContext,
+) => number | undefined | Promise<number | undefined>;
 
 /** Runs after every recorded command with the final score (the agent's bandit update, session summary). */
 export type ToolEndListener = (

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { lazyImport } from "./lazy.ts";
+
 /** A source of lines. `next` resolves to null at end of input (Ctrl-D, closed pipe). */
 export interface LineSource {
   /** Shows `prompt` (terminal only) and reads one line. */
@@ -52,8 +54,10 @@ export function pipeLineSource(stream: ReadableStream<Uint8Array> = Deno.stdin.r
 
 /** Reads lines from a terminal with editing and history. */
 export async function terminalLineSource(historyFile?: string): Promise<LineSource> {
-  const readline = await import("node:readline");
-  const process = (await import("node:process")).default;
+  // Computed specifiers keep Node compatibility out of the start-up module graph (see cli/lazy.ts).
+  const readline = await lazyImport<typeof import("node:readline")>(new URL("node:readline"));
+  const process =
+    (await lazyImport<{ default: typeof import("node:process") }>(new URL("node:process"))).default;
   let history: string[] = [];
   if (historyFile) {
     try {

@@ -19,6 +19,7 @@ import type { LineSource } from "./input.ts";
 import { executeLine, unknownCommandMessage } from "./line.ts";
 import { createOutput } from "./output.ts";
 import { findCommand } from "./registry.ts";
+import { lazyImport } from "./lazy.ts";
 
 /** Runs the CLI with `argv` (without the program name) and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -75,11 +76,17 @@ export async function runCli(argv: string[]): Promise<number> {
   const getInput = async () => {
     if (!input) {
       if (Deno.stdin.isTerminal()) {
-        const { terminalLineSource } = await import("./input.ts");
-        const { historyFile } = await import("./session.ts");
+        const { terminalLineSource } = await lazyImport<typeof import("./input.ts")>(
+          new URL("./input.ts", import.meta.url),
+        );
+        const { historyFile } = await lazyImport<typeof import("./session.ts")>(
+          new URL("./session.ts", import.meta.url),
+        );
         input = await terminalLineSource(spec ? undefined : historyFile(workspace));
       } else {
-        const { pipeLineSource } = await import("./input.ts");
+        const { pipeLineSource } = await lazyImport<typeof import("./input.ts")>(
+          new URL("./input.ts", import.meta.url),
+        );
         input = pipeLineSource();
       }
     }
@@ -104,14 +111,18 @@ export async function runCli(argv: string[]): Promise<number> {
   let closeMirror: (() => Promise<void>) | undefined;
   try {
     if (spec && spec.recordEvents !== false) {
-      const { startEventMirror } = await import("./event_mirror.ts");
+      const { startEventMirror } = await lazyImport<typeof import("./event_mirror.ts")>(
+        new URL("./event_mirror.ts", import.meta.url),
+      );
       closeMirror = await startEventMirror(spec.name, workspace);
     }
     if (spec) {
       const result = await runCommand(spec, parsed.args, ctx);
       code = result.code ?? (result.ok ? 0 : 1);
     } else {
-      const { runSession } = await import("./session.ts");
+      const { runSession } = await lazyImport<typeof import("./session.ts")>(
+        new URL("./session.ts", import.meta.url),
+      );
       code = await runSession(ctx, await getInput(), executeLine);
     }
   } finally {

@@ -1,13 +1,11 @@
 /**
  * Command specs for the agent subsystem, and its hooks: natural-language routing, tool scoring, learning
- * and the session panel's LLM row. Keep this file light: implementations load inside `run` from
- * `cli/commands/agent_impl.ts` (only the tiny, dependency-free scoring table is imported eagerly, because
- * the scorer hook is synchronous).
+ * and the session panel's LLM row. Keep this file light: implementations (and the scoring table) load on
+ * first use from `cli/commands/agent_impl.ts` and `agent/learning/scoring.ts`.
  *
  * @module
  */
 
-import { scoreOutcome } from "../../agent/learning/scoring.ts";
 import type { CommandSpec } from "../command.ts";
 import { addPanelRow, addToolEndListener, setRouteHandler, setToolScorer } from "../hooks.ts";
 import { lazyImport } from "../lazy.ts";
@@ -186,8 +184,12 @@ export const agentCommands: CommandSpec[] = [
 ];
 
 setRouteHandler(async (line, ctx) => (await impl()).routeLine(line, ctx));
-setToolScorer((o) =>
-  scoreOutcome({ tool: o.tool, args: o.args, ok: o.result.ok, data: o.result.data })?.score
+const scoring = () =>
+  lazyImport<typeof import("../../agent/learning/scoring.ts")>(
+    new URL("../../agent/learning/scoring.ts", import.meta.url),
+  );
+setToolScorer(async (o) =>
+  (await scoring()).scoreOutcome({ tool: o.tool, args: o.args, ok: o.result.ok, data: o.result.data })?.score
 );
 addToolEndListener(async (o, ctx) => (await impl()).learnTool(o, ctx));
 addPanelRow(async (ctx) => (await impl()).llmPanelRow(ctx));

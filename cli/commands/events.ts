@@ -66,7 +66,9 @@ export const eventCommands: CommandSpec[] = [
       if (values.bootstrap !== undefined || values["from-beginning"]) {
         throw new UsageError("tail: --bootstrap and --from-beginning go with --kafka");
       }
-      const { parseSince, describeEntry } = await import("../events_view.ts");
+      const { parseSince, describeEntry } = await lazyImport<typeof import("../events_view.ts")>(
+        new URL("../events_view.ts", import.meta.url),
+      );
       const since = values.since !== undefined ? parseSince(values.since) : undefined;
       if (values.since !== undefined && since === undefined) {
         throw new UsageError(`tail: --since takes epoch seconds or an ISO date, got '${values.since}'`);
@@ -113,8 +115,12 @@ export const eventCommands: CommandSpec[] = [
       const { values } = parseCommandArgs("stats", args, { window: { type: "string" } }, { max: 0 });
       const { openWorkspaceKv } = await import("../../core/kv.ts");
       const { workspacePaths } = await import("../../core/workspace.ts");
-      const { computeToolStats } = await import("../../core/tool_stats.ts");
-      const { printToolStats, readBanditView } = await import("../events_view.ts");
+      const { computeToolStats } = await lazyImport<typeof import("../../core/tool_stats.ts")>(
+        new URL("../../core/tool_stats.ts", import.meta.url),
+      );
+      const { printToolStats, readBanditView } = await lazyImport<typeof import("../events_view.ts")>(
+        new URL("../events_view.ts", import.meta.url),
+      );
       const kv = await openWorkspaceKv(ctx.workspace);
       const stats = await computeToolStats(kv, { window: intOption("stats", "window", values.window, 5000) });
       const bandit = await readBanditView(workspacePaths(ctx.workspace).rlStateFile);
@@ -144,8 +150,12 @@ export const eventCommands: CommandSpec[] = [
         : Infinity;
       const { openWorkspaceKv } = await import("../../core/kv.ts");
       const { workspacePaths } = await import("../../core/workspace.ts");
-      const { computeToolStats } = await import("../../core/tool_stats.ts");
-      const { printToolStats, readBanditView, formatTs } = await import("../events_view.ts");
+      const { computeToolStats } = await lazyImport<typeof import("../../core/tool_stats.ts")>(
+        new URL("../../core/tool_stats.ts", import.meta.url),
+      );
+      const { printToolStats, readBanditView, formatTs } = await lazyImport<
+        typeof import("../events_view.ts")
+      >(new URL("../events_view.ts", import.meta.url));
       const kv = await openWorkspaceKv(ctx.workspace);
       for (let i = 0; i < count && !ctx.signal.aborted; i++) {
         const stats = await computeToolStats(kv);

@@ -9,6 +9,7 @@ import { displayPath } from "../../core/workspace.ts";
 import { UsageError, UserError } from "../../core/errors.ts";
 import { VERSION } from "../../core/version.ts";
 import { type CommandSpec, EXIT_REQUESTED, intOption, parseCommandArgs } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
 function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -120,7 +121,9 @@ export const sessionCommands: CommandSpec[] = [
         throw new UserError(`ls: ${positionals[0]} does not exist in the workspace`);
       });
       if (!info.isDirectory) throw new UserError(`ls: ${positionals[0]} is not a folder`);
-      const { listDirectory } = await import("../tree.ts");
+      const { listDirectory } = await lazyImport<typeof import("../tree.ts")>(
+        new URL("../tree.ts", import.meta.url),
+      );
       const entries = await listDirectory(dir);
       if (ctx.out.json) {
         ctx.out.printJson(entries.map((e) => ({ name: e.name, dir: e.isDirectory, size: e.size })));
@@ -155,7 +158,9 @@ export const sessionCommands: CommandSpec[] = [
         throw new UserError(`tree: ${positionals[0]} does not exist in the workspace`);
       });
       if (!info.isDirectory) throw new UserError(`tree: ${positionals[0]} is not a folder`);
-      const { renderTree } = await import("../tree.ts");
+      const { renderTree } = await lazyImport<typeof import("../tree.ts")>(
+        new URL("../tree.ts", import.meta.url),
+      );
       const label = positionals[0] ?? displayPath(ctx.workspace, dir);
       const lines = await renderTree(dir, label, { depth, all: values.all, dirStyle: ctx.out.c.blue });
       ctx.out.print(...lines);

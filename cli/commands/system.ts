@@ -5,6 +5,7 @@
  */
 
 import { type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
 /** System commands. */
 export const systemCommands: CommandSpec[] = [
@@ -17,7 +18,9 @@ export const systemCommands: CommandSpec[] = [
     details: "  --port N   the status server port to check (default 8765)",
     async run(args, ctx) {
       const { values } = parseCommandArgs("doctor", args, { port: { type: "string" } }, { max: 0 });
-      const { runDoctor } = await import("../doctor.ts");
+      const { runDoctor } = await lazyImport<typeof import("../doctor.ts")>(
+        new URL("../doctor.ts", import.meta.url),
+      );
       const checks = await runDoctor(ctx.workspace, {
         port: intOption("doctor", "port", values.port, 8765),
         ollamaUrl: ctx.options.ollama ? ctx.options.baseUrl : undefined,
