@@ -79,13 +79,17 @@ export function printToolStats(stats: ToolStats, out: Output, bandit?: BanditVie
   }
   if (bandit && bandit.tools.length > 0) {
     out.print("", c.bold(`Tool bandit (${bandit.policy})`));
-    out.table(
-      ["tool", "value", "count"],
-      bandit.tools.map((
-        t,
-        i,
-      ) => [t, Number(bandit.values[i] ?? 0).toFixed(3), Number(bandit.counts[i] ?? 0)]),
-    );
+    const arms = bandit.tools.map((tool, i) => ({
+      tool,
+      value: Number(bandit.values[i] ?? 0),
+      count: Number(bandit.counts[i] ?? 0),
+    }));
+    const tried = arms.filter((a) => a.count > 0);
+    if (tried.length > 0) {
+      out.table(["tool", "value", "count"], tried.map((a) => [a.tool, a.value.toFixed(3), a.count]));
+    }
+    const untried = arms.filter((a) => a.count === 0).map((a) => a.tool);
+    if (untried.length > 0) out.print(c.dim(`not tried yet: ${untried.join(", ")}`));
   }
 }
 

@@ -9,6 +9,15 @@ import { UsageError } from "../../core/errors.ts";
 import { type CommandSpec, intOption, numberOption, parseCommandArgs } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
 
+/** Rows of the terminal (a generous default when it cannot be read). */
+function terminalRows(): number {
+  try {
+    return Deno.consoleSize().rows;
+  } catch {
+    return 60;
+  }
+}
+
 /** Event commands. */
 export const eventCommands: CommandSpec[] = [
   {
@@ -160,7 +169,13 @@ export const eventCommands: CommandSpec[] = [
       for (let i = 0; i < count && !ctx.signal.aborted; i++) {
         const stats = await computeToolStats(kv);
         const bandit = await readBanditView(workspacePaths(ctx.workspace).rlStateFile);
-        if (!ctx.out.plain) ctx.out.write("\x1b[H\x1b[2J");
+        if (!ctx.out.plain) {
+          // Refresh in place: show only as many recent events as fit, so the screen never scrolls.
+          const tried = bandit ? bandit.counts.filter((n) => Number(n) > 0).length : 0;
+          const fixedRows = 1 + (stats.tools.length + 3) + 3 + 3 + (bandit ? tried + 5 : 0);
+          stats.recent = stats.recent.slice(0, Math.max(3, terminalRows() - fixedRows - 1));
+          ctx.out.write("\x1b[H\x1b[2J");
+        }
         ctx.out.print(
           ctx.out.c.bold(`dspy-code dashboard-lite — ${ctx.workspace} — ${formatTs(Date.now() / 1000)}`),
         );

@@ -299,3 +299,24 @@ Deno.test("doctor --json reports every check", async () => {
   assert.equal(r.code, 0);
   await Deno.remove(ws, { recursive: true });
 });
+
+Deno.test("stats shows the tool bandit: tried arms in a table, untried ones on one line", async () => {
+  const ws = await tempWorkspace();
+  await Deno.writeTextFile(
+    join(ws, ".dspy_rl_state.json"),
+    JSON.stringify({
+      policy: "ucb1",
+      tools: ["grep", "lint", "build"],
+      values: [0.75, 0, 0],
+      counts: [4, 0, 0],
+    }),
+  );
+  const r = await runDspy(["--workspace", ws, "stats"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Tool bandit \(ucb1\)/);
+  assert.match(r.stdout, /grep\s+0\.750\s+4/);
+  assert.match(r.stdout, /not tried yet: lint, build/);
+  const json = JSON.parse((await runDspy(["--workspace", ws, "stats", "--json"])).stdout);
+  assert.deepEqual(json.bandit.counts, [4, 0, 0]);
+  await Deno.remove(ws, { recursive: true });
+});
