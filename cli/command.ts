@@ -198,17 +198,18 @@ export function parseCommandArgs<T extends CommandOptionsConfig>(
   return parsed;
 }
 
-/** Parses a non-negative integer option, with a usage error naming the flag. */
+/** Parses an integer option of at least `min` (default 0), with a usage error naming the flag. */
 export function intOption(
   command: string,
   flag: string,
   value: string | undefined,
   fallback: number,
+  min = 0,
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new UsageError(`${command}: --${flag} takes a whole number ≥ 0, got '${value}'`);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`${command}: --${flag} takes a whole number ≥ ${min}, got '${value}'`);
   }
   return n;
 }

@@ -924,8 +924,7 @@ export async function runChat(args: string[], ctx: CommandContext): Promise<Comm
     min: 1,
     names: "TASK",
   });
-  const steps = intOption("chat", "steps", values.steps, 4);
-  if (steps < 1) throw new UsageError("chat: --steps must be at least 1");
+  const steps = intOption("chat", "steps", values.steps, 4, 1);
   return await routeWith(positionals.join(" "), ctx, steps);
 }
 

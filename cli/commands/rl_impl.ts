@@ -254,7 +254,7 @@ async function runPpo(args: string[], ctx: CommandContext): Promise<CommandResul
       unknown
     >;
   }
-  const nEnvs = intOption(cmd, "n-envs", values["n-envs"], envName === "tool" ? 1 : 8);
+  const nEnvs = intOption(cmd, "n-envs", values["n-envs"], envName === "tool" ? 1 : 8, 1);
   if (envName === "tool" && nEnvs !== 1) {
     throw new UsageError(
       "rl ppo: the tool env runs in one workspace, so use --n-envs 1 (parallel envs would race)",
@@ -474,7 +474,7 @@ async function runTrain(args: string[], ctx: CommandContext): Promise<CommandRes
   const cfg = await loadRlConfig(ws);
   const envOptions = toolEnvOptions(cmd, values, ws, cfg);
   const steps = intOption(cmd, "steps", values.steps, cfg.trainer?.steps ?? 200);
-  const nEnvs = intOption(cmd, "n-envs", values["n-envs"], 1);
+  const nEnvs = intOption(cmd, "n-envs", values["n-envs"], 1, 1);
   if (nEnvs !== 1) {
     throw new UsageError(
       "rl train: the tool env runs in one workspace, so use --n-envs 1 (parallel envs would race)",

@@ -320,3 +320,14 @@ Deno.test("stats shows the tool bandit: tried arms in a table, untried ones on o
   assert.deepEqual(json.bandit.counts, [4, 0, 0]);
   await Deno.remove(ws, { recursive: true });
 });
+
+Deno.test("options with a minimum name the flag and the bound", async () => {
+  const ws = await tempWorkspace();
+  const rl = await runDspy(["--workspace", ws, "rl", "ppo", "--env", "cartpole", "--n-envs", "0"]);
+  assert.equal(rl.code, 2);
+  assert.match(rl.stderr, /rl: --n-envs takes a whole number ≥ 1, got '0'/);
+  const chat = await runDspy(["--workspace", ws, "chat", "--steps", "abc", "hi"]);
+  assert.equal(chat.code, 2);
+  assert.match(chat.stderr, /chat: --steps takes a whole number ≥ 1, got 'abc'/);
+  await Deno.remove(ws, { recursive: true });
+});
