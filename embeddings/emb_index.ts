@@ -16,6 +16,7 @@ import {
   INDEX_EXCLUDES,
   loadIndex,
   rankChunks,
+  type RankedChunk,
   readTextIfText,
   reciprocalRankFusion,
   type SearchHit,
@@ -220,15 +221,8 @@ export async function buildEmbeddingIndex(
   };
 }
 
-/** A vector hit before snippets. */
-export interface VectorRanked {
-  chunk: number;
-  path: string;
-  start_line: number;
-  end_line: number;
-  symbol?: string;
-  score: number;
-}
+/** A vector hit before snippets: the same shape as a lexical hit, so the two can be fused. */
+export type VectorRanked = RankedChunk;
 
 /** Ranks the index's chunks by cosine similarity to `query` (vectors are unit length). */
 export function rankByVector(index: VectorIndex, query: Float32Array, k: number): VectorRanked[] {
@@ -376,7 +370,7 @@ export async function hybridSearch(
   }
   const fused = reciprocalRankFusion(
     [
-      lexical.map((h) => ({ key: chunkKey(h), item: h as VectorRanked })),
+      lexical.map((h) => ({ key: chunkKey(h), item: h })),
       vector.map((h) => ({ key: chunkKey(h), item: h })),
     ],
     options.rrfK ?? 60,

@@ -130,16 +130,8 @@ export interface LexicalIndex {
   avgLen: number;
 }
 
-interface WorkChunk {
-  path: string;
-  start: number;
-  end: number;
-  symbol: string;
-  kind: string;
-  len: number;
-  terms: string[];
-  weights: number[];
-}
+/** An analysed chunk together with the file it came from. */
+type WorkChunk = AnalyzedChunk & { path: string };
 
 /** Where the lexical index of a workspace lives. */
 export function indexFiles(root: string): { dir: string; meta: string; postings: string; files: string } {

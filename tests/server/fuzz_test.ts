@@ -8,18 +8,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createRng } from "../../agent/mod.ts";
 import { withServer } from "./helpers.ts";
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GET_ROUTES = [
   "/health",
@@ -63,7 +53,7 @@ const PARAMS = [
 ];
 
 Deno.test("1,200 randomised malformed requests: no 5xx, no crash", async () => {
-  const rand = rng(20261125);
+  const rand = createRng(20261125);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
   const junkString = (): string => {
     const kinds = [
