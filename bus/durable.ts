@@ -513,12 +513,19 @@ class LogReader {
     } catch { /* KV closed at exit */ }
   }
 
-  /** Stops reading, commits the offset and releases the lease. */
-  async stop(): Promise<void> {
-    if (this.#stopped) {
-      await this.#loop?.catch(() => {});
-      return;
-    }
+  #stopping: Promise<void> | null = null;
+
+  /**
+   * Stops reading, commits the offset and releases the lease. Every caller gets the same promise, so a
+   * second `stop()` (the store closing while the group's last member already stopped it) also waits for the
+   * final commit instead of returning before it is written.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopOnce();
+    return this.#stopping;
+  }
+
+  async #stopOnce(): Promise<void> {
     this.#stopped = true;
     this.wake();
     await this.#loop?.catch(() => {});
