@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runBusBench } from "../bus/bench.ts";
+import { runBusBench } from "../bus/mod.ts";
 import { closeAllKv } from "../core/kv.ts";
 
 const { values } = parseArgs({

@@ -181,7 +181,7 @@ export async function runBusBench(options: BusBenchOptions = {}): Promise<BusBen
           if (b.length === 0) break;
           handled += b.length;
           if (handled >= dn) {
-            for (const x of members) (x as unknown as { interrupt(): void }).interrupt();
+            for (const x of members) x.interrupt();
           }
         }
       }));

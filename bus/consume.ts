@@ -8,8 +8,7 @@
  */
 
 import { UserError } from "../core/errors.ts";
-import type { BusHost } from "./local_bus.ts";
-import type { BusMessage, ConsumeOptions, Consumer } from "./types.ts";
+import type { BusHost, BusMessage, ConsumeOptions, Consumer, GroupMember, Subscription } from "./types.ts";
 
 /** The delay before retry `attempt` (1-based). */
 export function backoffDelay(backoff: ConsumeOptions["backoff"], attempt: number): number {
@@ -29,12 +28,11 @@ export function startConsumer<T>(bus: BusHost, options: ConsumeOptions<T>): Cons
     throw new UserError(`consume: maxRetries must be a whole number ≥ 0, got ${maxRetries}`);
   }
   const maxsize = Math.max(options.maxsize ?? 1000, concurrency);
-  const member = options.group !== undefined
+  const group: GroupMember<T> | null = options.group !== undefined
     ? bus.subscribeGroup<T>(options.topic, options.group, { maxsize, ack: "manual" })
-    : bus.subscribe<T>(options.topic, { maxsize });
-  const ack = (m: BusMessage<T>) => {
-    if ("ack" in member) (member as { ack(m: BusMessage<T>): void }).ack(m);
-  };
+    : null;
+  const member: Subscription<T> = group ?? bus.subscribe<T>(options.topic, { maxsize });
+  const ack = (m: BusMessage<T>) => group?.ack(m);
   const stats = { handled: 0, failed: 0, retried: 0, deadLettered: 0 };
   const inflight = new Set<Promise<void>>();
   let stopping = false;
@@ -84,7 +82,7 @@ export function startConsumer<T>(bus: BusHost, options: ConsumeOptions<T>): Cons
         }
         if (stopping) {
           // Closing: give it back to the group (another member, or the log on restart) instead of retrying.
-          if ("nack" in member) (member as { nack(m: BusMessage<T>): void }).nack(msg);
+          group?.nack(msg);
           return;
         }
       }
@@ -124,7 +122,7 @@ export function startConsumer<T>(bus: BusHost, options: ConsumeOptions<T>): Cons
           t.resolve();
         }
         timers.clear();
-        (member as unknown as { interrupt(): void }).interrupt();
+        member.interrupt();
       }
       await done;
     },

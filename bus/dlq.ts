@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { openWorkspaceKv, withKvRetry, workspacePaths } from "../core/mod.ts";
-import type { Bus, DeadLetterRecord, DlqSummary } from "./types.ts";
+import type { Bus, DeadLetterInput, DeadLetterRecord, DlqSummary } from "./types.ts";
 
 /** KV prefix of dead-letter records. */
 export const DLQ_PREFIX: Deno.KvKey = ["dlq"];
@@ -30,9 +30,6 @@ export function newDeadLetterId(now = Date.now()): string {
   idCounter = (idCounter + 1) % 1_679_616; // 36^4
   return `d${now.toString(36).padStart(9, "0")}${idCounter.toString(36).padStart(4, "0")}${idSuffix}`;
 }
-
-/** Fields a caller gives; the sink fills in `id` and `ts`. */
-export type DeadLetterInput = Omit<DeadLetterRecord, "id" | "ts"> & { ts?: number };
 
 /**
  * Buffers dead letters and writes them in the background. `add` is synchronous and cheap, so the publisher

@@ -23,10 +23,12 @@ import {
   streamHead,
   trimStream,
 } from "../core/streams.ts";
-import type { FanoutSub, Group, LocalBus } from "./local_bus.ts";
+import type { Group } from "./group.ts";
+import type { LocalBus } from "./local_bus.ts";
 import { Msg } from "./message.ts";
 import { compilePattern } from "./pattern.ts";
 import { Ring } from "./ring.ts";
+import type { FanoutSub } from "./subscriber.ts";
 import type { TopicConfig } from "./types.ts";
 
 /** Default retention of a durable topic. */

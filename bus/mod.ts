@@ -40,6 +40,8 @@ export {
 export { BACKPRESSURE_TOPIC, DEADLETTER_TOPIC, LocalBus } from "./local_bus.ts";
 export { committedOffset, listDurableTopics } from "./durable.ts";
 export { NotJsonError } from "./json_check.ts";
+export { assertTopic, compilePattern, isPattern } from "./pattern.ts";
+export { type BusBenchOptions, type BusBenchResult, runBusBench } from "./bench.ts";
 export { readMetricsSnapshot } from "./metrics_writer.ts";
-export { durableStatus, type DurableTopicStatus } from "./status.ts";
-export { tailKafka, type TailKafkaOptions } from "./kafka.ts";
+export { durableStatus, type DurableTopicStatus, groupLeaseActive } from "./status.ts";
+export { tailKafka, type TailKafkaOptions } from "./kafka/tail.ts";

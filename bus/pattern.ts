@@ -50,3 +50,41 @@ function matchSegments(pat: string[], i: number, topic: string[], j: number): bo
   }
   return j === topic.length;
 }
+
+const KAFKA_NAME_RE = /^[A-Za-z0-9._\-]*$/;
+
+/**
+ * The regular expression that matches exactly the names `prefix + topic` of the topics a pattern matches,
+ * for brokers that select topics by regular expression (the Kafka backend subscribes with it). Topic
+ * segments hold no regex syntax (see {@link assertTopic}); the prefix may hold only what a Kafka topic name
+ * may (letters, digits, `.`, `_`, `-`).
+ */
+export function patternRegExp(pattern: string, prefix = ""): RegExp {
+  compilePattern(pattern); // validates
+  if (!KAFKA_NAME_RE.test(prefix)) {
+    throw new UsageError(
+      `invalid topic prefix '${prefix}': Kafka topic names hold only letters, digits, '.', '_' and '-'; ` +
+        `fix KAFKA_TOPIC_PREFIX`,
+    );
+  }
+  const segments = pattern.split(".").map((s) => (s === "**" ? "#" : s))
+    .filter((s, i, all) => !(s === "#" && all[i - 1] === "#")); // `#.#` is `#`
+  const one = "[^.]+";
+  let body = "";
+  let started = false; // a segment was emitted, so the next one starts with a dot
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    if (s !== "#") {
+      body += (started ? "\\." : "") + (s === "*" ? one : s);
+      started = true;
+    } else if (started) {
+      body += `(?:\\.${one})*`; // any number of further segments
+    } else if (i < segments.length - 1) {
+      body += `(?:${one}\\.)*`; // leading segments, each with its dot; the next segment needs none
+    } else {
+      body += `${one}(?:\\.${one})*`; // `#` alone: any topic
+      started = true;
+    }
+  }
+  return new RegExp(`^${prefix.replaceAll(".", "\\.")}${body}$`);
+}

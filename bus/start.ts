@@ -97,7 +97,7 @@ export async function startBus(options: StartBusOptions): Promise<Bus> {
   const backend = resolveBackend(options);
   const workspace = options.workspace;
   if (backend === "kafka") {
-    const { startKafkaBus } = await import("./kafka.ts");
+    const { startKafkaBus } = await import("./kafka/bus.ts");
     const kafkaBus = await startKafkaBus({ workspace, kafka: resolveKafkaSettings(options.kafka) });
     if (workspace) {
       const writer = startMetricsWriter(
@@ -141,7 +141,7 @@ export async function startBus(options: StartBusOptions): Promise<Bus> {
   durable?.bind(bus);
   const local = bus;
   if (backend === "mirror") {
-    const { startKafkaMirror } = await import("./kafka.ts");
+    const { startKafkaMirror } = await import("./kafka/mirror.ts");
     const tap = await startKafkaMirror(local, resolveKafkaSettings(options.kafka));
     local.addTap(tap);
     local.backend = "mirror";

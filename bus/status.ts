@@ -54,3 +54,13 @@ export async function durableStatus(workspace: string): Promise<DurableTopicStat
   }
   return out;
 }
+
+/**
+ * True when some process holds the read lease of `group` on the durable `topic` now, so a new reader of that
+ * group waits until it stops (or its lease expires, within 3 s of a crash). Works from any process.
+ */
+export async function groupLeaseActive(workspace: string, topic: string, group: string): Promise<boolean> {
+  const kv = await openWorkspaceKv(workspace);
+  const lease = await kv.get<{ expires: number }>(["bus", "lease", topic, group]);
+  return lease.value !== null && lease.value.expires > Date.now();
+}

@@ -75,6 +75,11 @@ export interface Subscription<T = unknown> extends AsyncIterable<BusMessage<T>> 
   nextBatch(max?: number): Promise<BusMessage<T>[]>;
   /** Messages waiting in the queue. */
   readonly size: number;
+  /**
+   * Makes a pending `nextBatch` (or the next one, when none is waiting) return `[]` without closing, so a
+   * loop blocked on messages can stop (on a signal, say) and still acknowledge, commit and close in order.
+   */
+  interrupt(): void;
   /** Stops the subscription; queued messages are discarded, iteration ends. */
   close(): void;
   /** True after close. */
@@ -199,6 +204,9 @@ export interface DeadLetterRecord {
   error: string | null;
 }
 
+/** A dead letter to record: a {@link DeadLetterRecord} without its id (and the time, unless given). */
+export type DeadLetterInput = Omit<DeadLetterRecord, "id" | "ts"> & { ts?: number };
+
 /** A backpressure event on `agent.backpressure`. */
 export interface BackpressureEvent {
   ts: number;
@@ -284,5 +292,27 @@ export interface Bus {
   /** Waits until pending durable writes, dead letters and mirrored messages are written. */
   flush(): Promise<void>;
   /** Flushes, stops background work (metrics writer, pollers, Kafka clients) and closes subscriptions. */
+  close(): Promise<void>;
+}
+
+/**
+ * What `consume` and worker groups need from a bus: the LocalBus and the Kafka backend both provide it
+ * (`bus/consume.ts`, `bus/workers.ts`).
+ */
+export interface BusHost {
+  subscribe<T = unknown>(topic: string, options?: SubscribeOptions): Subscription<T>;
+  subscribeGroup<T = unknown>(topic: string, group: string, options?: GroupOptions): GroupMember<T>;
+  /** Records a dead letter (never blocks). */
+  deadLetterRecord(input: DeadLetterInput): void;
+  metrics(): BusMetrics;
+}
+
+/** Something that receives every message a LocalBus publishes (the Kafka mirror, `bus/kafka/mirror.ts`). */
+export interface PublishTap {
+  /** Called for every message published on the bus (never blocks; failures are dead-lettered by the tap). */
+  send(topic: string, value: unknown, key: string | null, headers: Record<string, string> | null): void;
+  /** Waits (bounded) until what was sent so far is delivered. */
+  flush(): Promise<void>;
+  /** Delivers or dead-letters what is left and stops. */
   close(): Promise<void>;
 }

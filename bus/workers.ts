@@ -10,8 +10,7 @@
  */
 
 import { UserError } from "../core/errors.ts";
-import type { BusHost } from "./local_bus.ts";
-import type { BusMessage, GroupMember, SpawnGroupOptions, WorkerGroup } from "./types.ts";
+import type { BusHost, BusMessage, GroupMember, SpawnGroupOptions, WorkerGroup } from "./types.ts";
 
 interface Slot {
   worker: Worker;
@@ -188,7 +187,7 @@ export function startWorkerGroup(
       // Drain: wait until nothing is queued or in flight for the group.
       while (!idle() && slots.size > 0 && initError === null) await new Promise((r) => setTimeout(r, 5));
       closing = true;
-      for (const slot of [...slots]) (slot.member as unknown as { interrupt(): void }).interrupt();
+      for (const slot of [...slots]) slot.member.interrupt();
       await Promise.all([...slots].map((s) => s.loop));
       for (const slot of [...slots]) {
         slot.member.close();

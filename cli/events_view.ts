@@ -8,12 +8,7 @@
 import type { AgentEnvelope } from "../core/events.ts";
 import type { ToolStats } from "../core/tool_stats.ts";
 import type { Output } from "./output.ts";
-
-/** Formats a timestamp in seconds as local ISO-like time. */
-export function formatTs(tsSeconds: number): string {
-  if (!Number.isFinite(tsSeconds)) return "-";
-  return new Date(tsSeconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
-}
+import { formatTs } from "./time_format.ts";
 
 /** One human line for a stored stream entry. */
 export function describeEntry(seq: number, value: unknown, out: Output): string {

@@ -1,6 +1,6 @@
 /**
  * Command specs for the bus subsystem: `bus publish|consume|stats|bench` and `dlq list|show|replay|purge`.
- * Keep this file light: the implementations load inside `run` from `bus/cli.ts`.
+ * Keep this file light: the implementations load inside `run` from `./bus_impl.ts`.
  *
  * @module
  */
@@ -8,8 +8,7 @@
 import type { CommandSpec } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
 
-const impl = () =>
-  lazyImport<typeof import("../../bus/cli.ts")>(new URL("../../bus/cli.ts", import.meta.url));
+const impl = () => lazyImport<typeof import("./bus_impl.ts")>(new URL("./bus_impl.ts", import.meta.url));
 
 /** The bus commands, registered in `cli/registry.ts`. */
 export const busCommands: CommandSpec[] = [

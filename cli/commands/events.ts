@@ -8,6 +8,7 @@
 import { UsageError } from "../../core/errors.ts";
 import { type CommandSpec, intOption, numberOption, parseCommandArgs } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
+import { formatTs } from "../time_format.ts";
 
 /** Rows of the terminal (a generous default when it cannot be read). */
 function terminalRows(): number {
@@ -162,7 +163,7 @@ export const eventCommands: CommandSpec[] = [
       const { computeToolStats } = await lazyImport<typeof import("../../core/tool_stats.ts")>(
         new URL("../../core/tool_stats.ts", import.meta.url),
       );
-      const { printToolStats, readBanditView, formatTs } = await lazyImport<
+      const { printToolStats, readBanditView } = await lazyImport<
         typeof import("../events_view.ts")
       >(new URL("../events_view.ts", import.meta.url));
       const kv = await openWorkspaceKv(ctx.workspace);

@@ -1,4 +1,4 @@
-import { KafkaBus } from "../../bus/kafka.ts";
+import { KafkaBus } from "../../bus/kafka/bus.ts";
 import { listDeadLetters, startBus, tailKafka } from "../../bus/mod.ts";
 import type { BusMessage, DeadLetterRecord } from "../../bus/mod.ts";
 import { UserError } from "../../core/errors.ts";

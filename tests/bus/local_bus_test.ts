@@ -296,3 +296,32 @@ Deno.test("topic patterns: * is one segment, # any number (also none)", async ()
   }
   assertThrows(() => compilePattern("a.b*"), Error, "invalid topic pattern");
 });
+
+Deno.test("patternRegExp (Kafka subscriptions) matches exactly the topics compilePattern matches", async () => {
+  const { compilePattern, patternRegExp } = await import("../../bus/pattern.ts");
+  // Every topic of 1-4 segments over {a, b, c} against every pattern of 1-4 segments over {a, *, #, **}.
+  const words = (alphabet: string[], max: number): string[] => {
+    const out: string[] = [];
+    const grow = (prefix: string[]) => {
+      if (prefix.length > 0) out.push(prefix.join("."));
+      if (prefix.length < max) { for (const s of alphabet) grow([...prefix, s]); }
+    };
+    grow([]);
+    return out;
+  };
+  const topics = words(["a", "b", "c"], 4);
+  let compared = 0;
+  for (const pattern of words(["a", "*", "#", "**"], 4)) {
+    const matches = compilePattern(pattern);
+    const re = patternRegExp(pattern, "dev.");
+    for (const topic of topics) {
+      assertEquals(re.test(`dev.${topic}`), matches(topic), `${pattern} vs dev.${topic} (${re})`);
+      assertEquals(re.test(topic), false, `${pattern} must require the prefix (${re})`);
+      compared++;
+    }
+  }
+  assert(compared > 30_000);
+  assertEquals(patternRegExp("logs.ctx.*").test("logs.ctx.backend"), true);
+  assertThrows(() => patternRegExp("a.*", "dev prefix"), Error, "KAFKA_TOPIC_PREFIX");
+  assertThrows(() => patternRegExp("a.b*"), Error, "invalid topic pattern");
+});

@@ -1,33 +1,30 @@
 /**
- * The Kafka backend over `kafkajs` (imported lazily, only when Kafka is configured):
- * - {@link startKafkaBus}: the bus API with Kafka as the primary store. Values are JSON with keys and
- *   headers; a fan-out subscriber is a consumer with its own group; a consumer group maps to a Kafka group;
- *   offsets are committed only after the messages were acknowledged; dead letters are kept locally (KV and
- *   dlq.jsonl) and produced to `agent.deadletter`. An unreachable broker at start is an error.
- * - {@link startKafkaMirror}: a tap on the LocalBus that also produces every message to Kafka. An unreachable
- *   broker is retried in the background; messages wait in a bounded buffer, and what cannot be delivered is
- *   dead-lettered locally.
- * - {@link tailKafka}: follows one topic (for `dspy-code tail STREAM --kafka`).
+ * The bus API with Kafka as the primary store ({@link startKafkaBus}, `DSPY_BUS=kafka`). Values are JSON
+ * with keys and headers; a fan-out subscriber is a consumer with its own group; a consumer group maps to a
+ * Kafka group; offsets are committed only after the messages were acknowledged; dead letters are kept
+ * locally (KV and dlq.jsonl) and produced to `agent.deadletter`. An unreachable broker at start is an error.
+ * Subscribers and group members are the LocalBus's queues, fed by kafkajs instead of a local topic.
  *
  * @module
  */
 
-import type { Consumer as KafkaConsumer, Kafka, Producer } from "kafkajs";
-import process from "node:process";
-import { UserError } from "../core/errors.ts";
-import { startConsumer } from "./consume.ts";
-import { type DeadLetterInput, DeadLetterSink } from "./dlq.ts";
-import { assertJsonValue } from "./json_check.ts";
-import { DEADLETTER_TOPIC, type Group, LocalBus, type PublishTap } from "./local_bus.ts";
-import { Msg } from "./message.ts";
-import { assertTopic, compilePattern, isPattern } from "./pattern.ts";
-import { Ring } from "./ring.ts";
-import type { KafkaSettings } from "./start.ts";
+import type { Consumer as KafkaConsumer, Kafka, KafkaMessage, Producer } from "kafkajs";
+import { UserError } from "../../core/errors.ts";
+import { startConsumer } from "../consume.ts";
+import { DeadLetterSink } from "../dlq.ts";
+import type { Group } from "../group.ts";
+import { assertJsonValue } from "../json_check.ts";
+import { DEADLETTER_TOPIC, LocalBus } from "../local_bus.ts";
+import { Msg } from "../message.ts";
+import { assertTopic, isPattern, patternRegExp } from "../pattern.ts";
+import { Ring } from "../ring.ts";
+import type { KafkaSettings } from "../start.ts";
 import type {
   Bus,
   BusMetrics,
   ConsumeOptions,
   Consumer,
+  DeadLetterInput,
   GroupMember,
   GroupMetrics,
   GroupOptions,
@@ -38,8 +35,10 @@ import type {
   Subscription,
   TopicConfig,
   WorkerGroup,
-} from "./types.ts";
-import { startWorkerGroup } from "./workers.ts";
+} from "../types.ts";
+import { startWorkerGroup } from "../workers.ts";
+import { CONSUMER_TIMING, kafkaClient, unreachable } from "./client.ts";
+import { decodeMessage, toWire, type WireMessage } from "./wire.ts";
 
 /** A message read from Kafka: its id includes the partition. */
 class KafkaMsg<T = unknown> extends Msg<T> {
@@ -72,79 +71,11 @@ class KafkaMsg<T = unknown> extends Msg<T> {
       this.attempt + 1,
     );
   }
-}
-
-let timerWarningQuieted = false;
-
-/**
- * kafkajs 2.2.4 schedules a timer with a negative delay on every connection (kafkajs issue #1751), so each
- * Kafka command printed a `TimeoutNegativeWarning` on stderr. The delay is clamped to 1 ms anyway; drop that
- * one warning and pass every other warning to the listeners that were there.
- */
-function quietKafkajsTimerWarning(): void {
-  if (timerWarningQuieted) return;
-  timerWarningQuieted = true;
-  const previous = process.listeners("warning");
-  process.removeAllListeners("warning");
-  process.on("warning", (warning: Error) => {
-    if (warning?.name === "TimeoutNegativeWarning") return;
-    for (const listener of previous) listener.call(process, warning);
-  });
-}
-
-/** Creates a kafkajs client (lazy import). */
-async function kafkaClient(settings: KafkaSettings, retries = 3): Promise<Kafka> {
-  quietKafkajsTimerWarning();
-  const { Kafka, logLevel } = await import("kafkajs");
-  return new Kafka({
-    clientId: settings.clientId,
-    brokers: settings.bootstrap.split(",").map((s) => s.trim()).filter((s) => s),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    retry: { retries, initialRetryTime: 200, maxRetryTime: 2000 },
-  });
-}
-
-function unreachable(settings: KafkaSettings, err: unknown): string {
-  return `cannot reach Kafka at ${settings.bootstrap}: ${err instanceof Error ? err.message : err}`;
-}
-
-interface WireMessage {
-  key: string | null;
-  value: string;
-  headers?: Record<string, string>;
-}
-
-function toWire(value: unknown, key: string | null, headers: Record<string, string> | null): WireMessage {
-  const m: WireMessage = { key, value: JSON.stringify(value) };
-  if (headers) m.headers = headers;
-  return m;
-}
-
-function decodeValue(buf: Uint8Array | Buffer | null): unknown {
-  if (buf === null) return null;
-  const text = new TextDecoder().decode(buf);
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+  /** A kafkajs message read from `topic` (without the prefix) and `partition`, as a bus message. */
+  static from(topic: string, partition: number, message: KafkaMessage): KafkaMsg {
+    const d = decodeMessage(message);
+    return new KafkaMsg(topic, partition, d.offset, d.key, d.headers, d.ts, d.value, 1);
   }
-}
-
-function decodeHeaders(h: Record<string, unknown> | undefined): Record<string, string> | null {
-  if (!h) return null;
-  const out: Record<string, string> = {};
-  let any = false;
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    out[k] = Array.isArray(v)
-      ? String(v[0])
-      : typeof v === "string"
-      ? v
-      : new TextDecoder().decode(v as Uint8Array);
-    any = true;
-  }
-  return any ? out : null;
 }
 
 /** Options for {@link startKafkaBus}. */
@@ -315,9 +246,7 @@ export class KafkaBus implements Bus {
   #consumer(groupId: string): KafkaConsumer {
     const c = this.#kafka!.consumer({
       groupId,
-      sessionTimeout: 6000,
-      heartbeatInterval: 500,
-      maxWaitTimeInMs: 1000,
+      ...CONSUMER_TIMING,
     });
     this.#consumers.add(c);
     this.#joins.push(
@@ -335,43 +264,24 @@ export class KafkaBus implements Bus {
     return c;
   }
 
+  /** What a consumer subscribes to: the prefixed topic, or the RegExp of exactly what a pattern matches. */
   #topics(topic: string): (string | RegExp)[] {
-    if (!isPattern(topic)) return [this.#name(topic)];
-    // A RegExp that over-approximates the pattern (`#` → `.*`); messages are filtered exactly on arrival.
-    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const body = topic.split(".").map((
-      seg,
-    ) => (seg === "*" ? "[^.]+" : seg === "#" || seg === "**" ? ".*" : esc(seg)))
-      .join("\\.");
-    // `#` may match no segment at all: make the dot next to it optional.
-    const loose = body.replaceAll("\\..*", "(\\..*)?").replaceAll(".*\\.", "(.*\\.)?");
-    return [new RegExp(`^${esc(this.settings.prefix)}${loose}$`)];
+    return [isPattern(topic) ? patternRegExp(topic, this.settings.prefix) : this.#name(topic)];
   }
 
   subscribe<T = unknown>(topic: string, options: SubscribeOptions = {}): Subscription<T> {
+    const topics = this.#topics(topic); // validates a pattern (and the prefix it is matched with)
     if (!isPattern(topic)) assertTopic(topic);
-    else compilePattern(topic);
     const sub = this.#inner.detachedSubscriber<T>(topic, options.maxsize ?? 1000);
-    const matcher = isPattern(topic) ? compilePattern(topic) : null;
     const consumer = this.#consumer(`${this.settings.clientId}-sub-${crypto.randomUUID()}`);
     this.#subs.push({ topic, sub, metrics: () => sub.metrics() });
     const run = (async () => {
       await consumer.connect();
-      await consumer.subscribe({ topics: this.#topics(topic), fromBeginning: false });
+      await consumer.subscribe({ topics, fromBeginning: false });
       await consumer.run({
         eachMessage: async ({ topic: name, partition, message }) => {
-          if (sub.isClosed || (matcher !== null && !matcher(this.#unprefix(name)))) return;
-          const msg = new KafkaMsg(
-            this.#unprefix(name),
-            partition,
-            Number(message.offset),
-            message.key ? new TextDecoder().decode(message.key) : null,
-            decodeHeaders(message.headers as Record<string, unknown> | undefined),
-            Number(message.timestamp),
-            decodeValue(message.value),
-            1,
-          );
-          const w = sub.offer(msg, false);
+          if (sub.isClosed) return;
+          const w = sub.offer(KafkaMsg.from(this.#unprefix(name), partition, message), false);
           if (w !== undefined) await w;
         },
       });
@@ -471,16 +381,7 @@ export class KafkaBus implements Bus {
           }
           for (const message of batch.messages) {
             if (!isRunning() || isStale() || member.closed) break;
-            const msg = new KafkaMsg(
-              topic,
-              batch.partition,
-              Number(message.offset),
-              message.key ? new TextDecoder().decode(message.key) : null,
-              decodeHeaders(message.headers as Record<string, unknown> | undefined),
-              Number(message.timestamp),
-              decodeValue(message.value),
-              1,
-            );
+            const msg = KafkaMsg.from(topic, batch.partition, message);
             part.outstanding.push(msg.seq);
             const w = g.offer(msg, false);
             if (w !== undefined) await w;
@@ -580,249 +481,5 @@ export class KafkaBus implements Bus {
     await this.#producer?.disconnect().catch(() => {});
     await Promise.allSettled([...this.#tasks]);
     await this.#inner.close();
-  }
-}
-
-/** Messages the mirror keeps while Kafka is unreachable; past this the oldest are dead-lettered locally. */
-export const MIRROR_BUFFER = 10_000;
-
-/** Attempts at producing one mirrored batch to a reachable broker before it is dead-lettered locally. */
-const MIRROR_SEND_ATTEMPTS = 3;
-
-/** Starts mirroring a LocalBus to Kafka. Never throws for an unreachable broker: it retries in the background. */
-export async function startKafkaMirror(local: LocalBus, settings: KafkaSettings): Promise<PublishTap> {
-  const kafka = await kafkaClient(settings, 0);
-  let producer = null as Producer | null;
-  let buffer: {
-    topic: string;
-    value: unknown;
-    key: string | null;
-    headers: Record<string, string> | null;
-  }[] = [];
-  let lastError = "not connected yet";
-  let closed = false;
-  let wake: (() => void) | null = null;
-  let lostInternal = 0;
-  let warned = false;
-
-  const deadLetter = (m: (typeof buffer)[number], reason: string) => {
-    if (m.topic === DEADLETTER_TOPIC) {
-      lostInternal++; // already in the local DLQ; mirroring it again could loop
-      return;
-    }
-    local.deadLetterRecord({
-      topic: m.topic,
-      group: null,
-      reason: `kafka_error: ${reason}`,
-      message: m.value,
-      message_id: null,
-      key: m.key,
-      attempts: 1,
-      error: lastError,
-    });
-  };
-
-  const connect = async (): Promise<boolean> => {
-    const p = kafka.producer({ allowAutoTopicCreation: true });
-    try {
-      await p.connect();
-      producer = p;
-      if (warned) console.error(`info: Kafka at ${settings.bootstrap} is reachable again; mirroring resumed`);
-      warned = false;
-      return true;
-    } catch (err) {
-      await p.disconnect().catch(() => {});
-      lastError = err instanceof Error ? err.message : String(err);
-      if (!warned) {
-        warned = true;
-        console.error(
-          `warning: ${
-            unreachable(settings, err)
-          }; the local bus keeps working and mirroring retries in the ` +
-            `background (up to ${MIRROR_BUFFER} messages wait; older ones are dead-lettered locally)`,
-        );
-      }
-      return false;
-    }
-  };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        wake = null;
-        resolve();
-      }, ms);
-      wake = () => {
-        clearTimeout(t);
-        wake = null;
-        resolve();
-      };
-    });
-
-  let backoff = 500;
-  let sendFailures = 0;
-  const loop = (async () => {
-    while (!closed || buffer.length > 0) {
-      if (producer === null) {
-        if (closed) break;
-        if (!(await connect())) {
-          await sleep(backoff);
-          backoff = Math.min(backoff * 2, 10_000);
-          continue;
-        }
-        backoff = 500;
-      }
-      if (buffer.length === 0) {
-        if (closed) break;
-        await sleep(1000);
-        continue;
-      }
-      const batch = buffer.splice(0, 1000);
-      const byTopic = new Map<string, WireMessage[]>();
-      for (const m of batch) {
-        const name = settings.prefix + m.topic;
-        if (!byTopic.has(name)) byTopic.set(name, []);
-        byTopic.get(name)!.push(toWire(m.value, m.key, m.headers));
-      }
-      const current = producer as Producer;
-      try {
-        await current.sendBatch({
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
-        sendFailures = 0;
-      } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
-        if (++sendFailures >= MIRROR_SEND_ATTEMPTS) {
-          // The broker is reachable but keeps refusing this batch (e.g. a message too large): do not let it
-          // block everything behind it.
-          sendFailures = 0;
-          for (const m of batch) deadLetter(m, lastError);
-        } else {
-          buffer = [...batch, ...buffer];
-        }
-        producer = null;
-        await current.disconnect().catch(() => {});
-        if (closed) break;
-        await sleep(backoff);
-      }
-    }
-  })();
-
-  await Promise.race([loop, new Promise((r) => setTimeout(r, 0))]);
-
-  return {
-    send(topic, value, key, headers) {
-      if (closed) return;
-      if (buffer.length >= MIRROR_BUFFER) {
-        if (topic === DEADLETTER_TOPIC) {
-          lostInternal++;
-          return;
-        }
-        deadLetter(buffer.shift()!, `broker unreachable, mirror buffer full (${MIRROR_BUFFER})`);
-      }
-      buffer.push({ topic, value, key, headers });
-      if (buffer.length === 1 || buffer.length >= 1000) wake?.();
-    },
-    async flush() {
-      const deadline = Date.now() + 5000;
-      while (buffer.length > 0 && producer !== null && Date.now() < deadline) {
-        wake?.();
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-    async close() {
-      // Give a reachable broker a few seconds to take what is buffered, then dead-letter the rest.
-      const deadline = Date.now() + 5000;
-      while (buffer.length > 0 && producer !== null && Date.now() < deadline) {
-        wake?.();
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      closed = true;
-      const rest = buffer;
-      buffer = [];
-      for (const m of rest) deadLetter(m, "not mirrored before shutdown");
-      wake?.();
-      await loop;
-      const p = producer as Producer | null;
-      await p?.disconnect().catch(() => {});
-      if (lostInternal > 0) {
-        console.error(
-          `warning: ${lostInternal} agent.deadletter records were not mirrored to Kafka (they are in the local DLQ)`,
-        );
-      }
-    },
-  };
-}
-
-/** Options for {@link tailKafka}. */
-export interface TailKafkaOptions {
-  /** Topic (stream) to follow, without the prefix. */
-  stream: string;
-  /** Brokers (`host:port[,host:port]`). */
-  bootstrap: string;
-  /** Called for each message with its decoded JSON value. */
-  onMessage: (
-    value: unknown,
-    meta: { topic: string; partition: number; offset: string; key: string | null },
-  ) => void | Promise<void>;
-  /** Stops when aborted. */
-  signal?: AbortSignal;
-  /** Start from the oldest retained message instead of new ones (default false, as the old tail). */
-  fromBeginning?: boolean;
-  /** Consumer group (default `dspy-tail`). */
-  group?: string;
-  /** Topic prefix (default `KAFKA_TOPIC_PREFIX`). */
-  prefix?: string;
-  /** Client id (default `KAFKA_CLIENT_ID` or `dspy-code`). */
-  clientId?: string;
-}
-
-/**
- * Follows one Kafka topic until the signal aborts (for `dspy-code tail STREAM --kafka --bootstrap B`).
- * Throws a UserError when the broker cannot be reached.
- */
-export async function tailKafka(options: TailKafkaOptions): Promise<void> {
-  const settings: KafkaSettings = {
-    bootstrap: options.bootstrap,
-    prefix: options.prefix ?? Deno.env.get("KAFKA_TOPIC_PREFIX") ?? "",
-    clientId: options.clientId ?? Deno.env.get("KAFKA_CLIENT_ID") ?? "dspy-code",
-  };
-  const kafka = await kafkaClient(settings, 1);
-  const consumer = kafka.consumer({
-    groupId: options.group ?? "dspy-tail",
-    sessionTimeout: 6000,
-    heartbeatInterval: 500,
-    maxWaitTimeInMs: 1000,
-  });
-  try {
-    await consumer.connect();
-  } catch (err) {
-    await consumer.disconnect().catch(() => {});
-    throw new UserError(
-      `${unreachable(settings, err)}: start the broker or pass the right --bootstrap host:port`,
-    );
-  }
-  try {
-    await consumer.subscribe({
-      topics: [settings.prefix + options.stream],
-      fromBeginning: options.fromBeginning ?? false,
-    });
-    const stopped = new Promise<void>((resolve) => {
-      if (options.signal?.aborted) resolve();
-      options.signal?.addEventListener("abort", () => resolve(), { once: true });
-    });
-    await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        await options.onMessage(decodeValue(message.value), {
-          topic: topic.slice(settings.prefix.length),
-          partition,
-          offset: message.offset,
-          key: message.key ? new TextDecoder().decode(message.key) : null,
-        });
-      },
-    });
-    await stopped;
-  } finally {
-    await consumer.disconnect().catch(() => {});
   }
 }

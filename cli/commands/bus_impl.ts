@@ -1,21 +1,32 @@
 /**
- * The `bus` and `dlq` commands: `bus publish|consume|stats|bench` and `dlq list|show|replay|purge`. Loaded
- * lazily by `cli/commands/bus.ts`.
+ * The `bus` and `dlq` commands: `bus publish|consume|stats|bench` and `dlq list|show|replay|purge`. They
+ * parse arguments, call `bus/mod.ts` and print. Loaded lazily by `cli/commands/bus.ts`.
  *
  * @module
  */
 
 import { resolve } from "node:path";
-import { UsageError, UserError } from "../core/errors.ts";
-import { openWorkspaceKv } from "../core/kv.ts";
-import type { CommandContext, CommandResult } from "../cli/command.ts";
-import { intOption, parseCommandArgs } from "../cli/command.ts";
-import { dlqSummary, getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetters } from "./dlq.ts";
-import { readMetricsSnapshot } from "./metrics_writer.ts";
-import { assertTopic, isPattern } from "./pattern.ts";
-import { startBus } from "./start.ts";
-import { durableStatus } from "./status.ts";
-import type { Bus, BusMessage, GroupMember, Subscription } from "./types.ts";
+import {
+  assertTopic,
+  type Bus,
+  type BusMessage,
+  dlqSummary,
+  durableStatus,
+  getDeadLetter,
+  groupLeaseActive,
+  type GroupMember,
+  isPattern,
+  listDeadLetters,
+  purgeDeadLetters,
+  readMetricsSnapshot,
+  replayDeadLetters,
+  runBusBench,
+  startBus,
+} from "../../bus/mod.ts";
+import { UsageError, UserError } from "../../core/errors.ts";
+import type { CommandContext, CommandResult } from "../command.ts";
+import { intOption, parseCommandArgs } from "../command.ts";
+import { formatTs } from "../time_format.ts";
 
 const BUS_SUBCOMMANDS = ["publish", "consume", "stats", "bench"];
 const DLQ_SUBCOMMANDS = ["list", "show", "replay", "purge"];
@@ -192,29 +203,28 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
       );
     }
     if (max === 0) return;
-    const source: Subscription | GroupMember = values.group !== undefined
+    const group: GroupMember | null = values.group !== undefined
       ? bus.subscribeGroup(topic, values.group, {
         maxsize,
         ack: "manual",
         from: (values.from as "earliest" | "latest" | undefined) ?? "earliest",
       })
-      : bus.subscribe(topic, { maxsize, overflow: "block" });
+      : null;
+    const source = group ?? bus.subscribe(topic, { maxsize, overflow: "block" });
     ctx.out.info(
       values.group !== undefined
         ? `consuming ${topic} as group ${values.group} (Ctrl-C to stop)`
         : `waiting for messages on ${topic} (Ctrl-C to stop)`,
     );
     if (values.group !== undefined && bus.backend !== "kafka" && bus.isDurable(topic)) {
-      const kv = await openWorkspaceKv(ctx.workspace);
-      const lease = await kv.get<{ expires: number }>(["bus", "lease", topic, values.group]);
-      if (lease.value !== null && lease.value.expires > Date.now()) {
+      if (await groupLeaseActive(ctx.workspace, topic, values.group)) {
         ctx.out.info(
           `another process is reading group ${values.group} on ${topic}; waiting until it stops ` +
             `(a crashed reader's lease expires within 3 s)`,
         );
       }
     }
-    const stop = () => (source as unknown as { interrupt(): void }).interrupt();
+    const stop = () => source.interrupt();
     ctx.signal.addEventListener("abort", stop, { once: true });
     try {
       while (printed < max && !ctx.signal.aborted) {
@@ -224,11 +234,11 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
           if (printed >= max) break;
           // Written synchronously: the line is out before the message is acknowledged.
           ctx.out.printJson({ id: m.id, topic: m.topic, key: m.key, ts: m.ts, value: m.value });
-          if (values.group !== undefined) (source as GroupMember).ack(m);
+          group?.ack(m);
           printed++;
         }
         // Commit before taking more, so a crash can only redeliver what was in flight.
-        if (values.group !== undefined) await (source as GroupMember).commit();
+        if (group !== null) await group.commit();
       }
     } finally {
       ctx.signal.removeEventListener("abort", stop);
@@ -296,7 +306,6 @@ async function busBench(args: string[], ctx: CommandContext): Promise<CommandRes
     messages: { type: "string" },
     quick: { type: "boolean" },
   }, { max: 0 });
-  const { runBusBench } = await import("./bench.ts");
   const quick = values.quick ?? false;
   const n = intOption("bus bench", "messages", values.messages, quick ? 200_000 : 2_000_000);
   const r = await runBusBench({
@@ -330,10 +339,6 @@ async function busBench(args: string[], ctx: CommandContext): Promise<CommandRes
   );
   ctx.out.print(`fan-out is ${r.fanout.ratio_to_ceiling}× the array-queue ceiling; ${r.machine.cores} cores`);
   return { ok: true, data: r };
-}
-
-function formatTs(ts: number): string {
-  return new Date(ts * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
 async function dlqList(args: string[], ctx: CommandContext): Promise<CommandResult> {
