@@ -1,7 +1,7 @@
 /**
  * The agent's public face: tool-learning bandits (shared with the RL trainer), the toolchain runner, the
- * patch applier, LLM providers, DSPy-style modules, the edit workflow (`runEditTask`), code-search references,
- * routing and tool scoring. Other folders import only this file.
+ * patch applier, LLM providers, DSPy-style modules, the edit workflow (`runEditTask`), code-search
+ * references, routing and tool scoring. Other folders import only this file.
  *
  * @module
  */
