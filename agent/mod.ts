@@ -1,7 +1,7 @@
 /**
  * The agent's public face: tool-learning bandits (shared with the RL trainer), the toolchain runner, the
- * patch applier, LLM providers, DSPy-style modules, routing and tool scoring. Other folders import only
- * this file.
+ * patch applier, LLM providers, DSPy-style modules, the edit workflow (`runEditTask`), code-search
+ * references, routing and tool scoring. Other folders import only this file.
  *
  * @module
  */
@@ -159,3 +159,13 @@ export {
   routeRequest,
   type RouteStep,
 } from "./routing/router.ts";
+export { searchReferences } from "./context/references.ts";
+export {
+  type EditOutcome,
+  type EditProgress,
+  type EditRejected,
+  type EditTaskHooks,
+  type EditTaskInput,
+  type EditVerified,
+  runEditTask,
+} from "./modules/edit_task.ts";

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * const impl = () => lazyImport<typeof import("./agent_impl.ts")>(new URL("./agent_impl.ts", import.meta.url));
+ * const impl = () => lazyImport<typeof import("./edit_impl.ts")>(new URL("./edit_impl.ts", import.meta.url));
  * ```
  */
 export function lazyImport<T>(url: URL): Promise<T> {

@@ -2,7 +2,9 @@
  * The RL trainer's public face: the env API and built-in envs (CartPole-v1, k-armed bandit, the
  * coding-tool env), vectorised envs (in-thread or in Workers), the MLP actor-critic and PPO
  * (`trainPufferPolicy`), checkpoints, evaluation, the bandit trainer (bandits shared with the agent),
- * sweeps and the rewards/verifiers. Other folders import only this file.
+ * sweeps and the rewards/verifiers; and the recorded runs behind the `rl` commands: the workspace's RL
+ * config, run folders and status, PPO and tool-bandit runs, the tool-bandit sweep and checkpoint
+ * evaluation. Other folders import only this file.
  *
  * @module
  */
@@ -108,6 +110,27 @@ export {
   type TrialSummary,
   validateSpace,
 } from "./sweep.ts";
+export { loadRlConfig, type RlFileConfig, type ToolEnvFlags, toolEnvOptionsFrom } from "./config.ts";
+export { newRunId, readRlStatus, type RlStatus, runDirOf, writeRunSummary } from "./runs.ts";
+export { type PpoRunOptions, type PpoRunResult, type PpoRunSummary, trainPpoRun } from "./ppo_run.ts";
+export {
+  type ToolBanditRunOptions,
+  type ToolBanditRunResult,
+  type ToolBanditRunSummary,
+  trainToolBanditRun,
+} from "./bandit_run.ts";
+export {
+  loadSweepSpace,
+  sweepToolBandit,
+  type ToolSweepOptions,
+  type ToolSweepResult,
+} from "./tool_sweep.ts";
+export {
+  type CheckpointEvalOptions,
+  type CheckpointEvalReport,
+  type CheckpointEvalResult,
+  evaluateCheckpoint,
+} from "./checkpoint_eval.ts";
 export {
   type Bandit,
   type BanditOptions,

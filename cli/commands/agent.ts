@@ -1,7 +1,10 @@
 /**
  * Command specs for the agent subsystem, and its hooks: natural-language routing, tool scoring, learning
- * and the session panel's LLM row. Keep this file light: implementations (and the scoring table) load on
- * first use from `cli/commands/agent_impl.ts` and `agent/learning/scoring.ts`.
+ * and the session panel's LLM row. Keep this file light: each command family's implementation (and the
+ * scoring table) loads on first use by URL (see `cli/lazy.ts`): `context_impl.ts` (plan, ctx, codectx),
+ * `edit_impl.ts`, `patch_impl.ts`, `git_impl.ts`, `toolchain_impl.ts` (run-tests, lint, build),
+ * `chat_impl.ts` (chat, routing, learning), `llm_impl.ts` (llm, ollama, model, panel row) and
+ * `agent/learning/scoring.ts`.
  *
  * @module
  */
@@ -10,7 +13,18 @@ import type { CommandSpec } from "../command.ts";
 import { addPanelRow, addToolEndListener, setRouteHandler, setToolScorer } from "../hooks.ts";
 import { lazyImport } from "../lazy.ts";
 
-const impl = () => lazyImport<typeof import("./agent_impl.ts")>(new URL("./agent_impl.ts", import.meta.url));
+const contextImpl = () =>
+  lazyImport<typeof import("./context_impl.ts")>(new URL("./context_impl.ts", import.meta.url));
+const editImpl = () =>
+  lazyImport<typeof import("./edit_impl.ts")>(new URL("./edit_impl.ts", import.meta.url));
+const patchImpl = () =>
+  lazyImport<typeof import("./patch_impl.ts")>(new URL("./patch_impl.ts", import.meta.url));
+const gitImpl = () => lazyImport<typeof import("./git_impl.ts")>(new URL("./git_impl.ts", import.meta.url));
+const toolchainImpl = () =>
+  lazyImport<typeof import("./toolchain_impl.ts")>(new URL("./toolchain_impl.ts", import.meta.url));
+const chatImpl = () =>
+  lazyImport<typeof import("./chat_impl.ts")>(new URL("./chat_impl.ts", import.meta.url));
+const llmImpl = () => lazyImport<typeof import("./llm_impl.ts")>(new URL("./llm_impl.ts", import.meta.url));
 
 const LLM_NOTE =
   "Needs an LLM (Ollama or an OpenAI-compatible API); 'llm' shows the status and how to configure one.";
@@ -24,7 +38,7 @@ export const agentCommands: CommandSpec[] = [
     usage: "plan TASK [--json]",
     examples: [`plan "fix failing tests"`, `plan "add retry to the HTTP client" --json`],
     details: LLM_NOTE + " Without one it shows the context it found and says what is missing.",
-    run: async (args, ctx) => (await impl()).runPlan(args, ctx),
+    run: async (args, ctx) => (await contextImpl()).runPlan(args, ctx),
   },
   {
     name: "ctx",
@@ -37,7 +51,7 @@ export const agentCommands: CommandSpec[] = [
       "Reads logs/**/*.{log,out,err,txt} and *.log in the workspace (MAX_LOG_BYTES caps each file).\n" +
       "  --logs PATH  a log file or folder (default logs/)\n" +
       "  --task TEXT  what the summary should focus on\n  --no-llm     skip the LLM summary",
-    run: async (args, ctx) => (await impl()).runCtx(args, ctx),
+    run: async (args, ctx) => (await contextImpl()).runCtx(args, ctx),
   },
   {
     name: "codectx",
@@ -47,7 +61,7 @@ export const agentCommands: CommandSpec[] = [
     examples: ["codectx", "codectx src/server.ts --ask 'how are requests authenticated?'"],
     details: "  --ask TEXT   what to focus the summary on\n  --snapshot   also print the snapshot text\n" +
       "  --no-llm     offline analysis only (files, languages, entry points, risk areas)",
-    run: async (args, ctx) => (await impl()).runCodectx(args, ctx),
+    run: async (args, ctx) => (await contextImpl()).runCodectx(args, ctx),
   },
   {
     name: "edit",
@@ -69,7 +83,7 @@ export const agentCommands: CommandSpec[] = [
       "  --rounds N        critic/reviser rounds when local checks fail (default 2)",
       LLM_NOTE,
     ].join("\n"),
-    run: async (args, ctx) => (await impl()).runEdit(args, ctx),
+    run: async (args, ctx) => (await editImpl()).runEdit(args, ctx),
   },
   {
     name: "patch",
@@ -86,7 +100,7 @@ export const agentCommands: CommandSpec[] = [
       "  --force        revert even if the files changed since",
       "  FILE may be '-' for stdin.",
     ].join("\n"),
-    run: async (args, ctx) => (await impl()).runPatch(args, ctx),
+    run: async (args, ctx) => (await patchImpl()).runPatch(args, ctx),
   },
   {
     name: "gstatus",
@@ -94,7 +108,7 @@ export const agentCommands: CommandSpec[] = [
     summary: "git status of the workspace",
     usage: "gstatus [--json]",
     examples: ["gstatus"],
-    run: async (args, ctx) => (await impl()).runGstatus(args, ctx),
+    run: async (args, ctx) => (await gitImpl()).runGstatus(args, ctx),
   },
   {
     name: "gadd",
@@ -102,7 +116,7 @@ export const agentCommands: CommandSpec[] = [
     summary: "Stage paths (git add)",
     usage: "gadd PATHS...",
     examples: ["gadd src/app.ts tests/app_test.ts"],
-    run: async (args, ctx) => (await impl()).runGadd(args, ctx),
+    run: async (args, ctx) => (await gitImpl()).runGadd(args, ctx),
   },
   {
     name: "gcommit",
@@ -110,7 +124,7 @@ export const agentCommands: CommandSpec[] = [
     summary: "Commit the staged changes",
     usage: `gcommit -m "MESSAGE"`,
     examples: [`gcommit -m "fix: handle empty input"`],
-    run: async (args, ctx) => (await impl()).runGcommit(args, ctx),
+    run: async (args, ctx) => (await gitImpl()).runGcommit(args, ctx),
   },
   {
     name: "run-tests",
@@ -123,7 +137,7 @@ export const agentCommands: CommandSpec[] = [
     details:
       "Detects the toolchain from deno.json, package.json, Cargo.toml, go.mod, pyproject.toml/tests, Makefile.\n" +
       "  --timeout S  kill the run after S seconds (default 600)\n  -q, --quiet  do not stream the output",
-    run: async (args, ctx) => (await impl()).runToolchainCommand("test", "run-tests", args, ctx),
+    run: async (args, ctx) => (await toolchainImpl()).runToolchainCommand("test", "run-tests", args, ctx),
   },
   {
     name: "lint",
@@ -131,7 +145,7 @@ export const agentCommands: CommandSpec[] = [
     summary: "Run the project's linter and count issues",
     usage: "lint [--timeout SECONDS] [--quiet]",
     examples: ["lint"],
-    run: async (args, ctx) => (await impl()).runToolchainCommand("lint", "lint", args, ctx),
+    run: async (args, ctx) => (await toolchainImpl()).runToolchainCommand("lint", "lint", args, ctx),
   },
   {
     name: "build",
@@ -139,7 +153,7 @@ export const agentCommands: CommandSpec[] = [
     summary: "Build or type-check the project",
     usage: "build [--timeout SECONDS] [--quiet]",
     examples: ["build"],
-    run: async (args, ctx) => (await impl()).runToolchainCommand("build", "build", args, ctx),
+    run: async (args, ctx) => (await toolchainImpl()).runToolchainCommand("build", "build", args, ctx),
   },
   {
     name: "chat",
@@ -150,7 +164,7 @@ export const agentCommands: CommandSpec[] = [
     details:
       "Each step is shown; it stops at --steps, on a good result or a repeated action. Edits found this\n" +
       "way are shown, never applied (use edit --apply or patch).",
-    run: async (args, ctx) => (await impl()).runChat(args, ctx),
+    run: async (args, ctx) => (await chatImpl()).runChat(args, ctx),
   },
   {
     name: "llm",
@@ -159,7 +173,7 @@ export const agentCommands: CommandSpec[] = [
     usage: "llm [--json]",
     examples: ["llm", "--no-ollama --model gpt-4o-mini llm"],
     recordEvents: false,
-    run: async (args, ctx) => (await impl()).runLlm(args, ctx),
+    run: async (args, ctx) => (await llmImpl()).runLlm(args, ctx),
   },
   {
     name: "ollama",
@@ -169,7 +183,7 @@ export const agentCommands: CommandSpec[] = [
     examples: ["ollama off"],
     scope: "session",
     recordEvents: false,
-    run: async (args, ctx) => (await impl()).runOllama(args, ctx),
+    run: async (args, ctx) => (await llmImpl()).runOllama(args, ctx),
   },
   {
     name: "model",
@@ -179,11 +193,11 @@ export const agentCommands: CommandSpec[] = [
     examples: ["model qwen3:4b"],
     scope: "session",
     recordEvents: false,
-    run: async (args, ctx) => (await impl()).runModel(args, ctx),
+    run: async (args, ctx) => (await llmImpl()).runModel(args, ctx),
   },
 ];
 
-setRouteHandler(async (line, ctx) => (await impl()).routeLine(line, ctx));
+setRouteHandler(async (line, ctx) => (await chatImpl()).routeLine(line, ctx));
 const scoring = () =>
   lazyImport<typeof import("../../agent/learning/scoring.ts")>(
     new URL("../../agent/learning/scoring.ts", import.meta.url),
@@ -191,5 +205,5 @@ const scoring = () =>
 setToolScorer(async (o) =>
   (await scoring()).scoreOutcome({ tool: o.tool, args: o.args, ok: o.result.ok, data: o.result.data })?.score
 );
-addToolEndListener(async (o, ctx) => (await impl()).learnTool(o, ctx));
-addPanelRow(async (ctx) => (await impl()).llmPanelRow(ctx));
+addToolEndListener(async (o, ctx) => (await chatImpl()).learnTool(o, ctx));
+addPanelRow(async (ctx) => (await llmImpl()).llmPanelRow(ctx));
