@@ -1,7 +1,7 @@
 /**
  * The RL trainer's public face: the env API and built-in envs (CartPole-v1, k-armed bandit, the
  * coding-tool env), vectorised envs (in-thread or in Workers), the MLP actor-critic and PPO
- * (`trainPufferPolicy`), checkpoints, evaluation, the bandit trainer (bandits shared with the agent),
+ * (`trainPufferPolicy`), checkpoints, evaluation, the bandit trainer (the bandits and the seeded RNG come from `learning/`),
  * sweeps and the rewards/verifiers. Other folders import only this file.
  *
  * @module
@@ -46,7 +46,6 @@ export {
   type VectorStep,
 } from "./vector_env.ts";
 export { createWorkerVectorEnv, EnvWorkerError, type WorkerVectorEnvOptions } from "./worker_env.ts";
-export { randomSeed, Rng, type RngState } from "./rng.ts";
 export {
   initMlp,
   type MlpBackend,
@@ -108,6 +107,9 @@ export {
   type TrialSummary,
   validateSpace,
 } from "./sweep.ts";
+// The seeded RNG and the bandits live in learning/ (shared with the agent); re-exported here so rl callers
+// keep one import.
+export { randomSeed, Rng, type RngState } from "../learning/mod.ts";
 export {
   type Bandit,
   type BanditOptions,
@@ -118,4 +120,4 @@ export {
   normalizePolicy,
   restoreBandit,
   saveBanditFile,
-} from "../agent/mod.ts";
+} from "../learning/mod.ts";

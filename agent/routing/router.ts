@@ -12,7 +12,7 @@
 
 import { emitAction } from "../../core/events.ts";
 import { errorMessage } from "../../core/errors.ts";
-import type { Bandit } from "../learning/bandits.ts";
+import type { Bandit } from "../../learning/mod.ts";
 import { scoreOutcome } from "../learning/scoring.ts";
 import { loadToolBandit } from "../learning/tool_learning.ts";
 import type { LlmClient } from "../llm/client.ts";

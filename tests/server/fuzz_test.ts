@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createRng } from "../../agent/mod.ts";
+import { createRng } from "../../learning/mod.ts";
 import { withServer } from "./helpers.ts";
 
 const GET_ROUTES = [
