@@ -46,34 +46,7 @@ export {
   type ToolchainResult,
   which,
 } from "./tools/toolchain.ts";
-export {
-  breakerStatus,
-  type ChatMessage,
-  type ClientOptions,
-  type Completion,
-  type CompletionOptions,
-  createLlmClient,
-  type LlmClient,
-  LlmError,
-  type LlmErrorKind,
-  modelMatches,
-  probeLlm,
-  type ProbeResult,
-  resetBreakers,
-} from "./llm/client.ts";
-export {
-  DEFAULT_OLLAMA_URL,
-  DEFAULT_OPENAI_URL,
-  describeConfig,
-  type LlmConfig,
-  type LlmOptions,
-  localMode,
-  normalizeOllamaUrl,
-  normalizeOpenAiUrl,
-  type ProviderKind,
-  resolveLlmConfig,
-} from "./llm/config.ts";
-export { CONFIGURE_HINT, findLlm, forgetProbes, type LlmAvailability, requireLlm } from "./llm/resolve.ts";
+export * from "./llm/mod.ts";
 export {
   chainOfThought,
   type Demo,
