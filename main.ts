@@ -5,7 +5,7 @@
  * @module
  */
 
-import { runCli } from "./cli/main.ts";
+import { runCli } from "./cli/mod.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

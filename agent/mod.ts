@@ -1,28 +1,11 @@
 /**
- * The agent's public face: tool-learning bandits (shared with the RL trainer), the toolchain runner, the
- * patch applier, LLM providers, DSPy-style modules, the edit workflow (`runEditTask`), code-search
- * references, routing and tool scoring. Other folders import only this file.
+ * The agent's public face: the toolchain runner, the patch applier, LLM providers, DSPy-style modules, the
+ * edit workflow (`runEditTask`), code-search references, routing, tool scoring and tool learning (the bandits
+ * themselves live in `learning/`, shared with the RL trainer). Other folders import only this file.
  *
  * @module
  */
 
-export {
-  type Bandit,
-  type BanditOptions,
-  type BanditPolicy,
-  type BanditState,
-  createBandit,
-  loadBanditFile,
-  normalizePolicy,
-  POLICY_NAMES,
-  readBanditState,
-  readBanditStateFile,
-  restoreBandit,
-  saveBanditFile,
-  serializeBandit,
-  validateBanditState,
-} from "./learning/bandits.ts";
-export { createRng, type Rng, sampleBeta, sampleGamma, sampleNormal } from "./learning/rng.ts";
 export {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_MAX_PATCH_BYTES,
@@ -63,34 +46,7 @@ export {
   type ToolchainResult,
   which,
 } from "./tools/toolchain.ts";
-export {
-  breakerStatus,
-  type ChatMessage,
-  type ClientOptions,
-  type Completion,
-  type CompletionOptions,
-  createLlmClient,
-  type LlmClient,
-  LlmError,
-  type LlmErrorKind,
-  modelMatches,
-  probeLlm,
-  type ProbeResult,
-  resetBreakers,
-} from "./llm/client.ts";
-export {
-  DEFAULT_OLLAMA_URL,
-  DEFAULT_OPENAI_URL,
-  describeConfig,
-  type LlmConfig,
-  type LlmOptions,
-  localMode,
-  normalizeOllamaUrl,
-  normalizeOpenAiUrl,
-  type ProviderKind,
-  resolveLlmConfig,
-} from "./llm/config.ts";
-export { CONFIGURE_HINT, findLlm, forgetProbes, type LlmAvailability, requireLlm } from "./llm/resolve.ts";
+export * from "./llm/mod.ts";
 export {
   chainOfThought,
   type Demo,

@@ -8,8 +8,10 @@
 
 import { join } from "../core/path.ts";
 import { errorMessage } from "../core/errors.ts";
+import { diskUsage } from "../core/guard.ts";
 import { openWorkspaceKv } from "../core/kv.ts";
 import { workspacePaths } from "../core/workspace.ts";
+import { resolveOllamaUrl } from "../agent/llm/mod.ts";
 
 /** One check's outcome. */
 export interface DoctorCheck {
@@ -26,27 +28,15 @@ async function check(name: string, fn: () => Promise<Omit<DoctorCheck, "name">>)
   }
 }
 
-async function freeDiskGb(path: string): Promise<number | undefined> {
-  try {
-    const out = await new Deno.Command("df", { args: ["-Pk", path], stdout: "piped", stderr: "null" })
-      .output();
-    const cols = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)?.split(/\s+/);
-    const availKb = Number(cols?.[3]);
-    return Number.isFinite(availKb) ? availKb / 1024 / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs every check. `ollamaUrl` defaults to `OLLAMA_HOST` or http://localhost:11434. */
+/**
+ * Runs every check. `ollamaUrl` defaults to `OLLAMA_HOST` or http://localhost:11434, normalised exactly as
+ * the agent does ({@link resolveOllamaUrl}), so doctor probes the address the agent will use.
+ */
 export async function runDoctor(
   workspace: string,
   options: { ollamaUrl?: string; port?: number } = {},
 ): Promise<DoctorCheck[]> {
-  const ollama = (options.ollamaUrl ?? Deno.env.get("OLLAMA_HOST") ?? "http://localhost:11434").replace(
-    /\/$/,
-    "",
-  );
+  const ollama = resolveOllamaUrl(options.ollamaUrl);
   const port = options.port ?? 8765;
   return await Promise.all([
     check("deno", () => {
@@ -102,8 +92,12 @@ export async function runDoctor(
       }
     }),
     check("disk", async () => {
-      const gb = await freeDiskGb(workspace);
-      if (gb === undefined) return { status: "warn", detail: "could not read free disk space (df)" };
+      let gb: number;
+      try {
+        gb = (await diskUsage(workspace)).free_gb;
+      } catch (err) {
+        return { status: "warn", detail: `could not read free disk space: ${errorMessage(err)}` };
+      }
       return { status: gb < 1 ? "warn" : "ok", detail: `${gb.toFixed(1)} GB free` };
     }),
     check(`port ${port}`, () => {

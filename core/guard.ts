@@ -163,21 +163,31 @@ async function queryGpus(): Promise<GpuInfo[]> {
   }
 }
 
-/** Measures disk (of `path`'s file system), memory, CPU load and GPUs. */
-export async function resourceSnapshot(path: string): Promise<ResourceSnapshot> {
-  const [fs, gpus] = await Promise.all([statfs(path), gpuInfo()]);
+/**
+ * Size and free space of the file system holding `path` (`statfs`; free is what an unprivileged user may
+ * still write, like `df`'s "Available"). The one disk measurement of the tree: the guard, the server's
+ * resources route and `doctor` all use it.
+ */
+export async function diskUsage(path: string): Promise<ResourceSnapshot["disk"]> {
+  const fs = await statfs(path);
   const totalDisk = fs.blocks * fs.bsize;
   const freeDisk = fs.bavail * fs.bsize;
+  return {
+    path,
+    total_gb: round2(totalDisk / GIB),
+    free_gb: round2(freeDisk / GIB),
+    used_pct: totalDisk > 0 ? round2(100 * (1 - fs.bfree / fs.blocks)) : 0,
+  };
+}
+
+/** Measures disk (of `path`'s file system), memory, CPU load and GPUs. */
+export async function resourceSnapshot(path: string): Promise<ResourceSnapshot> {
+  const [disk, gpus] = await Promise.all([diskUsage(path), gpuInfo()]);
   const mem = Deno.systemMemoryInfo();
   const [load1, load5, load15] = Deno.loadavg();
   return {
     ts: Date.now() / 1000,
-    disk: {
-      path,
-      total_gb: round2(totalDisk / GIB),
-      free_gb: round2(freeDisk / GIB),
-      used_pct: totalDisk > 0 ? round2(100 * (1 - fs.bfree / fs.blocks)) : 0,
-    },
+    disk,
     memory: {
       total_gb: round2(mem.total / GIB),
       free_gb: round2(mem.available / GIB),

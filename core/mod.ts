@@ -14,3 +14,6 @@ export * from "./streams.ts";
 export * from "./events.ts";
 export * from "./guard.ts";
 export * from "./tool_stats.ts";
+export * from "./jsonl.ts";
+export * from "./regex.ts";
+export * from "./sleep.ts";

@@ -8,7 +8,7 @@
 
 import { UserError } from "../core/errors.ts";
 import { checkAction, type Env, type ResetResult, type StepResult } from "./env.ts";
-import { Rng, type RngState } from "./rng.ts";
+import { Rng, type RngState } from "../learning/mod.ts";
 
 /** Options for {@link makeBanditEnv}. */
 export interface BanditEnvOptions {

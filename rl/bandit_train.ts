@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Bandit, createBandit, loadBanditFile, saveBanditFile } from "../agent/mod.ts";
+import { type Bandit, createBandit, loadBanditFile, saveBanditFile } from "../learning/mod.ts";
 import type { Env } from "./env.ts";
 
 /** Options for {@link trainBandit}. */

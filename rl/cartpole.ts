@@ -8,7 +8,7 @@
  */
 
 import { checkAction, type Env, type ResetResult, type StepResult } from "./env.ts";
-import { Rng, type RngState } from "./rng.ts";
+import { Rng, type RngState } from "../learning/mod.ts";
 
 const GRAVITY = 9.8;
 const MASS_CART = 1.0;

@@ -12,7 +12,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { builtinEnvSpec, type EnvSpec, makeEnvFromSpec } from "./env.ts";
 import { evaluatePolicy, evaluateRandom, type EvaluateResult } from "./evaluate.ts";
 import { createActorCritic } from "./policy.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../learning/mod.ts";
 import { roundOrNull } from "./runs.ts";
 
 /** Options for {@link evaluateCheckpoint}. */

@@ -7,7 +7,7 @@
 
 import type { Env } from "./env.ts";
 import { act, type ActorCritic, policyScratch } from "./policy.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../learning/mod.ts";
 
 /** Options for {@link evaluatePolicy}. */
 export interface EvaluateOptions {

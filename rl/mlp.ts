@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../learning/mod.ts";
 import { denseKernels, wasmMlpBackward, wasmMlpForward } from "./wasm_dense.ts";
 
 /** Which implementation runs the dense layers. */

@@ -1,10 +1,10 @@
 /**
  * The RL trainer's public face: the env API and built-in envs (CartPole-v1, k-armed bandit, the
  * coding-tool env), vectorised envs (in-thread or in Workers), the MLP actor-critic and PPO
- * (`trainPufferPolicy`), checkpoints, evaluation, the bandit trainer (bandits shared with the agent),
- * sweeps and the rewards/verifiers; and the recorded runs behind the `rl` commands: the workspace's RL
- * config, run folders and status, PPO and tool-bandit runs, the tool-bandit sweep and checkpoint
- * evaluation. Other folders import only this file.
+ * (`trainPufferPolicy`), checkpoints, evaluation, the bandit trainer (the bandits and the seeded RNG come
+ * from `learning/`), sweeps and the rewards/verifiers; and the recorded runs behind the `rl` commands: the
+ * workspace's RL config, run folders and status, PPO and tool-bandit runs, the tool-bandit sweep and
+ * checkpoint evaluation. Other folders import only this file.
  *
  * @module
  */
@@ -48,7 +48,6 @@ export {
   type VectorStep,
 } from "./vector_env.ts";
 export { createWorkerVectorEnv, EnvWorkerError, type WorkerVectorEnvOptions } from "./worker_env.ts";
-export { randomSeed, Rng, type RngState } from "./rng.ts";
 export {
   initMlp,
   type MlpBackend,
@@ -131,6 +130,9 @@ export {
   type CheckpointEvalResult,
   evaluateCheckpoint,
 } from "./checkpoint_eval.ts";
+// The seeded RNG and the bandits live in learning/ (shared with the agent); re-exported here so rl callers
+// keep one import.
+export { randomSeed, Rng, type RngState } from "../learning/mod.ts";
 export {
   type Bandit,
   type BanditOptions,
@@ -141,4 +143,4 @@ export {
   normalizePolicy,
   restoreBandit,
   saveBanditFile,
-} from "../agent/mod.ts";
+} from "../learning/mod.ts";

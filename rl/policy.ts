@@ -16,7 +16,7 @@ import {
   type MlpLayout,
   mlpLayout,
 } from "./mlp.ts";
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../learning/mod.ts";
 
 /** Network shape. */
 export interface PolicyShape {

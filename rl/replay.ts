@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../learning/mod.ts";
 
 /** The replay ring. */
 export interface ReplayBuffer {

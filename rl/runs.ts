@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { atomicWriteJson } from "../core/atomic.ts";
-import type { BanditState } from "../agent/mod.ts";
+import type { BanditState } from "../learning/mod.ts";
 import { readJsonFile } from "./config.ts";
 import { TOOL_ACTIONS } from "./tool_env.ts";
 

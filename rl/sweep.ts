@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { atomicWriteJson } from "../core/atomic.ts";
 import { UserError } from "../core/errors.ts";
-import { randomSeed, Rng } from "./rng.ts";
+import { randomSeed, Rng } from "../learning/mod.ts";
 
 /** How a parameter is distributed. */
 export type Distribution = "uniform" | "int_uniform" | "uniform_pow2" | "log_normal" | "logit_normal";

@@ -10,16 +10,7 @@
  */
 
 import { join, relative, resolve } from "node:path";
-import {
-  applyPatchText,
-  parseLintIssues,
-  parseTestCounts,
-  revertPatch,
-  runCommand,
-  runToolchain,
-  type ToolchainAction,
-  type ToolchainResult,
-} from "../agent/mod.ts";
+import type { ToolchainAction, ToolchainResult } from "../agent/mod.ts";
 import { UserError } from "../core/errors.ts";
 import { resolveInside, resolveWorkspace } from "../core/workspace.ts";
 import { checkAction, type Env, type ResetResult, type StepResult } from "./env.ts";
@@ -30,6 +21,17 @@ import {
   DEFAULT_VERIFIERS,
   type RewardConfig,
 } from "./reward.ts";
+
+type AgentFace = typeof import("../agent/mod.ts");
+let agentFace: Promise<AgentFace> | undefined;
+
+/**
+ * The agent's toolchain runner and patch applier, loaded on the first action that needs them, so importing
+ * `rl/mod.ts` (every `rl` command, CartPole and bandit training) does not load the patch code and npm `diff`.
+ */
+function agent(): Promise<AgentFace> {
+  return agentFace ??= import("../agent/mod.ts");
+}
 
 /** Every tool action, in the reference's order. */
 export const TOOL_ACTIONS = [
@@ -201,6 +203,7 @@ export class ToolEnv implements Env {
   }
 
   async #toolchain(action: ToolchainAction): Promise<ToolchainResult> {
+    const { parseLintIssues, parseTestCounts, runCommand, runToolchain } = await agent();
     const timeoutMs = (this.#options.timeoutSec ?? 180) * 1000;
     const explicit = action === "test"
       ? this.#options.testCmd
@@ -249,6 +252,7 @@ export class ToolEnv implements Env {
   }
 
   async #run(name: ToolActionName): Promise<{ metrics: ActionMetrics; detail: Record<string, unknown> }> {
+    const { runCommand } = await agent();
     const shellMs = (this.#options.shellTimeoutSec ?? 60) * 1000;
     switch (name) {
       case "run_tests":
@@ -344,6 +348,7 @@ export class ToolEnv implements Env {
     if (!text.trim()) {
       return { metrics: { pass_rate: 0, blast_radius: 0, patch_skipped: 1 }, detail: { result: "skipped" } };
     }
+    const { applyPatchText, revertPatch } = await agent();
     const applied = await applyPatchText(this.workspace, text, {
       source: "rl",
       emit: false,

@@ -28,7 +28,7 @@ import {
   values as criticValues,
 } from "./policy.ts";
 import { createReplay, replayAdd, type ReplayBuffer, replaySample } from "./replay.ts";
-import { randomSeed, Rng, type RngState } from "./rng.ts";
+import { randomSeed, Rng, type RngState } from "../learning/mod.ts";
 import { createInThreadVectorEnv, type VectorEnv } from "./vector_env.ts";
 import { createWorkerVectorEnv } from "./worker_env.ts";
 

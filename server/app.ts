@@ -13,6 +13,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InsufficientResourcesError } from "../core/guard.ts";
 import { UserError } from "../core/errors.ts";
+import { escapeRegExp } from "../core/regex.ts";
 import { checkAdmin } from "./auth.ts";
 import { HttpError } from "./http.ts";
 import type { ServerState } from "./state.ts";
@@ -66,7 +67,7 @@ interface PathEntry {
 
 function compilePath(path: string): RegExp {
   const re = path.split("/").map((seg) =>
-    seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : escapeRegExp(seg)
   ).join("/");
   return new RegExp(`^${re}/?$`);
 }

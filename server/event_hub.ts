@@ -7,6 +7,7 @@
  */
 
 import { readStream, type StreamEntry, streamHead } from "../core/streams.ts";
+import { sleep } from "../core/sleep.ts";
 
 type Listener = (entry: StreamEntry) => void;
 
@@ -108,18 +109,4 @@ export class StreamHub {
     this.#loops.clear();
     await Promise.all([...this.#running]);
   }
-}
-
-/** Sleeps `ms`, returning early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

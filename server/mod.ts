@@ -38,5 +38,12 @@ export {
   type StartServerOptions,
 } from "./server.ts";
 export type { ServerState } from "./state.ts";
-export { runQuickstart, runUp, type RunUpOptions } from "./run.ts";
+export {
+  type QuickstartOptions,
+  type RunLog,
+  runQuickstart,
+  runUp,
+  type RunUpOptions,
+  type UpListening,
+} from "./run.ts";
 export { type TraceRecord } from "./trace.ts";

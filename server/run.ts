@@ -9,19 +9,47 @@
 
 import { join } from "node:path";
 import { startBus } from "../bus/mod.ts";
-import type { Output } from "../cli/output.ts";
 import { UserError } from "../core/errors.ts";
 import type { RouteModule } from "./app.ts";
 import { isLoopback } from "./auth.ts";
 import { fromBus } from "./bus_adapter.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, type ServerHandle, startServer } from "./server.ts";
 
+/**
+ * Where {@link runUp} and {@link runQuickstart} report progress. The CLI passes its terminal output; the
+ * server layer never depends on how (or whether) the lines are styled.
+ */
+export interface RunLog {
+  /** An informational line (the CLI writes it to stderr). */
+  info(message: string): void;
+  /** A warning the user should act on. */
+  warn(message: string): void;
+  /** A result line for stdout. */
+  print(message: string): void;
+}
+
+/** What {@link runUp} reports once the stack listens, so the caller can print the URLs its own way. */
+export interface UpListening {
+  /** The server's base URL, `http://host:port`. */
+  url: string;
+  workspace: string;
+  /** The bus backend that runs (`local` or `kafka`). */
+  backend: string;
+  /** The debug trace file, relative to the workspace. */
+  traceFile: string;
+  /** True when ADMIN_KEY is set (admin routes need `X-Admin-Key`). */
+  adminKey: boolean;
+}
+
 /** Options for {@link runUp}. */
 export interface RunUpOptions {
   workspace: string;
   host?: string;
   port?: number;
-  out: Output;
+  /** Progress and warnings. */
+  log: RunLog;
+  /** Called once everything listens, before waiting for the signal: print the URLs here. */
+  onListening?: (stack: UpListening) => void;
   /** Stops the stack when aborted. */
   signal: AbortSignal;
   /** Open the dashboard in a browser once listening. */
@@ -34,11 +62,11 @@ export interface RunUpOptions {
 
 /** Starts the local stack and runs it until `signal` aborts. */
 export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
-  const { out } = options;
+  const { log } = options;
   const host = options.host ?? DEFAULT_HOST;
   const adminKey = Deno.env.get("ADMIN_KEY") || null;
   if (!isLoopback(host) && !adminKey) {
-    out.warn(
+    log.warn(
       `binding ${host} without ADMIN_KEY: admin routes answer 403 to every non-loopback client; ` +
         `set ADMIN_KEY to manage the server remotely`,
     );
@@ -71,43 +99,29 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
     throw err;
   }
   const url = server.url;
-  if (out.json) {
-    out.printJson({
-      ok: true,
-      url,
-      dashboard: `${url}/`,
-      health: `${url}/health`,
-      metrics: `${url}/metrics`,
-    });
-  } else {
-    out.panel("dspy-code is up", [
-      ["workspace", options.workspace],
-      ["bus", `${bus.backend}`],
-      ["dashboard", `${url}/`],
-      ["health", `${url}/health`],
-      ["metrics", `${url}/metrics  (JSON: ${url}/metrics?format=json)`],
-      ["events", `${url}/api/events/stream`],
-      ["trace", `${url}/api/debug/trace/stream  (${join(".dspy_reports", "server_trace.log")})`],
-      ["admin", adminKey ? "X-Admin-Key required" : "loopback clients only (ADMIN_KEY not set)"],
-    ]);
-    out.info("Press Ctrl-C to stop.");
-  }
+  options.onListening?.({
+    url,
+    workspace: options.workspace,
+    backend: bus.backend,
+    traceFile: join(".dspy_reports", "server_trace.log"),
+    adminKey: adminKey !== null,
+  });
   options.onReady?.(server);
-  if (options.open) openBrowser(`${url}/`, out);
+  if (options.open) openBrowser(`${url}/`, log);
 
   await new Promise<void>((resolve) => {
     if (options.signal.aborted) return resolve();
     options.signal.addEventListener("abort", () => resolve(), { once: true });
     server.finished.then(() => resolve());
   });
-  out.info("stopping: closing streams and draining requests…");
+  log.info("stopping: closing streams and draining requests…");
   await server.shutdown();
   await bus.close();
-  out.info("stopped");
+  log.info("stopped");
   return { url };
 }
 
-function openBrowser(url: string, out: Output): void {
+function openBrowser(url: string, log: RunLog): void {
   const cmd = Deno.build.os === "darwin"
     ? ["open", url]
     : Deno.build.os === "windows"
@@ -116,10 +130,10 @@ function openBrowser(url: string, out: Output): void {
   try {
     const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null", stderr: "null" }).spawn();
     child.status.then((s) => {
-      if (!s.success) out.warn(`could not open a browser; visit ${url}`);
+      if (!s.success) log.warn(`could not open a browser; visit ${url}`);
     });
   } catch {
-    out.warn(`could not open a browser (${cmd[0]} not found); visit ${url}`);
+    log.warn(`could not open a browser (${cmd[0]} not found); visit ${url}`);
   }
 }
 
@@ -155,7 +169,7 @@ export async function runQuickstart(options: QuickstartOptions): Promise<{ url: 
   const compose = join(options.workspace, COMPOSE_FILE);
   const haveCompose = await Deno.stat(compose).then((s) => s.isFile, () => false);
   if (!options.local && haveCompose && await dockerEngineAvailable()) {
-    options.out.info(`Docker engine found: starting ${COMPOSE_FILE} with docker compose`);
+    options.log.info(`Docker engine found: starting ${COMPOSE_FILE} with docker compose`);
     const envFile = join(options.workspace, "docker", "lightweight", ".env");
     const hasEnv = await Deno.stat(envFile).then(() => true, () => false);
     const status = await new Deno.Command("docker", {
@@ -169,10 +183,10 @@ export async function runQuickstart(options: QuickstartOptions): Promise<{ url: 
         `docker compose up failed (exit ${status.code}); run 'dspy-code up' for the local stack`,
       );
     }
-    options.out.print("Stack started with Docker Compose. Dashboard: http://127.0.0.1:18081/");
+    options.log.print("Stack started with Docker Compose. Dashboard: http://127.0.0.1:18081/");
     return { url: "http://127.0.0.1:18081", mode: "docker" };
   }
-  options.out.info(
+  options.log.info(
     haveCompose
       ? "no Docker engine answered: starting the local stack in this process"
       : "starting the local stack in this process",

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { resolveOllamaUrl } from "../agent/llm/mod.ts";
 import { openWorkspaceKv } from "../core/kv.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import type { DurableTopicStatus, ServerBus } from "./bus_adapter.ts";
@@ -18,7 +19,7 @@ import { TraceLog } from "./trace.ts";
 
 /** Endpoints `/api/status` probes. */
 export interface ProbeTargets {
-  /** Ollama base URL (`OLLAMA_HOST`/`OLLAMA_BASE_URL`, default http://127.0.0.1:11434). */
+  /** Ollama base URL: `OLLAMA_BASE_URL`, else `OLLAMA_HOST`, else http://localhost:11434 (normalised). */
   ollamaUrl?: string;
   /** Kafka bootstrap servers when Kafka is configured (`KAFKA_BOOTSTRAP`/`KAFKA_BROKERS`). */
   kafkaBrokers?: string;
@@ -119,9 +120,8 @@ function envOr(...names: string[]): string | undefined {
 
 /** Probe targets from the environment. */
 export function probesFromEnv(): ProbeTargets {
-  const ollama = envOr("OLLAMA_BASE_URL", "OLLAMA_HOST") ?? "http://127.0.0.1:11434";
   return {
-    ollamaUrl: /^https?:\/\//.test(ollama) ? ollama : `http://${ollama}`,
+    ollamaUrl: resolveOllamaUrl(envOr("OLLAMA_BASE_URL")),
     kafkaBrokers: envOr("KAFKA_BOOTSTRAP", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKERS"),
     infermeshUrl: envOr("INFERMESH_URL"),
   };

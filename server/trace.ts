@@ -12,6 +12,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { readJsonlTail } from "../core/jsonl.ts";
 import { formatSse } from "./sse.ts";
 
 /** One trace record. */
@@ -238,36 +239,11 @@ export class TraceLog {
   /** The last `n` records on disk (after flushing), oldest first. Lines that are not JSON are skipped. */
   async tail(n: number): Promise<TraceRecord[]> {
     await this.flush();
-    let text: string;
     try {
-      const file = await Deno.open(this.file, { read: true });
-      try {
-        const size = (await file.stat()).size;
-        const want = Math.min(size, Math.max(4096, n * 256));
-        await file.seek(size - want, Deno.SeekMode.Start);
-        const buf = new Uint8Array(want);
-        let off = 0;
-        while (off < want) {
-          const got = await file.read(buf.subarray(off));
-          if (got === null) break;
-          off += got;
-        }
-        text = new TextDecoder().decode(buf.subarray(0, off));
-        if (want < size) text = text.slice(text.indexOf("\n") + 1); // drop the partial first line
-      } finally {
-        file.close();
-      }
+      return await readJsonlTail<TraceRecord>(this.file, n);
     } catch {
-      return [];
+      return []; // unreadable trace file: nothing to show
     }
-    const out: TraceRecord[] = [];
-    for (const line of text.split("\n").slice(-n - 1)) {
-      if (!line.trim()) continue;
-      try {
-        out.push(JSON.parse(line));
-      } catch { /* a torn or foreign line */ }
-    }
-    return out.slice(-n);
   }
 
   /** Flushes and stops writing. */

@@ -14,7 +14,7 @@ import { appendJsonLine } from "../../core/atomic.ts";
 import { emitMetric } from "../../core/events.ts";
 import { openWorkspaceKv, withKvRetry } from "../../core/kv.ts";
 import { workspacePaths } from "../../core/workspace.ts";
-import { type Bandit, loadBanditFile, saveBanditFile } from "./bandits.ts";
+import { type Bandit, loadBanditFile, saveBanditFile } from "../../learning/mod.ts";
 import { LEARNABLE_TOOLS, rewardOf } from "./scoring.ts";
 
 /** KV key of the session summary. */

@@ -10,6 +10,7 @@
  */
 
 import { UserError } from "../../core/errors.ts";
+import { sleep } from "../../core/sleep.ts";
 import { describeConfig, type LlmConfig } from "./config.ts";
 
 /** What went wrong talking to the LLM. */
@@ -207,16 +208,6 @@ function retryable(err: unknown): boolean {
   if (!(err instanceof LlmError)) return false;
   if (err.kind === "unreachable" || err.kind === "timeout" || err.kind === "garbage") return true;
   return err.kind === "http" && (err.status === undefined || err.status === 429 || err.status >= 500);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
 
 /**

@@ -60,6 +60,24 @@ export function normalizeOpenAiUrl(value: string): string {
 }
 
 /**
+ * The Ollama server root to use: `explicit` (a `--base-url`, a doctor option, the server's
+ * `OLLAMA_BASE_URL`) when given, else `OLLAMA_HOST`, else {@link DEFAULT_OLLAMA_URL}, always through
+ * {@link normalizeOllamaUrl}. The one place the agent, `doctor` and the status server get this address.
+ *
+ * @example
+ * ```ts
+ * resolveOllamaUrl(undefined, () => "0.0.0.0:11434"); // "http://127.0.0.1:11434"
+ * ```
+ */
+export function resolveOllamaUrl(
+  explicit?: string,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): string {
+  const given = [explicit, env("OLLAMA_HOST")].find((v) => v !== undefined && v.trim() !== "");
+  return normalizeOllamaUrl(given ?? DEFAULT_OLLAMA_URL);
+}
+
+/**
  * Resolves the LLM configuration, or null in `LOCAL_MODE`.
  *
  * With Ollama on, the server comes from `--base-url` (when given on the command line), else `OLLAMA_HOST`,
@@ -80,11 +98,10 @@ export function resolveLlmConfig(
     apiKey,
   });
   if (!options.ollama) return openai(options.model);
-  const ollamaBase = explicitBase ?? env("OLLAMA_HOST") ?? DEFAULT_OLLAMA_URL;
   const config: LlmConfig = {
     provider: "ollama",
     model: options.model,
-    baseUrl: normalizeOllamaUrl(ollamaBase),
+    baseUrl: resolveOllamaUrl(explicitBase, env),
   };
   if (apiKey && !explicitBase) config.fallback = openai(env("MODEL_NAME") ?? options.model);
   return config;

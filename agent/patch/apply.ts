@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { appendJsonLine, atomicWriteFile, atomicWriteJson } from "../../core/atomic.ts";
+import { readJsonlTail } from "../../core/jsonl.ts";
 import { errorMessage, UserError } from "../../core/errors.ts";
 import { emitAction } from "../../core/events.ts";
 import { resolveInside, workspacePaths } from "../../core/workspace.ts";
@@ -477,22 +478,8 @@ export async function revertPatch(
 }
 
 /** Reads the last `limit` records of `.dspy_patches/history.jsonl` (skipping unreadable lines). */
-export async function readPatchHistory(root: string, limit = 50): Promise<PatchHistoryRecord[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(historyPath(root));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
-  const out: PatchHistoryRecord[] = [];
-  for (const line of text.split("\n").slice(-limit - 1)) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch { /* torn or foreign line */ }
-  }
-  return out.slice(-limit);
+export function readPatchHistory(root: string, limit = 50): Promise<PatchHistoryRecord[]> {
+  return readJsonlTail<PatchHistoryRecord>(historyPath(root), limit);
 }
 
 /** Appends a history record for a non-apply outcome (e.g. edit refused by the verifier). */

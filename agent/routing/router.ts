@@ -12,7 +12,8 @@
 
 import { emitAction } from "../../core/events.ts";
 import { errorMessage } from "../../core/errors.ts";
-import type { Bandit } from "../learning/bandits.ts";
+import { escapeRegExp } from "../../core/regex.ts";
+import type { Bandit } from "../../learning/mod.ts";
 import { scoreOutcome } from "../learning/scoring.ts";
 import { loadToolBandit } from "../learning/tool_learning.ts";
 import type { LlmClient } from "../llm/client.ts";
@@ -75,10 +76,6 @@ export function keywords(query: string): string[] {
   ];
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /**
  * The offline rules, in order; the first tier-0 match wins, generic fallbacks are tier 1.
  *
@@ -100,7 +97,7 @@ export function offlineCandidates(query: string, state: { hasLogs?: boolean } = 
     out.push({
       tool: "grep",
       args: [
-        `(def|class|function|fn|func|interface|type|struct|enum|const|let|var)\\s+${escapeRegex(sym)}\\b`,
+        `(def|class|function|fn|func|interface|type|struct|enum|const|let|var)\\s+${escapeRegExp(sym)}\\b`,
       ],
       why: `"where is ${sym}" → grep for its definition`,
       tier: 0,
@@ -146,7 +143,7 @@ export function offlineCandidates(query: string, state: { hasLogs?: boolean } = 
     out.push({ tool: "esearch", args: [words.join(" ")], why: "ranked code search", tier: 1 });
     out.push({
       tool: "grep",
-      args: ["--ignore-case", words.map(escapeRegex).join("|")],
+      args: ["--ignore-case", words.map(escapeRegExp).join("|")],
       why: "keyword grep",
       tier: 1,
     });

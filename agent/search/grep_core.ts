@@ -6,6 +6,7 @@
  */
 
 import { UserError } from "../../core/errors.ts";
+import { escapeRegExp } from "../../core/regex.ts";
 
 /** One matching line. `path` is workspace-relative; `line` is 1-based. */
 export interface GrepMatch {
@@ -40,11 +41,6 @@ export interface PatternOptions {
   ignoreCase?: boolean;
   /** The command named in error messages (default `grep`; only grep offers `--fixed`/`--ignore-case`). */
   command?: string;
-}
-
-/** Escapes a literal for use inside a regular expression. */
-export function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
 /**

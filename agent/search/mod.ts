@@ -27,7 +27,7 @@ export {
   walkFiles,
   type WalkOptions,
 } from "./walk.ts";
-export { compilePattern, escapeRegExp, type GrepMatch, searchText } from "./grep_core.ts";
+export { compilePattern, type GrepMatch, searchText } from "./grep_core.ts";
 export { type GrepOptions, type GrepResult, grepWorkspace } from "./grep.ts";
 export {
   type CodeSymbol,

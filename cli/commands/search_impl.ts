@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { atomicWriteJson } from "../../core/atomic.ts";
 import { UserError } from "../../core/errors.ts";
+import { escapeRegExp } from "../../core/regex.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import {
   buildIndex,
@@ -82,7 +83,7 @@ export async function runGrep(args: string[], ctx: CommandContext): Promise<Comm
     out.info(summary);
   } else {
     const re = new RegExp(
-      values.fixed ? positionals[0].replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") : positionals[0],
+      values.fixed ? escapeRegExp(positionals[0]) : positionals[0],
       values["ignore-case"] ? "gi" : "g",
     );
     // Minified files have enormous lines: show the start of a long line (--json has it whole).

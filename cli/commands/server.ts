@@ -8,6 +8,8 @@
 import { type CommandContext, type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
 import { UsageError } from "../../core/errors.ts";
 import { lazyImport } from "../lazy.ts";
+import type { Output } from "../output.ts";
+import type { UpListening } from "../../server/mod.ts";
 
 const serverRun = () =>
   lazyImport<typeof import("../../server/run.ts")>(new URL("../../server/run.ts", import.meta.url));
@@ -36,10 +38,43 @@ function hostPort(name: string, args: string[]) {
   return { host, port, values };
 }
 
+/** Prints where the stack listens: a panel, or one JSON object with `--json`. */
+function announce(out: Output, stack: UpListening): void {
+  const { url } = stack;
+  if (out.json) {
+    out.printJson({
+      ok: true,
+      url,
+      dashboard: `${url}/`,
+      health: `${url}/health`,
+      metrics: `${url}/metrics`,
+    });
+    return;
+  }
+  out.panel("dspy-code is up", [
+    ["workspace", stack.workspace],
+    ["bus", stack.backend],
+    ["dashboard", `${url}/`],
+    ["health", `${url}/health`],
+    ["metrics", `${url}/metrics  (JSON: ${url}/metrics?format=json)`],
+    ["events", `${url}/api/events/stream`],
+    ["trace", `${url}/api/debug/trace/stream  (${stack.traceFile})`],
+    ["admin", stack.adminKey ? "X-Admin-Key required" : "loopback clients only (ADMIN_KEY not set)"],
+  ]);
+  out.info("Press Ctrl-C to stop.");
+}
+
 async function up(args: string[], ctx: CommandContext) {
   const { host, port } = hostPort("up", args);
   const { runUp } = await serverRun();
-  const { url } = await runUp({ workspace: ctx.workspace, host, port, out: ctx.out, signal: ctx.signal });
+  const { url } = await runUp({
+    workspace: ctx.workspace,
+    host,
+    port,
+    log: ctx.out,
+    onListening: (stack) => announce(ctx.out, stack),
+    signal: ctx.signal,
+  });
   return { ok: true, data: { url } };
 }
 
@@ -50,7 +85,8 @@ async function quickstart(args: string[], ctx: CommandContext) {
     workspace: ctx.workspace,
     host,
     port,
-    out: ctx.out,
+    log: ctx.out,
+    onListening: (stack) => announce(ctx.out, stack),
     signal: ctx.signal,
     open: Boolean(values.open),
     local: Boolean(values.local),

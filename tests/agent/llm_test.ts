@@ -13,6 +13,7 @@ import {
   probeLlm,
   resetBreakers,
   resolveLlmConfig,
+  resolveOllamaUrl,
   signatures,
 } from "../../agent/mod.ts";
 import { isChainOfThought, signatureOf, startLlmServer } from "./support/llm_servers.ts";
@@ -43,6 +44,11 @@ Deno.test("config: Ollama first, OLLAMA_HOST, --base-url, LOCAL_MODE, OpenAI fal
   assert.equal(withFallback.fallback?.provider, "openai");
   assert.equal(withFallback.fallback?.model, "gpt-4o-mini");
   assert.equal(normalizeOllamaUrl("myhost"), "http://myhost:11434");
+  // One resolution for the agent, doctor and the server: explicit, else OLLAMA_HOST, else the default.
+  assert.equal(resolveOllamaUrl(undefined, env({})), "http://localhost:11434");
+  assert.equal(resolveOllamaUrl(undefined, env({ OLLAMA_HOST: "0.0.0.0:9" })), "http://127.0.0.1:9");
+  assert.equal(resolveOllamaUrl(" ", env({ OLLAMA_HOST: "h:2/" })), "http://h:2");
+  assert.equal(resolveOllamaUrl("http://x:3/api", env({ OLLAMA_HOST: "h:2" })), "http://x:3");
   assert.ok(modelMatches("qwen3", "qwen3:1.7b"));
   assert.ok(modelMatches("llama3", "llama3:latest"));
   assert.ok(!modelMatches("qwen3:4b", "qwen3:1.7b"));

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   argsFor,
-  createBandit,
   createLlmClient,
   extractKeyEvents,
   learnFromTool,
@@ -17,6 +16,7 @@ import {
   routeRequest,
   scoreOutcome,
 } from "../../agent/mod.ts";
+import { createBandit } from "../../learning/mod.ts";
 import { closeAllKv } from "../../core/kv.ts";
 import { splitCommandLine } from "../../cli/tokenize.ts";
 import { startLlmServer } from "./support/llm_servers.ts";

@@ -300,6 +300,31 @@ Deno.test("doctor --json reports every check", async () => {
   await Deno.remove(ws, { recursive: true });
 });
 
+Deno.test("doctor probes OLLAMA_HOST normalised like the agent (0.0.0.0:PORT → 127.0.0.1:PORT)", async () => {
+  const ws = await tempWorkspace();
+  // A stand-in answering Ollama's /api/tags, so the probe's address is what the test checks.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/api/tags"
+        ? Response.json({ models: [{ name: "qwen3:1.7b" }] })
+        : new Response("not found", { status: 404 }),
+  );
+  try {
+    const r = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
+      env: { OLLAMA_HOST: `0.0.0.0:${server.addr.port}` },
+    });
+    const ollama = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "ollama");
+    assert.equal(ollama.status, "ok", ollama.detail);
+    assert.equal(ollama.detail, `http://127.0.0.1:${server.addr.port}: 1 model(s) qwen3:1.7b`);
+    const disk = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "disk");
+    assert.match(disk.detail, /^\d+\.\d GB free$/);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
 Deno.test("stats shows the tool bandit: tried arms in a table, untried ones on one line", async () => {
   const ws = await tempWorkspace();
   await Deno.writeTextFile(

@@ -9,7 +9,7 @@ import {
   restoreBandit,
   sampleBeta,
   saveBanditFile,
-} from "../../agent/mod.ts";
+} from "../../learning/mod.ts";
 
 const TOOLS = ["grep", "esearch", "plan", "ctx"];
 
@@ -56,12 +56,32 @@ Deno.test("policy aliases and bad input", () => {
   assert.throws(() => b.update(5, 1), /out of range/);
 });
 
-Deno.test("update with an unknown arm adds it; ucb tries every arm first", () => {
+Deno.test("ucb tries every arm once before exploiting any", () => {
+  for (let seed = 0; seed < 20; seed++) {
+    const tools = ["a", "b", "c", "d"];
+    const b = createBandit({ policy: "ucb1", tools, seed });
+    const firstPicks: string[] = [];
+    for (let i = 0; i < tools.length; i++) {
+      const pick = b.select();
+      firstPicks.push(pick);
+      // The first arm pays off fully and the rest pay nothing, so anything but "untried arms first" would
+      // pick the first arm again.
+      b.update(pick, i === 0 ? 1 : 0);
+    }
+    assert.deepEqual(
+      [...firstPicks].sort(),
+      tools,
+      `seed ${seed}: the first ${tools.length} UCB picks were ${firstPicks.join(", ")}`,
+    );
+    assert.deepEqual(b.counts(), [1, 1, 1, 1]);
+  }
+});
+
+Deno.test("update with an unknown arm adds it", () => {
   const b = createBandit({ policy: "ucb1", tools: ["a", "b", "c"], seed: 1 });
-  const first = new Set([b.select(), b.select(), b.select()].map((t, i) => (b.update(t, 0), t + i)));
-  assert.deepEqual(first.size, 3);
   b.update("new", 1);
-  assert.deepEqual(b.tools.includes("new"), true);
+  assert.deepEqual(b.tools, ["a", "b", "c", "new"]);
+  assert.deepEqual(b.counts(), [0, 0, 0, 1]);
 });
 
 Deno.test("beta sampler has the right mean", () => {

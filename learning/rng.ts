@@ -1,7 +1,9 @@
 /**
- * A small seeded pseudo-random generator (sfc32) whose whole state is four 32-bit words, so a training run
- * can save it in a checkpoint and continue with exactly the same stream after a resume. Everything random in
- * the RL trainer (weight init, action sampling, minibatch shuffles, env resets) draws from one of these.
+ * The one seeded pseudo-random generator of the tree (sfc32 seeded through splitmix32, so nearby seeds give
+ * unrelated streams). Its whole state is four 32-bit words, so a training run can save it in a checkpoint and
+ * continue with exactly the same stream after a resume. Everything random in the RL trainer (weight init,
+ * action sampling, minibatch shuffles, env resets) draws from an {@link Rng}; the bandits draw from a
+ * {@link Uniform} made by {@link createRng} and use the Gamma / Beta samplers below (Marsaglia–Tsang).
  *
  * @module
  */
@@ -127,4 +129,63 @@ export class Rng {
   fork(): number {
     return this.nextU32() & 0x7fffffff;
   }
+}
+
+/** A uniform random source returning numbers in [0, 1) (what the bandits and samplers draw from). */
+export type Uniform = () => number;
+
+/**
+ * A uniform source: with a seed, the deterministic {@link Rng} stream for that seed; without one,
+ * `Math.random`.
+ *
+ * @example
+ * ```ts
+ * const rand = createRng(7);
+ * rand(); // 0 <= x < 1, same sequence for seed 7 on every run
+ * ```
+ */
+export function createRng(seed?: number): Uniform {
+  if (seed === undefined) return Math.random;
+  if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+  const rng = new Rng(Math.floor(seed));
+  return () => rng.float();
+}
+
+/** Samples a standard normal N(0, 1) with the Box–Muller transform. */
+export function sampleNormal(rand: Uniform): number {
+  let u = 0;
+  while (u === 0) u = rand();
+  const v = rand();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** Samples Gamma(shape, 1) with Marsaglia–Tsang; shapes below 1 use the boost `G(a+1)·U^(1/a)`. */
+export function sampleGamma(shape: number, rand: Uniform): number {
+  if (!(shape > 0)) throw new RangeError(`gamma shape must be > 0, got ${shape}`);
+  if (shape < 1) {
+    let u = 0;
+    while (u === 0) u = rand();
+    return sampleGamma(shape + 1, rand) * Math.pow(u, 1 / shape);
+  }
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  while (true) {
+    let x: number, v: number;
+    do {
+      x = sampleNormal(rand);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = rand();
+    if (u < 1 - 0.0331 * x * x * x * x) return d * v;
+    if (Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+  }
+}
+
+/** Samples Beta(alpha, beta) as `X/(X+Y)` with X ~ Gamma(alpha), Y ~ Gamma(beta). */
+export function sampleBeta(alpha: number, beta: number, rand: Uniform): number {
+  const x = sampleGamma(alpha, rand);
+  const y = sampleGamma(beta, rand);
+  const sum = x + y;
+  return sum === 0 ? 0.5 : x / sum;
 }

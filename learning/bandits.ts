@@ -17,10 +17,10 @@
  * @module
  */
 
-import { atomicWriteJson } from "../../core/atomic.ts";
-import { UserError } from "../../core/errors.ts";
-import { workspacePaths } from "../../core/workspace.ts";
-import { createRng, type Rng, sampleBeta } from "./rng.ts";
+import { atomicWriteJson } from "../core/atomic.ts";
+import { UserError } from "../core/errors.ts";
+import { workspacePaths } from "../core/workspace.ts";
+import { createRng, sampleBeta, type Uniform } from "./rng.ts";
 
 /** The bandit policies. */
 export type BanditPolicy = "epsilon-greedy" | "ucb1" | "thompson";
@@ -93,7 +93,7 @@ export interface BanditOptions {
   /** Seed for a reproducible random stream. */
   seed?: number;
   /** Custom uniform source; overrides `seed`. */
-  rng?: Rng;
+  rng?: Uniform;
 }
 
 /** A bandit over named arms. */
@@ -135,7 +135,7 @@ class TabularBandit implements Bandit {
   #beta: number[];
   #epsilon: number;
   #ucbC: number;
-  #rng: Rng;
+  #rng: Uniform;
 
   constructor(options: BanditOptions) {
     this.policy = normalizePolicy(options.policy ?? "epsilon-greedy");
