@@ -171,15 +171,31 @@ function tracePath(url: string): string {
 }
 
 /**
- * Wraps the app for `Deno.serve`: refuses over-limit bodies by their Content-Length before routing, passes
- * the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
+ * Wraps the app for `Deno.serve`: applies the browser protections (`server/browser_guard.ts`: Host
+ * allow-list; JSON content type and same origin for every method but GET/HEAD/OPTIONS) and refuses
+ * over-limit bodies by their Content-Length before routing, so every route, present or future, gets them;
+ * passes the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
  * Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
  */
 export function createHandler(
   state: ServerState,
   app: Hono<AppEnv>,
 ): (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> {
+  const cors = state.browser.corsOrigins.size > 0;
   const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
+    if (cors) {
+      const headers = state.browser.corsHeaders(req.headers.get("origin"));
+      if (headers) {
+        try {
+          for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+        } catch {
+          // Immutable headers (a proxied response): copy them onto a new response.
+          const copy = new Headers(res.headers);
+          for (const [k, v] of Object.entries(headers)) copy.set(k, v);
+          res = new Response(res.body, { status: res.status, statusText: res.statusText, headers: copy });
+        }
+      }
+    }
     const ms = performance.now() - started;
     state.http.observe(env.route ?? "unmatched", req.method, res.status, ms / 1000);
     state.trace.add(
@@ -202,8 +218,21 @@ export function createHandler(
         return info.completed;
       },
     };
-    // GET and HEAD bodies are never read, so only other methods pay for the header lookup.
+    // Host allow-list, and Origin + JSON content type for state-changing methods: every route, before routing.
+    const refusal = state.browser.check(req);
+    if (refusal) {
+      env.route = "refused";
+      return finish(req, env, errorResponse(refusal.status, refusal.message), started);
+    }
     const method = req.method;
+    if (cors) {
+      const headers = state.browser.corsHeaders(req.headers.get("origin"));
+      if (headers && method === "OPTIONS") {
+        env.route = "preflight";
+        return finish(req, env, new Response(null, { status: 204, headers }), started);
+      }
+    }
+    // GET and HEAD bodies are never read, so only other methods pay for the header lookup.
     const declared = method === "GET" || method === "HEAD" ? null : req.headers.get("content-length");
     if (declared !== null && !(Number(declared) <= state.bodyLimit)) {
       // Refuse before reading: the client is told at once, whatever the route.

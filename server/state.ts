@@ -10,6 +10,7 @@
 import { openWorkspaceKv } from "../core/kv.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import type { DurableTopicStatus, ServerBus } from "./bus_adapter.ts";
+import { BrowserGuard } from "./browser_guard.ts";
 import { StreamHub } from "./event_hub.ts";
 import { DEFAULT_BODY_LIMIT } from "./http.ts";
 import { HttpMetrics } from "./http_metrics.ts";
@@ -48,6 +49,13 @@ export interface ServerStateOptions {
   sampleMs?: number;
   /** Probe targets for `/api/status` (default: from the environment). */
   probes?: ProbeTargets;
+  /**
+   * Extra `Host` values to accept (`name` or `name:port`; `*` = any), besides the loopback names and the
+   * bound address. Default: `DSPY_ALLOWED_HOSTS`. See `server/browser_guard.ts`.
+   */
+  allowedHosts?: string[];
+  /** Origins allowed cross-origin (CORS). Default: `DSPY_ALLOWED_ORIGINS`; none = no CORS headers. */
+  allowedOrigins?: string[];
 }
 
 /** A point of a history ring. */
@@ -83,6 +91,8 @@ export interface ServerState {
   /** KV of the active workspace. */
   kv(): Promise<Deno.Kv>;
   readonly adminKey: string | null;
+  /** Host/Origin/Content-Type checks applied to every request (see `server/browser_guard.ts`). */
+  readonly browser: BrowserGuard;
   readonly bus: ServerBus | undefined;
   readonly bodyLimit: number;
   readonly keepAliveMs: number;
@@ -136,6 +146,7 @@ export function createServerState(options: ServerStateOptions): ServerState {
     workspace: options.workspace,
     kv: () => openWorkspaceKv(state.workspace),
     adminKey: adminKey ? adminKey : null,
+    browser: new BrowserGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins }),
     bus: options.bus,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     keepAliveMs: options.keepAliveMs ?? 15_000,
