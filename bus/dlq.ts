@@ -8,6 +8,7 @@
  * @module
  */
 
+import { appendConfined } from "../core/confined.ts";
 import { join } from "node:path";
 import { openWorkspaceKv, withKvRetry, workspacePaths } from "../core/mod.ts";
 import type { Bus, DeadLetterRecord, DlqSummary } from "./types.ts";
@@ -217,8 +218,8 @@ export class DeadLetterSink {
       const writtenAt = Date.now();
       for (const e of entries) e.writtenAt = writtenAt;
       const { reportsDir } = workspacePaths(workspace);
-      await Deno.mkdir(reportsDir, { recursive: true });
-      await Deno.writeTextFile(join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n", { append: true });
+      // Never through a planted symlink (core/confined.ts): the mirror would append to its target.
+      await appendConfined(workspace, join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n");
     }
   }
 
