@@ -9,6 +9,7 @@
  */
 
 import { appendConfined } from "../core/confined.ts";
+import { checkDeadLetterId, checkTopicName } from "./limits.ts";
 import { join } from "node:path";
 import { openWorkspaceKv, withKvRetry, workspacePaths } from "../core/mod.ts";
 import type { Bus, DeadLetterRecord, DlqSummary } from "./types.ts";
@@ -297,6 +298,7 @@ export async function listDeadLetters(
 
 /** One record by id, or null. */
 export async function getDeadLetter(workspace: string, id: string): Promise<DeadLetterRecord | null> {
+  checkDeadLetterId(id);
   const kv = await openWorkspaceKv(workspace);
   return (await kv.get<DeadLetterRecord>([...DLQ_PREFIX, id])).value;
 }
@@ -326,6 +328,8 @@ async function selectKeys(
   selector: DeadLetterSelector,
 ): Promise<Deno.KvEntry<DeadLetterRecord>[]> {
   const out: Deno.KvEntry<DeadLetterRecord>[] = [];
+  if (selector.topic !== undefined) checkTopicName(selector.topic);
+  for (const id of selector.ids ?? []) checkDeadLetterId(id);
   if (selector.ids && selector.ids.length > 0) {
     for (const id of selector.ids) {
       const e = await kv.get<DeadLetterRecord>([...DLQ_PREFIX, id]);

@@ -43,3 +43,12 @@ export { NotJsonError } from "./json_check.ts";
 export { readMetricsSnapshot } from "./metrics_writer.ts";
 export { durableStatus, type DurableTopicStatus } from "./status.ts";
 export { tailKafka, type TailKafkaOptions } from "./kafka.ts";
+export {
+  checkDeadLetterId,
+  checkGroupName,
+  checkTopicName,
+  MAX_DLQ_ID_BYTES,
+  MAX_GROUP_BYTES,
+  MAX_TOPIC_BYTES,
+  NameLimitError,
+} from "./limits.ts";

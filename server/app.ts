@@ -182,6 +182,8 @@ export function createHandler(
   app: Hono<AppEnv>,
 ): (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> {
   const cors = state.browser.corsOrigins.size > 0;
+  const cap = state.maxRequestsPerClient;
+  const inflight = new Map<string, number>();
   const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
     if (cors) {
       const headers = state.browser.corsHeaders(req.headers.get("origin"));
@@ -224,6 +226,35 @@ export function createHandler(
       env.route = "refused";
       return finish(req, env, errorResponse(refusal.status, refusal.message), started);
     }
+    let held: (() => void) | undefined;
+    // Per-client cap on requests in flight (SSE streams and slow bodies included), released when Deno
+    // reports the response done or the connection gone.
+    if (cap > 0) {
+      const addr = info.remoteAddr;
+      const key = "hostname" in addr ? addr.hostname : "local";
+      const n = inflight.get(key) ?? 0;
+      if (n >= cap) {
+        env.route = "client_cap";
+        return finish(
+          req,
+          env,
+          errorResponse(
+            503,
+            `too many requests in flight from ${key}: at most ${cap} at once; close some streams or retry`,
+            {},
+            { "retry-after": "1" },
+          ),
+          started,
+        );
+      }
+      inflight.set(key, n + 1);
+      const release = () => {
+        const left = (inflight.get(key) ?? 1) - 1;
+        if (left <= 0) inflight.delete(key);
+        else inflight.set(key, left);
+      };
+      held = release;
+    }
     const method = req.method;
     if (cors) {
       const headers = state.browser.corsHeaders(req.headers.get("origin"));
@@ -251,6 +282,23 @@ export function createHandler(
       );
     }
     const res = app.fetch(req, env);
+    if (held) {
+      const release = held;
+      const settle = (r: Response): Response => {
+        // A stream (SSE) stays counted until its client goes; any other response is complete here.
+        if (r.headers.get("content-type")?.startsWith("text/event-stream")) {
+          if (req.signal.aborted) release();
+          else req.signal.addEventListener("abort", release, { once: true });
+        } else release();
+        return finish(req, env, r, started);
+      };
+      return res instanceof Promise
+        ? res.then(settle, (err) => {
+          release();
+          throw err;
+        })
+        : settle(res);
+    }
     return res instanceof Promise
       ? res.then((r) => finish(req, env, r, started))
       : finish(req, env, res, started);

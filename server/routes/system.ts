@@ -85,7 +85,7 @@ export const systemRoutes: RouteModule = {
     );
 
     routes.post("/api/system/workspace", async (c) => {
-      const body = await readJsonObject(c.req.raw, state.bodyLimit);
+      const body = await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs);
       if (typeof body.path !== "string" || body.path.trim() === "" || body.path.length > 4096) {
         throw new HttpError(400, 'send {"path": "/absolute/dir"} with an existing directory');
       }
@@ -101,7 +101,7 @@ export const systemRoutes: RouteModule = {
     });
 
     routes.post("/api/system/guard", async (c) => {
-      const body = await readJsonObject(c.req.raw, state.bodyLimit);
+      const body = await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs);
       const kv = await state.kv();
       let thresholds;
       try {

@@ -40,6 +40,7 @@ export async function rawRequest(
 ): Promise<RawOutcome> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const timeoutMs = options.timeoutMs ?? 5000;
+  const isHead = typeof request === "string" ? request.startsWith("HEAD ") : false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await conn.write(typeof request === "string" ? enc.encode(request) : request);
@@ -61,6 +62,7 @@ export async function rawRequest(
       const text = dec.decode(concat(chunks));
       const end = text.indexOf("\r\n\r\n");
       if (end !== -1) {
+        if (isHead || /^HTTP\/1\.[01] (204|304)/.test(text)) break; // no body follows
         const len = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
         if (len && enc.encode(text.slice(end + 4)).byteLength >= Number(len[1])) break;
       }
