@@ -18,7 +18,7 @@
  */
 
 import { atomicWriteJson } from "../../core/atomic.ts";
-import { UserError } from "../../core/errors.ts";
+import { UsageError, UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { createRng, type Rng, sampleBeta } from "./rng.ts";
 
@@ -44,12 +44,12 @@ export const POLICY_NAMES: readonly string[] = Object.keys(POLICY_ALIASES);
 
 /**
  * Maps a policy name or alias (`eps`, `egreedy`, `ucb`, `beta`, `ts`, …) to its canonical name.
- * Throws a {@link UserError} listing the accepted names for anything else.
+ * Throws a {@link UsageError} (exit 2 on the CLI) listing the accepted names for anything else.
  */
 export function normalizePolicy(name: string): BanditPolicy {
   const policy = POLICY_ALIASES[name.trim().toLowerCase()];
   if (!policy) {
-    throw new UserError(
+    throw new UsageError(
       `unknown bandit policy '${name}': use epsilon-greedy, ucb1 or thompson (aliases: ${
         POLICY_NAMES.join(", ")
       })`,
