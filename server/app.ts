@@ -12,7 +12,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InsufficientResourcesError } from "../core/guard.ts";
-import { UserError } from "../core/errors.ts";
+import { errorMessage, UserError } from "../core/errors.ts";
+import { explainKvError, isKvCorruptError } from "../core/kv_health.ts";
 import { checkAdmin } from "./auth.ts";
 import { HttpError } from "./http.ts";
 import type { ServerState } from "./state.ts";
@@ -143,6 +144,10 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     if (err instanceof HttpError) return errorResponse(err.status, err.message, err.extra, err.headers);
     if (err instanceof InsufficientResourcesError) {
       return errorResponse(507, err.message, { ok: false, guard: err.evaluation });
+    }
+    if (isKvCorruptError(err)) {
+      // Server-side damage, not a client error: 503 with the file and the repair.
+      return errorResponse(503, errorMessage(explainKvError(err, state.workspace)));
     }
     if (err instanceof UserError) return errorResponse(400, err.message);
     if (err instanceof HTTPException) {
