@@ -17,6 +17,7 @@ export {
   POLICY_NAMES,
   readBanditState,
   readBanditStateFile,
+  setAsideDamagedState,
   restoreBandit,
   saveBanditFile,
   serializeBandit,
