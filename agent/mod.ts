@@ -17,10 +17,10 @@ export {
   POLICY_NAMES,
   readBanditState,
   readBanditStateFile,
-  setAsideDamagedState,
   restoreBandit,
   saveBanditFile,
   serializeBandit,
+  setAsideDamagedState,
   validateBanditState,
 } from "./learning/bandits.ts";
 export { createRng, type Rng, sampleBeta, sampleGamma, sampleNormal } from "./learning/rng.ts";
