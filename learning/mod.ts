@@ -29,6 +29,7 @@ export {
   restoreBandit,
   saveBanditFile,
   serializeBandit,
+  setAsideDamagedState,
   validateBanditState,
 } from "./bandits.ts";
 export {

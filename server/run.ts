@@ -39,6 +39,8 @@ export interface UpListening {
   traceFile: string;
   /** True when ADMIN_KEY is set (admin routes need `X-Admin-Key`). */
   adminKey: boolean;
+  /** The Host names the browser guard accepts (loopback names, the bound address, `--allowed-host`). */
+  acceptedHosts: string[];
 }
 
 /** Options for {@link runUp}. */
@@ -58,6 +60,10 @@ export interface RunUpOptions {
   onReady?: (server: ServerHandle) => void;
   /** Extra route modules (experiments, dev cycle, ...). */
   routes?: RouteModule[];
+  /** Extra accepted Host names (`--allowed-host`; see `server/browser_guard.ts`). */
+  allowedHosts?: string[];
+  /** Origins allowed cross-origin (`--allowed-origin`). */
+  allowedOrigins?: string[];
 }
 
 /** Starts the local stack and runs it until `signal` aborts. */
@@ -71,6 +77,12 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
         `set ADMIN_KEY to manage the server remotely`,
     );
   }
+  if (!isLoopback(host) && !options.allowedHosts?.length) {
+    log.info(
+      `requests must name this server by IP address (Host header); pass --allowed-host NAME to reach it ` +
+        `by a host name`,
+    );
+  }
   const bus = await startBus({ workspace: options.workspace });
   let server: ServerHandle;
   try {
@@ -81,6 +93,8 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
       bus: fromBus(bus),
       adminKey,
       routes: options.routes,
+      allowedHosts: options.allowedHosts,
+      allowedOrigins: options.allowedOrigins,
     });
   } catch (err) {
     await bus.close();
@@ -105,6 +119,7 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
     backend: bus.backend,
     traceFile: join(".dspy_reports", "server_trace.log"),
     adminKey: adminKey !== null,
+    acceptedHosts: ["127.0.0.1", "localhost", "[::1]", host, ...(options.allowedHosts ?? [])],
   });
   options.onReady?.(server);
   if (options.open) openBrowser(`${url}/`, log);

@@ -12,6 +12,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { appendConfined, checkNoSymlinkBelow, openConfined } from "../core/confined.ts";
 import { readJsonlTail } from "../core/jsonl.ts";
 import { formatSse } from "./sse.ts";
 
@@ -206,19 +207,24 @@ export class TraceLog {
     return this.#writing;
   }
 
+  /** The workspace the trace folder belongs to: writes and reads stay inside it (`core/confined.ts`). */
+  get #root(): string {
+    return dirname(dirname(this.file));
+  }
+
   async #write(text: string): Promise<void> {
-    await Deno.mkdir(dirname(this.file), { recursive: true });
     const size = await this.bytes();
     if (size > 0 && size + text.length > this.#maxBytes) {
       await Deno.rename(this.file, this.file + ".1").catch(() => {});
     }
-    await Deno.writeFile(this.file, encoder.encode(text), { append: true, create: true });
+    // Never through a planted symlink (a hostile repository could point the log at a file elsewhere).
+    await appendConfined(this.#root, this.file, encoder.encode(text));
   }
 
   /** Current size of the trace file in bytes (0 when missing). */
   async bytes(): Promise<number> {
     try {
-      return (await Deno.stat(this.file)).size;
+      return (await Deno.lstat(this.file)).size;
     } catch {
       return 0;
     }
@@ -230,6 +236,7 @@ export class TraceLog {
     await this.#writing;
     await Deno.remove(this.file + ".1").catch(() => {});
     try {
+      await checkNoSymlinkBelow(this.#root, this.file); // truncating through a link would empty its target
       await Deno.truncate(this.file, 0);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
@@ -240,6 +247,8 @@ export class TraceLog {
   async tail(n: number): Promise<TraceRecord[]> {
     await this.flush();
     try {
+      // Confined: a regular file inside the workspace, never through a symlink out of it.
+      (await openConfined(this.#root, this.file)).file.close();
       return await readJsonlTail<TraceRecord>(this.file, n);
     } catch {
       return []; // unreadable trace file: nothing to show
