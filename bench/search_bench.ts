@@ -5,10 +5,14 @@
  * 1. grep vs ripgrep (`rg`, Debian package `ripgrep`): same patterns, same file filter, same match count;
  *    wall time of whole processes (`dspy-code grep` vs `rg`), best of 5 interleaved warm runs;
  * 2. index build (full, no-change, one touched file) and esearch p50/p95 latency on that tree;
- * 3. retrieval quality on the labelled kafkajs query set (bench/data/kafkajs_queries.json): MRR@10 and
- *    recall@5 for our BM25F esearch, plain BM25, the old TF-IDF scheme, and hybrid (BM25F + hash vectors).
+ * 3. retrieval quality on three real corpora in three languages (bench/search_corpora.ts: kafkajs, urllib3,
+ *    gin), on the TEST half of their labelled query sets: MRR@10 and recall@5 over the behavioural queries
+ *    and MRR@10 over the identifier lookups, for our esearch, plain BM25, the old TF-IDF scheme, and hybrid
+ *    (ours + hash vectors). `--split tune` reports the tune half instead (the only half to tune on);
+ *    `--show-misses` lists the queries ours misses, and is refused on the test half.
  *
- * Usage: `deno run -A bench/search_bench.ts [--json] [--cache DIR] [--skip-grep] [--skip-index]`
+ * Usage: `deno run -A bench/search_bench.ts [--json] [--cache DIR] [--skip-grep] [--skip-index]
+ *         [--split test|tune|all] [--show-misses]`
  *
  * @module
  */
@@ -18,7 +22,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildIndex, grepWorkspace, loadIndex, rankChunks, searchIndex } from "../agent/search/mod.ts";
 import { buildEmbeddingIndex, createHashEmbedder, hybridSearch } from "../embeddings/mod.ts";
-import { evaluate, type LabelledQuery, oldTfidfRanker, plainBm25Ranker } from "./search_quality.ts";
+import { CORPORA, ensureCorpus, loadEvalSet, type Split } from "./search_corpora.ts";
+import {
+  evaluate,
+  type LabelledQuery,
+  oldTfidfRanker,
+  plainBm25Ranker,
+  type Ranker,
+} from "./search_quality.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -29,8 +40,19 @@ const { values: flags } = parseArgs({
     cache: { type: "string" },
     "skip-grep": { type: "boolean" },
     "skip-index": { type: "boolean" },
+    split: { type: "string", default: "test" },
+    "show-misses": { type: "boolean" },
   },
 });
+const split = flags.split as Split | "all";
+if (!["test", "tune", "all"].includes(split)) {
+  console.error(`--split must be test, tune or all (got '${split}')`);
+  Deno.exit(2);
+}
+if (flags["show-misses"] && split !== "tune") {
+  console.error("--show-misses works only with --split tune: looking at test-half misses would tune on them");
+  Deno.exit(2);
+}
 
 /** Pinned packages for the big tree (≈21k searchable files; `dist/` and `build/` folders are skipped). */
 const PACKAGES = [
@@ -232,39 +254,82 @@ async function indexBench(tree: string, queries: LabelledQuery[]) {
   };
 }
 
-async function qualityBench(kafkajs: string, queries: LabelledQuery[]) {
-  await Deno.remove(join(kafkajs, ".dspy_index"), { recursive: true }).catch(() => {});
-  await buildIndex(kafkajs, { full: true });
-  const idx = (await loadIndex(kafkajs))!;
-  await buildEmbeddingIndex(kafkajs, createHashEmbedder(), { full: true });
-  const rows: { scheme: string; mrr10: number; recall5: number }[] = [];
-  const add = async (scheme: string, r: Promise<{ mrr10: number; recall5: number }>) => {
-    const m = await r;
-    rows.push({
-      scheme,
-      mrr10: Math.round(m.mrr10 * 1000) / 1000,
-      recall5: Math.round(m.recall5 * 1000) / 1000,
-    });
-  };
-  await add("esearch (BM25F, ours)", evaluate(queries, (q) => rankChunks(idx, q, 50).map((h) => h.path)));
-  await add("plain BM25", evaluate(queries, await plainBm25Ranker(kafkajs)));
-  await add("old TF-IDF (§5.2)", evaluate(queries, await oldTfidfRanker(kafkajs)));
-  await add(
-    "hybrid RRF (BM25F + hash vectors)",
-    evaluate(
-      queries,
-      async (q) => (await hybridSearch(kafkajs, q, { k: 20, context: 0 })).hits.map((h) => h.path),
-    ),
-  );
-  return rows;
+type Scheme = { scheme: string; rank: Ranker };
+
+/** The rankers compared on a corpus: ours, the two baselines, and hybrid with the hash embedder. */
+async function schemesFor(root: string): Promise<Scheme[]> {
+  await Deno.remove(join(root, ".dspy_index"), { recursive: true }).catch(() => {});
+  await buildIndex(root, { full: true });
+  const idx = (await loadIndex(root))!;
+  await buildEmbeddingIndex(root, createHashEmbedder(), { full: true });
+  return [
+    { scheme: "esearch (ours)", rank: (q) => rankChunks(idx, q, 50).map((h) => h.path) },
+    { scheme: "plain BM25", rank: await plainBm25Ranker(root) },
+    { scheme: "old TF-IDF", rank: await oldTfidfRanker(root) },
+    {
+      scheme: "hybrid (ours + hash vectors)",
+      rank: async (q) => (await hybridSearch(root, q, { k: 20, context: 0 })).hits.map((h) => h.path),
+    },
+  ];
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Retrieval quality per corpus on one half (`test` by default): MRR@10 and recall@5 over the behavioural
+ * queries, and MRR@10 over the identifier lookups, for every scheme.
+ */
+async function qualityBench(split: Split | "all", show: boolean) {
+  const rows: Record<string, unknown>[] = [];
+  for (const name of CORPORA) {
+    const set = await loadEvalSet(name);
+    const root = await ensureCorpus(set, cache);
+    const pick = (kind: string) =>
+      set.queries.filter((q) => q.kind === kind && (split === "all" || q.split === split));
+    const behaviour = pick("behaviour");
+    const ident = pick("identifier");
+    for (const s of await schemesFor(root)) {
+      const b = await evaluate(behaviour, s.rank);
+      const i = await evaluate(ident, s.rank);
+      rows.push({
+        corpus: name,
+        scheme: s.scheme,
+        queries: `${behaviour.length}+${ident.length}`,
+        mrr10: r3(b.mrr10),
+        recall5: r3(b.recall5),
+        ident_mrr10: r3(i.mrr10),
+      });
+      if (show && s.scheme === "esearch (ours)") {
+        for (const o of [...b.outcomes, ...i.outcomes]) {
+          if (o.rank === 1 && o.recall5 === 1) continue;
+          log(`  [${name}] rank ${o.rank || "-"} r5 ${r3(o.recall5)}  ${o.query}\n      ${o.top.join("  ")}`);
+        }
+      }
+    }
+  }
+  // Per scheme: the average over corpora, and ours as a multiple of TF-IDF on each corpus.
+  const summary: Record<string, unknown>[] = [];
+  for (const scheme of new Set(rows.map((r) => r.scheme as string))) {
+    const mine = rows.filter((r) => r.scheme === scheme);
+    const avg = (k: string) => r3(mine.reduce((a, r) => a + (r[k] as number), 0) / mine.length);
+    summary.push({ scheme, mrr10: avg("mrr10"), recall5: avg("recall5"), ident_mrr10: avg("ident_mrr10") });
+  }
+  const vsTfidf: Record<string, number> = {};
+  for (const name of CORPORA) {
+    const ours = rows.find((r) => r.corpus === name && r.scheme === "esearch (ours)")!.mrr10 as number;
+    const base = rows.find((r) => r.corpus === name && r.scheme === "old TF-IDF")!.mrr10 as number;
+    vsTfidf[name] = Math.round((ours / Math.max(1e-9, base)) * 100) / 100;
+  }
+  return { split, rows, summary, ours_vs_tfidf_mrr10: vsTfidf };
 }
 
 const queries: LabelledQuery[] = JSON.parse(
   await Deno.readTextFile(join(here, "data", "kafkajs_queries.json")),
 ).queries;
-const tree = await ensureTree();
+const needTree = !flags["skip-grep"] || !flags["skip-index"];
+const tree = needTree ? await ensureTree() : "";
 let fileCount = 0;
-{
+if (needTree) {
   const r = await run("rg", ["--files", ...RG_FILTER, tree]).catch(() => ({
     code: 1,
     stdout: "",
@@ -275,8 +340,8 @@ let fileCount = 0;
 const rgAvailable = (await run("rg", ["--version"]).catch(() => ({ code: 127 }))).code === 0;
 const result: Record<string, unknown> = {
   machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
-  tree: { packages: PACKAGES, files: fileCount },
 };
+if (needTree) result.tree = { packages: PACKAGES, files: fileCount };
 if (!flags["skip-grep"]) {
   if (!rgAvailable) {
     log("ripgrep (rg) is not installed: apt-get install -y ripgrep; skipping the grep comparison");
@@ -289,9 +354,8 @@ if (!flags["skip-index"]) {
   log("index build and esearch latency ...");
   result.index = await indexBench(tree, queries);
 }
-log("retrieval quality ...");
-result.quality = await qualityBench(join(tree, "kafkajs"), queries);
-result.queries = queries.length;
+log(`retrieval quality (${split} half) ...`);
+result.quality = await qualityBench(split, flags["show-misses"] ?? false);
 
 if (flags.json) {
   console.log(JSON.stringify(result, null, 2));
@@ -305,9 +369,11 @@ if (flags.json) {
     console.log(w.map((x) => "-".repeat(x)).join("  "));
     for (const c of cells) console.log(c.map((v, i) => v.padEnd(w[i])).join("  "));
   };
-  console.log(
-    `tree: ${fileCount} files from ${PACKAGES.length} npm packages; ${navigator.hardwareConcurrency} cores`,
-  );
+  if (needTree) {
+    console.log(
+      `tree: ${fileCount} files from ${PACKAGES.length} npm packages; ${navigator.hardwareConcurrency} cores`,
+    );
+  }
   if (result.grep) {
     console.log(`\ngrep vs ripgrep (best of ${RUNS} interleaved runs, whole processes; ratio = ours / rg)`);
     table((result.grep as Record<string, unknown>[]).map(({ pattern: _p, files: _f, ...r }) => r));
@@ -316,6 +382,10 @@ if (flags.json) {
     console.log("\nindex / esearch");
     table([result.index as Record<string, unknown>]);
   }
-  console.log(`\nretrieval quality on ${queries.length} labelled kafkajs queries (file level)`);
-  table(result.quality as Record<string, unknown>[]);
+  const q = result.quality as Awaited<ReturnType<typeof qualityBench>>;
+  console.log(`\nretrieval quality, ${q.split} half (file level; mrr10/recall5 over behavioural queries)`);
+  table(q.rows);
+  console.log("\naverage over corpora");
+  table(q.summary);
+  console.log(`\nours / TF-IDF (MRR@10): ${JSON.stringify(q.ours_vs_tfidf_mrr10)}`);
 }
