@@ -115,9 +115,13 @@ export function chunkFile(path: string, text: string, options: ChunkOptions = {}
   }
   if (cursor <= lines.length) windows(cursor, lines.length);
   // Which symbols each chunk declares (by the symbol's first line).
+  // Chunks are in line order and do not overlap, so one sweep pairs them with the sorted symbol starts.
   const starts = symbols.map((s) => ({ line: s.startLine, name: s.name })).sort((a, b) => a.line - b.line);
+  let si = 0;
   for (const c of out) {
-    const names = starts.filter((s) => s.line >= c.startLine && s.line <= c.endLine).map((s) => s.name);
+    while (si < starts.length && starts[si].line < c.startLine) si++;
+    const names: string[] = [];
+    for (let j = si; j < starts.length && starts[j].line <= c.endLine; j++) names.push(starts[j].name);
     if (names.length > 0) c.defines = [...new Set(names)];
   }
   return out;
