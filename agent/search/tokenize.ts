@@ -34,10 +34,22 @@ export function splitIdentifier(ident: string): string[] {
  * `assignment` → `assign`; `partitioner`, `partitions` → `partit`; `offsets` → `offset`.
  */
 export function stem(word: string): string {
-  if (word.length <= 3 || !/^[a-z]+$/.test(word)) return word;
-  const once = porter(word);
-  return once === word || once.length <= 3 ? once : porter(once);
+  if (word.length <= 3) return word;
+  let s = stems.get(word);
+  if (s === undefined) {
+    if (!/^[a-z]+$/.test(word)) s = word;
+    else {
+      const once = porter(word);
+      s = once === word || once.length <= 3 ? once : porter(once);
+    }
+    if (stems.size > 100_000) stems.clear();
+    stems.set(word, s);
+  }
+  return s;
 }
+
+// Identifier parts repeat far more than whole identifiers: each is stemmed once.
+const stems = new Map<string, string>();
 
 function isCons(w: string, i: number): boolean {
   const c = w[i];
