@@ -497,8 +497,8 @@ export interface RankedChunk {
 
 /**
  * Ranks the index's chunks for a query: BM25F per chunk, then (ranking.ts) a boost for chunks declaring a
- * looked-up identifier, priors per file kind for descriptive queries, and file-level aggregation.
- * Returns the top `k`.
+ * looked-up identifier, priors per file kind for descriptive queries, and file-level aggregation (off by
+ * default). Returns the top `k`; `ranking` overrides the defaults (the bench's tuning uses it).
  */
 export function rankChunks(
   index: LexicalIndex,
@@ -507,8 +507,12 @@ export function rankChunks(
   ranking: RankingParams = DEFAULT_RANKING,
 ): RankedChunk[] {
   const { meta } = index;
-  const terms = queryTokens(query).map((t) => ({ t, w: 1 }));
-  const scores = bm25Scores(index, terms, ranking.k1 ?? meta.params.k1, ranking.b ?? meta.params.b);
+  const scores = bm25Scores(
+    index,
+    queryTokens(query),
+    ranking.k1 ?? meta.params.k1,
+    ranking.b ?? meta.params.b,
+  );
   const ident = isIdentifierQuery(query);
   if (ident) {
     // The chunk that declares the name (or a file named after it) is what an exact-name lookup wants.
@@ -559,17 +563,12 @@ export function rankChunks(
   }));
 }
 
-/** BM25F score of every chunk that has at least one of the (weighted) terms. */
-function bm25Scores(
-  index: LexicalIndex,
-  terms: { t: string; w: number }[],
-  k1: number,
-  b: number,
-): Map<number, number> {
+/** BM25F score of every chunk that has at least one of the terms. */
+function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number): Map<number, number> {
   const { meta, ids, weights, avgLen } = index;
   const n = meta.chunkLen.length;
   const scores = new Map<number, number>();
-  for (const { t: term, w: qw } of terms) {
+  for (const term of terms) {
     const t = findTerm(meta.terms, term);
     if (t < 0) continue;
     const from = meta.termOffset[t];
@@ -580,7 +579,7 @@ function bm25Scores(
       const c = ids[p];
       const tf = weights[p];
       const norm = k1 * (1 - b + b * (meta.chunkLen[c] / avgLen));
-      scores.set(c, (scores.get(c) ?? 0) + qw * idf * (tf * (k1 + 1)) / (tf + norm));
+      scores.set(c, (scores.get(c) ?? 0) + idf * (tf * (k1 + 1)) / (tf + norm));
     }
   }
   return scores;
