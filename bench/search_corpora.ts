@@ -46,9 +46,12 @@ export interface EvalSet {
 /** The corpora, in report order. */
 export const CORPORA = ["kafkajs", "urllib3", "gin"] as const;
 
-/** Loads `bench/data/<name>_eval.json` and checks that its split follows the alternation rule. */
-export async function loadEvalSet(name: string): Promise<EvalSet> {
-  const set: EvalSet = JSON.parse(await Deno.readTextFile(join(here, "data", `${name}_eval.json`)));
+/**
+ * Loads `<dir>/<name>_eval.json` (default `bench/data`) and checks that its split follows the alternation
+ * rule.
+ */
+export async function loadEvalSet(name: string, dir = join(here, "data")): Promise<EvalSet> {
+  const set: EvalSet = JSON.parse(await Deno.readTextFile(join(dir, `${name}_eval.json`)));
   const seen: Record<string, number> = {};
   for (const q of set.queries) {
     const i = seen[q.kind] ?? 0;
