@@ -5,10 +5,14 @@
  * 1. grep vs ripgrep (`rg`, Debian package `ripgrep`): same patterns, same file filter, same match count;
  *    wall time of whole processes (`dspy-code grep` vs `rg`), best of 5 interleaved warm runs;
  * 2. index build (full, no-change, one touched file) and esearch p50/p95 latency on that tree;
- * 3. retrieval quality on the labelled kafkajs query set (bench/data/kafkajs_queries.json): MRR@10 and
- *    recall@5 for our BM25F esearch, plain BM25, the old TF-IDF scheme, and hybrid (BM25F + hash vectors).
+ * 3. retrieval quality on three real corpora in three languages (bench/search_corpora.ts: kafkajs, urllib3,
+ *    gin), on the TEST half of their labelled query sets: MRR@10 and recall@5 over the behavioural queries
+ *    and MRR@10 over the identifier lookups, for our esearch, plain BM25, the old TF-IDF scheme, and hybrid
+ *    (ours + hash vectors). `--split tune` reports the tune half instead (the only half to tune on);
+ *    `--show-misses` lists the queries ours misses, and is refused on the test half.
  *
- * Usage: `deno run -A bench/search_bench.ts [--json] [--cache DIR] [--skip-grep] [--skip-index]`
+ * Usage: `deno run -A bench/search_bench.ts [--json] [--cache DIR] [--skip-grep] [--skip-index]
+ *         [--split test|tune|all] [--show-misses]`
  *
  * @module
  */
@@ -18,7 +22,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildIndex, grepWorkspace, loadIndex, rankChunks, searchIndex } from "../agent/search/mod.ts";
 import { buildEmbeddingIndex, createHashEmbedder, hybridSearch } from "../embeddings/mod.ts";
-import { evaluate, type LabelledQuery, oldTfidfRanker, plainBm25Ranker } from "./search_quality.ts";
+import { CORPORA, ensureCorpus, loadEvalSet, type Split } from "./search_corpora.ts";
+import {
+  evaluate,
+  type LabelledQuery,
+  oldTfidfRanker,
+  plainBm25Ranker,
+  type Ranker,
+} from "./search_quality.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -29,8 +40,21 @@ const { values: flags } = parseArgs({
     cache: { type: "string" },
     "skip-grep": { type: "boolean" },
     "skip-index": { type: "boolean" },
+    split: { type: "string", default: "test" },
+    runs: { type: "string" },
+    "skip-quality": { type: "boolean" },
+    "show-misses": { type: "boolean" },
   },
 });
+const split = flags.split as Split | "all";
+if (!["test", "tune", "all"].includes(split)) {
+  console.error(`--split must be test, tune or all (got '${split}')`);
+  Deno.exit(2);
+}
+if (flags["show-misses"] && split !== "tune") {
+  console.error("--show-misses works only with --split tune: looking at test-half misses would tune on them");
+  Deno.exit(2);
+}
 
 /** Pinned packages for the big tree (≈21k searchable files; `dist/` and `build/` folders are skipped). */
 const PACKAGES = [
@@ -47,6 +71,33 @@ const PACKAGES = [
   "lodash-es@4.18.1",
   "moment@2.31.0",
   "three@0.187.0",
+];
+
+/**
+ * Pinned packages for the bundle-heavy grep tree (issue #13): big generated bundles and API models
+ * (aws-sdk, core-js, @babel/*, typescript) next to ordinary sources; ≈20k files, ≈300 MB.
+ */
+const BUNDLE_PACKAGES = [
+  "aws-sdk@2.1693.0",
+  "core-js@3.51.0",
+  "core-js-pure@3.51.0",
+  "core-js-bundle@3.50.0",
+  "typescript@5.9.3",
+  "@babel/core@7.29.16",
+  "@babel/parser@7.29.15",
+  "@babel/traverse@7.29.16",
+  "@babel/types@7.29.15",
+  "@babel/generator@7.29.16",
+  "@babel/runtime@7.29.16",
+  "@babel/runtime-corejs3@7.29.14",
+  "@babel/preset-env@7.29.14",
+  "@babel/standalone@7.29.12",
+  "date-fns@4.4.0",
+  "rxjs@7.8.2",
+  "three@0.187.0",
+  "lodash@4.18.1",
+  "moment@2.31.0",
+  "hono@4.13.19",
 ];
 
 const cache = flags.cache ?? join(Deno.env.get("TMPDIR") ?? "/tmp", "dspy-search-bench");
@@ -75,15 +126,18 @@ function dirName(spec: string): string {
   return spec.replace(/^@/, "").replace(/@[^@]+$/, "").replace(/\//g, "__");
 }
 
-/** Downloads (npm pack) and unpacks the pinned packages into `<cache>/tree/<name>/`. */
-async function ensureTree(): Promise<string> {
+/** Downloads (npm pack) and unpacks pinned packages into `<cache>/<folder>/<name>/`. */
+async function ensureTree(folder = "tree", packages = PACKAGES): Promise<string> {
   const tgz = join(cache, "tgz");
-  const tree = join(cache, "tree");
+  const tree = join(cache, folder);
   await Deno.mkdir(tgz, { recursive: true });
   await Deno.mkdir(tree, { recursive: true });
-  for (const spec of PACKAGES) {
+  for (const spec of packages) {
     const dest = join(tree, dirName(spec));
-    if (await exists(join(dest, "package.json"))) continue;
+    // The pin file records which version is unpacked there (kept outside the tree, so both greps ignore it).
+    const pin = join(cache, "pins", folder, dirName(spec));
+    if (await exists(pin) && (await Deno.readTextFile(pin)).trim() === spec) continue;
+    await Deno.remove(dest, { recursive: true }).catch(() => {});
     log(`fetching ${spec} (npm pack)`);
     const packed = await run("npm", ["pack", spec, "--silent", "--pack-destination", tgz]);
     if (packed.code !== 0) throw new Error(`npm pack ${spec} failed: is the npm registry reachable?`);
@@ -91,6 +145,8 @@ async function ensureTree(): Promise<string> {
     await Deno.mkdir(dest, { recursive: true });
     const untar = await run("tar", ["xzf", file, "-C", dest, "--strip-components=1"]);
     if (untar.code !== 0) throw new Error(`could not unpack ${file}`);
+    await Deno.mkdir(dirname(pin), { recursive: true });
+    await Deno.writeTextFile(pin, spec + "\n");
   }
   return tree;
 }
@@ -125,17 +181,29 @@ const RG_FILTER = [
   "!.dspy*",
 ];
 
-const GREP_CASES = [
+interface GrepCase {
+  name: string;
+  pattern: string;
+  fixed: boolean;
+}
+
+const GREP_CASES: GrepCase[] = [
   { name: "literal", pattern: "Observable", fixed: true },
   { name: "regex", pattern: "function\\s+[A-Z][A-Za-z]+\\(", fixed: false },
   { name: "rare", pattern: "commitOffsetsIfNecessary", fixed: true },
 ];
 
-const RUNS = 5;
+/** The case issue #13 measured on the bundle-heavy tree. */
+const BUNDLE_CASES: GrepCase[] = [
+  { name: "bundles-regex", pattern: "function\\s+\\w+Error", fixed: false },
+  { name: "bundles-literal", pattern: "Observable", fixed: true },
+];
 
-async function grepBench(tree: string, files: number) {
+const RUNS = Number(flags.runs ?? 7);
+
+async function grepBench(tree: string, files: number, cases: GrepCase[]) {
   const rows = [];
-  for (const c of GREP_CASES) {
+  for (const c of cases) {
     const rgArgs = ["-n", "--no-heading", ...(c.fixed ? ["-F"] : []), ...RG_FILTER, c.pattern, tree];
     const ourArgs = [
       "run",
@@ -150,8 +218,10 @@ async function grepBench(tree: string, files: number) {
       "0",
       c.pattern,
     ];
-    // Interleave the three contenders so background load hits them alike; report the best and the median.
+    // Interleave the three contenders so background load hits them alike; report the best and the medians
+    // (the median of the per-round ratios is the figure to trust on a loaded machine).
     const t = { rg: [] as number[], cli: [] as number[], lib: [] as number[] };
+    const perRound = { cli: [] as number[], lib: [] as number[] };
     const n = { rg: 0, cli: 0, lib: 0 };
     for (let i = 0; i < RUNS; i++) {
       let t0 = performance.now();
@@ -169,6 +239,8 @@ async function grepBench(tree: string, files: number) {
       const lib = await grepWorkspace(tree, c.pattern, { fixed: c.fixed, max: Number.MAX_SAFE_INTEGER });
       t.lib.push(performance.now() - t0);
       n.lib = lib.matches.length;
+      perRound.cli.push(t.cli[i] / t.rg[i]);
+      perRound.lib.push(t.lib[i] / t.rg[i]);
     }
     const best = (xs: number[]) => Math.min(...xs);
     rows.push({
@@ -183,7 +255,8 @@ async function grepBench(tree: string, files: number) {
       ours_lib_ms: Math.round(best(t.lib)),
       ratio_cli: Math.round((best(t.cli) / best(t.rg)) * 100) / 100,
       ratio_lib: Math.round((best(t.lib) / best(t.rg)) * 100) / 100,
-      ratio_cli_median: Math.round((median(t.cli) / median(t.rg)) * 100) / 100,
+      ratio_cli_median: Math.round(median(perRound.cli) * 100) / 100,
+      ratio_lib_median: Math.round(median(perRound.lib) * 100) / 100,
     });
   }
   return rows;
@@ -232,39 +305,82 @@ async function indexBench(tree: string, queries: LabelledQuery[]) {
   };
 }
 
-async function qualityBench(kafkajs: string, queries: LabelledQuery[]) {
-  await Deno.remove(join(kafkajs, ".dspy_index"), { recursive: true }).catch(() => {});
-  await buildIndex(kafkajs, { full: true });
-  const idx = (await loadIndex(kafkajs))!;
-  await buildEmbeddingIndex(kafkajs, createHashEmbedder(), { full: true });
-  const rows: { scheme: string; mrr10: number; recall5: number }[] = [];
-  const add = async (scheme: string, r: Promise<{ mrr10: number; recall5: number }>) => {
-    const m = await r;
-    rows.push({
-      scheme,
-      mrr10: Math.round(m.mrr10 * 1000) / 1000,
-      recall5: Math.round(m.recall5 * 1000) / 1000,
-    });
-  };
-  await add("esearch (BM25F, ours)", evaluate(queries, (q) => rankChunks(idx, q, 50).map((h) => h.path)));
-  await add("plain BM25", evaluate(queries, await plainBm25Ranker(kafkajs)));
-  await add("old TF-IDF (§5.2)", evaluate(queries, await oldTfidfRanker(kafkajs)));
-  await add(
-    "hybrid RRF (BM25F + hash vectors)",
-    evaluate(
-      queries,
-      async (q) => (await hybridSearch(kafkajs, q, { k: 20, context: 0 })).hits.map((h) => h.path),
-    ),
-  );
-  return rows;
+type Scheme = { scheme: string; rank: Ranker };
+
+/** The rankers compared on a corpus: ours, the two baselines, and hybrid with the hash embedder. */
+async function schemesFor(root: string): Promise<Scheme[]> {
+  await Deno.remove(join(root, ".dspy_index"), { recursive: true }).catch(() => {});
+  await buildIndex(root, { full: true });
+  const idx = (await loadIndex(root))!;
+  await buildEmbeddingIndex(root, createHashEmbedder(), { full: true });
+  return [
+    { scheme: "esearch (ours)", rank: (q) => rankChunks(idx, q, 50).map((h) => h.path) },
+    { scheme: "plain BM25", rank: await plainBm25Ranker(root) },
+    { scheme: "old TF-IDF", rank: await oldTfidfRanker(root) },
+    {
+      scheme: "hybrid (ours + hash vectors)",
+      rank: async (q) => (await hybridSearch(root, q, { k: 20, context: 0 })).hits.map((h) => h.path),
+    },
+  ];
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Retrieval quality per corpus on one half (`test` by default): MRR@10 and recall@5 over the behavioural
+ * queries, and MRR@10 over the identifier lookups, for every scheme.
+ */
+async function qualityBench(split: Split | "all", show: boolean) {
+  const rows: Record<string, unknown>[] = [];
+  for (const name of CORPORA) {
+    const set = await loadEvalSet(name);
+    const root = await ensureCorpus(set, cache);
+    const pick = (kind: string) =>
+      set.queries.filter((q) => q.kind === kind && (split === "all" || q.split === split));
+    const behaviour = pick("behaviour");
+    const ident = pick("identifier");
+    for (const s of await schemesFor(root)) {
+      const b = await evaluate(behaviour, s.rank);
+      const i = await evaluate(ident, s.rank);
+      rows.push({
+        corpus: name,
+        scheme: s.scheme,
+        queries: `${behaviour.length}+${ident.length}`,
+        mrr10: r3(b.mrr10),
+        recall5: r3(b.recall5),
+        ident_mrr10: r3(i.mrr10),
+      });
+      if (show && s.scheme === "esearch (ours)") {
+        for (const o of [...b.outcomes, ...i.outcomes]) {
+          if (o.rank === 1 && o.recall5 === 1) continue;
+          log(`  [${name}] rank ${o.rank || "-"} r5 ${r3(o.recall5)}  ${o.query}\n      ${o.top.join("  ")}`);
+        }
+      }
+    }
+  }
+  // Per scheme: the average over corpora, and ours as a multiple of TF-IDF on each corpus.
+  const summary: Record<string, unknown>[] = [];
+  for (const scheme of new Set(rows.map((r) => r.scheme as string))) {
+    const mine = rows.filter((r) => r.scheme === scheme);
+    const avg = (k: string) => r3(mine.reduce((a, r) => a + (r[k] as number), 0) / mine.length);
+    summary.push({ scheme, mrr10: avg("mrr10"), recall5: avg("recall5"), ident_mrr10: avg("ident_mrr10") });
+  }
+  const vsTfidf: Record<string, number> = {};
+  for (const name of CORPORA) {
+    const ours = rows.find((r) => r.corpus === name && r.scheme === "esearch (ours)")!.mrr10 as number;
+    const base = rows.find((r) => r.corpus === name && r.scheme === "old TF-IDF")!.mrr10 as number;
+    vsTfidf[name] = Math.round((ours / Math.max(1e-9, base)) * 100) / 100;
+  }
+  return { split, rows, summary, ours_vs_tfidf_mrr10: vsTfidf };
 }
 
 const queries: LabelledQuery[] = JSON.parse(
   await Deno.readTextFile(join(here, "data", "kafkajs_queries.json")),
 ).queries;
-const tree = await ensureTree();
+const needTree = !flags["skip-grep"] || !flags["skip-index"];
+const tree = needTree ? await ensureTree() : "";
 let fileCount = 0;
-{
+if (needTree) {
   const r = await run("rg", ["--files", ...RG_FILTER, tree]).catch(() => ({
     code: 1,
     stdout: "",
@@ -275,23 +391,29 @@ let fileCount = 0;
 const rgAvailable = (await run("rg", ["--version"]).catch(() => ({ code: 127 }))).code === 0;
 const result: Record<string, unknown> = {
   machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
-  tree: { packages: PACKAGES, files: fileCount },
 };
+if (needTree) result.tree = { packages: PACKAGES, files: fileCount };
 if (!flags["skip-grep"]) {
   if (!rgAvailable) {
     log("ripgrep (rg) is not installed: apt-get install -y ripgrep; skipping the grep comparison");
   } else {
     log("grep vs ripgrep ...");
-    result.grep = await grepBench(tree, fileCount);
+    result.grep = await grepBench(tree, fileCount, GREP_CASES);
+    const bundles = await ensureTree("bundles", BUNDLE_PACKAGES);
+    const r = await run("rg", ["--files", ...RG_FILTER, bundles]);
+    const bundleFiles = r.stdout.split("\n").filter(Boolean).length;
+    result.bundles = { packages: BUNDLE_PACKAGES, files: bundleFiles };
+    result.grep_bundles = await grepBench(bundles, bundleFiles, BUNDLE_CASES);
   }
 }
 if (!flags["skip-index"]) {
   log("index build and esearch latency ...");
   result.index = await indexBench(tree, queries);
 }
-log("retrieval quality ...");
-result.quality = await qualityBench(join(tree, "kafkajs"), queries);
-result.queries = queries.length;
+if (!flags["skip-quality"]) {
+  log(`retrieval quality (${split} half) ...`);
+  result.quality = await qualityBench(split, flags["show-misses"] ?? false);
+}
 
 if (flags.json) {
   console.log(JSON.stringify(result, null, 2));
@@ -305,17 +427,30 @@ if (flags.json) {
     console.log(w.map((x) => "-".repeat(x)).join("  "));
     for (const c of cells) console.log(c.map((v, i) => v.padEnd(w[i])).join("  "));
   };
-  console.log(
-    `tree: ${fileCount} files from ${PACKAGES.length} npm packages; ${navigator.hardwareConcurrency} cores`,
-  );
+  if (needTree) {
+    console.log(
+      `tree: ${fileCount} files from ${PACKAGES.length} npm packages; ${navigator.hardwareConcurrency} cores`,
+    );
+  }
   if (result.grep) {
     console.log(`\ngrep vs ripgrep (best of ${RUNS} interleaved runs, whole processes; ratio = ours / rg)`);
     table((result.grep as Record<string, unknown>[]).map(({ pattern: _p, files: _f, ...r }) => r));
+    const b = result.bundles as { files: number; packages: string[] };
+    console.log(
+      `\nbundle-heavy tree: ${b.files} files from ${b.packages.length} npm packages (aws-sdk, core-js, @babel/*, typescript...)`,
+    );
+    table((result.grep_bundles as Record<string, unknown>[]).map(({ pattern: _p, files: _f, ...r }) => r));
   }
   if (result.index) {
     console.log("\nindex / esearch");
     table([result.index as Record<string, unknown>]);
   }
-  console.log(`\nretrieval quality on ${queries.length} labelled kafkajs queries (file level)`);
-  table(result.quality as Record<string, unknown>[]);
+  const q = result.quality as Awaited<ReturnType<typeof qualityBench>> | undefined;
+  if (q) {
+    console.log(`\nretrieval quality, ${q.split} half (file level; mrr10/recall5 over behavioural queries)`);
+    table(q.rows);
+    console.log("\naverage over corpora");
+    table(q.summary);
+    console.log(`\nours / TF-IDF (MRR@10): ${JSON.stringify(q.ours_vs_tfidf_mrr10)}`);
+  }
 }

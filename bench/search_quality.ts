@@ -17,22 +17,35 @@ export interface LabelledQuery {
 /** A ranker returns file paths, best first (duplicates allowed; the first occurrence counts). */
 export type Ranker = (query: string) => Promise<string[]> | string[];
 
-/** MRR@10 and recall@5 over unique files. */
+/** Per-query outcome: the rank (1-based) of the first answering file, and the files ranked. */
+export interface QueryOutcome {
+  query: string;
+  /** 1-based rank of the first relevant file within the top 10, or 0 when none is there. */
+  rank: number;
+  recall5: number;
+  top: string[];
+}
+
+/** MRR@10 and recall@5 over unique files (and each query's outcome, for looking at the tune half). */
 export async function evaluate(
   queries: LabelledQuery[],
   rank: Ranker,
-): Promise<{ mrr10: number; recall5: number }> {
+): Promise<{ mrr10: number; recall5: number; outcomes: QueryOutcome[] }> {
   let mrr = 0;
   let recall = 0;
+  const outcomes: QueryOutcome[] = [];
   for (const q of queries) {
     const files: string[] = [];
     for (const p of await rank(q.query)) if (!files.includes(p)) files.push(p);
     const rel = new Set(q.relevant);
     const first = files.slice(0, 10).findIndex((p) => rel.has(p));
     if (first >= 0) mrr += 1 / (first + 1);
-    recall += files.slice(0, 5).filter((p) => rel.has(p)).length / rel.size;
+    const r5 = files.slice(0, 5).filter((p) => rel.has(p)).length / rel.size;
+    recall += r5;
+    outcomes.push({ query: q.query, rank: first + 1, recall5: r5, top: files.slice(0, 5) });
   }
-  return { mrr10: mrr / queries.length, recall5: recall / queries.length };
+  const n = Math.max(1, queries.length);
+  return { mrr10: mrr / n, recall5: recall / n, outcomes };
 }
 
 /** The old tokenizer: `[A-Za-z_][A-Za-z0-9_]{1,63}`, lower-cased. */

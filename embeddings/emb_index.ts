@@ -314,8 +314,17 @@ export async function searchEmbeddings(
   }
 }
 
+/**
+ * Weight of the vector list in hybrid fusion, by the embedder that built the index (the lexical list
+ * weighs 1). The hash embedder only re-counts the same words BM25F already scores, so its vote is small
+ * (measured on the tune half: more made hybrid worse than lexical alone); a real model's is equal.
+ */
+export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = { hash: 0.1, local: 1, infermesh: 1 };
+
 /** Options for {@link hybridSearch}. */
 export interface HybridOptions {
+  /** Weight of the vector list against the lexical list's 1 (default: {@link HYBRID_VECTOR_WEIGHT}). */
+  vectorWeight?: number;
   k?: number;
   context?: number;
   /** How deep each list goes before fusion (default 50). */
@@ -374,6 +383,7 @@ export async function hybridSearch(
       vector.map((h) => ({ key: chunkKey(h), item: h })),
     ],
     options.rrfK ?? 60,
+    [1, options.vectorWeight ?? (vindex ? HYBRID_VECTOR_WEIGHT[vindex.meta.backend] ?? 1 : 1)],
   ).slice(0, k);
   const context = options.context ?? 4;
   const hits = await Promise.all(fused.map(async (f) => ({

@@ -51,6 +51,7 @@ export {
   type CreateEmbedderOptions,
   embedderForIndex,
   type EmbeddingSearchOptions,
+  HYBRID_VECTOR_WEIGHT,
   type HybridOptions,
   type HybridResult,
   hybridSearch,

@@ -2,12 +2,14 @@
  * Splits files into the chunks both indexes (lexical and embedding) share. Code files are cut at top-level
  * symbols (functions, classes, impls...), with the module-level code between them as chunks of its own so
  * nothing is left out; a long class is split into its methods and the code around them; anything still
- * longer than the window, and every non-code text file, is cut into line windows.
+ * longer than the window, and every non-code text file, is cut into line windows. A block of comments just
+ * above a symbol (a section banner, a licence-free description, Python `#` comments) joins that symbol's
+ * chunk instead of standing alone, so the words that describe code rank with the code.
  *
  * @module
  */
 
-import { type CodeSymbol, extractSymbols, languageOf } from "./symbols.ts";
+import { type CodeSymbol, extractSymbols, type Language, languageOf } from "./symbols.ts";
 
 /** One chunk. Lines are 1-based and inclusive. */
 export interface Chunk {
@@ -19,6 +21,8 @@ export interface Chunk {
   symbol?: string;
   /** Symbol kind. */
   kind?: string;
+  /** Names of the symbols declared in the chunk (methods of an unsplit class too); for identifier lookups. */
+  defines?: string[];
 }
 
 /** Options for {@link chunkFile}. */
@@ -99,13 +103,36 @@ export function chunkFile(path: string, text: string, options: ChunkOptions = {}
 
   const tops = topLevel(symbols);
   let cursor = 1;
-  for (const sym of tops) {
+  for (const top of tops) {
+    // Comment lines (and blank lines between them) right above the symbol belong to it.
+    let start = top.startLine;
+    while (start - 1 >= cursor && isCommentOrBlank(lines[start - 2], lang)) start--;
+    while (start < top.startLine && lines[start - 1].trim() === "") start++;
+    const sym = start < top.startLine && top.startLine - start <= 40 ? { ...top, startLine: start } : top;
     if (sym.startLine > cursor) windows(cursor, sym.startLine - 1);
     emit(sym, symbols);
     cursor = Math.max(cursor, sym.endLine + 1);
   }
   if (cursor <= lines.length) windows(cursor, lines.length);
+  // Which symbols each chunk declares (by the symbol's first line).
+  // Chunks are in line order and do not overlap, so one sweep pairs them with the sorted symbol starts.
+  const starts = symbols.map((s) => ({ line: s.startLine, name: s.name })).sort((a, b) => a.line - b.line);
+  let si = 0;
+  for (const c of out) {
+    while (si < starts.length && starts[si].line < c.startLine) si++;
+    const names: string[] = [];
+    for (let j = si; j < starts.length && starts[j].line <= c.endLine; j++) names.push(starts[j].name);
+    if (names.length > 0) c.defines = [...new Set(names)];
+  }
   return out;
+}
+
+/** A comment line (or a blank one) in the given language. */
+function isCommentOrBlank(line: string, lang: Language): boolean {
+  const t = line.trim();
+  if (t === "") return true;
+  if (lang === "python") return t.startsWith("#");
+  return t.startsWith("//") || t.startsWith("/*") || t.startsWith("*") || t.endsWith("*/");
 }
 
 /** The outermost, non-overlapping symbols, in order. */

@@ -21,7 +21,8 @@ export interface Fused<T> {
 }
 
 /**
- * Fuses ranked lists with reciprocal rank fusion (`k` default 60). The first list's item wins when a key
+ * Fuses ranked lists with reciprocal rank fusion (`k` default 60): an item scores
+ * `Σ weights[i] / (k + rank in list i)` (weights default to 1). The first list's item wins when a key
  * appears in several lists.
  *
  * @example
@@ -29,7 +30,7 @@ export interface Fused<T> {
  * reciprocalRankFusion([[{key: "a", item: 1}, {key: "b", item: 2}], [{key: "b", item: 2}]]); // b first
  * ```
  */
-export function reciprocalRankFusion<T>(lists: Ranked<T>[][], k = 60): Fused<T>[] {
+export function reciprocalRankFusion<T>(lists: Ranked<T>[][], k = 60, weights?: number[]): Fused<T>[] {
   const fused = new Map<string, Fused<T>>();
   lists.forEach((list, li) => {
     list.forEach((r, rank) => {
@@ -40,7 +41,7 @@ export function reciprocalRankFusion<T>(lists: Ranked<T>[][], k = 60): Fused<T>[
       }
       if (f.ranks[li] === undefined) {
         f.ranks[li] = rank + 1;
-        f.score += 1 / (k + rank + 1);
+        f.score += (weights?.[li] ?? 1) / (k + rank + 1);
       }
     });
   });

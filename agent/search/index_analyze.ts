@@ -1,13 +1,16 @@
 /**
  * Turns one file into index chunks with their weighted terms (BM25F fields folded into one bag: body
- * tokens, path tokens × pathWeight, symbol tokens × symbolWeight). Shared by the in-process index build
- * and its workers.
+ * tokens, path tokens × pathWeight, symbol tokens × symbolWeight), plus one `§name` term per name the chunk
+ * declares. Shared by the in-process index build and its workers.
  *
  * @module
  */
 
 import { chunkFile } from "./chunker.ts";
 import { codeTokens, pathTokens } from "./tokenize.ts";
+
+/** Prefix of the terms that record which names a chunk declares. */
+export const DEF_PREFIX = "§";
 
 /** Field weights used while analysing. */
 export interface AnalyzeParams {
@@ -49,6 +52,8 @@ export function analyzeText(
     const bag = new Map<string, number>();
     for (const t of body) bag.set(t, (bag.get(t) ?? 0) + 1);
     for (const t of pathToks) bag.set(t, (bag.get(t) ?? 0) + params.pathWeight);
+    // Declared names as their own terms (`§name`, never produced by a query's words) for identifier lookups.
+    for (const name of ch.defines ?? []) bag.set(DEF_PREFIX + name.toLowerCase(), 1);
     if (ch.symbol) {
       for (const t of codeTokens(ch.symbol.replace(/\./g, " "))) {
         bag.set(t, (bag.get(t) ?? 0) + params.symbolWeight);

@@ -13,8 +13,9 @@ import { atomicWriteFile } from "../../core/atomic.ts";
 import { UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
-import { type AnalyzedChunk, analyzeFileSync } from "./index_analyze.ts";
+import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
 import { integrityNotice, integrityProblem, type IntegrityStamp, integrityStamp } from "./index_integrity.ts";
+import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
 
@@ -30,7 +31,7 @@ export const INDEX_EXCLUDES: readonly string[] = [
 
 const FORMAT_VERSION = 1;
 /** Bump when chunking or tokenizing changes, so old indexes are rebuilt rather than reused. */
-export const ANALYZER_VERSION = 4;
+export const ANALYZER_VERSION = 5;
 const META_FILE = "lexical.json";
 const POSTINGS_FILE = "lexical.postings.bin";
 const FILES_FILE = "lexical.files.json";
@@ -508,13 +509,80 @@ export interface RankedChunk {
   score: number;
 }
 
-/** Ranks the index's chunks for a query with BM25F; returns the top `k`. */
-export function rankChunks(index: LexicalIndex, query: string, k: number): RankedChunk[] {
+/**
+ * Ranks the index's chunks for a query: BM25F per chunk, then (ranking.ts) a boost for chunks declaring a
+ * looked-up identifier, priors per file kind for descriptive queries, and file-level aggregation (off by
+ * default). Returns the top `k`; `ranking` overrides the defaults (the bench's tuning uses it).
+ */
+export function rankChunks(
+  index: LexicalIndex,
+  query: string,
+  k: number,
+  ranking: RankingParams = DEFAULT_RANKING,
+): RankedChunk[] {
+  const { meta } = index;
+  const scores = bm25Scores(
+    index,
+    queryTokens(query),
+    ranking.k1 ?? meta.params.k1,
+    ranking.b ?? meta.params.b,
+  );
+  const ident = isIdentifierQuery(query);
+  if (ident) {
+    // The chunk that declares the name (or a file named after it) is what an exact-name lookup wants.
+    const name = query.trim().split(".").pop()!.toLowerCase();
+    const t = findTerm(meta.terms, DEF_PREFIX + name);
+    const defining = new Set<number>();
+    if (t >= 0) {
+      for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) defining.add(index.ids[p]);
+    }
+    for (const [c, s] of scores) {
+      if (defining.has(c) || baseName(meta.paths[meta.chunkPath[c]]) === name) {
+        scores.set(c, s * ranking.defBoost);
+      }
+    }
+  } else {
+    const kinds = new Map<number, number>();
+    for (const [c, s] of scores) {
+      const pi = meta.chunkPath[c];
+      let prior = kinds.get(pi);
+      if (prior === undefined) kinds.set(pi, prior = ranking.prior[fileKind(meta.paths[pi])]);
+      if (prior !== 1) scores.set(c, s * prior);
+    }
+  }
+  if (ranking.fileAgg > 0) {
+    // Each file's 2nd and 3rd best chunks lift all of its chunks.
+    const best = new Map<number, [number, number, number]>();
+    for (const [c, s] of scores) {
+      const pi = meta.chunkPath[c];
+      const b = best.get(pi) ?? [0, 0, 0];
+      if (s > b[0]) b.splice(0, 3, s, b[0], b[1]);
+      else if (s > b[1]) b.splice(1, 2, s, b[1]);
+      else if (s > b[2]) b[2] = s;
+      best.set(pi, b);
+    }
+    for (const [c, s] of scores) {
+      const b = best.get(meta.chunkPath[c])!;
+      scores.set(c, s + ranking.fileAgg * (b[1] + b[2] / 2));
+    }
+  }
+  const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, k);
+  return top.map(([c, score]) => ({
+    chunk: c,
+    path: meta.paths[meta.chunkPath[c]],
+    start_line: meta.chunkStart[c],
+    end_line: meta.chunkEnd[c],
+    symbol: meta.chunkSymbol[c] || undefined,
+    score: Math.round(score * 10000) / 10000,
+  }));
+}
+
+/** BM25F score of every chunk that has at least one of the terms. */
+function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number): Map<number, number> {
   const { meta, ids, weights, avgLen } = index;
-  const { k1, b } = meta.params;
   const n = meta.chunkLen.length;
   const scores = new Map<number, number>();
-  for (const term of queryTokens(query)) {
+  for (const term of terms) {
     const t = findTerm(meta.terms, term);
     if (t < 0) continue;
     const from = meta.termOffset[t];
@@ -528,15 +596,7 @@ export function rankChunks(index: LexicalIndex, query: string, k: number): Ranke
       scores.set(c, (scores.get(c) ?? 0) + idf * (tf * (k1 + 1)) / (tf + norm));
     }
   }
-  const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, k);
-  return top.map(([c, score]) => ({
-    chunk: c,
-    path: meta.paths[meta.chunkPath[c]],
-    start_line: meta.chunkStart[c],
-    end_line: meta.chunkEnd[c],
-    symbol: meta.chunkSymbol[c] || undefined,
-    score: Math.round(score * 10000) / 10000,
-  }));
+  return scores;
 }
 
 /**

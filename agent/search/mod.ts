@@ -68,6 +68,14 @@ export {
   type SearchOptions,
   snippetFor,
 } from "./lexical_index.ts";
+export {
+  baseName,
+  DEFAULT_RANKING,
+  type FileKind,
+  fileKind,
+  isIdentifierQuery,
+  type RankingParams,
+} from "./ranking.ts";
 export { chunkKey, type Fused, type Ranked, reciprocalRankFusion } from "./hybrid.ts";
 export {
   logRetrieval,

@@ -1,8 +1,8 @@
 /**
  * Code-aware tokens for lexical search: identifiers are kept whole and also split at camelCase, snake_case,
- * kebab-case and digit boundaries; everything is lower-cased, English stop words are dropped, and a light
- * suffix stemmer folds plurals and verb forms (`offsets` → `offset`, `committing` → `commit`) so a
- * natural-language query meets the code's identifiers.
+ * kebab-case and digit boundaries; everything is lower-cased, English stop words are dropped, and a
+ * Porter stemmer folds plurals, verb forms and derivations (`offsets` → `offset`, `committing` → `commit`,
+ * `decoder` → `decod`) so a natural-language query meets the code's identifiers.
  *
  * @module
  */
@@ -28,24 +28,170 @@ export function splitIdentifier(ident: string): string[] {
     .filter((p) => p.length > 0);
 }
 
-/** A light suffix stemmer (plural, -ing, -ed, -er, -ies). */
+/**
+ * Porter's suffix stemmer (M. F. Porter, 1980), applied until the word stops changing (at most twice), so
+ * the forms a description and a name use meet: `decoder`, `decoding`, `decode` → `decod`; `assigned`,
+ * `assignment` → `assign`; `partitioner`, `partitions` → `partit`; `offsets` → `offset`.
+ */
 export function stem(word: string): string {
   if (word.length <= 3) return word;
-  if (word.endsWith("ies") && word.length > 4) return word.slice(0, -3) + "y";
-  if (word.endsWith("sses")) return word.slice(0, -2);
-  if (word.endsWith("ing") && word.length > 5) return undouble(word.slice(0, -3));
-  if (word.endsWith("ed") && word.length > 4) return undouble(word.slice(0, -2));
-  if (word.endsWith("es") && word.length > 4 && /(ch|sh|x|ss|zz)es$/.test(word)) return word.slice(0, -2);
-  if (word.endsWith("s") && !word.endsWith("ss") && !word.endsWith("us") && !word.endsWith("is")) {
-    return word.slice(0, -1);
+  let s = stems.get(word);
+  if (s === undefined) {
+    if (!/^[a-z]+$/.test(word)) s = word;
+    else {
+      const once = porter(word);
+      s = once === word || once.length <= 3 ? once : porter(once);
+    }
+    if (stems.size > 100_000) stems.clear();
+    stems.set(word, s);
   }
-  return word;
+  return s;
 }
 
-function undouble(w: string): string {
-  if (w.length > 3 && w[w.length - 1] === w[w.length - 2] && !/[lsz]/.test(w[w.length - 1])) {
-    return w.slice(0, -1);
+// Identifier parts repeat far more than whole identifiers: each is stemmed once.
+const stems = new Map<string, string>();
+
+function isCons(w: string, i: number): boolean {
+  const c = w[i];
+  if (c === "a" || c === "e" || c === "i" || c === "o" || c === "u") return false;
+  if (c === "y") return i === 0 || !isCons(w, i - 1);
+  return true;
+}
+
+/** Porter's m: the number of vowel-consonant sequences in `w`. */
+function measure(w: string): number {
+  let m = 0;
+  let i = 0;
+  const n = w.length;
+  while (i < n && isCons(w, i)) i++;
+  while (i < n) {
+    while (i < n && !isCons(w, i)) i++;
+    if (i >= n) break;
+    while (i < n && isCons(w, i)) i++;
+    m++;
   }
+  return m;
+}
+
+function hasVowel(w: string): boolean {
+  for (let i = 0; i < w.length; i++) if (!isCons(w, i)) return true;
+  return false;
+}
+
+function doubleCons(w: string): boolean {
+  const n = w.length;
+  return n >= 2 && w[n - 1] === w[n - 2] && isCons(w, n - 1);
+}
+
+/** Ends consonant-vowel-consonant, the last not w, x or y. */
+function cvc(w: string): boolean {
+  const n = w.length;
+  if (n < 3 || !isCons(w, n - 1) || isCons(w, n - 2) || !isCons(w, n - 3)) return false;
+  return !"wxy".includes(w[n - 1]);
+}
+
+const STEP2: [string, string][] = [
+  ["ational", "ate"],
+  ["tional", "tion"],
+  ["enci", "ence"],
+  ["anci", "ance"],
+  ["izer", "ize"],
+  ["abli", "able"],
+  ["alli", "al"],
+  ["entli", "ent"],
+  ["eli", "e"],
+  ["ousli", "ous"],
+  ["ization", "ize"],
+  ["ation", "ate"],
+  ["ator", "ate"],
+  ["alism", "al"],
+  ["iveness", "ive"],
+  ["fulness", "ful"],
+  ["ousness", "ous"],
+  ["aliti", "al"],
+  ["iviti", "ive"],
+  ["biliti", "ble"],
+];
+const STEP3: [string, string][] = [
+  ["icate", "ic"],
+  ["ative", ""],
+  ["alize", "al"],
+  ["iciti", "ic"],
+  ["ical", "ic"],
+  ["ful", ""],
+  ["ness", ""],
+];
+const STEP4 = [
+  "al",
+  "ance",
+  "ence",
+  "er",
+  "ic",
+  "able",
+  "ible",
+  "ant",
+  "ement",
+  "ment",
+  "ent",
+  "ion",
+  "ou",
+  "ism",
+  "ate",
+  "iti",
+  "ous",
+  "ive",
+  "ize",
+];
+
+function porter(word: string): string {
+  let w = word;
+  // Step 1a: plurals.
+  if (w.endsWith("sses")) w = w.slice(0, -2);
+  else if (w.endsWith("ies")) w = w.slice(0, -2);
+  else if (w.endsWith("s") && !w.endsWith("ss") && !w.endsWith("us") && !w.endsWith("is")) w = w.slice(0, -1);
+  // Step 1b: -ed, -ing.
+  let fix = false;
+  if (w.endsWith("eed")) {
+    if (measure(w.slice(0, -3)) > 0) w = w.slice(0, -1);
+  } else if (w.endsWith("ed") && hasVowel(w.slice(0, -2))) {
+    w = w.slice(0, -2);
+    fix = true;
+  } else if (w.endsWith("ing") && hasVowel(w.slice(0, -3))) {
+    w = w.slice(0, -3);
+    fix = true;
+  }
+  if (fix) {
+    if (w.endsWith("at") || w.endsWith("bl") || w.endsWith("iz")) w += "e";
+    else if (doubleCons(w) && !"lsz".includes(w[w.length - 1])) w = w.slice(0, -1);
+    else if (measure(w) === 1 && cvc(w)) w += "e";
+  }
+  // Step 1c: y -> i after a vowel-bearing stem.
+  if (w.endsWith("y") && hasVowel(w.slice(0, -1))) w = w.slice(0, -1) + "i";
+  // Steps 2 and 3: map double suffixes to single ones.
+  for (const table of [STEP2, STEP3]) {
+    for (const [suf, rep] of table) {
+      if (w.endsWith(suf)) {
+        const base = w.slice(0, -suf.length);
+        if (measure(base) > 0) w = base + rep;
+        break;
+      }
+    }
+  }
+  // Step 4: drop a suffix from a long enough stem.
+  for (const suf of STEP4) {
+    if (w.endsWith(suf)) {
+      const base = w.slice(0, -suf.length);
+      if (measure(base) > 1 && (suf !== "ion" || base.endsWith("s") || base.endsWith("t"))) w = base;
+      break;
+    }
+  }
+  // Step 5: a final -e, and -ll.
+  if (w.endsWith("e")) {
+    const base = w.slice(0, -1);
+    const m = measure(base);
+    if (m > 1 || (m === 1 && !cvc(base))) w = base;
+  }
+  if (w.endsWith("ll") && measure(w) > 1) w = w.slice(0, -1);
   return w;
 }
 
