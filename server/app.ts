@@ -171,6 +171,26 @@ function tracePath(url: string): string {
 }
 
 /**
+ * The per-request bindings. `remoteAddr` and `completed` are getters because Deno builds them on access and
+ * most routes never need them; they live on the class so each request allocates one small object (an
+ * object literal with getters would build two closures and take V8's slow path on every request).
+ */
+class LazyBindings implements RequestBindings {
+  #info: Deno.ServeHandlerInfo;
+  route?: string;
+  path?: string;
+  constructor(info: Deno.ServeHandlerInfo) {
+    this.#info = info;
+  }
+  get remoteAddr(): Deno.Addr {
+    return this.#info.remoteAddr;
+  }
+  get completed(): Promise<void> {
+    return this.#info.completed;
+  }
+}
+
+/**
  * Wraps the app for `Deno.serve`: refuses over-limit bodies by their Content-Length before routing, passes
  * the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
  * Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
@@ -193,15 +213,7 @@ export function createHandler(
   };
   return (req, info) => {
     const started = performance.now();
-    // Getters: Deno builds `remoteAddr` and `completed` on access, and most routes never need them.
-    const env: RequestBindings = {
-      get remoteAddr() {
-        return info.remoteAddr;
-      },
-      get completed() {
-        return info.completed;
-      },
-    };
+    const env: RequestBindings = new LazyBindings(info);
     // GET and HEAD bodies are never read, so only other methods pay for the header lookup.
     const method = req.method;
     const declared = method === "GET" || method === "HEAD" ? null : req.headers.get("content-length");
