@@ -114,6 +114,7 @@ log(
 interface ReferenceRun {
   steps: number;
   steps_per_s: number;
+  steps_per_cpu_s: number;
   wall_s: number;
   mean_return_last100: number | null;
   solved_at_step: number | null;
@@ -141,6 +142,16 @@ async function requireTorch(): Promise<void> {
       "(or point DSPY_BENCH_PYTHON at a python3 that has torch and numpy).",
   );
   Deno.exit(1);
+}
+
+/** CPU time of this process (user + system) in seconds; 10 ms resolution, fine for runs of seconds. */
+function processCpuS(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 async function runReference(steps: number, seed: number): Promise<ReferenceRun> {
@@ -174,10 +185,12 @@ for (let round = 0; round < rounds; round++) {
     seed,
     steps: ref.steps,
     steps_per_s: Math.round(ref.steps_per_s),
+    steps_per_cpu_s: Math.round(ref.steps_per_cpu_s),
     wall_s: ref.wall_s,
     mean_return_last100: ref.mean_return_last100,
     solved_at_step: ref.solved_at_step,
   });
+  let cpu0 = processCpuS();
   const a = await trainPufferPolicy({
     env: "cartpole",
     steps: ref.steps,
@@ -185,11 +198,14 @@ for (let round = 0; round < rounds; round++) {
     solveThreshold: 475,
     ...REFERENCE_CONFIG,
   });
+  const cpuA = processCpuS() - cpu0;
+  cpu0 = processCpuS();
   const b = await trainPufferPolicy({ env: "cartpole", steps: ourSteps, seed, solveThreshold: 475 });
+  const cpuB = processCpuS() - cpu0;
   for (
-    const [key, config, r] of [
-      ["a", "(a) ours, the reference's hyper-parameters", a],
-      ["b", "(b) ours, default CartPole config", b],
+    const [key, config, r, cpu] of [
+      ["a", "(a) ours, the reference's hyper-parameters", a, cpuA],
+      ["b", "(b) ours, default CartPole config", b, cpuB],
     ] as const
   ) {
     runs.push({
@@ -198,6 +214,7 @@ for (let round = 0; round < rounds; round++) {
       seed,
       steps: r.steps,
       steps_per_s: Math.round(r.stepsPerS),
+      steps_per_cpu_s: Math.round(r.steps / cpu),
       wall_s: Number(r.wallS.toFixed(2)),
       mean_return_last100: r.meanReturnLast100 === null ? null : Number(r.meanReturnLast100.toFixed(1)),
       solved_at_step: r.solvedAtStep,
@@ -209,17 +226,22 @@ const med = (key: string) => median(runs.filter((r) => r.key === key).map((r) =>
 const refMedian = med("ref");
 const ratioA = med("a") / refMedian;
 const ratioB = med("b") / refMedian;
+const medCpu = (key: string) =>
+  median(runs.filter((r) => r.key === key).map((r) => r.steps_per_cpu_s as number));
+const cpuRatioA = medCpu("a") / medCpu("ref");
+const cpuRatioB = medCpu("b") / medCpu("ref");
 log(
   `\nCartPole-v1: ${rounds} interleaved round(s) (reference, (a), (b)); the reference and (a) run ${refSteps} ` +
     `env steps, (b) ${ourSteps} (solved = last-100 mean ≥ 475)`,
 );
 table(
-  ["config", "seed", "env steps", "steps/s", "wall s", "last-100 mean", "solved at step"],
+  ["config", "seed", "env steps", "steps/s", "steps/CPU-s", "wall s", "last-100 mean", "solved at step"],
   runs.map((c) => [
     String(c.config),
     Number(c.seed),
     Number(c.steps),
     Number(c.steps_per_s),
+    Number(c.steps_per_cpu_s),
     Number(c.wall_s),
     c.mean_return_last100 === null ? "-" : Number(c.mean_return_last100),
     c.solved_at_step === null ? "-" : Number(c.solved_at_step),
@@ -232,6 +254,8 @@ log(
     `\nratio (a) ours at the reference's hyper-parameters / reference: ${ratioA.toFixed(1)}×` +
     `\nratio (b) ours at our defaults / reference at its defaults:    ${ratioB.toFixed(1)}× ` +
     `(goal ≥ 10×: ${ratioB >= 10 ? "met" : "MISSED"})` +
+    `\nby CPU time (steps per CPU-second of each process, less sensitive to other load): ` +
+    `(a) ${cpuRatioA.toFixed(1)}×, (b) ${cpuRatioB.toFixed(1)}×` +
     `\nload average: ${loadStart} before, ${loadAfterCartpole} after`,
 );
 const cartpoleSummary = {
@@ -242,6 +266,9 @@ const cartpoleSummary = {
   median_steps_per_s: { reference: refMedian, a: med("a"), b: med("b") },
   ratio_a: Number(ratioA.toFixed(2)),
   ratio_b: Number(ratioB.toFixed(2)),
+  median_steps_per_cpu_s: { reference: medCpu("ref"), a: medCpu("a"), b: medCpu("b") },
+  cpu_ratio_a: Number(cpuRatioA.toFixed(2)),
+  cpu_ratio_b: Number(cpuRatioB.toFixed(2)),
   loadavg: { before: loadStart, after: loadAfterCartpole },
 };
 if (flags["skip-rest"]) {
