@@ -44,8 +44,9 @@ export interface TraceLogOptions {
   /** Deliver batches to listeners every this many ms (default 50). */
   batchMs?: number;
   /**
-   * At most this many records per batch go to live listeners (default 250, i.e. 5,000/s); under heavier
-   * load the newest are kept and the rest are reported as skipped. The file always gets every record.
+   * At most this many records per batch go to live listeners (default 50, i.e. 1,000/s per stream, more
+   * than a live view can show; each stream's share of a request's cost grows with it); under heavier load
+   * the newest are kept and the rest are reported as skipped. The file always gets every record.
    */
   maxBatch?: number;
   /** How many recent records stay in memory for resuming streams (default 2000). */
@@ -114,7 +115,7 @@ export class TraceLog {
     this.#maxBytes = options.maxBytes ?? 5 * 1024 * 1024;
     this.#flushMs = options.flushMs ?? 100;
     this.#batchMs = options.batchMs ?? 50;
-    this.#maxBatch = options.maxBatch ?? 250;
+    this.#maxBatch = options.maxBatch ?? 50;
     this.#cap = Math.max(1, options.recentCapacity ?? 2000);
     this.#ts = new Float64Array(this.#cap);
     this.#ms = new Float64Array(this.#cap);
