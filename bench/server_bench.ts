@@ -173,17 +173,17 @@ const rows: Row[] = [
 // handler. The state is a second one over the same workspace, so the running server is not disturbed.
 const cpuNow = () => Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1000; // µs
 /**
- * CPU µs per call of `fn`, yielding to the event loop every 500 calls so timers (the trace's batched
- * writes) run as they would under real traffic; on-CPU time only (schedstat), so idle waits do not count.
+ * CPU µs per call of `fn` over `ms` of wall time, yielding to the event loop every 5,000 calls so timers
+ * (the trace's batched writes) run as they would under real traffic; on-CPU time of this thread only
+ * (schedstat), so time spent waiting for a core does not count.
  */
-async function perCall(fn: () => unknown, minMs = 800): Promise<number> {
-  for (let i = 0; i < 2000; i++) fn();
+async function perCall(fn: () => unknown, ms: number): Promise<number> {
   let n = 0;
   const t0 = performance.now();
   const c0 = cpuNow();
-  while (performance.now() - t0 < minMs) {
-    for (let k = 0; k < 500; k++) fn();
-    n += 500;
+  while (performance.now() - t0 < ms) {
+    for (let k = 0; k < 5000; k++) fn();
+    n += 5000;
     await new Promise((r) => setTimeout(r, 1));
   }
   return (cpuNow() - c0) / n;
@@ -196,28 +196,22 @@ const info = {
 const state = server.state;
 const app = createApp(state, BUILTIN_ROUTES);
 const handler = createHandler(state, app);
-const layers: { layer: string; us_per_call: number }[] = [];
-layers.push({ layer: "bare handler: Response.json", us_per_call: await perCall(bareHandler) });
-layers.push({
-  layer: "minimal Hono app.fetch",
-  us_per_call: await perCall(() => minimal.fetch(healthReq)),
-});
-layers.push({
-  layer: "our Hono app.fetch (app.ts middleware + route)",
-  us_per_call: await perCall(() => app.fetch(healthReq, {})),
-});
-layers.push({
-  layer: "metrics observe()",
-  us_per_call: await perCall(() => state.http.observe("/health", "GET", 200, 0.0002)),
-});
-layers.push({
-  layer: "trace add() (buffered line)",
-  us_per_call: await perCall(() => state.trace.add(Date.now() / 1000, "GET", "/health", 200, 0.123)),
-});
-layers.push({
-  layer: "our whole handler (createHandler)",
-  us_per_call: await perCall(() => handler(healthReq, info)),
-});
+const layerFns: [string, () => unknown][] = [
+  ["bare handler: Response.json", bareHandler],
+  ["minimal Hono app.fetch", () => minimal.fetch(healthReq)],
+  ["our Hono app.fetch (app.ts middleware + route)", () => app.fetch(healthReq, {})],
+  ["metrics observe()", () => state.http.observe("/health", "GET", 200, 0.0002)],
+  ["trace add() (buffered line)", () => state.trace.add(Date.now() / 1000, "GET", "/health", 200, 0.123)],
+  ["our whole handler (createHandler)", () => handler(healthReq, info)],
+];
+// Interleaved rounds, median per layer: the machine is shared, so one long run per layer would compare
+// layers measured under different load.
+const samples = layerFns.map(() => [] as number[]);
+for (const [, fn] of layerFns) for (let i = 0; i < 5000; i++) fn(); // warm-up
+for (let round = 0; round < 7; round++) {
+  for (const [k, [, fn]] of layerFns.entries()) samples[k].push(await perCall(fn, 150));
+}
+const layers = layerFns.map(([layer], k) => ({ layer, us_per_call: medianOf(samples[k]) }));
 await state.trace.flush();
 const whole = layers[layers.length - 1].us_per_call;
 
