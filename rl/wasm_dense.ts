@@ -56,6 +56,8 @@ interface Region {
   paramCount: number;
   /** Rows of the last forward pass run here (-1: none yet). */
   batch: number;
+  /** The layout the region was laid out for (its widths and parameter count). */
+  layout: MlpLayout;
 }
 
 /** Free blocks of module memory (offset, size in doubles), first fit; regions are 16-byte aligned. */
@@ -82,10 +84,22 @@ function allocate(k: DenseExports, size: number): number {
   return start;
 }
 
+function sameShape(a: MlpLayout, b: MlpLayout): boolean {
+  return a.sizes.length === b.sizes.length && a.sizes.every((n, i) => n === b.sizes[i]);
+}
+
 /** The region of `buf`, laid out for its capacity on first use (freed when `buf` is collected). */
 function regionOf(k: DenseExports, layout: MlpLayout, buf: MlpBuffers): Region {
   const known = regions.get(buf);
-  if (known) return known;
+  if (known) {
+    if (known.layout !== layout && !sameShape(known.layout, layout)) {
+      throw new Error(
+        `these MlpBuffers were made for an MLP of widths ${known.layout.sizes.join("-")}, ` +
+          `not ${layout.sizes.join("-")}: make buffers per MLP with mlpBuffers(layout, capacity)`,
+      );
+    }
+    return known;
+  }
   const rows = buf.capacity;
   const paramCount = layout.end - layout.start;
   let off = 0;
@@ -119,6 +133,7 @@ function regionOf(k: DenseExports, layout: MlpLayout, buf: MlpBuffers): Region {
     grads: start + grads,
     paramCount,
     batch: -1,
+    layout,
   };
   regions.set(buf, region);
   reclaim.register(buf, { start, size: off });

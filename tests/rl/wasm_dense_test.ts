@@ -72,3 +72,13 @@ Deno.test("a backward pass must follow a forward pass with the same buffers, row
   mlpBackward(net.params, grads, net.actor, new Float64Array(10).fill(1), 5, buf);
   assert.ok(grads.some((g) => g !== 0));
 });
+
+Deno.test("buffers made for one MLP are refused for an MLP of other widths", () => {
+  const rng = new Rng(4);
+  const net = createActorCritic({ obsSize: 4, actionCount: 2, hidden: [8, 8] }, rng);
+  const other = createActorCritic({ obsSize: 4, actionCount: 2, hidden: [16, 8] }, rng);
+  const buf = mlpBuffers(net.actor, 3);
+  const x = new Float64Array(12);
+  mlpForward(net.params, net.actor, x, 3, buf);
+  assert.throws(() => mlpForward(other.params, other.actor, x, 3, buf), /made for an MLP of widths 4-8-8-2/);
+});
