@@ -4,7 +4,8 @@
  * HTTP requests per prediction and success rate for three reply styles a model may produce — JSON (what
  * Ollama's `format: json` / `response_format` produce), ax's `field: value` lines, and fenced JSON with
  * prose — plus per-call overhead and first-import time. Also times the all-or-nothing patch applier against
- * `git apply` on the same 20-file patch.
+ * `git apply` on the same 20-file patch. The predictor calls alternate between the two implementations
+ * (one call each in turn), and ms/call is shown as a ratio to ax's in the same run.
  *
  * Usage: `deno run -A bench/agent_bench.ts [--calls N] [--json]`
  *
@@ -75,13 +76,15 @@ interface Row {
   msPerCall: number;
 }
 const rows: Row[] = [];
+const IMPLS = ["dspy-code", "ax"] as const;
 for (const [style, text] of Object.entries(REPLIES)) {
   reply = text;
-  for (const impl of ["dspy-code", "ax"]) {
-    requests = 0;
-    let ok = 0;
-    const start = performance.now();
-    for (let i = 0; i < calls; i++) {
+  // The two implementations alternate call by call, so load on the shared machine hits both alike.
+  const tally = Object.fromEntries(IMPLS.map((impl) => [impl, { ok: 0, requests: 0, ms: 0 }]));
+  for (let i = 0; i < calls; i++) {
+    for (const impl of IMPLS) {
+      requests = 0;
+      const start = performance.now();
       try {
         if (impl === "ax") {
           const out = await axGen.forward(
@@ -89,22 +92,26 @@ for (const [style, text] of Object.entries(REPLIES)) {
             { task: "fix tests", context: "none" },
             { stream: false } as Loose,
           );
-          if (Array.isArray(out.plan) && out.plan.length) ok++;
+          if (Array.isArray(out.plan) && out.plan.length) tally[impl].ok++;
         } else {
           const p = await agent.predict(ours, agent.signatures.PlanTaskSig, {
             task: "fix tests",
             context: "none",
           });
-          if ((p.outputs.plan as string[]).length) ok++;
+          if ((p.outputs.plan as string[]).length) tally[impl].ok++;
         }
       } catch { /* counted as a failure */ }
+      tally[impl].ms += performance.now() - start;
+      tally[impl].requests += requests;
     }
+  }
+  for (const impl of IMPLS) {
     rows.push({
       style,
       impl,
-      ok,
-      requestsPerCall: requests / calls,
-      msPerCall: (performance.now() - start) / calls,
+      ok: tally[impl].ok,
+      requestsPerCall: tally[impl].requests / calls,
+      msPerCall: tally[impl].ms / calls,
     });
   }
 }
@@ -160,12 +167,13 @@ if (values.json) {
   console.log(
     `Predictor vs @ax-llm/ax on TaskAgent, ${calls} calls per cell, scripted loopback server (2-core machine)`,
   );
-  console.log("reply style            impl        ok/calls  requests/call  ms/call");
+  console.log("reply style            impl        ok/calls  requests/call  ms/call  vs ax (ms)");
   for (const r of rows) {
+    const ax = rows.find((o) => o.style === r.style && o.impl === "ax")!;
     console.log(
       `${r.style.padEnd(22)} ${r.impl.padEnd(11)} ${`${r.ok}/${calls}`.padStart(8)}  ${
         r.requestsPerCall.toFixed(2).padStart(13)
-      }  ${r.msPerCall.toFixed(2).padStart(7)}`,
+      }  ${r.msPerCall.toFixed(2).padStart(7)}  ${(r.msPerCall / ax.msPerCall).toFixed(2).padStart(10)}`,
     );
   }
   console.log(

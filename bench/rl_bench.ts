@@ -1,11 +1,16 @@
 /**
- * RL benchmark (`deno task bench:rl [--quick] [--json]`):
+ * RL benchmark (`deno task bench:rl [--quick] [--json] [--rounds N] [--ref-steps N]`). Every ratio is
+ * against a baseline measured in this run, on this machine:
  *
- * 1. CartPole-v1 learning: our default PPO for fixed seeds over 150k env steps (mean return of the last
- *    100 episodes, first step where it reached 475, env steps/s including updates), next to the same
- *    engine with CleanRL's default PPO hyperparameters, measured in the same run. The issue's PyTorch
- *    CleanRL reference (2,111 steps/s, return 327 at 150k on this machine) is quoted for the ratio.
- * 2. Scaling with env workers: CartPole (cheap steps) and the coding-tool env (subprocess steps).
+ * 1. CartPole-v1 throughput against our PyTorch reference (`bench/reference/ppo_cartpole_torch.py`, a
+ *    CleanRL-style PPO on Debian's `python3-torch`), run interleaved with ours for `--rounds` rounds
+ *    (seeds 1, 2, 3, ...); ratios are of the medians:
+ *    (a) our trainer at exactly the reference's hyper-parameters and step count (the cost of our numerics);
+ *    (b) our default CartPole configuration over 150k steps (the one that must solve) against the
+ *        reference at its defaults (what a user gets). Goal: (b) ≥ 10×.
+ *    Exits 1 with the install command when python3-torch is missing.
+ * 2. Scaling with env workers: CartPole (cheap steps) and the coding-tool env (subprocess steps), against
+ *    the in-thread vector env of the same run.
  * 3. The coding-tool env on a seeded repo: learned policies (bandit, PPO) against uniform random.
  * 4. Numerics: our typed-array MLP against tfjs (CPU and WASM backends), forward + backward of the
  *    64×64 actor and critic per minibatch.
@@ -13,6 +18,9 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   builtinEnvSpec,
   createActorCritic,
@@ -31,12 +39,42 @@ import {
 } from "../rl/mod.ts";
 import { seededRepo, seededToolOptions } from "../tests/rl/helpers.ts";
 
-const quick = Deno.args.includes("--quick");
-const json = Deno.args.includes("--json");
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    "ref-steps": { type: "string" },
+    "skip-rest": { type: "boolean", default: false },
+  },
+});
+const quick = flags.quick;
+const json = flags.json;
 const log = (s: string) => {
   if (!json) console.log(s);
 };
-const CLEANRL_TORCH = { steps_per_s: 2111, mean_return_150k: 327 };
+/** The Python that has python3-torch: Debian's, not a pyenv shim that may come first on PATH. */
+const PYTHON = Deno.env.get("DSPY_BENCH_PYTHON") ?? "/usr/bin/python3";
+const REFERENCE = join(dirname(fileURLToPath(import.meta.url)), "reference", "ppo_cartpole_torch.py");
+/** The reference's hyper-parameters (CleanRL's ppo.py defaults), for our trainer in case (a). */
+const REFERENCE_CONFIG = {
+  nEnvs: 4,
+  rolloutLength: 128,
+  epochs: 4,
+  minibatches: 4,
+  lr: 2.5e-4,
+  lrAnneal: true,
+  gamma: 0.99,
+  gaeLambda: 0.95,
+  clip: 0.2,
+  clipValue: true,
+  entropyCoef: 0.01,
+  vfCoef: 0.5,
+  gradClip: 0.5,
+  hidden: [64, 64],
+  replayBatch: 0,
+};
 
 function table(headers: string[], rows: (string | number)[][]): void {
   if (json) return;
@@ -52,90 +90,195 @@ function table(headers: string[], rows: (string | number)[][]): void {
   }
 }
 
-const load = await (async () => {
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function loadavg(): Promise<string> {
   try {
     return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
   } catch {
     return "n/a";
   }
-})();
+}
+
+const loadStart = await loadavg();
 log(
-  `machine: ${navigator.hardwareConcurrency} cores, load average ${load} (shared machine: figures are pessimistic)`,
+  `machine: ${navigator.hardwareConcurrency} cores, load average ${loadStart} at the start ` +
+    "(shared machine: absolute figures are pessimistic; the ratios are of runs interleaved in this run)",
 );
 
 // ---------------------------------------------------------------------------------------------- 1
-const steps = 150_000;
-const seeds = quick ? [1] : [1, 2, 3];
-const cartpole: Record<string, unknown>[] = [];
-for (const seed of seeds) {
-  const r = await trainPufferPolicy({ env: "cartpole", steps, seed, solveThreshold: 475 });
-  cartpole.push({
-    config: "ours (default)",
-    seed,
-    mean_return_last100: r.meanReturnLast100,
-    solved_at_step: r.solvedAtStep,
-    steps_per_s: Math.round(r.stepsPerS),
-    wall_s: Number(r.wallS.toFixed(2)),
-  });
+interface ReferenceRun {
+  steps: number;
+  steps_per_s: number;
+  steps_per_cpu_s: number;
+  wall_s: number;
+  mean_return_last100: number | null;
+  solved_at_step: number | null;
+  torch: string;
+  threads: number;
 }
-// Two epochs per update (the textbook "several epochs"), otherwise default.
-const twoEpochs = await trainPufferPolicy({
-  env: "cartpole",
-  steps,
-  seed: 1,
-  solveThreshold: 475,
-  epochs: 2,
-});
-cartpole.push({
-  config: "ours, epochs 2",
-  seed: 1,
-  mean_return_last100: twoEpochs.meanReturnLast100,
-  solved_at_step: twoEpochs.solvedAtStep,
-  steps_per_s: Math.round(twoEpochs.stepsPerS),
-  wall_s: Number(twoEpochs.wallS.toFixed(2)),
-});
-// CleanRL's ppo.py defaults on the same engine.
-const clean = await trainPufferPolicy({
-  env: "cartpole",
-  steps,
-  seed: 1,
-  solveThreshold: 475,
-  nEnvs: 4,
-  rolloutLength: 128,
-  epochs: 4,
-  minibatches: 4,
-  lr: 2.5e-4,
-  gamma: 0.99,
-  gaeLambda: 0.95,
-  gradClip: 0.5,
-  replayBatch: 0,
-});
-cartpole.push({
-  config: "CleanRL defaults, same engine",
-  seed: 1,
-  mean_return_last100: clean.meanReturnLast100,
-  solved_at_step: clean.solvedAtStep,
-  steps_per_s: Math.round(clean.stepsPerS),
-  wall_s: Number(clean.wallS.toFixed(2)),
-});
-log("\nCartPole-v1, 150k env steps (goal: last-100 mean ≥ 475; throughput ≥ 10× 2,111 steps/s)");
+
+/** Checks that Debian's python3-torch imports; exits 1 with the install command when it does not. */
+async function requireTorch(): Promise<void> {
+  let out: Deno.CommandOutput | null = null;
+  try {
+    out = await new Deno.Command(PYTHON, {
+      args: ["-c", "import torch, numpy"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch {
+    // PYTHON itself is missing.
+  }
+  if (out?.success) return;
+  const why = out ? new TextDecoder().decode(out.stderr).trim().split("\n").pop() : `${PYTHON} not found`;
+  console.error(
+    `bench:rl needs PyTorch for its baseline (${why}).\n` +
+      "Install Debian's build: apt-get install -y python3-torch python3-numpy\n" +
+      "(or point DSPY_BENCH_PYTHON at a python3 that has torch and numpy).",
+  );
+  Deno.exit(1);
+}
+
+/** CPU time of this process (user + system) in seconds; 10 ms resolution, fine for runs of seconds. */
+function processCpuS(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function runReference(steps: number, seed: number): Promise<ReferenceRun> {
+  const out = await new Deno.Command(PYTHON, {
+    args: [REFERENCE, "--steps", String(steps), "--seed", String(seed)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(
+      `the PyTorch reference failed (exit ${out.code}): ${text}\n${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return JSON.parse(text.split("\n").pop()!);
+}
+
+await requireTorch();
+const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
+// 150k steps is the solve budget of our default; the reference runs as many (fewer with --quick, since it
+// is the slow side: its throughput is steady from the first update).
+const refSteps = Number(flags["ref-steps"] ?? (quick ? 51_200 : 150_000));
+const ourSteps = 150_000;
+const runs: Record<string, unknown>[] = [];
+for (let round = 0; round < rounds; round++) {
+  const seed = round + 1;
+  const ref = await runReference(refSteps, seed);
+  runs.push({
+    config: `PyTorch reference (torch ${ref.torch}, ${ref.threads} thread)`,
+    key: "ref",
+    seed,
+    steps: ref.steps,
+    steps_per_s: Math.round(ref.steps_per_s),
+    steps_per_cpu_s: Math.round(ref.steps_per_cpu_s),
+    wall_s: ref.wall_s,
+    mean_return_last100: ref.mean_return_last100,
+    solved_at_step: ref.solved_at_step,
+  });
+  let cpu0 = processCpuS();
+  const a = await trainPufferPolicy({
+    env: "cartpole",
+    steps: ref.steps,
+    seed,
+    solveThreshold: 475,
+    ...REFERENCE_CONFIG,
+  });
+  const cpuA = processCpuS() - cpu0;
+  cpu0 = processCpuS();
+  const b = await trainPufferPolicy({ env: "cartpole", steps: ourSteps, seed, solveThreshold: 475 });
+  const cpuB = processCpuS() - cpu0;
+  for (
+    const [key, config, r, cpu] of [
+      ["a", "(a) ours, the reference's hyper-parameters", a, cpuA],
+      ["b", "(b) ours, default CartPole config", b, cpuB],
+    ] as const
+  ) {
+    runs.push({
+      config,
+      key,
+      seed,
+      steps: r.steps,
+      steps_per_s: Math.round(r.stepsPerS),
+      steps_per_cpu_s: Math.round(r.steps / cpu),
+      wall_s: Number(r.wallS.toFixed(2)),
+      mean_return_last100: r.meanReturnLast100 === null ? null : Number(r.meanReturnLast100.toFixed(1)),
+      solved_at_step: r.solvedAtStep,
+    });
+  }
+}
+const loadAfterCartpole = await loadavg();
+const med = (key: string) => median(runs.filter((r) => r.key === key).map((r) => r.steps_per_s as number));
+const refMedian = med("ref");
+const ratioA = med("a") / refMedian;
+const ratioB = med("b") / refMedian;
+const medCpu = (key: string) =>
+  median(runs.filter((r) => r.key === key).map((r) => r.steps_per_cpu_s as number));
+const cpuRatioA = medCpu("a") / medCpu("ref");
+const cpuRatioB = medCpu("b") / medCpu("ref");
+log(
+  `\nCartPole-v1: ${rounds} interleaved round(s) (reference, (a), (b)); the reference and (a) run ${refSteps} ` +
+    `env steps, (b) ${ourSteps} (solved = last-100 mean ≥ 475)`,
+);
 table(
-  ["config", "seed", "last-100 mean", "solved at step", "steps/s", "wall s"],
-  cartpole.map((c) => [
+  ["config", "seed", "env steps", "steps/s", "steps/CPU-s", "wall s", "last-100 mean", "solved at step"],
+  runs.map((c) => [
     String(c.config),
     Number(c.seed),
-    Number((c.mean_return_last100 as number).toFixed(1)),
-    c.solved_at_step === null ? "-" : Number(c.solved_at_step),
+    Number(c.steps),
     Number(c.steps_per_s),
+    Number(c.steps_per_cpu_s),
     Number(c.wall_s),
+    c.mean_return_last100 === null ? "-" : Number(c.mean_return_last100),
+    c.solved_at_step === null ? "-" : Number(c.solved_at_step),
   ]),
 );
-const ours = cartpole.filter((c) => c.config === "ours (default)");
-const meanSps = ours.reduce((a, c) => a + (c.steps_per_s as number), 0) / ours.length;
 log(
-  `ratio vs the PyTorch CleanRL reference (${CLEANRL_TORCH.steps_per_s} steps/s, return ${CLEANRL_TORCH.mean_return_150k}): ` +
-    `${(meanSps / CLEANRL_TORCH.steps_per_s).toFixed(1)}× throughput`,
+  `medians: reference ${Math.round(refMedian)} steps/s, (a) ${Math.round(med("a"))}, (b) ${
+    Math.round(med("b"))
+  }` +
+    `\nratio (a) ours at the reference's hyper-parameters / reference: ${ratioA.toFixed(1)}×` +
+    `\nratio (b) ours at our defaults / reference at its defaults:    ${ratioB.toFixed(1)}× ` +
+    `(goal ≥ 10×: ${ratioB >= 10 ? "met" : "MISSED"})` +
+    `\nby CPU time (steps per CPU-second of each process, less sensitive to other load): ` +
+    `(a) ${cpuRatioA.toFixed(1)}×, (b) ${cpuRatioB.toFixed(1)}×` +
+    `\nload average: ${loadStart} before, ${loadAfterCartpole} after`,
 );
+const cartpoleSummary = {
+  rounds,
+  reference_steps: refSteps,
+  our_steps: ourSteps,
+  runs,
+  median_steps_per_s: { reference: refMedian, a: med("a"), b: med("b") },
+  ratio_a: Number(ratioA.toFixed(2)),
+  ratio_b: Number(ratioB.toFixed(2)),
+  median_steps_per_cpu_s: { reference: medCpu("ref"), a: medCpu("a"), b: medCpu("b") },
+  cpu_ratio_a: Number(cpuRatioA.toFixed(2)),
+  cpu_ratio_b: Number(cpuRatioB.toFixed(2)),
+  loadavg: { before: loadStart, after: loadAfterCartpole },
+};
+if (flags["skip-rest"]) {
+  if (json) {
+    console.log(
+      JSON.stringify({ machine: { cores: navigator.hardwareConcurrency }, cartpole: cartpoleSummary }),
+    );
+  }
+  Deno.exit(0);
+}
 
 // ---------------------------------------------------------------------------------------------- 2
 const scaling: Record<string, unknown>[] = [];
@@ -185,10 +328,14 @@ for (const flavour of toolFlavours) {
     scaling.push({ env: flavour.label, workers, steps_per_s: Math.round(sps) });
   }
 }
-log("\nScaling with env workers (0 = envs on the learner's thread; best of 2 runs)");
+for (const s of scaling) {
+  const inThread = scaling.find((o) => o.env === s.env && o.workers === 0)!;
+  s.vs_in_thread = Number(((s.steps_per_s as number) / (inThread.steps_per_s as number)).toFixed(2));
+}
+log("\nScaling with env workers (0 = envs on the learner's thread, the baseline; best of 2 runs)");
 table(
-  ["env", "workers", "env steps/s"],
-  scaling.map((s) => [String(s.env), Number(s.workers), Number(s.steps_per_s)]),
+  ["env", "workers", "env steps/s", "vs in-thread"],
+  scaling.map((s) => [String(s.env), Number(s.workers), Number(s.steps_per_s), Number(s.vs_in_thread)]),
 );
 
 // ---------------------------------------------------------------------------------------------- 3
@@ -338,10 +485,8 @@ table(
 
 if (json) {
   console.log(JSON.stringify({
-    machine: { cores: navigator.hardwareConcurrency, loadavg: load },
-    cleanrl_torch_reference: CLEANRL_TORCH,
-    cartpole,
-    throughput_ratio_vs_torch: Number((meanSps / CLEANRL_TORCH.steps_per_s).toFixed(2)),
+    machine: { cores: navigator.hardwareConcurrency, loadavg: { start: loadStart, end: await loadavg() } },
+    cartpole: cartpoleSummary,
     scaling,
     tool_env: Object.fromEntries(toolRows.map((r) => [r[0], r[1]])),
     numerics,

@@ -70,13 +70,16 @@ export function adamStep(
   const bc1 = 1 - beta1 ** state.t;
   const bc2 = 1 - beta2 ** state.t;
   const stepSize = state.lr / bc1;
-  const sqrtBc2 = Math.sqrt(bc2);
+  // One division per parameter: √v̂ = √v · (1/√(1−β2ᵗ)).
+  const invSqrtBc2 = 1 / Math.sqrt(bc2);
+  const b1c = 1 - beta1;
+  const b2c = 1 - beta2;
   for (let i = start; i < end; i++) {
     const g = grads[i];
-    const mi = beta1 * m[i] + (1 - beta1) * g;
-    const vi = beta2 * v[i] + (1 - beta2) * g * g;
+    const mi = beta1 * m[i] + b1c * g;
+    const vi = beta2 * v[i] + b2c * g * g;
     m[i] = mi;
     v[i] = vi;
-    params[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    params[i] -= (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
   }
 }

@@ -109,6 +109,11 @@ export interface MlpBuffers {
   /** Gradient scratch per layer output. */
   deltas: Float64Array[];
   capacity: number;
+  /**
+   * The backend of the last forward pass with these buffers (null before the first). The WebAssembly
+   * backend keeps hidden activations in module memory, so a backward pass must run on the same backend.
+   */
+  forwardBy: MlpBackend | null;
 }
 
 /** Allocates buffers for batches up to `capacity` rows. */
@@ -117,6 +122,7 @@ export function mlpBuffers(layout: MlpLayout, capacity: number): MlpBuffers {
     acts: layout.sizes.map((n) => new Float64Array(n * capacity)),
     deltas: layout.sizes.map((n) => new Float64Array(n * capacity)),
     capacity,
+    forwardBy: null,
   };
 }
 
@@ -263,12 +269,14 @@ export function mlpForward(
   batch: number,
   buf: MlpBuffers,
 ): Float64Array {
+  buf.forwardBy = backend;
   if (backend === "wasm") return wasmMlpForward(denseKernels()!, params, layout, input, batch, buf);
   return jsMlpForward(params, layout, input, batch, buf);
 }
 
 /**
- * Backward pass after {@link mlpForward} with the same buffers. `dOut` is d(loss)/d(output)
+ * Backward pass after {@link mlpForward} with the same buffers, batch, parameters and backend (the SIMD
+ * backend reuses the parameters and activations of that forward pass). `dOut` is d(loss)/d(output)
  * (batch × sizes[last]); gradients are ADDED into `grads` (same layout as `params`).
  */
 export function mlpBackward(
@@ -279,8 +287,14 @@ export function mlpBackward(
   batch: number,
   buf: MlpBuffers,
 ): void {
+  if (buf.forwardBy !== backend) {
+    throw new Error(
+      `mlpBackward on the ${backend} backend must follow mlpForward on it with the same buffers ` +
+        `(the last forward ran on ${buf.forwardBy ?? "none"})`,
+    );
+  }
   if (backend === "wasm") {
-    wasmMlpBackward(denseKernels()!, params, grads, layout, dOut, batch, buf);
+    wasmMlpBackward(denseKernels()!, grads, layout, dOut, batch, buf);
     return;
   }
   jsMlpBackward(params, grads, layout, dOut, batch, buf);

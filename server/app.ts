@@ -177,11 +177,31 @@ function tracePath(url: string): string {
 }
 
 /**
+ * The per-request bindings. `remoteAddr` and `completed` are getters because Deno builds them on access and
+ * most routes never need them; they live on the class so each request allocates one small object (an
+ * object literal with getters would build two closures and take V8's slow path on every request).
+ */
+class LazyBindings implements RequestBindings {
+  #info: Deno.ServeHandlerInfo;
+  route?: string;
+  path?: string;
+  constructor(info: Deno.ServeHandlerInfo) {
+    this.#info = info;
+  }
+  get remoteAddr(): Deno.Addr {
+    return this.#info.remoteAddr;
+  }
+  get completed(): Promise<void> {
+    return this.#info.completed;
+  }
+}
+
+/**
  * Wraps the app for `Deno.serve`: applies the browser protections (`server/browser_guard.ts`: Host
  * allow-list; JSON content type and same origin for every method but GET/HEAD/OPTIONS) and refuses
  * over-limit bodies by their Content-Length before routing, so every route, present or future, gets them;
- * passes the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
- * Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
+ * passes the connection info, and records every request in the HTTP metrics and the debug trace. Kept
+ * outside the Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
  */
 export function createHandler(
   state: ServerState,
@@ -217,15 +237,7 @@ export function createHandler(
   };
   return (req, info) => {
     const started = performance.now();
-    // Getters: Deno builds `remoteAddr` and `completed` on access, and most routes never need them.
-    const env: RequestBindings = {
-      get remoteAddr() {
-        return info.remoteAddr;
-      },
-      get completed() {
-        return info.completed;
-      },
-    };
+    const env: RequestBindings = new LazyBindings(info);
     // Host allow-list, and Origin + JSON content type for state-changing methods: every route, before routing.
     const refusal = state.browser.check(req);
     if (refusal) {

@@ -1,6 +1,9 @@
 /**
  * Request counters and latency histograms by route, kept in memory for `/metrics`. Routes are the
  * registered path patterns (not raw paths), so the label set stays small whatever clients send.
+ * {@link HttpMetrics.observe} runs on every request and allocates nothing once a (route, method, status)
+ * has been seen: counters live in nested maps keyed by the strings and the status number, and the
+ * histogram bucket is found by comparison.
  *
  * @module
  */
@@ -32,15 +35,19 @@ export interface HttpMetricsSnapshot {
 
 /** The in-memory store. */
 export class HttpMetrics {
-  #requests = new Map<string, number>(); // "route\0method\0status" → count
+  /** route → method → status → count. */
+  #requests = new Map<string, Map<string, Map<number, number>>>();
   #latency = new Map<string, RouteHistogram>();
   #total = 0;
 
   /** Records one finished request. */
   observe(route: string, method: string, status: number, seconds: number): void {
     this.#total++;
-    const key = `${route}\0${method}\0${status}`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let byMethod = this.#requests.get(route);
+    if (byMethod === undefined) this.#requests.set(route, byMethod = new Map());
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, byStatus = new Map());
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     let h = this.#latency.get(route);
     if (!h) {
       h = { buckets: LATENCY_BUCKETS.map(() => 0), inf: 0, sum: 0, count: 0 };
@@ -56,10 +63,13 @@ export class HttpMetrics {
 
   /** Raw counters: `[route, method, status, count]`. */
   counters(): [string, string, number, number][] {
-    return [...this.#requests].map(([k, v]) => {
-      const [route, method, status] = k.split("\0");
-      return [route, method, Number(status), v];
-    });
+    const out: [string, string, number, number][] = [];
+    for (const [route, byMethod] of this.#requests) {
+      for (const [method, byStatus] of byMethod) {
+        for (const [status, count] of byStatus) out.push([route, method, status, count]);
+      }
+    }
+    return out;
   }
 
   /** Raw histograms by route. */

@@ -8,6 +8,12 @@
  * a trace stream that reconnects with `Last-Event-ID` gets exactly what it missed. `clear()` truncates the
  * file.
  *
+ * {@link TraceLog.add} is on every request, so it allocates nothing that outlives the request: the line is
+ * written as bytes straight into a reused buffer (ts in whole milliseconds, ms in whole microseconds), and
+ * the in-memory records live in preallocated columns (typed arrays, and paths shared through a small intern
+ * table), so nothing per request survives into the garbage collector's old generation. Record objects are
+ * made only when a stream asks for them.
+ *
  * @module
  */
 
@@ -40,8 +46,9 @@ export interface TraceLogOptions {
   /** Deliver batches to listeners every this many ms (default 50). */
   batchMs?: number;
   /**
-   * At most this many records per batch go to live listeners (default 250, i.e. 5,000/s); under heavier
-   * load the newest are kept and the rest are reported as skipped. The file always gets every record.
+   * At most this many records per batch go to live listeners (default 50, i.e. 1,000/s per stream, more
+   * than a live view can show; each stream's share of a request's cost grows with it); under heavier load
+   * the newest are kept and the rest are reported as skipped. The file always gets every record.
    */
   maxBatch?: number;
   /** How many recent records stay in memory for resuming streams (default 2000). */
@@ -62,6 +69,11 @@ export interface TraceBatch {
 }
 
 const encoder = new TextEncoder();
+const TS = encoder.encode('{"ts":');
+const METHOD = encoder.encode(',"method":');
+const PATH = encoder.encode(',"path":');
+const STATUS = encoder.encode(',"status":');
+const MS = encoder.encode(',"ms":');
 
 /** The trace file writer. */
 export class TraceLog {
@@ -71,18 +83,31 @@ export class TraceLog {
   readonly enabled: boolean;
   #maxBytes: number;
   #flushMs: number;
-  #buffer: string[] = [];
+  /** Encoded lines not yet written: `#out[0, #outLen)`. */
+  #out = new Uint8Array(64 * 1024);
+  #outLen = 0;
+  /** Bytes in the file as far as this writer knows (null: not read yet). */
+  #fileBytes: number | null = null;
+  #dirReady = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #listeners = new Set<(batch: TraceBatch) => void>();
   #closed = false;
   #seq = 0;
-  #batch: (TraceRecord & { seq: number })[] = [];
+  /** First sequence number of the batch the listeners have not had yet (0: none pending). */
+  #batchFrom = 0;
   #batchMs: number;
   #maxBatch: number;
-  #skipped = 0;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
-  #recent: (SeqTraceRecord | undefined)[];
+  // The newest records, as columns of a ring indexed by seq % capacity.
+  #cap: number;
+  #ts: Float64Array;
+  #ms: Float64Array;
+  #status: Uint16Array;
+  #method: string[];
+  #path: string[];
+  /** Paths seen so far (bounded), so the ring holds shared strings instead of one per request. */
+  #interned = new Map<string, string>();
   /** Names this process's sequence (ids from an earlier server run never match). */
   readonly boot: string = Date.now().toString(36) + Math.floor(Math.random() * 1296).toString(36);
 
@@ -92,8 +117,13 @@ export class TraceLog {
     this.#maxBytes = options.maxBytes ?? 5 * 1024 * 1024;
     this.#flushMs = options.flushMs ?? 100;
     this.#batchMs = options.batchMs ?? 50;
-    this.#maxBatch = options.maxBatch ?? 250;
-    this.#recent = new Array(Math.max(1, options.recentCapacity ?? 2000));
+    this.#maxBatch = options.maxBatch ?? 50;
+    this.#cap = Math.max(1, options.recentCapacity ?? 2000);
+    this.#ts = new Float64Array(this.#cap);
+    this.#ms = new Float64Array(this.#cap);
+    this.#status = new Uint16Array(this.#cap);
+    this.#method = new Array(this.#cap).fill("");
+    this.#path = new Array(this.#cap).fill("");
   }
 
   /** Sequence number of the newest record (0 before the first). */
@@ -119,17 +149,31 @@ export class TraceLog {
    * were already dropped (the caller falls back to a plain replay).
    */
   since(seq: number): SeqTraceRecord[] | null {
-    const cap = this.#recent.length;
-    if (seq > this.#seq || this.#seq - seq > cap) return null;
-    const out: SeqTraceRecord[] = [];
-    for (let n = seq + 1; n <= this.#seq; n++) out.push(this.#recent[n % cap]!);
-    return out;
+    if (seq > this.#seq || this.#seq - seq > this.#cap) return null;
+    return this.#range(seq + 1, this.#seq);
   }
 
   /** The newest `n` records still in memory, oldest first. */
   recent(n: number): SeqTraceRecord[] {
-    const from = Math.max(0, this.#seq - Math.min(n, this.#recent.length));
+    const from = Math.max(0, this.#seq - Math.min(n, this.#cap));
     return this.since(from) ?? [];
+  }
+
+  /** Records `from..to` (inclusive) from the ring, which must still hold them. */
+  #range(from: number, to: number): SeqTraceRecord[] {
+    const out: SeqTraceRecord[] = [];
+    for (let n = from; n <= to; n++) {
+      const i = n % this.#cap;
+      out.push({
+        ts: this.#ts[i],
+        method: this.#method[i],
+        path: this.#path[i],
+        status: this.#status[i],
+        ms: this.#ms[i],
+        seq: n,
+      });
+    }
+    return out;
   }
 
   /** Records one request. */
@@ -137,40 +181,131 @@ export class TraceLog {
     this.add(rec.ts, rec.method, rec.path, rec.status, rec.ms);
   }
 
-  /** Records one request from its fields (the per-request path: no intermediate object). */
+  /** Records one request from its fields (the per-request path: see the module comment). */
   add(ts: number, method: string, path: string, status: number, ms: number): void {
-    const rec = { ts, method, path, status, ms, seq: ++this.#seq };
-    this.#recent[rec.seq % this.#recent.length] = rec;
+    const seq = ++this.#seq;
+    const i = seq % this.#cap;
+    let shared = this.#interned.get(path);
+    if (shared === undefined) {
+      shared = path;
+      if (this.#interned.size < 1024) this.#interned.set(path, path);
+    }
+    this.#ts[i] = ts;
+    this.#ms[i] = ms;
+    this.#status[i] = status;
+    this.#method[i] = method;
+    this.#path[i] = shared;
     if (this.#listeners.size > 0) {
-      this.#batch.push(rec);
-      if (this.#batch.length > 2 * this.#maxBatch) {
-        const drop = this.#batch.length - this.#maxBatch;
-        this.#batch.splice(0, drop);
-        this.#skipped += drop;
-      }
+      if (this.#batchFrom === 0) this.#batchFrom = seq;
       this.#batchTimer ??= setTimeout(() => this.#deliver(), this.#batchMs);
     }
     if (!this.enabled || this.#closed) return;
-    // Hand-built line (same output as JSON.stringify for these fields, cheaper on every request).
-    this.#buffer.push(
-      `{"ts":${ts},"method":${JSON.stringify(method)},"path":${
-        JSON.stringify(path)
-      },"status":${status},"ms":${ms}}\n`,
-    );
+    this.#writeLine(ts, method, path, status, ms);
     if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#flushMs);
+  }
+
+  /** Appends `{"ts":…,"method":…,"path":…,"status":…,"ms":…}\n` to the byte buffer, allocation-free. */
+  #writeLine(ts: number, method: string, path: string, status: number, ms: number): void {
+    // Room for the fixed parts, the numbers, and the strings even if every character needs \uXXXX.
+    const need = 96 + 6 * (method.length + path.length);
+    if (this.#outLen + need > this.#out.length) {
+      const next = new Uint8Array(Math.max(this.#out.length * 2, this.#outLen + need));
+      next.set(this.#out.subarray(0, this.#outLen));
+      this.#out = next;
+    }
+    const tsMs = Math.round(ts * 1000);
+    const micros = Math.round(ms * 1000);
+    if (!(tsMs >= 0 && micros >= 0 && tsMs <= Number.MAX_SAFE_INTEGER && micros <= Number.MAX_SAFE_INTEGER)) {
+      // Not from a clock (a test or a caller's own record): let JSON spell the numbers.
+      this.#writeText(
+        `{"ts":${JSON.stringify(ts)},"method":${JSON.stringify(method)},"path":${
+          JSON.stringify(path)
+        },"status":${status},"ms":${JSON.stringify(ms)}}\n`,
+      );
+      return;
+    }
+    this.#bytes(TS);
+    this.#milli(tsMs);
+    this.#bytes(METHOD);
+    this.#string(method);
+    this.#bytes(PATH);
+    this.#string(path);
+    this.#bytes(STATUS);
+    this.#uint(status);
+    this.#bytes(MS);
+    this.#milli(micros);
+    this.#out[this.#outLen++] = 0x7d; // }
+    this.#out[this.#outLen++] = 0x0a; // \n
+  }
+
+  #bytes(b: Uint8Array): void {
+    this.#out.set(b, this.#outLen);
+    this.#outLen += b.length;
+  }
+
+  #uint(n: number): void {
+    let digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
+    let at = this.#outLen + digits;
+    this.#outLen = at;
+    do {
+      this.#out[--at] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+  }
+
+  /** `n / 1000` with exactly three decimals (a valid JSON number). */
+  #milli(n: number): void {
+    const whole = Math.floor(n / 1000);
+    const frac = n - whole * 1000;
+    this.#uint(whole);
+    const o = this.#out;
+    let at = this.#outLen;
+    o[at++] = 0x2e; // .
+    o[at++] = 0x30 + Math.floor(frac / 100);
+    o[at++] = 0x30 + (Math.floor(frac / 10) % 10);
+    o[at++] = 0x30 + (frac % 10);
+    this.#outLen = at;
+  }
+
+  /** A JSON string: plain printable ASCII byte by byte, anything else through JSON.stringify. */
+  #string(s: string): void {
+    const o = this.#out;
+    const start = this.#outLen;
+    let at = start;
+    o[at++] = 0x22;
+    for (let k = 0; k < s.length; k++) {
+      const c = s.charCodeAt(k);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        this.#outLen = start;
+        this.#writeText(JSON.stringify(s));
+        return;
+      }
+      o[at++] = c;
+    }
+    o[at++] = 0x22;
+    this.#outLen = at;
+  }
+
+  #writeText(text: string): void {
+    const need = 3 * text.length;
+    if (this.#outLen + need > this.#out.length) {
+      const next = new Uint8Array(Math.max(this.#out.length * 2, this.#outLen + need));
+      next.set(this.#out.subarray(0, this.#outLen));
+      this.#out = next;
+    }
+    this.#outLen += encoder.encodeInto(text, this.#out.subarray(this.#outLen)).written;
   }
 
   #deliver(): void {
     this.#batchTimer = undefined;
-    let records = this.#batch;
-    this.#batch = [];
-    let skipped = this.#skipped;
-    this.#skipped = 0;
-    if (records.length > this.#maxBatch) {
-      skipped += records.length - this.#maxBatch;
-      records = records.slice(-this.#maxBatch);
-    }
-    if (records.length === 0 || this.#listeners.size === 0) return;
+    const from = this.#batchFrom;
+    this.#batchFrom = 0;
+    if (from === 0 || this.#listeners.size === 0) return;
+    const to = this.#seq;
+    const keep = Math.min(to - from + 1, this.#maxBatch, this.#cap);
+    const skipped = to - from + 1 - keep;
+    const records = this.#range(to - keep + 1, to);
     let text = skipped ? formatSse({ event: "skipped", data: { count: skipped } }) : "";
     for (const r of records) {
       const { seq, ...rec } = r;
@@ -198,10 +333,12 @@ export class TraceLog {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    const lines = this.#buffer;
-    this.#buffer = [];
-    if (lines.length === 0) return this.#writing;
-    this.#writing = this.#writing.then(() => this.#write(lines.join(""))).catch((err) => {
+    if (this.#outLen === 0) return this.#writing;
+    const bytes = this.#out.slice(0, this.#outLen);
+    this.#outLen = 0;
+    this.#writing = this.#writing.then(() => this.#write(bytes)).catch((err) => {
+      this.#dirReady = false;
+      this.#fileBytes = null;
       console.error(`warning: could not write the server trace: ${err?.message ?? err}`);
     });
     return this.#writing;
@@ -212,13 +349,19 @@ export class TraceLog {
     return dirname(dirname(this.file));
   }
 
-  async #write(text: string): Promise<void> {
-    const size = await this.bytes();
-    if (size > 0 && size + text.length > this.#maxBytes) {
+  async #write(bytes: Uint8Array): Promise<void> {
+    if (!this.#dirReady) {
+      await Deno.mkdir(dirname(this.file), { recursive: true });
+      this.#dirReady = true;
+    }
+    this.#fileBytes ??= await this.bytes();
+    if (this.#fileBytes > 0 && this.#fileBytes + bytes.length > this.#maxBytes) {
       await Deno.rename(this.file, this.file + ".1").catch(() => {});
+      this.#fileBytes = 0;
     }
     // Never through a planted symlink (a hostile repository could point the log at a file elsewhere).
-    await appendConfined(this.#root, this.file, encoder.encode(text));
+    await appendConfined(this.#root, this.file, bytes);
+    this.#fileBytes += bytes.length;
   }
 
   /** Current size of the trace file in bytes (0 when missing). */
@@ -232,8 +375,9 @@ export class TraceLog {
 
   /** Truncates the trace file (and its rotated copy) and drops buffered lines. */
   async clear(): Promise<void> {
-    this.#buffer = [];
+    this.#outLen = 0;
     await this.#writing;
+    this.#fileBytes = null;
     await Deno.remove(this.file + ".1").catch(() => {});
     try {
       await checkNoSymlinkBelow(this.#root, this.file); // truncating through a link would empty its target
@@ -260,7 +404,7 @@ export class TraceLog {
     await this.flush();
     this.#closed = true;
     if (this.#batchTimer !== undefined) clearTimeout(this.#batchTimer);
-    this.#batch = [];
+    this.#batchFrom = 0;
     this.#listeners.clear();
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BanditEnv, CartPole, THETA_THRESHOLD } from "../../rl/mod.ts";
+import { BanditEnv, CartPole, THETA_THRESHOLD, trainPufferPolicy } from "../../rl/mod.ts";
 
 const close = (a: number, b: number, eps = 1e-6) => Math.abs(a - b) < eps;
 
@@ -69,4 +69,21 @@ Deno.test("bandit env rewards follow the arm means", () => {
   assert.ok(Math.abs(s0 / 200) < 0.05 && Math.abs(s1 / 200 - 1) < 0.05);
   assert.equal(env.step(0).terminated, true);
   assert.throws(() => new BanditEnv({ means: [] }), /at least one/);
+});
+
+Deno.test("default PPO solves CartPole-v1 (last-100 mean ≥ 475) within 150k steps for seeds 1-3", async () => {
+  for (const seed of [1, 2, 3]) {
+    const r = await trainPufferPolicy({
+      env: "cartpole",
+      steps: 150_000,
+      seed,
+      solveThreshold: 475,
+      stopWhenSolved: true,
+    });
+    assert.ok(
+      r.solvedAtStep !== null && r.solvedAtStep <= 150_000,
+      `seed ${seed}: solved at ${r.solvedAtStep}`,
+    );
+    assert.ok(r.meanReturnLast100! >= 475, `seed ${seed}: last-100 mean ${r.meanReturnLast100}`);
+  }
 });

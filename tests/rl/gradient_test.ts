@@ -80,7 +80,9 @@ for (const backend of ["wasm", "js"] as const) {
 
 Deno.test("the WebAssembly and JavaScript dense layers agree (odd and even widths, odd batches)", () => {
   const rng = new Rng(9);
-  for (const [obs, hidden, batch] of [[4, [64, 64], 32], [15, [7, 5], 9], [1, [3], 1]] as const) {
+  for (
+    const [obs, hidden, batch] of [[4, [64, 64], 32], [15, [7, 5], 9], [1, [3], 1], [6, [13, 10], 5]] as const
+  ) {
     const net = createActorCritic({ obsSize: obs, actionCount: 3, hidden: [...hidden] }, rng);
     for (let i = 0; i < net.params.length; i++) net.params[i] += 0.2 * rng.normal();
     const x = new Float64Array(batch * obs).map(() => rng.normal());
