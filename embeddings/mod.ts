@@ -58,3 +58,14 @@ export {
   searchEmbeddings,
   type VectorRanked,
 } from "./emb_index.ts";
+export { type Batcher, type BatcherOptions, createBatcher, QueueFullError } from "./batcher.ts";
+export {
+  hashDim,
+  type LoadModelsOptions,
+  loadServedModels,
+  type ModelSpec,
+  parseModelSpec,
+  type ServedModel,
+} from "./served_models.ts";
+export { type EmbedServer, type EmbedServerOptions, startEmbedServer } from "./embed_server.ts";
+export { EmbedServerMetrics } from "./server_metrics.ts";
