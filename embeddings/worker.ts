@@ -14,7 +14,15 @@
  * @module
  */
 
-import { type Bus, type BusMessage, durableStatus, type GroupMember } from "../bus/mod.ts";
+import {
+  type Bus,
+  type BusMessage,
+  durableStatus,
+  type GroupMember,
+  type KafkaSettings,
+  resolveKafkaSettings,
+} from "../bus/mod.ts";
+import type { KafkaLagProbe } from "./kafka_lag.ts";
 import type { Embedder } from "./embedder.ts";
 import { normalize } from "./embedder.ts";
 import { VectorCache } from "./lru_cache.ts";
@@ -56,6 +64,8 @@ export interface EmbedWorkerOptions {
   metricsIntervalSec?: number;
   /** Called after each batch. */
   onBatch?: (m: EmbedWorkerMetrics) => void;
+  /** Kafka settings for the idle check's lag probe (default from the environment). */
+  kafka?: Partial<KafkaSettings>;
 }
 
 /** What a finished worker reports. */
@@ -238,8 +248,19 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   };
 
   /** Input the group has not acknowledged yet, in any process (durable: from KV; Kafka: this bus's view). */
+  let probe: KafkaLagProbe | null = null;
   const pendingInput = async (): Promise<boolean> => {
-    if (bus.backend === "kafka") return (bus.metrics().groups[inputTopic]?.[group]?.lag ?? 0) > 0;
+    if (bus.backend === "kafka") {
+      try {
+        if (!probe) {
+          const { createKafkaLagProbe } = await import("./kafka_lag.ts");
+          probe = await createKafkaLagProbe(resolveKafkaSettings(options.kafka));
+        }
+        return (await probe.lag(inputTopic, group)) > 0;
+      } catch {
+        return (bus.metrics().groups[inputTopic]?.[group]?.lag ?? 0) > 0; // broker unreachable: our own view
+      }
+    }
     const t = (await durableStatus(workspace)).find((s) => s.topic === inputTopic);
     if (!t) return false;
     const g = t.groups[group];
@@ -296,6 +317,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     // Messages taken but not processed are given back: the group redelivers them (durable: from the log).
     member.close();
     store.close();
+    await (probe as KafkaLagProbe | null)?.close();
     metrics.stopped = true;
     snapshot();
     await writing;
