@@ -55,10 +55,27 @@ const words = "retry backoff kafka consumer offset commit topic message batch ve
   );
 const textOf = (i: number) => `${words[i % 14]} ${words[(i * 7) % 14]} record ${i} ${words[(i * 3) % 14]}`;
 
+/**
+ * CPU seconds (user + system, all threads) a process has used, from /proc. On a shared, overloaded machine
+ * the work done per CPU second is a steadier measure of efficiency than wall-clock rates, so the bench
+ * reports both.
+ */
+function cpuSeconds(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (CLK_TCK 100)
+}
+
+/** A rate measured both ways. */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 1 + 2: the server.
 
-async function startServe(extra: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startServe(extra: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "embed", "serve", "--port", "0", "--model", `tiny=${TINY}`, "--json", ...extra],
     stdout: "piped",
@@ -75,6 +92,7 @@ async function startServe(extra: string[]): Promise<{ url: string; stop: () => P
   reader.releaseLock();
   return {
     url: JSON.parse(text).url,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -97,7 +115,14 @@ const hasWrk = (() => {
  * `clients` connections POSTing `perRequest` texts each for `ms`: requests/s and texts/s. Uses wrk (a C load
  * generator: the client must not be the bottleneck on a 2-core machine), else fetch loops in this process.
  */
-async function load(url: string, clients: number, perRequest: number, ms: number) {
+async function load(server: { url: string; pid: number }, clients: number, perRequest: number, ms: number) {
+  const cpu0 = cpuSeconds(server.pid);
+  const r = await loadOnly(server.url, clients, perRequest, ms);
+  const cpu = Math.max(0.01, cpuSeconds(server.pid) - cpu0);
+  return { ...r, rpcs: (r.rps * ms) / 1000 / cpu, tpcs: (r.tps * ms) / 1000 / cpu };
+}
+
+async function loadOnly(url: string, clients: number, perRequest: number, ms: number) {
   if (hasWrk) {
     wrkDir ??= await Deno.makeTempDir({ prefix: "dspy-embed-wrk-" });
     const script = join(wrkDir, `post-${perRequest}.lua`);
@@ -141,7 +166,8 @@ async function load(url: string, clients: number, perRequest: number, ms: number
   return { rps: requests / sec, tps: (requests * perRequest) / sec };
 }
 
-async function inProcessTexts(embedder: Embedder, batch: number, ms: number): Promise<number> {
+async function inProcessTexts(embedder: Embedder, batch: number, ms: number): Promise<Rate> {
+  const cpu0 = cpuSeconds("self");
   const end = performance.now() + ms;
   const started = performance.now();
   let texts = 0;
@@ -150,17 +176,18 @@ async function inProcessTexts(embedder: Embedder, batch: number, ms: number): Pr
     await embedder.embed(Array.from({ length: batch }, () => textOf(n++)));
     texts += batch;
   }
-  return texts / ((performance.now() - started) / 1000);
+  return { wall: texts / ((performance.now() - started) / 1000), cpu: texts / (cpuSeconds("self") - cpu0) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // 3: the worker.
 
-async function consumeBaseline(ws: string, topic: string, n: number, group: string): Promise<number> {
+async function consumeBaseline(ws: string, topic: string, n: number, group: string): Promise<Rate> {
   const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
   try {
     const member = bus.subscribeGroup(topic, group, { ack: "manual", maxsize: 1000 });
     const started = performance.now();
+    const cpu0 = cpuSeconds("self");
     let got = 0;
     while (got < n) {
       const batch = await member.nextBatch(64);
@@ -168,7 +195,7 @@ async function consumeBaseline(ws: string, topic: string, n: number, group: stri
       member.ack(batch);
       await member.commit();
     }
-    const rate = n / ((performance.now() - started) / 1000);
+    const rate = { wall: n / ((performance.now() - started) / 1000), cpu: n / (cpuSeconds("self") - cpu0) };
     member.close();
     return rate;
   } finally {
@@ -176,7 +203,13 @@ async function consumeBaseline(ws: string, topic: string, n: number, group: stri
   }
 }
 
-async function workerRun(ws: string, topic: string, n: number, embedder: Embedder, group: string) {
+async function workerRun(
+  ws: string,
+  topic: string,
+  n: number,
+  embedder: Embedder,
+  group: string,
+): Promise<Rate> {
   await Deno.remove(storeDir(ws), { recursive: true }).catch(() => {});
   const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
   const ac = new AbortController();
@@ -202,9 +235,11 @@ async function workerRun(ws: string, topic: string, n: number, embedder: Embedde
       },
     });
     const t0 = performance.now();
+    const cpu0 = cpuSeconds("self");
     await run;
+    const cpu = cpuSeconds("self") - cpu0;
     // The first batch's own time counts too: measure from the start of the run.
-    return n / (((finished || performance.now()) - t0) / 1000);
+    return { wall: n / (((finished || performance.now()) - t0) / 1000), cpu: n / cpu };
   } finally {
     await bus.close();
   }
@@ -221,34 +256,49 @@ await tiny.embed(["warm up"]);
   const ms = quick ? 1500 : 3000;
   const batching = await startServe([]);
   const noBatching = await startServe(["--no-batching"]);
-  const rows: { batched: number; unbatched: number; server64: number; inproc64: number }[] = [];
+  type Row = { batched: Rate; unbatched: Rate; server64: Rate; inproc64: Rate };
+  const rows: Row[] = [];
   try {
-    await load(batching.url, 8, 1, 300);
-    await load(noBatching.url, 8, 1, 300);
+    await load(batching, 8, 1, 300);
+    await load(noBatching, 8, 1, 300);
     for (let r = 0; r < rounds; r++) {
-      const b = await load(batching.url, 64, 1, ms);
-      const u = await load(noBatching.url, 64, 1, ms);
-      const s = await load(batching.url, 4, 64, ms);
+      const b = await load(batching, 64, 1, ms);
+      const u = await load(noBatching, 64, 1, ms);
+      const s = await load(batching, 4, 64, ms);
       const p = await inProcessTexts(tiny, 64, ms);
-      rows.push({ batched: b.rps, unbatched: u.rps, server64: s.tps, inproc64: p });
+      rows.push({
+        batched: { wall: b.rps, cpu: b.rpcs },
+        unbatched: { wall: u.rps, cpu: u.rpcs },
+        server64: { wall: s.tps, cpu: s.tpcs },
+        inproc64: p,
+      });
       log(
-        `round ${r + 1}: 64 clients x 1 text: batching ${b.rps.toFixed(0)} req/s, no batching ${
-          u.rps.toFixed(0)
-        } req/s; ` + `batches of 64: server ${s.tps.toFixed(0)} texts/s, in-process ${p.toFixed(0)} texts/s`,
+        `round ${r + 1}: 64 clients x 1 text: batching ${b.rps.toFixed(0)} req/s (${
+          b.rpcs.toFixed(0)
+        }/CPU-s), ` +
+          `no batching ${u.rps.toFixed(0)} req/s (${u.rpcs.toFixed(0)}/CPU-s); batches of 64: server ` +
+          `${s.tps.toFixed(0)} texts/s (${s.tpcs.toFixed(0)}/CPU-s), in-process ${
+            p.wall.toFixed(0)
+          } texts/s ` +
+          `(${p.cpu.toFixed(0)}/CPU-s)`,
       );
     }
   } finally {
     await batching.stop();
     await noBatching.stop();
   }
+  const both = (f: (x: Row) => [Rate, Rate]) => ({
+    wall: r2(median(rows.map((x) => f(x)[0].wall / f(x)[1].wall))),
+    cpu: r2(median(rows.map((x) => f(x)[0].cpu / f(x)[1].cpu))),
+  });
   result.server = {
     client: hasWrk ? "wrk" : "fetch",
-    batching_rps: Math.round(median(rows.map((x) => x.batched))),
-    no_batching_rps: Math.round(median(rows.map((x) => x.unbatched))),
-    batching_ratio: r2(median(rows.map((x) => x.batched / x.unbatched))),
-    server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.server64))),
-    in_process_texts_per_s_batch64: Math.round(median(rows.map((x) => x.inproc64))),
-    server_to_in_process_ratio: r2(median(rows.map((x) => x.server64 / x.inproc64))),
+    batching_rps: Math.round(median(rows.map((x) => x.batched.wall))),
+    no_batching_rps: Math.round(median(rows.map((x) => x.unbatched.wall))),
+    batching_ratio: both((x) => [x.batched, x.unbatched]),
+    server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.server64.wall))),
+    in_process_texts_per_s_batch64: Math.round(median(rows.map((x) => x.inproc64.wall))),
+    server_to_in_process_ratio: both((x) => [x.server64, x.inproc64]),
   };
 }
 
@@ -271,27 +321,37 @@ await tiny.embed(["warm up"]);
     });
     await ingestPath(file, { bus, topic: "bench_input" });
     await bus.close();
-    const rows: { consume: number; embedder: number; hash: number; tiny: number }[] = [];
+    type Row = { consume: Rate; embedder: Rate; hash: Rate; tiny: Rate };
+    const rows: Row[] = [];
     for (let r = 0; r < rounds; r++) {
       const consume = await consumeBaseline(ws, "bench_input", n, `consume-${r}`);
       const embedder = await inProcessTexts(tiny, 64, quick ? 1500 : 3000);
       const hash = await workerRun(ws, "bench_input", n, createHashEmbedder(), `hash-${r}`);
       const t = await workerRun(ws, "bench_input", n, tiny, `tiny-${r}`);
       rows.push({ consume, embedder, hash, tiny: t });
+      const f = (x: Rate) => `${x.wall.toFixed(0)}/s (${x.cpu.toFixed(0)}/CPU-s)`;
       log(
-        `round ${r + 1}: durable consume ${consume.toFixed(0)}/s, tiny embedder ${
-          embedder.toFixed(0)
-        } texts/s, ` +
-          `worker hash ${hash.toFixed(0)} records/s, worker tiny ${t.toFixed(0)} records/s`,
+        `round ${r + 1}: durable consume ${f(consume)}, tiny embedder ${f(embedder)}, worker hash ${
+          f(hash)
+        }, ` +
+          `worker tiny ${f(t)}`,
       );
     }
+    const med = (g: (x: Row) => Rate) => ({
+      wall: Math.round(median(rows.map((x) => g(x).wall))),
+      cpu: Math.round(median(rows.map((x) => g(x).cpu))),
+    });
+    const bottleneck = (x: Row, k: "wall" | "cpu") => x.tiny[k] / Math.min(x.consume[k], x.embedder[k]);
     result.worker = {
       records: n,
-      durable_consume_per_s: Math.round(median(rows.map((x) => x.consume))),
-      tiny_embedder_texts_per_s: Math.round(median(rows.map((x) => x.embedder))),
-      hash_worker_records_per_s: Math.round(median(rows.map((x) => x.hash))),
-      tiny_worker_records_per_s: Math.round(median(rows.map((x) => x.tiny))),
-      tiny_worker_to_bottleneck_ratio: r2(median(rows.map((x) => x.tiny / Math.min(x.consume, x.embedder)))),
+      durable_consume_per_s: med((x) => x.consume),
+      tiny_embedder_texts_per_s: med((x) => x.embedder),
+      hash_worker_records_per_s: med((x) => x.hash),
+      tiny_worker_records_per_s: med((x) => x.tiny),
+      tiny_worker_to_bottleneck_ratio: {
+        wall: r2(median(rows.map((x) => bottleneck(x, "wall")))),
+        cpu: r2(median(rows.map((x) => bottleneck(x, "cpu")))),
+      },
     };
   } finally {
     await closeAllKv();
@@ -311,20 +371,22 @@ await tiny.embed(["warm up"]);
     stderr: "null",
     env: { BUS_METRICS_INTERVAL: "0" },
   }).spawn();
-  const rss = () => {
+  /** VmRSS, and its anonymous part (heap, native allocations) vs file-backed pages (mapped files). */
+  const mem = () => {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${child.pid}/status`));
-      return m ? Number(m[1]) / 1024 : NaN;
+      const st = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+      return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
     } catch {
-      return NaN;
+      return { rss: NaN, anon: NaN, file: NaN };
     }
   };
-  const samples: { done: number; rss: number }[] = [];
+  const samples: { done: number; rss: number; anon: number; file: number; heap: number }[] = [];
   let done = 0;
   const sampler = setInterval(async () => {
     const ms = await readWorkerMetrics(ws);
     done = ms[0]?.records_out ?? 0;
-    samples.push({ done, rss: rss() });
+    samples.push({ done, ...mem(), heap: (ms[0]?.heap_used_bytes ?? NaN) / 1024 / 1024 });
   }, 250);
   try {
     // Produce in chunks, keeping the lag under 50,000 (the topic keeps 100,000 messages).
@@ -358,6 +420,19 @@ await tiny.embed(["warm up"]);
     rss_min_after_mb: r2(Math.min(...after)),
     rss_end_mb: r2(after.at(-1) ?? NaN),
     spread_mb: r2(Math.max(...after) - Math.min(...after)),
+    anon_spread_mb: r2(Math.max(...warm.map((x) => x.anon)) - Math.min(...warm.map((x) => x.anon))),
+    heap_at_10pct_mb: r2(warm[0]?.heap ?? NaN),
+    heap_end_mb: r2(warm.at(-1)?.heap ?? NaN),
+    by_quarter: [0.25, 0.5, 0.75, 1].map((q) => {
+      const s = valid.find((x) => x.done >= total * q) ?? valid.at(-1)!;
+      return {
+        records: s.done,
+        rss_mb: r2(s.rss),
+        anon_mb: r2(s.anon),
+        file_mb: r2(s.file),
+        heap_mb: r2(s.heap),
+      };
+    }),
   };
 }
 
@@ -365,35 +440,45 @@ await tiny.dispose();
 if (wrkDir) await Deno.remove(wrkDir, { recursive: true });
 if (values.json) console.log(JSON.stringify(result));
 else {
-  const s = result.server as Record<string, number>;
-  const w = result.worker as Record<string, number>;
+  type R = { wall: number; cpu: number };
+  const s = result.server as
+    & { batching_rps: number; no_batching_rps: number; batching_ratio: R }
+    & Record<
+      string,
+      // deno-lint-ignore no-explicit-any -- a report object read back for printing
+      any
+    >;
+  const w = result.worker as Record<string, R>;
   const m = result.rss as Record<string, number>;
-  const goal = (ok: boolean) => (ok ? "meets goal" : "BELOW goal");
+  const goal = (ok: boolean) => (ok ? "meets" : "BELOW");
+  const rr = (x: R, g: number) =>
+    `${x.wall}x wall (${goal(x.wall >= g)}), ${x.cpu}x per CPU-s (${goal(x.cpu >= g)})`;
   console.log(
     `load average at start: ${(result.machine_load as number[]).map((x) => x.toFixed(2)).join(" ")}`,
   );
   console.log(
-    `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s = ` +
-      `${s.batching_ratio}x (${goal(s.batching_ratio >= 3)} 3x)`,
+    `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s: ` +
+      `${rr(s.batching_ratio, 3)} goal 3x`,
   );
   console.log(
     `server, batches of 64: ${s.server_texts_per_s_batch64} texts/s vs in-process ${s.in_process_texts_per_s_batch64} ` +
-      `texts/s = ${s.server_to_in_process_ratio}x (${goal(s.server_to_in_process_ratio >= 0.7)} 0.7x)`,
+      `texts/s: ${rr(s.server_to_in_process_ratio, 0.7)} goal 0.7x`,
   );
   console.log(
-    `worker, hash backend: ${w.hash_worker_records_per_s} records/s (${
-      goal(w.hash_worker_records_per_s >= 20_000)
-    } 20,000/s); durable consume alone ${w.durable_consume_per_s}/s`,
+    `worker, hash backend: ${w.hash_worker_records_per_s.wall} records/s, ${w.hash_worker_records_per_s.cpu} per ` +
+      `CPU-s (goal 20,000/s); durable consume alone ${w.durable_consume_per_s.wall}/s, ` +
+      `${w.durable_consume_per_s.cpu} per CPU-s`,
   );
   console.log(
-    `worker, tiny model: ${w.tiny_worker_records_per_s} records/s vs min(embedder ${w.tiny_embedder_texts_per_s}, ` +
-      `consume ${w.durable_consume_per_s}) = ${w.tiny_worker_to_bottleneck_ratio}x (${
-        goal(w.tiny_worker_to_bottleneck_ratio >= 0.8)
-      } 0.8x)`,
+    `worker, tiny model: ${w.tiny_worker_records_per_s.wall} records/s vs min(embedder ` +
+      `${w.tiny_embedder_texts_per_s.wall}, consume ${w.durable_consume_per_s.wall}): ` +
+      `${rr(w.tiny_worker_to_bottleneck_ratio, 0.8)} goal 0.8x`,
   );
   console.log(
     `worker RSS over ${m.records} records: ${m.rss_at_10pct_mb} MB at 10%, ${m.rss_min_after_mb}-${m.rss_max_after_mb} MB ` +
-      `after, end ${m.rss_end_mb} MB, spread ${m.spread_mb} MB (${goal(m.spread_mb <= 20)} ±20 MB)`,
+      `after, end ${m.rss_end_mb} MB, spread ${m.spread_mb} MB (${goal(m.spread_mb <= 20)} goal ±20 MB); ` +
+      `anonymous memory spread ${m.anon_spread_mb} MB; V8 heap ${m.heap_at_10pct_mb} -> ${m.heap_end_mb} MB`,
   );
+  console.log(`  by quarter: ${JSON.stringify((result.rss as { by_quarter: unknown }).by_quarter)}`);
 }
 Deno.exit(0);

@@ -152,11 +152,16 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     dlq_records: 0,
     lag: 0,
     last_flush_ts: null,
+    rss_bytes: 0,
+    heap_used_bytes: 0,
   };
   const intervalSec = options.metricsIntervalSec ?? 1;
   let writing: Promise<void> = Promise.resolve();
   const snapshot = () => {
     metrics.ts = Date.now() / 1000;
+    const mem = Deno.memoryUsage();
+    metrics.rss_bytes = mem.rss;
+    metrics.heap_used_bytes = mem.heapUsed;
     metrics.lag = bus.metrics().groups[inputTopic]?.[group]?.lag ?? metrics.lag;
     if (intervalSec > 0) {
       const copy = { ...metrics };
@@ -192,9 +197,14 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   };
 
   let lastCommit: Promise<void> = Promise.resolve();
-  const processBatch = async (msgs: BusMessage[]) => {
+  type Item = { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array };
+  /** The model call of one batch; calls run one after another (`embedChain`). */
+  let embedChain: Promise<unknown> = Promise.resolve();
+
+  /** Parses, looks texts up in the cache and starts the model call for the rest (after the previous one). */
+  const startBatch = (msgs: BusMessage[]) => {
     metrics.records_in += msgs.length;
-    const valid: { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array }[] = [];
+    const valid: Item[] = [];
     let dead = 0;
     for (const msg of msgs) {
       const rec = parseInputRecord(msg.value);
@@ -209,30 +219,43 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
       valid.push({ msg, rec, hash, vec });
     }
     const todo = valid.filter((v) => v.vec === undefined);
+    const embedded: Promise<string | null> = todo.length === 0
+      ? Promise.resolve(null)
+      : embedChain.then(async () => {
+        const started = performance.now();
+        try {
+          const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
+          if (vecs.length !== todo.length) {
+            throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
+          }
+          const out = vecs.map((v) => options.normalize ? normalize(v) : v);
+          if (out.some((v) => v.length === 0)) throw new Error("the embedder returned an empty vector");
+          todo.forEach((t, i) => (t.vec = out[i]));
+          for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
+          return null;
+        } catch (err) {
+          return err instanceof Error ? err.message : String(err);
+        } finally {
+          metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+        }
+      });
+    embedChain = embedded;
+    return { msgs, valid, todo, dead, embedded };
+  };
+
+  /** Waits for the model call, writes the store, publishes, and only then acknowledges the batch. */
+  const finishBatch = async (job: ReturnType<typeof startBatch>) => {
+    const { msgs, valid, todo } = job;
+    let dead = job.dead;
     let ok = valid;
-    if (todo.length > 0) {
-      const started = performance.now();
-      try {
-        const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
-        if (vecs.length !== todo.length) {
-          throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
-        }
-        todo.forEach((t, i) => {
-          const v = options.normalize ? normalize(vecs[i]) : vecs[i];
-          if (v.length === 0) throw new Error("the embedder returned an empty vector");
-          t.vec = v;
-        });
-        for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
-      } catch (err) {
-        metrics.failures++;
-        const why = err instanceof Error ? err.message : String(err);
-        for (const t of todo) {
-          deadLetter(t.msg, "embedding_failed", why);
-          dead++;
-        }
-        ok = valid.filter((v) => v.vec !== undefined);
+    const failed = await job.embedded;
+    if (failed !== null) {
+      metrics.failures++;
+      for (const t of todo) {
+        deadLetter(t.msg, "embedding_failed", failed);
+        dead++;
       }
-      metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+      ok = valid.filter((v) => v.vec !== undefined);
     }
     const now = Date.now() / 1000;
     if (ok.length > 0) {
@@ -300,6 +323,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   };
 
   let pending: Promise<BusMessage[]> | null = null;
+  let previous: Promise<void> = Promise.resolve();
   let reason: EmbedWorkerResult["reason"] = "closed";
   try {
     for (;;) {
@@ -334,13 +358,21 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
         if (got.length === 0) break;
         msgs.push(...got);
       }
-      await processBatch(msgs);
+      // Two batches in flight at most: this one's model call overlaps the previous one's store write,
+      // publish and commit (the model runs on native threads; the rest runs here).
+      const job = startBatch(msgs);
+      const done = previous.then(() => finishBatch(job));
+      done.catch(() => {}); // awaited below (next batch or exit); this only keeps it from counting as unhandled
+      await previous;
+      previous = done;
       if (options.signal?.aborted) {
         reason = "signal";
         break;
       }
     }
+    await previous;
   } finally {
+    await previous.catch(() => {});
     if (timer !== null) clearInterval(timer);
     // Messages taken but not processed are given back: the group redelivers them (durable: from the log).
     await lastCommit;
