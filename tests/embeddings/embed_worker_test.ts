@@ -341,6 +341,21 @@ Deno.test("status server: embed worker metrics from another process in /metrics;
     assert.equal((await getJson(`${s.url}/api/knn/query`)).status, 400);
     assert.equal((await getJson(`${s.url}/api/knn/query?q=x&k=0`)).status, 400);
 
+    // A worker started without --backend keeps writing with the store's own backend and model.
+    await Deno.writeTextFile(join(ws, "more.txt"), "one more line\nand another\n");
+    assert.equal(
+      (await runDspy(["--workspace", ws, "embed", "ingest", "more.txt"], { env: TEST_ENV })).code,
+      0,
+    );
+    const again = await runDspy(["--workspace", ws, "embed", "worker", "--exit-when-idle", "1", "--json"], {
+      env: TEST_ENV,
+      unsetEnv: ["INFERMESH_URL", "EMBED_BACKEND", "EMBED_MODEL"],
+    });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).model, "hash-256");
+    assert.equal(JSON.parse(again.stdout).records_out, 2);
+    assert.equal((await loadStore(ws))!.records.length, 202);
+
     const cli = await runDspy([
       "--workspace",
       ws,
