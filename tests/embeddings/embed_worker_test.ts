@@ -6,6 +6,7 @@ import { closeAllKv } from "../../core/kv.ts";
 import {
   createHashEmbedder,
   type Embedder,
+  ingestPath,
   loadStore,
   openStoreWriter,
   runEmbedWorker,
@@ -379,5 +380,39 @@ Deno.test("status server: embed worker metrics from another process in /metrics;
     });
   } finally {
     await Deno.remove(empty, { recursive: true });
+  }
+});
+
+Deno.test("embed ingest: a code folder becomes one record per index chunk; JSONL lines without text are counted", async () => {
+  const ws = await tempWorkspace();
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  try {
+    await Deno.mkdir(join(ws, "src"));
+    await Deno.writeTextFile(join(ws, "src", "a.ts"), "export function one() {\n  return 1;\n}\n");
+    await Deno.writeTextFile(join(ws, "src", "b.py"), "def two():\n    return 2\n");
+    const r = await ingestPath(join(ws, "src"), { bus, topic: "folder_in" });
+    // The topic is durable now: a group reads the published records from its log.
+    const seen = bus.subscribeGroup<Record<string, unknown>>("folder_in", "g");
+    assert.equal(r.kind, "folder");
+    assert.equal(r.published, 2);
+    const got = await seen.nextBatch(10);
+    const ids = got.map((m) => m.value.doc_id).sort();
+    assert.deepEqual(ids, ["a.ts:1-3", "b.py:1-2"]);
+    assert.match(
+      String(got.find((m) => m.value.path === "a.ts")!.value.text),
+      /^a\.ts one\nexport function one/,
+    );
+    seen.close();
+
+    await Deno.writeTextFile(join(ws, "x.jsonl"), `{"text":"ok"}\nnot json\n{"no":"text"}\n"a string"\n`);
+    const j = await ingestPath(join(ws, "x.jsonl"), { bus, topic: "folder_in" });
+    assert.equal(j.published, 2);
+    assert.equal(j.skippedCount, 2);
+    assert.deepEqual(j.skipped.map((s) => s.line), [2, 3]);
+    await assert.rejects(ingestPath(join(ws, "missing.jsonl"), { bus }), /does not exist/);
+  } finally {
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
   }
 });
