@@ -150,14 +150,13 @@ export async function checkStoreModel(root: string, model: string, dim?: number)
   const h = await storeHeader(root);
   if (!h) return;
   if (h.model !== model || (dim !== undefined && h.dim !== dim)) {
+    const asked = dim === undefined ? `model '${model}'` : describe({ model, dim });
+    const use = h.backend === "hash"
+      ? `--backend hash --dim ${h.dim}`
+      : `--backend ${h.backend} --model ${h.modelPath ?? h.model}`;
     throw new StoreMismatchError(
-      `the vector store ${storeDir(root)} holds ${describe(h)}, not ${
-        describe({ model, dim: dim ?? h.dim })
-      }: ` +
-        `use the store's model (--model ${h.model}${
-          h.backend !== "local" ? ` --backend ${h.backend}` : ""
-        }), ` +
-        `or move the folder away to start a new store with this model`,
+      `the vector store ${storeDir(root)} holds ${describe(h)}, not ${asked}: write it with the store's ` +
+        `model (${use}), or move the folder away to start a new store with this model`,
     );
   }
 }
