@@ -256,7 +256,7 @@ await tiny.embed(["warm up"]);
   const ms = quick ? 1500 : 3000;
   const batching = await startServe([]);
   const noBatching = await startServe(["--no-batching"]);
-  type Row = { batched: Rate; unbatched: Rate; server64: Rate; inproc64: Rate };
+  type Row = { batched: Rate; unbatched: Rate; server64: Rate; inproc64: Rate; inproc1: Rate };
   const rows: Row[] = [];
   try {
     await load(batching, 8, 1, 300);
@@ -266,7 +266,9 @@ await tiny.embed(["warm up"]);
       const u = await load(noBatching, 64, 1, ms);
       const s = await load(batching, 4, 64, ms);
       const p = await inProcessTexts(tiny, 64, ms);
+      const p1 = await inProcessTexts(tiny, 1, ms);
       rows.push({
+        inproc1: p1,
         batched: { wall: b.rps, cpu: b.rpcs },
         unbatched: { wall: u.rps, cpu: u.rpcs },
         server64: { wall: s.tps, cpu: s.tpcs },
@@ -299,6 +301,8 @@ await tiny.embed(["warm up"]);
     server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.server64.wall))),
     in_process_texts_per_s_batch64: Math.round(median(rows.map((x) => x.inproc64.wall))),
     server_to_in_process_ratio: both((x) => [x.server64, x.inproc64]),
+    // The ceiling for batching with this model: one call of 64 texts vs 64 calls of one, in-process.
+    model_batch64_vs_single_ratio: both((x) => [x.inproc64, x.inproc1]),
   };
 }
 
@@ -463,7 +467,8 @@ else {
   );
   console.log(
     `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s: ` +
-      `${rr(s.batching_ratio, 3)} goal 3x`,
+      `${rr(s.batching_ratio, 3)} goal 3x; the model alone, 64-text calls vs one-text calls in-process: ` +
+      `${s.model_batch64_vs_single_ratio.wall}x wall, ${s.model_batch64_vs_single_ratio.cpu}x per CPU-s`,
   );
   console.log(
     `server, batches of 64: ${s.server_texts_per_s_batch64} texts/s vs in-process ${s.in_process_texts_per_s_batch64} ` +
