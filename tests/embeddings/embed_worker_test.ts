@@ -202,18 +202,23 @@ Deno.test("embed worker in-process: a timer flushes a partial batch; cached text
       workspace: ws,
       embedder,
       batchSize: 64,
-      maxWaitSec: 0.1,
+      maxWaitSec: 0.3,
       signal: ac.signal,
       metricsIntervalSec: 0,
       onBatch: (m) => batches.push(m.records_in),
     });
     // Three records and then silence: the timer flushes them (the first call fails -> DLQ, not cached).
-    for (const t of ["alpha beta", "gamma", "alpha beta"]) await bus.publish("embedding_input", { text: t });
+    // Published together (one KV commit), so they are delivered together and form one batch.
+    await Promise.all(
+      ["alpha beta", "gamma", "alpha beta"].map((t) => bus.publish("embedding_input", { text: t })),
+    );
     const t0 = Date.now();
     while (batches.length < 1) await new Promise((r) => setTimeout(r, 10));
     assert.ok(Date.now() - t0 < 2000, "the tail was flushed by the timer");
     // The same texts again: embedded now (the failure was not cached), then served from the cache.
-    for (const t of ["alpha beta", "gamma", 42, "gamma"]) await bus.publish("embedding_input", t as unknown);
+    await Promise.all(
+      ["alpha beta", "gamma", 42, "gamma"].map((t) => bus.publish("embedding_input", t as unknown)),
+    );
     while (batches.length < 2) await new Promise((r) => setTimeout(r, 10));
     await bus.publish("embedding_input", { text: "gamma", id: 7 });
     while (batches.length < 3) await new Promise((r) => setTimeout(r, 10));
