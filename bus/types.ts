@@ -287,6 +287,11 @@ export interface Bus {
   hasReceivers?(topic: string): boolean;
   /** Sets per-topic options (e.g. durability); durable settings are recorded in KV for other processes. */
   configureTopic(topic: string, config: TopicConfig): Promise<void>;
+  /**
+   * Records a dead letter (never blocks): for stages that give up on a message themselves, such as the
+   * embed worker after its retries. It lands where `dlq list` and `dlq replay` find it.
+   */
+  deadLetterRecord(input: DeadLetterInput): void;
   /** The metrics snapshot. */
   metrics(): BusMetrics;
   /** Waits until pending durable writes, dead letters and mirrored messages are written. */

@@ -187,12 +187,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
       attempts: msg.attempt,
       error,
     };
-    // Both backends have deadLetterRecord (the Bus interface does not list it yet).
-    const sink = bus as Bus & { deadLetterRecord?: (r: typeof input) => void };
-    if (typeof sink.deadLetterRecord !== "function") {
-      throw new Error("this bus backend cannot dead-letter records");
-    }
-    sink.deadLetterRecord(input);
+    bus.deadLetterRecord(input);
     metrics.dlq_records++;
   };
 
