@@ -15,6 +15,7 @@ import { agentCommands } from "./commands/agent.ts";
 import { busCommands } from "./commands/bus.ts";
 import { rlCommands } from "./commands/rl.ts";
 import { serverCommands } from "./commands/server.ts";
+import { opsCommands } from "./commands/ops.ts";
 
 /** Every command, in help order. */
 export const COMMANDS: CommandSpec[] = [
@@ -26,6 +27,7 @@ export const COMMANDS: CommandSpec[] = [
   ...busCommands,
   ...rlCommands,
   ...serverCommands,
+  ...opsCommands,
   ...systemCommands,
 ];
 
