@@ -1,5 +1,6 @@
 /**
- * Operations: the compose `environment:` list → mapping rewrite, version and build information.
+ * Operations: the compose `environment:` list → mapping rewrite, the health probe the container images use,
+ * version and build information.
  * Commands in `cli/commands/ops.ts` and the status server's dev-cycle routes use this face.
  *
  * @module
@@ -13,4 +14,5 @@ export {
   mappedComposePath,
   rewriteComposeEnv,
 } from "./compose_env.ts";
+export { type ProbeResult, probeUrl } from "./probe.ts";
 export { type VersionInfo, versionInfo } from "./version_info.ts";

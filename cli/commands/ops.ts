@@ -1,12 +1,13 @@
 /**
- * Command specs for operations: `compose fix-env` (the environment list → mapping rewrite). Keep this file
+ * Command specs for operations: `compose fix-env` (the environment list → mapping rewrite) and `probe` (the
+ * health check the container images run). Keep this file
  * light: `ops/` (and the `yaml` package) load inside `run`.
  *
  * @module
  */
 
 import { resolve } from "../../core/path.ts";
-import { type CommandContext, type CommandSpec, parseCommandArgs } from "../command.ts";
+import { type CommandContext, type CommandSpec, numberOption, parseCommandArgs } from "../command.ts";
 import { UsageError } from "../../core/errors.ts";
 import { lazyImport } from "../lazy.ts";
 
@@ -52,6 +53,30 @@ async function compose(args: string[], ctx: CommandContext) {
   return { ok: true, data: { out: result.out, blocks: result.blocks, variables: result.variables } };
 }
 
+async function probe(args: string[], ctx: CommandContext) {
+  const { values, positionals } = parseCommandArgs("probe", args, { timeout: { type: "string" } }, {
+    min: 1,
+    max: 1,
+    names: "URL",
+  });
+  const timeout = numberOption("probe", "timeout", values.timeout, 5);
+  if (timeout <= 0) throw new UsageError(`probe: --timeout takes seconds > 0, got '${values.timeout}'`);
+  let url: URL;
+  try {
+    url = new URL(positionals[0]);
+  } catch {
+    throw new UsageError(`probe: '${positionals[0]}' is not a URL (e.g. http://127.0.0.1:8765/health)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`probe: only http and https URLs, got '${url.protocol}'`);
+  }
+  const { probeUrl } = await ops();
+  const result = await probeUrl(url.href, timeout * 1000);
+  if (ctx.out.json) ctx.out.printJson({ url: url.href, ...result });
+  else ctx.out.print(`${result.ok ? "ok" : "FAIL"} ${url.href} ${result.detail} (${result.ms} ms)`);
+  return { ok: result.ok, code: result.ok ? 0 : 1, data: result };
+}
+
 /** The operations commands, registered in `cli/registry.ts`. */
 export const opsCommands: CommandSpec[] = [
   {
@@ -74,5 +99,16 @@ export const opsCommands: CommandSpec[] = [
     ].join("\n"),
     scope: "cli",
     run: compose,
+  },
+  {
+    name: "probe",
+    group: "system",
+    summary: "GET a URL once; exit 0 on a 2xx answer (container health checks)",
+    usage: "probe URL [--timeout SECONDS] [--json]",
+    examples: ["probe http://127.0.0.1:8765/health", "probe http://127.0.0.1:19000/health --timeout 2"],
+    details: "  --timeout S   give up after S seconds (default 5); exit 1 when no 2xx answer came in time",
+    scope: "cli",
+    recordEvents: false,
+    run: probe,
   },
 ];
