@@ -1,6 +1,6 @@
 /**
- * Operations: the compose `environment:` list → mapping rewrite, the health probe the container images use,
- * version and build information.
+ * Operations: the compose `environment:` list → mapping rewrite, running the compose stack (quickstart, dev
+ * cycle), the health probe the container images use, version and build information.
  * Commands in `cli/commands/ops.ts` and the status server's dev-cycle routes use this face.
  *
  * @module
@@ -14,5 +14,20 @@ export {
   mappedComposePath,
   rewriteComposeEnv,
 } from "./compose_env.ts";
+export {
+  composeArgv,
+  type ComposeCli,
+  type ComposeStackOptions,
+  engineAnswers,
+  findComposeCli,
+  type OpsOutput,
+  prepareStackFiles,
+  publishedUrl,
+  repositoryComposeFile,
+  runCompose,
+  type StackFiles,
+  startComposeStack,
+  waitHealthy,
+} from "./compose_stack.ts";
 export { type ProbeResult, probeUrl } from "./probe.ts";
 export { type VersionInfo, versionInfo } from "./version_info.ts";
