@@ -1,6 +1,6 @@
 /**
- * Command specs for operations: `compose fix-env` (the environment list → mapping rewrite) and `probe` (the
- * health check the container images run). Keep this file
+ * Command specs for operations: `dev-cycle`, `compose fix-env` (the environment list → mapping rewrite) and
+ * `probe` (the health check the container images run). Keep this file
  * light: `ops/` (and the `yaml` package) load inside `run`.
  *
  * @module
@@ -77,6 +77,47 @@ async function probe(args: string[], ctx: CommandContext) {
   return { ok: result.ok, code: result.ok ? 0 : 1, data: result };
 }
 
+async function devCycle(args: string[], ctx: CommandContext) {
+  const { values } = parseCommandArgs("dev-cycle", args, {
+    only: { type: "string", multiple: true },
+    skip: { type: "string", multiple: true },
+    tests: { type: "string" },
+    commit: { type: "boolean" },
+  }, { max: 0 });
+  const { parseStageList, runDevCycle } = await ops();
+  if (values.tests !== undefined && !values.tests.trim()) {
+    throw new UsageError("dev-cycle: --tests takes test files or folders, e.g. --tests tests/ops/");
+  }
+  const result = await runDevCycle({
+    root: ctx.workspace,
+    only: parseStageList("--only", values.only),
+    skip: parseStageList("--skip", values.skip),
+    tests: values.tests,
+    commit: Boolean(values.commit),
+    signal: ctx.signal,
+    onLine: ctx.out.json ? undefined : (line) => ctx.out.print(line),
+  });
+  if (ctx.out.json) ctx.out.printJson(result);
+  else {
+    const c = ctx.out.c;
+    const badge = (s: string) =>
+      s === "ok" ? c.green("ok") : s === "failed" ? c.red("FAILED") : s === "skipped" ? c.dim("skipped") : s;
+    ctx.out.table(
+      ["stage", "state", "time", "detail"],
+      result.stages.map((
+        s,
+      ) => [
+        s.name,
+        badge(s.state),
+        s.seconds !== undefined ? `${s.seconds.toFixed(1)}s` : "",
+        s.detail ?? "",
+      ]),
+    );
+    ctx.out.info(`log: ${result.logFile}`);
+  }
+  return { ok: result.ok, code: result.code, data: result };
+}
+
 /** The operations commands, registered in `cli/registry.ts`. */
 export const opsCommands: CommandSpec[] = [
   {
@@ -99,6 +140,35 @@ export const opsCommands: CommandSpec[] = [
     ].join("\n"),
     scope: "cli",
     run: compose,
+  },
+  {
+    name: "dev-cycle",
+    group: "system",
+    summary: "Build → check → test → compose stack, as timed stages with a log (never pushes)",
+    usage: "dev-cycle [--only STAGE,...] [--skip STAGE,...] [--tests PATTERN] [--commit] [--json]",
+    examples: [
+      "dev-cycle",
+      "dev-cycle --only deps,check",
+      "dev-cycle --skip check --tests tests/ops/",
+      "dev-cycle --commit",
+    ],
+    details: [
+      "Runs in the workspace (a Deno project). Stages, in order:",
+      "  deps      deno install",
+      "  check     deno task check",
+      "  test      deno task test (or deno test -A PATTERN with --tests)",
+      "  compose   compose config on docker/lightweight/docker-compose.yml; when the validator reports",
+      "            'environment must be a mapping', rewrites the lists (see 'compose fix-env') and uses the result",
+      "  build, up, health, status   compose build, up -d, every container healthy, compose ps; each says",
+      "            'skipped: no container engine' when no engine answers (the cycle still succeeds)",
+      "The first failing stage stops the cycle with its exit code. Ctrl-C ends the running command's whole",
+      "process group (SIGTERM, then SIGKILL after 10 s).",
+      "  --only S,...   run only these stages      --skip S,...   leave these out",
+      "  --commit       one local commit of the files the cycle changed (never pushed; not dspy-code state)",
+      "Log: .dspy_reports/dev_cycle.log (the previous run's as dev_cycle.log.1); stage events on agent.actions.",
+    ].join("\n"),
+    scope: "cli",
+    run: devCycle,
   },
   {
     name: "probe",

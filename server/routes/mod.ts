@@ -8,6 +8,7 @@
 import type { RouteModule } from "../app.ts";
 import { busRoutes } from "./bus.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { devCycleRoutes } from "./dev_cycle.ts";
 import { eventRoutes } from "./events.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -40,5 +41,6 @@ export const BUILTIN_ROUTES: RouteModule[] = [
   traceRoutes,
   systemRoutes,
   rlRoutes,
+  devCycleRoutes,
   dashboardRoutes,
 ];
