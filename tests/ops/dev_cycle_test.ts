@@ -9,19 +9,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runDspy } from "../support/cli.ts";
+import { fixtureCopy } from "../support/dev_cycle.ts";
 
-const FIXTURE = fileURLToPath(new URL("../fixtures/dev_cycle_project", import.meta.url));
 const OLD_COMPOSE = fileURLToPath(new URL("../fixtures/old_compose.sh", import.meta.url));
 /** No engine answers: `docker info` talks to a socket that does not exist. */
 const NO_ENGINE = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
-
-/** A temp copy of the fixture project. */
-export async function fixtureCopy(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "devcycle_" });
-  const cp = await new Deno.Command("cp", { args: ["-R", `${FIXTURE}/.`, dir] }).output();
-  assert.ok(cp.success);
-  return dir;
-}
 
 const stageLine = (name: string, state: string) => new RegExp(`^\\[dev-cycle\\] stage ${name} ${state}`, "m");
 
