@@ -275,7 +275,7 @@ export async function runDevCycle(options: DevCycleOptions): Promise<DevCycleRes
     signal.removeEventListener("abort", onAbort);
     if (signal.aborted) {
       // Wait for the escalation so nothing of the group survives the stop.
-      if (killGroup(pgid, "SIGTERM") || killTimer === undefined) await killed;
+      if (killTimer !== undefined && killGroup(pgid, "SIGTERM")) await killed;
       clearTimeout(killTimer);
       throw new Stopped();
     }
@@ -383,14 +383,17 @@ export async function runDevCycle(options: DevCycleOptions): Promise<DevCycleRes
             args: [
               "inspect",
               "--format",
-              "{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Status}}",
+              "{{.Name}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.Status}}",
               id,
             ],
             stdout: "piped",
             stderr: "null",
           }).output();
-          const [name, health, state] = new TextDecoder().decode(out.stdout).trim().split(" ");
-          if (name) states.push({ name: name.replace(/^\//, ""), health, state });
+          // No health check: an empty status (Podman reports an empty Health object).
+          const [name, health, state] = new TextDecoder().decode(out.stdout).trim().split("|");
+          if (name) {
+            states.push({ name: name.replace(/^\//, ""), health: health || "none", state: state ?? "" });
+          }
         }
         const bad = states.filter((s) =>
           !(s.health === "healthy" || (s.health === "none" && s.state === "running"))
@@ -398,7 +401,9 @@ export async function runDevCycle(options: DevCycleOptions): Promise<DevCycleRes
         const summary = states.map((s) => `${s.name}=${s.health === "none" ? s.state : s.health}`).join(" ");
         if (summary !== last) say(`health: ${summary || "no containers"}`);
         last = summary;
-        if (states.length > 0 && bad.length === 0) return `${states.length} containers healthy`;
+        if (states.length > 0 && bad.length === 0) {
+          return `${states.length} container(s) healthy or running without a health check`;
+        }
         if (bad.some((s) => s.health === "unhealthy" || s.state === "exited")) {
           throw new StageFailure(`unhealthy: ${bad.map((s) => s.name).join(", ")}`, 1);
         }
