@@ -10,10 +10,14 @@
  * | `compose` | `compose config` on `docker/lightweight/docker-compose.yml`; when the validator says       |
  * |           | "environment must be a mapping", the env rewrite, validation of the rewritten file, and    |
  * |           | the later stages use it                                                                    |
- * | `build`   | `compose build` ┐                                                                          |
- * | `up`      | `compose up -d` │ only when a container engine answers; otherwise each says                 |
- * | `health`  | every container healthy (or running, when it has no health check) │ "skipped: no container |
- * | `status`  | `compose ps`, the final status table ┘ engine" and the cycle still succeeds                |
+ * | `build`   | `compose build`                                                                            |
+ * | `up`      | `compose up -d`                                                                            |
+ * | `health`  | every container healthy (or running, when it has no health check); Podman's pending        |
+ * |           | checks are run on demand (without systemd it never runs them)                              |
+ * | `status`  | `compose ps`, the final status table                                                       |
+ *
+ * `build`, `up`, `health` and `status` run only when a container engine answers; otherwise each says
+ * "skipped: no container engine" and the cycle still succeeds.
  *
  * Each stage reports `[dev-cycle] stage NAME ok 3.2s` (or `FAILED (exit N)`, or `skipped: why`). The first
  * failing stage stops the cycle, whose exit code is that stage's. Every line (ours and the commands' output)
@@ -395,6 +399,16 @@ export async function runDevCycle(options: DevCycleOptions): Promise<DevCycleRes
             states.push({ name: name.replace(/^\//, ""), health: health || "none", state: state ?? "" });
           }
         }
+        // Podman without systemd never runs health checks by itself: run the pending ones on demand.
+        const starting = states.filter((s) => s.health === "starting").map((s) => s.name);
+        if (starting.length > 0 && await podmanCli()) {
+          await Promise.all(
+            starting.map((n) =>
+              new Deno.Command("podman", { args: ["healthcheck", "run", n], stdout: "null", stderr: "null" })
+                .output().catch(() => {})
+            ),
+          );
+        }
         const bad = states.filter((s) =>
           !(s.health === "healthy" || (s.health === "none" && s.state === "running"))
         );
@@ -509,6 +523,13 @@ export async function runDevCycle(options: DevCycleOptions): Promise<DevCycleRes
     composeFile: files?.composeFile,
     commitSha,
   };
+}
+
+let podmanAnswers: Promise<boolean> | undefined;
+/** True when the `podman` CLI is installed (its health checks may need running on demand). */
+function podmanCli(): Promise<boolean> {
+  return podmanAnswers ??= new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
+    .output().then((o) => o.success, () => false);
 }
 
 /** dspy-code's own state: never committed. */
