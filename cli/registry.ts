@@ -16,6 +16,7 @@ import { agentCommands } from "./commands/agent.ts";
 import { busCommands } from "./commands/bus.ts";
 import { rlCommands } from "./commands/rl.ts";
 import { serverCommands } from "./commands/server.ts";
+import { opsCommands } from "./commands/ops.ts";
 
 /** Every command, in help order. */
 export const COMMANDS: CommandSpec[] = [
@@ -28,6 +29,7 @@ export const COMMANDS: CommandSpec[] = [
   ...busCommands,
   ...rlCommands,
   ...serverCommands,
+  ...opsCommands,
   ...systemCommands,
 ];
 

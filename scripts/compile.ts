@@ -29,10 +29,22 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 /**
  * What `deno compile` cannot discover from `main.ts`: command implementations are imported by computed URL
  * (see `cli/lazy.ts`), Workers are started by URL, and the dashboard has static assets. Including the source
- * folders adds all of them, and their npm packages, to the executable.
+ * folders adds all of them, and their npm packages, to the executable. `tests/ops/compile_includes_test.ts`
+ * fails when a new source folder or a module loaded by URL is missing here.
  */
 async function runtimeIncludes(): Promise<string[]> {
-  const folders = ["agent", "bus", "cli", "core", "embeddings", "learning", "rl", "server"];
+  const folders = [
+    "agent",
+    "bus",
+    "cli",
+    "core",
+    "embeddings",
+    "experiments",
+    "learning",
+    "ops",
+    "rl",
+    "server",
+  ];
   const found: string[] = [];
   for (const folder of folders) {
     try {

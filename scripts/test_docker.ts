@@ -14,7 +14,25 @@ if (Deno.env.get("DOCKER_TESTS") !== "1") {
   console.log("skipped: Docker tests run only with DOCKER_TESTS=1 (they need a Docker engine)");
   Deno.exit(0);
 }
-const info = await new Deno.Command("docker", { args: ["info"], stdout: "null", stderr: "null" }).output()
+// The rootful Podman of ../shared/containers/setup.sh serves the Docker API here; use it when DOCKER_HOST is unset.
+const PODMAN_SOCKET = "/run/podman/podman.sock";
+const env: Record<string, string> = { DOCKER_TESTS: "1" };
+const haveSocket = (() => {
+  try {
+    return Deno.statSync(PODMAN_SOCKET).isSocket === true;
+  } catch {
+    return false;
+  }
+})();
+if (!Deno.env.get("DOCKER_HOST") && haveSocket) {
+  env.DOCKER_HOST = `unix://${PODMAN_SOCKET}`;
+}
+const info = await new Deno.Command("docker", {
+  args: ["info"],
+  env,
+  stdout: "null",
+  stderr: "null",
+}).output()
   .catch(() => undefined);
 if (!info?.success) {
   console.error("DOCKER_TESTS=1 but no Docker engine answers 'docker info': start Docker and try again");
@@ -32,6 +50,6 @@ const status = await new Deno.Command(Deno.execPath(), {
   cwd: root,
   stdout: "inherit",
   stderr: "inherit",
-  env: { DOCKER_TESTS: "1" },
+  env,
 }).spawn().status;
 Deno.exit(status.code);

@@ -38,12 +38,5 @@ export {
   type StartServerOptions,
 } from "./server.ts";
 export type { ServerState } from "./state.ts";
-export {
-  type QuickstartOptions,
-  type RunLog,
-  runQuickstart,
-  runUp,
-  type RunUpOptions,
-  type UpListening,
-} from "./run.ts";
+export { type RunLog, runQuickstart, runUp, type RunUpOptions, type UpListening } from "./run.ts";
 export { type TraceRecord } from "./trace.ts";

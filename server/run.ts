@@ -152,60 +152,12 @@ function openBrowser(url: string, log: RunLog): void {
   }
 }
 
-/** True when a Docker engine answers `docker info` within a few seconds. */
-export async function dockerEngineAvailable(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("docker", {
-      args: ["info", "--format", "{{.ServerVersion}}"],
-      stdout: "null",
-      stderr: "null",
-      signal: AbortSignal.timeout(5000),
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-/** The compose file `quickstart` uses when a Docker engine is available. */
-export const COMPOSE_FILE = join("docker", "lightweight", "docker-compose.yml");
-
-/** Options for {@link runQuickstart}. */
-export interface QuickstartOptions extends RunUpOptions {
-  /** Never use Docker, even when an engine answers. */
-  local?: boolean;
-}
-
 /**
- * The one-command start: Docker Compose when an engine answers and the compose file exists in the
- * workspace, otherwise (always on machines without Docker) the local stack, exactly like `up`.
+ * The one-command start without containers: the local stack in this process, exactly like `up`, reported
+ * with `mode: "local"`. (`quickstart` tries the compose stack first, in `ops/compose_stack.ts`.)
  */
-export async function runQuickstart(options: QuickstartOptions): Promise<{ url: string; mode: string }> {
-  const compose = join(options.workspace, COMPOSE_FILE);
-  const haveCompose = await Deno.stat(compose).then((s) => s.isFile, () => false);
-  if (!options.local && haveCompose && await dockerEngineAvailable()) {
-    options.log.info(`Docker engine found: starting ${COMPOSE_FILE} with docker compose`);
-    const envFile = join(options.workspace, "docker", "lightweight", ".env");
-    const hasEnv = await Deno.stat(envFile).then(() => true, () => false);
-    const status = await new Deno.Command("docker", {
-      args: ["compose", "-f", compose, ...(hasEnv ? ["--env-file", envFile] : []), "up", "-d"],
-      cwd: options.workspace,
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!status.success) {
-      throw new UserError(
-        `docker compose up failed (exit ${status.code}); run 'dspy-code up' for the local stack`,
-      );
-    }
-    options.log.print("Stack started with Docker Compose. Dashboard: http://127.0.0.1:18081/");
-    return { url: "http://127.0.0.1:18081", mode: "docker" };
-  }
-  options.log.info(
-    haveCompose
-      ? "no Docker engine answered: starting the local stack in this process"
-      : "starting the local stack in this process",
-  );
+export async function runQuickstart(options: RunUpOptions): Promise<{ url: string; mode: string }> {
+  options.log.info("starting the local stack in this process");
   const { url } = await runUp(options);
   return { url, mode: "local" };
 }

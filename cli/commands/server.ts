@@ -107,6 +107,17 @@ async function up(args: string[], ctx: CommandContext) {
 
 async function quickstart(args: string[], ctx: CommandContext) {
   const { host, port, values, allowedHosts, allowedOrigins } = hostPort("quickstart", args);
+  if (!values.local) {
+    // With a container engine: the compose stack (files from the repository or compiled into the binary).
+    const { startComposeStack } = await lazyImport<typeof import("../../ops/mod.ts")>(
+      new URL("../../ops/mod.ts", import.meta.url),
+    );
+    const stack = await startComposeStack({ workspace: ctx.workspace, out: ctx.out, signal: ctx.signal });
+    if (stack) {
+      if (ctx.out.json) ctx.out.printJson({ ok: true, ...stack, dashboard: `${stack.url}/` });
+      return { ok: true, data: stack };
+    }
+  }
   const { runQuickstart } = await serverRun();
   const result = await runQuickstart({
     workspace: ctx.workspace,
@@ -116,7 +127,6 @@ async function quickstart(args: string[], ctx: CommandContext) {
     onListening: (stack) => announce(ctx.out, stack),
     signal: ctx.signal,
     open: Boolean(values.open),
-    local: Boolean(values.local),
     allowedHosts,
     allowedOrigins,
   });

@@ -45,14 +45,20 @@ export const sessionCommands: CommandSpec[] = [
   {
     name: "version",
     group: "session",
-    summary: "Print the version",
-    usage: "version",
-    examples: ["version"],
+    summary: "Print the version (--json: Deno version, target, compiled or from source)",
+    usage: "version [--json]",
+    examples: ["version", "version --json"],
     recordEvents: false,
-    run(_args, ctx) {
-      if (ctx.out.json) ctx.out.printJson({ version: VERSION, deno: Deno.version.deno });
-      else ctx.out.print(`dspy-code ${VERSION}`);
-      return Promise.resolve();
+    async run(args, ctx) {
+      parseCommandArgs("version", args, {}, { max: 0 });
+      if (!ctx.out.json) {
+        ctx.out.print(`dspy-code ${VERSION}`);
+        return;
+      }
+      const { versionInfo } = await lazyImport<typeof import("../../ops/mod.ts")>(
+        new URL("../../ops/mod.ts", import.meta.url),
+      );
+      ctx.out.printJson(versionInfo());
     },
   },
   {

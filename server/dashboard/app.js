@@ -131,6 +131,7 @@
 
   // ---- overview --------------------------------------------------------------------------------------
   function overview() {
+    devCycle();
     every(10000, async () => {
       const s = await api("/api/status");
       $("#workspace-label").textContent = s.workspace;
@@ -322,6 +323,89 @@
         toast("trace cleared");
       } catch (err) {
         toast(`could not clear the trace: ${err.message}`, "err");
+      }
+    });
+  }
+
+  // ---- dev cycle -------------------------------------------------------------------------------------
+  // Stages and the live log from /api/dev-cycle/stream; EventSource resumes with Last-Event-ID, so a
+  // reconnect appends only what it missed. A `start` event begins a new run.
+  function devCycle() {
+    const STAGES = ["deps", "check", "test", "compose", "build", "up", "health", "status"];
+    let stages = STAGES.map((name) => ({ name, state: "pending" }));
+    let lines = [];
+    let running = false;
+    const renderStages = () =>
+      $("#dc-stages").replaceChildren(
+        ...stages.map((st) =>
+          el("li", {
+            class: st.state,
+            title: st.detail || "",
+            text: `${st.name} · ${st.state}${
+              st.seconds !== undefined ? ` ${Number(st.seconds).toFixed(1)}s` : ""
+            }`,
+          })
+        ),
+      );
+    const renderLog = () => {
+      if (lines.length > 500) lines = lines.slice(-500);
+      const list = $("#dc-log");
+      const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+      list.replaceChildren(
+        ...lines.map((t) => el("li", { class: t.startsWith("[dev-cycle]") ? "" : "muted", text: t })),
+      );
+      if (atBottom) list.scrollTop = list.scrollHeight;
+    };
+    const setRunning = (r, summary) => {
+      running = r;
+      $("#dc-start").disabled = r;
+      $("#dc-stop").disabled = !r;
+      if (summary) $("#dc-summary").textContent = summary;
+    };
+    const es = new EventSource("/api/dev-cycle/stream");
+    es.addEventListener("start", (ev) => {
+      stages = STAGES.map((name) => ({ name, state: "pending" }));
+      lines = [];
+      setRunning(true, `running since ${fmtTime(JSON.parse(ev.data).started)}`);
+      renderStages();
+      renderLog();
+    });
+    es.addEventListener("line", (ev) => {
+      lines.push(JSON.parse(ev.data).text);
+      renderLog();
+    });
+    es.addEventListener("stage", (ev) => {
+      const st = JSON.parse(ev.data);
+      const i = stages.findIndex((s) => s.name === st.name);
+      if (i >= 0) stages[i] = st;
+      renderStages();
+    });
+    es.addEventListener("done", (ev) => {
+      const d = JSON.parse(ev.data);
+      setRunning(
+        false,
+        d.ok ? "last run: ok" : d.stopped ? "last run: stopped" : `last run: failed (exit ${d.code})`,
+      );
+    });
+    es.addEventListener("ready", (ev) => setRunning(JSON.parse(ev.data).running));
+    renderStages();
+    $("#dc-start").addEventListener("click", async () => {
+      try {
+        await api("/api/dev-cycle/start", { method: "POST", admin: true, body: {} });
+        toast("dev cycle started");
+      } catch (err) {
+        toast(`could not start the dev cycle: ${err.message}`, "err");
+      }
+    });
+    $("#dc-stop").addEventListener("click", async () => {
+      $("#dc-stop").disabled = true;
+      toast("stopping: SIGTERM, then SIGKILL after 10 s if needed");
+      try {
+        const r = await api("/api/dev-cycle/stop", { method: "POST", admin: true, body: {} });
+        toast(r.stopped ? "dev cycle stopped" : "no dev cycle was running");
+      } catch (err) {
+        toast(`could not stop the dev cycle: ${err.message}`, "err");
+        $("#dc-stop").disabled = !running;
       }
     });
   }

@@ -8,6 +8,7 @@
 import type { RouteModule } from "../app.ts";
 import { busRoutes } from "./bus.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { devCycleRoutes } from "./dev_cycle.ts";
 import { eventRoutes } from "./events.ts";
 import { healthRoutes } from "./health.ts";
 import { knnRoutes } from "./knn.ts";
@@ -42,5 +43,6 @@ export const BUILTIN_ROUTES: RouteModule[] = [
   systemRoutes,
   rlRoutes,
   knnRoutes,
+  devCycleRoutes,
   dashboardRoutes,
 ];
