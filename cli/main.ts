@@ -14,7 +14,7 @@ import type { SessionInfo } from "./command.ts";
 import { createContext } from "./context.ts";
 import { runCommand } from "./dispatch.ts";
 import { parseGlobalArgs } from "./globals.ts";
-import { mainHelp } from "./help.ts";
+import { commandHelp, mainHelp } from "./help.ts";
 import type { LineSource } from "./input.ts";
 import { executeLine, unknownCommandMessage } from "./line.ts";
 import { createOutput } from "./output.ts";
@@ -40,6 +40,14 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   }
   const spec = parsed.command ? findCommand(parsed.command) : undefined;
+  // Help is always available; only running a session command needs the session.
+  if (
+    spec &&
+    (parsed.help || parsed.args.includes("--help") || (parsed.args.length === 1 && parsed.args[0] === "-h"))
+  ) {
+    out.print(commandHelp(spec, out.c));
+    return 0;
+  }
   if (parsed.command && (!spec || spec.scope === "session")) {
     out.error(
       spec

@@ -112,7 +112,7 @@ export const sessionCommands: CommandSpec[] = [
     name: "ls",
     group: "session",
     summary: "List a folder of the workspace",
-    usage: "ls [PATH]",
+    usage: "ls [PATH] [--json]",
     examples: ["ls", "ls src --json"],
     async run(args, ctx) {
       const { positionals } = parseCommandArgs("ls", args, {}, { max: 1, names: "PATH" });
@@ -164,6 +164,21 @@ export const sessionCommands: CommandSpec[] = [
       const label = positionals[0] ?? displayPath(ctx.workspace, dir);
       const lines = await renderTree(dir, label, { depth, all: values.all, dirStyle: ctx.out.c.blue });
       ctx.out.print(...lines);
+    },
+  },
+  {
+    name: "clear",
+    group: "session",
+    summary: "Clear the terminal screen (does nothing through a pipe)",
+    usage: "clear",
+    examples: ["clear"],
+    scope: "session",
+    recordEvents: false,
+    run(args, ctx) {
+      parseCommandArgs("clear", args, {}, { max: 0 });
+      // Erase the screen and the scrollback, cursor home; a piped session's output stays clean text.
+      if (Deno.stdout.isTerminal() && !ctx.out.json) ctx.out.write("\x1b[2J\x1b[3J\x1b[H");
+      return Promise.resolve();
     },
   },
   {
