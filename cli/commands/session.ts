@@ -74,14 +74,21 @@ export const sessionCommands: CommandSpec[] = [
     usage: "config [--json]",
     examples: ["config", "--no-ollama --model gpt-4o-mini config --json"],
     recordEvents: false,
-    run(args, ctx) {
+    details: "  base_url is the LLM endpoint actually used; base_url_source says where it came from\n" +
+      "  (--base-url, OLLAMA_HOST, OPENAI_BASE_URL, default, or LOCAL_MODE when the LLM is off).",
+    async run(args, ctx) {
       parseCommandArgs("config", args, {}, { max: 0 });
       const o = ctx.options;
+      const { describeEndpoint } = await lazyImport<typeof import("../../agent/mod.ts")>(
+        new URL("../../agent/mod.ts", import.meta.url),
+      );
+      const endpoint = describeEndpoint(o);
       const settings = {
         workspace: ctx.workspace,
         model: o.model,
         ollama: o.ollama,
-        base_url: o.baseUrl ?? null,
+        base_url: endpoint.url,
+        base_url_source: endpoint.source,
         api_key: o.apiKey ? `set (${o.apiKey.length} chars)` : null,
         approval: o.approval,
         plain: o.plain,
@@ -91,7 +98,7 @@ export const sessionCommands: CommandSpec[] = [
           ["setting", "value"],
           Object.entries(settings).map(([k, v]) => [k, String(v ?? "-")]),
         );}
-      return Promise.resolve({ ok: true, data: settings });
+      return { ok: true, data: settings };
     },
   },
   {
