@@ -5,6 +5,7 @@
  */
 
 import { configureEvents } from "../core/events.ts";
+import { excludeStateFromGit } from "../core/git_exclude.ts";
 import { pinStateRoot, resolveWorkspace, stateRoot } from "../core/workspace.ts";
 import type { CommandContext, CommandResult, GlobalOptions, SessionInfo } from "./command.ts";
 import type { LineSource } from "./input.ts";
@@ -43,7 +44,10 @@ export function createContext(init: ContextOptions): CommandContext {
     setWorkspace(path) {
       ctx.workspace = resolveWorkspace(path, ctx.workspace);
       // A folder inside the session's workspace shares its state; another project gets its own.
-      if (stateRoot(ctx.workspace) === ctx.workspace) pinStateRoot(ctx.workspace);
+      if (stateRoot(ctx.workspace) === ctx.workspace) {
+        pinStateRoot(ctx.workspace);
+        void excludeStateFromGit(ctx.workspace);
+      }
       configureEvents({ workspace: ctx.workspace });
     },
     runLine: (line) => init.runLine(line, ctx),

@@ -9,7 +9,8 @@ import { errorMessage, UserError } from "../core/errors.ts";
 import { configureEvents, flushEvents } from "../core/events.ts";
 import { closeAllKv } from "../core/kv.ts";
 import { VERSION } from "../core/version.ts";
-import { resolveWorkspace } from "../core/workspace.ts";
+import { resolveWorkspace, stateRoot } from "../core/workspace.ts";
+import { excludeStateFromGit } from "../core/git_exclude.ts";
 import type { SessionInfo } from "./command.ts";
 import { createContext } from "./context.ts";
 import { runCommand } from "./dispatch.ts";
@@ -69,6 +70,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return err instanceof UserError ? err.exitCode : 1;
   }
   configureEvents({ workspace });
+  // dspy-code's state stays out of `git status` through .git/info/exclude (never the user's .gitignore).
+  await excludeStateFromGit(stateRoot(workspace));
 
   const abort = new AbortController();
   let interrupts = 0;

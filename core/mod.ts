@@ -14,3 +14,4 @@ export * from "./streams.ts";
 export * from "./events.ts";
 export * from "./guard.ts";
 export * from "./tool_stats.ts";
+export * from "./git_exclude.ts";

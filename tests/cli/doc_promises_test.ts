@@ -237,3 +237,24 @@ Deno.test("ls --help shows --json in its usage, as its example uses it", async (
   assert.match(r.stdout, /Usage: dspy-code ls \[PATH\] \[--json\]/);
   assert.match(r.stdout, /ls src --json/);
 });
+
+Deno.test("dspy-code's state stays out of git status through .git/info/exclude, not the user's .gitignore", async () => {
+  const ws = await fixture();
+  const git = (...args: string[]) =>
+    new Deno.Command("git", { args, cwd: ws, stdout: "piped", stderr: "piped" }).output();
+  await git("init", "-q");
+  await Deno.writeTextFile(join(ws, ".dspyignore"), "vendor/\n");
+  for (let i = 0; i < 2; i++) {
+    const r = await runDspy(["--workspace", ws, "index"]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await runDspy(["--workspace", ws], { stdin: "stats\ncd src\nindex\n" });
+  const status = new TextDecoder().decode(
+    (await git("status", "--porcelain", "--untracked-files=all")).stdout,
+  );
+  assert.deepEqual(status.trim().split("\n").sort(), ["?? .dspyignore", "?? src/app.py"], status);
+  await assert.rejects(Deno.stat(join(ws, ".gitignore")), Deno.errors.NotFound);
+  const exclude = await Deno.readTextFile(join(ws, ".git", "info", "exclude"));
+  assert.equal(exclude.split("# dspy-code's own state").length, 2, "added once");
+  await Deno.remove(ws, { recursive: true });
+});
