@@ -243,7 +243,15 @@ export async function runTrain(args: string[], ctx: CommandContext): Promise<Com
     }, "neural");
     return { ok: true, data: summary };
   }
-  const policy = normalizePolicy(values.policy ?? cfg.policy ?? "epsilon-greedy");
+  // Without --policy (or one in the config) the saved bandit keeps its policy; a switch is said out loud.
+  const savedPolicy = values.fresh ? undefined : await savedBanditPolicy(workspacePaths(ws).rlDir);
+  const policy = normalizePolicy(values.policy ?? cfg.policy ?? savedPolicy ?? "epsilon-greedy");
+  if (savedPolicy && policy !== savedPolicy && !ctx.out.json) {
+    ctx.out.warn(
+      `rl train: the saved bandit was trained with ${savedPolicy}; continuing its values with ${policy} ` +
+        `(--policy ${savedPolicy} keeps it, --fresh starts over)`,
+    );
+  }
   const epsilon = numberOption(cmd, "epsilon", values.epsilon, cfg.epsilon ?? 0.1);
   const ucbC = numberOption(cmd, "ucb-c", values["ucb-c"], cfg.ucb_c ?? 2.0);
   const bar = ctx.out.json ? null : ctx.out.progress(steps, "rl train");
@@ -284,4 +292,14 @@ export async function runTrain(args: string[], ctx: CommandContext): Promise<Com
     );
   }
   return { ok: true, data: summary };
+}
+
+/** The normalised policy of the saved tool bandit (`toolchain_bandit.json`), if there is a readable one. */
+async function savedBanditPolicy(rlDir: string): Promise<string | undefined> {
+  try {
+    const saved = JSON.parse(await Deno.readTextFile(`${rlDir}/toolchain_bandit.json`));
+    return typeof saved?.policy === "string" ? normalizePolicy(saved.policy) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -215,6 +215,25 @@ Deno.test("rl train runs the bandit on the tool env, persists it and emits rl.tr
     assert.equal(useBest.code, 0, useBest.stderr);
     assert.match(useBest.stderr, /using the best sweep config from .*best\.json/);
     assert.match(useBest.stdout, /rl train: 7 steps/);
+    // Without --policy the saved bandit's policy (ucb1) is kept; a different --policy is said out loud.
+    const keep = await runDspy(["--workspace", ws, "rl", "train", ...flags, "--steps", "2"]);
+    assert.match(keep.stdout, /rl train: 2 steps with ucb1/);
+    assert.doesNotMatch(keep.stderr, /saved bandit was trained with/);
+    const change = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "train",
+      ...flags,
+      "--steps",
+      "2",
+      "--policy",
+      "eps",
+    ]);
+    assert.match(
+      change.stderr,
+      /saved bandit was trained with ucb1; continuing its values with epsilon-greedy/,
+    );
     const noSweep = await runDspy(["--workspace", await Deno.makeTempDir(), "rl", "train", "--use-best"]);
     assert.equal(noSweep.code, 2);
     assert.match(noSweep.stderr, /--use-best needs a finished sweep/);
