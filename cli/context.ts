@@ -5,7 +5,8 @@
  */
 
 import { configureEvents } from "../core/events.ts";
-import { resolveWorkspace } from "../core/workspace.ts";
+import { excludeStateFromGit } from "../core/git_exclude.ts";
+import { pinStateRoot, resolveWorkspace, stateRoot } from "../core/workspace.ts";
 import type { CommandContext, CommandResult, GlobalOptions, SessionInfo } from "./command.ts";
 import type { LineSource } from "./input.ts";
 import type { Output } from "./output.ts";
@@ -25,6 +26,7 @@ export interface ContextOptions {
 
 /** Creates a command context. `setWorkspace` validates the path and re-points events at it. */
 export function createContext(init: ContextOptions): CommandContext {
+  if (init.session.interactive) pinStateRoot(init.workspace);
   const ctx: CommandContext = {
     workspace: init.workspace,
     options: init.options,
@@ -41,6 +43,11 @@ export function createContext(init: ContextOptions): CommandContext {
     },
     setWorkspace(path) {
       ctx.workspace = resolveWorkspace(path, ctx.workspace);
+      // A folder inside the session's workspace shares its state; another project gets its own.
+      if (stateRoot(ctx.workspace) === ctx.workspace) {
+        pinStateRoot(ctx.workspace);
+        void excludeStateFromGit(ctx.workspace);
+      }
       configureEvents({ workspace: ctx.workspace });
     },
     runLine: (line) => init.runLine(line, ctx),

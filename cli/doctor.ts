@@ -137,3 +137,58 @@ export async function runDoctor(
     }),
   ]);
 }
+
+/** What {@link checkOpenAiCompatible} probes: the resolved OpenAI-compatible endpoint. */
+export interface OpenAiEndpoint {
+  /** API base ending in `/v1` (or the given path). */
+  baseUrl: string;
+  apiKey?: string;
+  model: string;
+}
+
+/**
+ * Checks an OpenAI-compatible endpoint (`--no-ollama` with `--base-url`/`OPENAI_BASE_URL`): `GET /models`
+ * with the key, reporting whether it answers, accepts the key and lists the model.
+ */
+export function checkOpenAiCompatible(endpoint: OpenAiEndpoint, timeoutMs = 2000): Promise<DoctorCheck> {
+  const { baseUrl, apiKey, model } = endpoint;
+  return check("openai-compatible", async () => {
+    let res: Response;
+    try {
+      res = await fetch(`${baseUrl}/models`, {
+        headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      return {
+        status: "warn",
+        detail: `${baseUrl} not reachable (${errorMessage(err)}); no-LLM mode. Check --base-url or ` +
+          `OPENAI_BASE_URL, or start the server`,
+      };
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      return {
+        status: "warn",
+        detail: `${baseUrl} refused the API key (HTTP ${res.status}): check --api-key or OPENAI_API_KEY`,
+      };
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      return { status: "warn", detail: `${baseUrl} answered HTTP ${res.status} to GET /models` };
+    }
+    const body = await res.json().catch(() => ({})) as { data?: { id?: string }[] };
+    const ids = (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === "string");
+    const listed = ids.length === 0
+      ? ""
+      : ids.includes(model)
+      ? `; ${model} is listed`
+      : `; ${model} is not listed`;
+    return {
+      status: "ok",
+      detail: `${baseUrl}: answers${
+        apiKey ? " with the key" : " (no API key set)"
+      }, ${ids.length} model(s)${listed}`,
+    };
+  });
+}

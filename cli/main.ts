@@ -9,12 +9,13 @@ import { errorMessage, UserError } from "../core/errors.ts";
 import { configureEvents, flushEvents } from "../core/events.ts";
 import { closeAllKv } from "../core/kv.ts";
 import { VERSION } from "../core/version.ts";
-import { resolveWorkspace } from "../core/workspace.ts";
+import { resolveWorkspace, stateRoot } from "../core/workspace.ts";
+import { excludeStateFromGit } from "../core/git_exclude.ts";
 import type { SessionInfo } from "./command.ts";
 import { createContext } from "./context.ts";
 import { runCommand } from "./dispatch.ts";
 import { parseGlobalArgs } from "./globals.ts";
-import { mainHelp } from "./help.ts";
+import { commandHelp, mainHelp } from "./help.ts";
 import type { LineSource } from "./input.ts";
 import { executeLine, unknownCommandMessage } from "./line.ts";
 import { createOutput } from "./output.ts";
@@ -40,6 +41,14 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   }
   const spec = parsed.command ? findCommand(parsed.command) : undefined;
+  // Help is always available; only running a session command needs the session.
+  if (
+    spec &&
+    (parsed.help || parsed.args.includes("--help") || (parsed.args.length === 1 && parsed.args[0] === "-h"))
+  ) {
+    out.print(commandHelp(spec, out.c));
+    return 0;
+  }
   if (parsed.command && (!spec || spec.scope === "session")) {
     out.error(
       spec
@@ -61,6 +70,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return err instanceof UserError ? err.exitCode : 1;
   }
   configureEvents({ workspace });
+  // dspy-code's state stays out of `git status` through .git/info/exclude (never the user's .gitignore).
+  await excludeStateFromGit(stateRoot(workspace));
 
   const abort = new AbortController();
   let interrupts = 0;

@@ -39,7 +39,7 @@ async function panelRows(ctx: CommandContext): Promise<[string, string][]> {
   return rows;
 }
 
-/** Runs the session until exit; returns the process exit code (0). */
+/** Runs the session until exit; returns the process exit code (0, or 130 after Ctrl-C at a piped prompt). */
 export async function runSession(
   ctx: CommandContext,
   source: LineSource,
@@ -49,15 +49,32 @@ export async function runSession(
   const interactiveTerminal = Deno.stdin.isTerminal();
   out.panel("dspy-code session", await panelRows(ctx));
   out.print(out.c.dim("Type 'help' for commands, 'exit' to leave. Other lines go to the agent's router."));
+  // In a terminal readline reports Ctrl-C (see input.ts). Through a pipe the session listens for SIGINT
+  // itself: while a command runs it interrupts that command, as in a terminal; while the session waits for
+  // the next line it ends the session as end of input would, with exit code 130.
+  let interruptHandler: (() => void) | null = null;
+  let interruptedIdle = false;
+  const onPipeSignal = () => {
+    if (interruptHandler) interruptHandler();
+    else {
+      interruptedIdle = true;
+      out.warn("interrupted: leaving the session");
+      source.close();
+    }
+  };
+  const pipeSignals = !interactiveTerminal && Deno.build.os !== "windows";
+  if (pipeSignals) Deno.addSignalListener("SIGINT", onPipeSignal);
+  const onInterrupt = (handler: (() => void) | null) =>
+    pipeSignals ? (interruptHandler = handler) : source.onInterrupt?.(handler);
   while (true) {
     const line = await source.next(out.c.bold("dspy-code> "));
-    if (line === null) break;
+    if (line === null || interruptedIdle) break;
     if (!interactiveTerminal) out.print(`dspy-code> ${line}`);
     // Each line gets its own abort signal: Ctrl-C while it runs interrupts that command, not the session;
     // a second Ctrl-C for a command that does not stop ends the process.
     const abort = new AbortController();
     ctx.signal = abort.signal;
-    source.onInterrupt?.(() => {
+    onInterrupt(() => {
       if (abort.signal.aborted) {
         out.error("interrupted twice: leaving the session");
         Deno.exit(130);
@@ -71,14 +88,15 @@ export async function runSession(
       // A command must never take the session down.
       out.error(errorMessage(err));
     } finally {
-      source.onInterrupt?.(null);
+      onInterrupt(null);
     }
     if (ctx.session.state.get(EXIT_REQUESTED)) break;
     await flushEvents();
   }
+  if (pipeSignals) Deno.removeSignalListener("SIGINT", onPipeSignal);
   out.print("bye");
   source.close();
-  return 0;
+  return interruptedIdle ? 130 : 0;
 }
 
 /** Where the terminal history of a workspace is kept. */

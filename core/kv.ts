@@ -9,7 +9,7 @@
  */
 
 import { emptiedKvWarning, explainKvError, markKvUsed } from "./kv_health.ts";
-import { workspacePaths } from "./workspace.ts";
+import { stateRoot, workspacePaths } from "./workspace.ts";
 
 const handles = new Map<string, Promise<Deno.Kv>>();
 
@@ -22,7 +22,8 @@ const handles = new Map<string, Promise<Deno.Kv>>();
  * await kv.set(["agent.session.summary"], summary);
  * ```
  */
-export function openWorkspaceKv(workspace: string): Promise<Deno.Kv> {
+export function openWorkspaceKv(folder: string): Promise<Deno.Kv> {
+  const workspace = stateRoot(folder); // one handle per state root (`cd src` in a session shares it)
   let handle = handles.get(workspace);
   if (!handle) {
     const { stateDir, kvFile } = workspacePaths(workspace);
@@ -48,7 +49,7 @@ export function openWorkspaceKv(workspace: string): Promise<Deno.Kv> {
 
 /** True when this process has opened the workspace's KV. */
 export function isKvOpen(workspace: string): boolean {
-  return handles.has(workspace);
+  return handles.has(stateRoot(workspace));
 }
 
 /** Closes every KV handle this process opened. Safe to call more than once. */

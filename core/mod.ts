@@ -17,3 +17,4 @@ export * from "./tool_stats.ts";
 export * from "./jsonl.ts";
 export * from "./regex.ts";
 export * from "./sleep.ts";
+export * from "./git_exclude.ts";

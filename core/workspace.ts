@@ -11,7 +11,7 @@ import { UsageError, UserError } from "./errors.ts";
 
 /** The state locations under a workspace. */
 export interface WorkspacePaths {
-  /** Absolute workspace root. */
+  /** Absolute folder the state lives in: the workspace, or the session root it lies in ({@link stateRoot}). */
   root: string;
   /** `.dspy/`: KV database and checkpoints. */
   stateDir: string;
@@ -33,8 +33,32 @@ export interface WorkspacePaths {
   rlEventsFile: string;
 }
 
+/** Session roots whose state also serves the folders inside them (see {@link pinStateRoot}). */
+const pinnedRoots = new Set<string>();
+
+/**
+ * Keeps the state of every folder inside `root` at `root`: the session pins its workspace, so `cd src`
+ * changes the folder commands work in but not where `.dspy/`, the index and the reports live (one state
+ * root per workspace, as git has one `.git`). A folder outside every pinned root keeps its own state. The
+ * search index and the patch history are the exception: they record paths relative to the folder they were
+ * made for, so they stay with it.
+ */
+export function pinStateRoot(root: string): void {
+  pinnedRoots.add(root);
+}
+
+/** The folder whose `.dspy*` state serves `workspace`: the outermost pinned root containing it, else itself. */
+export function stateRoot(workspace: string): string {
+  let best = workspace;
+  for (const root of pinnedRoots) {
+    if (root.length < best.length && isInside(root, workspace)) best = root;
+  }
+  return best;
+}
+
 /** Returns the state paths for an (already resolved) workspace root. */
-export function workspacePaths(root: string): WorkspacePaths {
+export function workspacePaths(workspace: string): WorkspacePaths {
+  const root = stateRoot(workspace);
   const stateDir = join(root, ".dspy");
   return {
     root,
@@ -42,8 +66,10 @@ export function workspacePaths(root: string): WorkspacePaths {
     kvFile: join(stateDir, "state.kv"),
     rlDir: join(stateDir, "rl"),
     reportsDir: join(root, ".dspy_reports"),
-    indexDir: join(root, ".dspy_index"),
-    patchesDir: join(root, ".dspy_patches"),
+    // The index and the patch history record paths relative to the folder they were made in, so they stay
+    // with that folder.
+    indexDir: join(workspace, ".dspy_index"),
+    patchesDir: join(workspace, ".dspy_patches"),
     agenticDir: join(root, ".dspy_agentic"),
     rlStateFile: join(root, ".dspy_rl_state.json"),
     rlEventsFile: join(root, ".dspy_rl_events.jsonl"),

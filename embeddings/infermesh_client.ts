@@ -133,8 +133,9 @@ export function createInferMeshEmbedder(options: InferMeshOptions = {}): Embedde
     const list = parsed?.vectors ?? parsed?.embeddings;
     if (!Array.isArray(list) || list.length !== inputs.length) {
       throw new InferMeshError(
-        `infermesh: expected ${inputs.length} vectors in "vectors" or "embeddings", got ` +
-          `${Array.isArray(list) ? list.length : typeof list}`,
+        `infermesh: POST ${url}/embed returned HTTP ${res.status} without the expected ${inputs.length} ` +
+          `vectors in "vectors" or "embeddings" (got ${Array.isArray(list) ? list.length : "none"}): ` +
+          body.slice(0, 300),
         res.status,
         body.slice(0, 2000),
       );
@@ -143,7 +144,13 @@ export function createInferMeshEmbedder(options: InferMeshOptions = {}): Embedde
       if (
         !Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "number" && Number.isFinite(x))
       ) {
-        throw new InferMeshError(`infermesh: vector ${i} is not a non-empty list of numbers`, res.status, "");
+        throw new InferMeshError(
+          `infermesh: HTTP ${res.status} reply: vector ${i} is not a non-empty list of numbers: ${
+            body.slice(0, 300)
+          }`,
+          res.status,
+          body.slice(0, 2000),
+        );
       }
       if (dim === undefined) dim = v.length;
       else if (v.length !== dim) {
@@ -159,18 +166,21 @@ export function createInferMeshEmbedder(options: InferMeshOptions = {}): Embedde
 
   async function embedBatch(inputs: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     let last: unknown;
+    let attempts = 0;
     for (let a = 0; a <= retries; a++) {
       try {
+        attempts++;
         return await attempt(inputs, signal);
       } catch (err) {
         last = err;
+        // Only network errors, timeouts, 408, 429 and 5xx are retried; a bad 2xx reply is not.
         if (!(err instanceof InferMeshError) || !RETRYABLE(err.status) || a === retries) break;
         await new Promise((r) => setTimeout(r, backoffMs * 2 ** a));
       }
     }
     if (last instanceof InferMeshError) {
       throw new InferMeshError(
-        `${last.message} (batch of ${inputs.length}, ${retries + 1} attempt${retries ? "s" : ""})`,
+        `${last.message} (batch of ${inputs.length}, ${attempts} attempt${attempts === 1 ? "" : "s"})`,
         last.status,
         last.body,
       );

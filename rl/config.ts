@@ -1,6 +1,7 @@
 /**
  * The RL settings a workspace carries: `.dspy_rl.json` (actions, commands, reward weights, timeouts,
- * policy) merged with the config of `.dspy/rl/best.json` (a sweep's winner wins, weights merged key by key),
+ * policy), merged on request (`--use-best`) with the config of `.dspy/rl/best.json` (a sweep's winner wins,
+ * weights merged key by key),
  * and how they combine with per-run flags into the coding-tool env's options. Flags override the files;
  * the files override the built-in defaults.
  *
@@ -51,11 +52,33 @@ export async function readJsonFile(path: string): Promise<Record<string, unknown
   }
 }
 
-/** The workspace's RL config: `.dspy_rl.json`, overridden by the best sweep config. */
-export async function loadRlConfig(workspace: string): Promise<RlFileConfig> {
+/** A sweep's winner as `.dspy/rl/best.json` stores it. */
+export interface BestSweepConfig {
+  /** Where it was read from. */
+  file: string;
+  /** The winning params, nested (`{epsilon, weights: {...}, trainer: {steps}}`). */
+  config: Record<string, unknown>;
+}
+
+/** The best sweep config of the workspace, or null when no sweep has finished. */
+export async function loadBestConfig(workspace: string): Promise<BestSweepConfig | null> {
+  const file = join(workspacePaths(workspace).rlDir, "best.json");
+  const best = await readJsonFile(file);
+  const config = best?.config;
+  return config && typeof config === "object" ? { file, config: config as Record<string, unknown> } : null;
+}
+
+/**
+ * The workspace's RL config: `.dspy_rl.json`, overridden by the best sweep config only when `useBest` is
+ * set (`rl train --use-best`): a sweep never changes later training silently.
+ */
+export async function loadRlConfig(
+  workspace: string,
+  options: { useBest?: boolean } = {},
+): Promise<RlFileConfig> {
   const base = (await readJsonFile(join(workspace, ".dspy_rl.json"))) ?? {};
-  const best = await readJsonFile(join(workspacePaths(workspace).rlDir, "best.json"));
-  const tuned = (best?.config ?? {}) as Record<string, unknown>;
+  if (!options.useBest) return base as RlFileConfig;
+  const tuned = (await loadBestConfig(workspace))?.config ?? {};
   const weights = { ...(base.weights as object ?? {}), ...(tuned.weights as object ?? {}) };
   return { ...base, ...tuned, weights } as RlFileConfig;
 }

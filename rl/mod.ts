@@ -109,7 +109,14 @@ export {
   type TrialSummary,
   validateSpace,
 } from "./sweep.ts";
-export { loadRlConfig, type RlFileConfig, type ToolEnvFlags, toolEnvOptionsFrom } from "./config.ts";
+export {
+  type BestSweepConfig,
+  loadBestConfig,
+  loadRlConfig,
+  type RlFileConfig,
+  type ToolEnvFlags,
+  toolEnvOptionsFrom,
+} from "./config.ts";
 export { newRunId, readRlStatus, type RlStatus, runDirOf, writeRunSummary } from "./runs.ts";
 export { type PpoRunOptions, type PpoRunResult, type PpoRunSummary, trainPpoRun } from "./ppo_run.ts";
 export {

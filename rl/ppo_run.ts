@@ -2,7 +2,8 @@
  * A PPO training run with its bookkeeping (what `rl ppo` and `rl train --neural` do): a run folder under
  * `.dspy/rl/runs/`, the checkpoints and `metrics.jsonl` in it by default, training in a Worker
  * (`trainInWorker`), `summary.json` at the end, and the `rl.ppo.*` / `rl.neural.*` events (start, a summary
- * metric at most every 2 s, finished). A run that never trained (bad `--resume`, bad settings) leaves no
+ * metric at most every 2 s, finished). A run that never trained (bad `--resume`, bad settings, or a resumed
+ * checkpoint that already reaches `--steps`) leaves no
  * folder behind; one that failed part-way gets a summary with `status: "failed"` and the error.
  *
  * @module
@@ -138,6 +139,16 @@ export async function trainPpoRun(options: WorkerTrainOptions, run: PpoRunOption
     config: result.config,
     finished_at: new Date().toISOString(),
   };
+  if (nothingTrained) {
+    // Nothing new to record: no run folder, and the checkpoint to use is still the resumed one.
+    await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    return {
+      summary: { ...summary, checkpoint: opts.resume ?? null },
+      result: { ...result, checkpoint: opts.resume ?? null },
+      options: opts,
+      nothingTrained,
+    };
+  }
   await writeRunSummary(runDir, summary);
   emitMetric("rl.neural.summary", {
     steps: result.steps,

@@ -113,3 +113,26 @@ export function describeConfig(config: LlmConfig): string {
     config.provider === "ollama" ? "Ollama" : "OpenAI-compatible"
   } ${config.model} at ${config.baseUrl}`;
 }
+
+/** Where the LLM endpoint of {@link resolveLlmConfig} came from, for `config` and `doctor`. */
+export type EndpointSource = "--base-url" | "OLLAMA_HOST" | "OPENAI_BASE_URL" | "default" | "LOCAL_MODE";
+
+/**
+ * The endpoint {@link resolveLlmConfig} would use and where it came from: the flag, an environment variable
+ * or the default. In `LOCAL_MODE` there is none (`url` null).
+ */
+export function describeEndpoint(
+  options: LlmOptions,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): { url: string | null; source: EndpointSource; provider: ProviderKind | null } {
+  const config = resolveLlmConfig(options, env);
+  if (!config) return { url: null, source: "LOCAL_MODE", provider: null };
+  const envOpenAiBase = env("OPENAI_BASE_URL");
+  const explicit = !!options.baseUrl && options.baseUrl !== envOpenAiBase;
+  const source: EndpointSource = explicit
+    ? "--base-url"
+    : config.provider === "ollama"
+    ? (env("OLLAMA_HOST") ? "OLLAMA_HOST" : "default")
+    : (envOpenAiBase ? "OPENAI_BASE_URL" : "default");
+  return { url: config.baseUrl, source, provider: config.provider };
+}

@@ -26,6 +26,8 @@ export {
   DEFAULT_OLLAMA_URL,
   DEFAULT_OPENAI_URL,
   describeConfig,
+  describeEndpoint,
+  type EndpointSource,
   type LlmConfig,
   type LlmOptions,
   localMode,

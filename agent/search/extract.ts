@@ -55,8 +55,16 @@ async function readSource(root: string, file: string): Promise<{ abs: string; te
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(abs);
-  } catch {
-    throw new UserError(`extract: cannot read ${file}: give a file path relative to the workspace`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(
+        `extract: ${file} does not exist in the workspace ${root}: check the path ('ls' lists a folder)`,
+      );
+    }
+    if (err instanceof Deno.errors.IsADirectory || (err instanceof Error && /directory/i.test(err.message))) {
+      throw new UserError(`extract: ${file} is a folder: give a file`);
+    }
+    throw new UserError(`extract: cannot read ${file}: ${err instanceof Error ? err.message : err}`);
   }
   if (isBinary(bytes)) throw new UserError(`extract: ${file} is a binary file`);
   return { abs, text: new TextDecoder().decode(bytes) };

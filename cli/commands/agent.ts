@@ -136,7 +136,8 @@ export const agentCommands: CommandSpec[] = [
     examples: ["run-tests", "run-tests --timeout 120 --json"],
     details:
       "Detects the toolchain from deno.json, package.json, Cargo.toml, go.mod, pyproject.toml/tests, Makefile.\n" +
-      "  --timeout S  kill the run after S seconds (default 600)\n  -q, --quiet  do not stream the output",
+      "  --timeout S  kill the run after S seconds (default 600; exit code 124)\n  -q, --quiet  do not stream the output\n" +
+      "Exit code: 0 passed, 1 failed, 124 timed out, 130 interrupted.",
     run: async (args, ctx) => (await toolchainImpl()).runToolchainCommand("test", "run-tests", args, ctx),
   },
   {
@@ -172,6 +173,8 @@ export const agentCommands: CommandSpec[] = [
     summary: "Show which LLM is configured and whether it answers",
     usage: "llm [--json]",
     examples: ["llm", "--no-ollama --model gpt-4o-mini llm"],
+    details:
+      "  Exit code 0 when the LLM answers, 1 when none does (the reason and how to set one up are printed).",
     recordEvents: false,
     run: async (args, ctx) => (await llmImpl()).runLlm(args, ctx),
   },

@@ -120,8 +120,16 @@ function parseJsonLines(text: string, source: string): unknown[] {
   return out;
 }
 
-async function withBus<T>(ctx: CommandContext, fn: (bus: Bus) => Promise<T>): Promise<T> {
-  const bus = await startBus({ workspace: ctx.workspace, metricsIntervalSec: 0 });
+/**
+ * Runs `fn` with a bus on the workspace. Short commands write no metrics snapshot; `snapshots` (the
+ * long-running `bus consume`) writes one every `BUS_METRICS_INTERVAL` seconds, as docs/bus.md says.
+ */
+async function withBus<T>(
+  ctx: CommandContext,
+  fn: (bus: Bus) => Promise<T>,
+  { snapshots = false }: { snapshots?: boolean } = {},
+): Promise<T> {
+  const bus = await startBus({ workspace: ctx.workspace, ...(snapshots ? {} : { metricsIntervalSec: 0 }) });
   try {
     return await fn(bus);
   } finally {
@@ -244,7 +252,7 @@ async function busConsume(args: string[], ctx: CommandContext): Promise<CommandR
       ctx.signal.removeEventListener("abort", stop);
       source.close();
     }
-  });
+  }, { snapshots: true });
   return { ok: true, data: { consumed: printed } };
 }
 

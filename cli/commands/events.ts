@@ -35,7 +35,7 @@ export const eventCommands: CommandSpec[] = [
       "  STREAM        agent.metrics (default), agent.actions, or a durable bus topic",
       "  -f, --follow  keep printing new events (Ctrl-C to stop); works across processes",
       "  --since TS    only events at or after TS (epoch seconds or ISO date)",
-      "  --limit N     without --follow, the newest N events (default 50)",
+      "  --limit N     without --follow, the newest N events (default 50), also with --since",
       "  --json        one JSON object per line: {seq, ...envelope}",
       "  --kafka       follow the Kafka topic instead of the KV stream (group dspy-tail, new messages;",
       "                prefix from KAFKA_TOPIC_PREFIX); Ctrl-C to stop",
@@ -98,13 +98,20 @@ export const eventCommands: CommandSpec[] = [
       // Without --since start from the newest `limit` entries; with it, scan from the start.
       const after = since !== undefined ? 0 : Math.max(0, head - limit);
       if (!values.follow) {
+        // With --since the whole stream is scanned; only the newest `limit` events at or after it are kept.
         let cursor = after;
+        const newest: { seq: number; value: unknown }[] = [];
         while (true) {
           const page = await readStream(kv, stream, { after: cursor, limit: 500 });
-          for (const e of page) print(e.seq, e.value);
+          for (const e of page) {
+            if (!keep(e.value)) continue;
+            newest.push(e);
+            if (newest.length > limit) newest.shift();
+          }
           if (page.length < 500) break;
           cursor = page[page.length - 1].seq;
         }
+        for (const e of newest) print(e.seq, e.value);
         if (head === 0 && !ctx.out.json) ctx.out.info(`(stream ${stream} is empty)`);
         return;
       }

@@ -47,7 +47,14 @@ export async function runGadd(args: string[], ctx: CommandContext): Promise<Comm
   const g = await git(ctx.workspace);
   // dspy-code's state folders and files (.dspy/, .dspy_patches/ with backups of your files, .dspy_index/,
   // .dspy_rl_state.json ...) are never staged by 'gadd .'.
-  await g.add([...positionals, ":(exclude).dspy*"]);
+  // Those git already ignores (.git/info/exclude, see core/git_exclude.ts) are skipped by git itself, and
+  // an exclude pathspec naming an ignored path makes `git add` fail, so only the others are excluded.
+  const state: string[] = [];
+  for await (const e of Deno.readDir(ctx.workspace)) {
+    if (e.name.startsWith(".dspy_") || e.name === ".dspy") state.push(e.name);
+  }
+  const ignored = new Set(state.length ? await g.checkIgnore(state).catch(() => [] as string[]) : []);
+  await g.add([...positionals, ...state.filter((n) => !ignored.has(n)).map((n) => `:(exclude)${n}`)]);
   ctx.out.print(`Staged: ${positionals.join(" ")}`);
   return { ok: true, data: { added: positionals } };
 }

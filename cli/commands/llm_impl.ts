@@ -23,7 +23,7 @@ export function llmOptions(ctx: CommandContext) {
 // ---------------------------------------------------------------------------------------------------------
 // LLM status and switching.
 
-/** `llm`: show the LLM configuration and probe it. */
+/** `llm`: show the LLM configuration and probe it; fails (exit 1) when no LLM answers. */
 export async function runLlm(args: string[], ctx: CommandContext): Promise<CommandResult> {
   parseCommandArgs("llm", args, {}, { max: 0 });
   forgetProbes();
@@ -44,7 +44,8 @@ export async function runLlm(args: string[], ctx: CommandContext): Promise<Comma
       "Without an LLM, grep, esearch, index, ctx, codectx, patch, git, run-tests, lint and build keep working.",
     );
   }
-  return { ok: true, data };
+  // Exit 1 when no LLM answers, so a script can test for one (`dspy-code llm --json` still prints the reason).
+  return found.client ? { ok: true, data } : { ok: false, code: 1, error: `no LLM: ${found.reason}`, data };
 }
 
 /** `ollama on|off`. */

@@ -44,9 +44,14 @@ export async function runSweepCommand(args: string[], ctx: CommandContext): Prom
     ? undefined
     : intOption(cmd, "trainer-steps", values["trainer-steps"], 0);
   // A bad space file is refused before anything starts.
-  const space: SearchSpace = values.space
+  let space: SearchSpace = values.space
     ? await loadSweepSpace(resolve(ws, values.space), values.space)
     : DEFAULT_SWEEP_SPACE;
+  // --trainer-steps fixes every trial's steps: sweeping (and reporting, and saving) trainer.steps would
+  // describe runs that never happened.
+  if (trainerSteps !== undefined && "trainer.steps" in space) {
+    space = Object.fromEntries(Object.entries(space).filter(([k]) => k !== "trainer.steps"));
+  }
   const cfg = await loadRlConfig(ws);
   const policy = normalizePolicy(values.policy ?? cfg.policy ?? "epsilon-greedy");
   const seed = values.seed === undefined ? undefined : intOption(cmd, "seed", values.seed, 0);
@@ -89,7 +94,8 @@ export async function runSweepCommand(args: string[], ctx: CommandContext): Prom
     );
     if (best) {
       ctx.out.print(
-        `best: trial ${best.iteration} reward ${best.metric.toFixed(4)}; saved to ${out.best_file}`,
+        `best: trial ${best.iteration} reward ${best.metric.toFixed(4)}; saved to ${out.best_file}. ` +
+          `'dspy-code rl train --use-best' trains with it; a plain 'rl train' does not.`,
       );
     }
   }

@@ -9,6 +9,7 @@
 import { resolve } from "node:path";
 import { guard, UsageError, workspacePaths } from "../../core/mod.ts";
 import {
+  loadBestConfig,
   loadCheckpoint,
   loadRlConfig,
   normalizePolicy,
@@ -185,7 +186,7 @@ async function trainAndPrint(
       ["stopped", result.stopReason],
       ["seed", String(result.seed)],
       ["checkpoint", result.checkpoint ?? "-"],
-      ["metrics", run.options.metricsFile],
+      ["metrics", run.nothingTrained ? "- (nothing trained, no run folder)" : run.options.metricsFile],
     ]);
   }
   return summary;
@@ -203,12 +204,24 @@ export async function runTrain(args: string[], ctx: CommandContext): Promise<Com
     seed: { type: "string" },
     fresh: { type: "boolean" },
     neural: { type: "boolean" },
+    "use-best": { type: "boolean" },
     json: { type: "boolean" },
     ...TOOL_ENV_FLAGS,
   }, { max: 0 });
   const ws = ctx.workspace;
   await guard(ws, { operation: "rl train" });
-  const cfg = await loadRlConfig(ws);
+  const best = await loadBestConfig(ws);
+  if (values["use-best"]) {
+    if (!best) {
+      throw new UsageError(
+        "rl train: --use-best needs a finished sweep: run 'dspy-code rl sweep' first (no .dspy/rl/best.json)",
+      );
+    }
+    ctx.out.info(`rl train: using the best sweep config from ${best.file}: ${JSON.stringify(best.config)}`);
+  } else if (best && !ctx.out.json) {
+    ctx.out.info(`rl train: a sweep's best config is in ${best.file}; pass --use-best to train with it`);
+  }
+  const cfg = await loadRlConfig(ws, { useBest: values["use-best"] });
   const envOptions = toolEnvOptionsFrom(ws, cfg, toolEnvFlags(cmd, values));
   const steps = intOption(cmd, "steps", values.steps, cfg.trainer?.steps ?? 200);
   const nEnvs = intOption(cmd, "n-envs", values["n-envs"], 1, 1);
@@ -230,7 +243,15 @@ export async function runTrain(args: string[], ctx: CommandContext): Promise<Com
     }, "neural");
     return { ok: true, data: summary };
   }
-  const policy = normalizePolicy(values.policy ?? cfg.policy ?? "epsilon-greedy");
+  // Without --policy (or one in the config) the saved bandit keeps its policy; a switch is said out loud.
+  const savedPolicy = values.fresh ? undefined : await savedBanditPolicy(workspacePaths(ws).rlDir);
+  const policy = normalizePolicy(values.policy ?? cfg.policy ?? savedPolicy ?? "epsilon-greedy");
+  if (savedPolicy && policy !== savedPolicy && !ctx.out.json) {
+    ctx.out.warn(
+      `rl train: the saved bandit was trained with ${savedPolicy}; continuing its values with ${policy} ` +
+        `(--policy ${savedPolicy} keeps it, --fresh starts over)`,
+    );
+  }
   const epsilon = numberOption(cmd, "epsilon", values.epsilon, cfg.epsilon ?? 0.1);
   const ucbC = numberOption(cmd, "ucb-c", values["ucb-c"], cfg.ucb_c ?? 2.0);
   const bar = ctx.out.json ? null : ctx.out.progress(steps, "rl train");
@@ -271,4 +292,14 @@ export async function runTrain(args: string[], ctx: CommandContext): Promise<Com
     );
   }
   return { ok: true, data: summary };
+}
+
+/** The normalised policy of the saved tool bandit (`toolchain_bandit.json`), if there is a readable one. */
+async function savedBanditPolicy(rlDir: string): Promise<string | undefined> {
+  try {
+    const saved = JSON.parse(await Deno.readTextFile(`${rlDir}/toolchain_bandit.json`));
+    return typeof saved?.policy === "string" ? normalizePolicy(saved.policy) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -94,19 +94,35 @@ export async function runGrep(args: string[], ctx: CommandContext): Promise<Comm
       return long ? marked + c.dim(" …") : marked;
     };
     const lines: string[] = [];
-    for (const m of result.matches) {
-      if (context > 0) {
-        if (lines.length > 0) lines.push(c.dim("--"));
-        m.before?.forEach((t, i) =>
-          lines.push(
-            `${c.magenta(m.path)}${c.dim("-")}${c.green(String(m.line - m.before!.length + i))}- ${t}`,
-          )
+    if (context > 0) {
+      // Overlapping or adjacent context blocks merge into one (as grep and rg print them); a match line
+      // that is also another match's context line is shown as a match. `--` separates blocks.
+      const shown: { path: string; line: number; text: string; match: boolean }[] = [];
+      const add = (path: string, line: number, text: string, match: boolean) => {
+        for (let i = shown.length - 1; i >= 0 && shown[i].path === path && shown[i].line >= line; i--) {
+          if (shown[i].line === line) {
+            if (match) shown[i] = { path, line, text, match };
+            return;
+          }
+        }
+        shown.push({ path, line, text, match });
+      };
+      for (const m of result.matches) {
+        m.before?.forEach((t, i) => add(m.path, m.line - m.before!.length + i, t, false));
+        add(m.path, m.line, m.text, true);
+        m.after?.forEach((t, i) => add(m.path, m.line + 1 + i, t, false));
+      }
+      shown.forEach((e, i) => {
+        const prev = shown[i - 1];
+        if (prev && (prev.path !== e.path || e.line > prev.line + 1)) lines.push(c.dim("--"));
+        lines.push(
+          e.match
+            ? `${c.magenta(e.path)}:${c.green(String(e.line))}: ${highlight(e.text)}`
+            : `${c.magenta(e.path)}${c.dim("-")}${c.green(String(e.line))}- ${e.text}`,
         );
-        lines.push(`${c.magenta(m.path)}:${c.green(String(m.line))}: ${highlight(m.text)}`);
-        m.after?.forEach((t, i) =>
-          lines.push(`${c.magenta(m.path)}${c.dim("-")}${c.green(String(m.line + 1 + i))}- ${t}`)
-        );
-      } else {
+      });
+    } else {
+      for (const m of result.matches) {
         lines.push(`${c.magenta(m.path)}:${c.green(String(m.line))}: ${highlight(m.text)}`);
       }
     }
@@ -259,8 +275,12 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
     signal: ctx.signal,
   });
   progress.done();
+  // `files` counts the files with indexed text; the others walked (empty, binary, minified) are `files_skipped`,
+  // so files + files_skipped = files_read + files_reused.
+  const skipped = Math.max(0, r.filesRead + r.filesReused - r.files);
   const data = {
     files: r.files,
+    files_skipped: skipped,
     chunks: r.chunks,
     files_read: r.filesRead,
     files_reused: r.filesReused,
@@ -273,6 +293,7 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
   else {
     ctx.out.print(
       `Indexed ${r.chunks} chunks from ${r.files} files (${r.filesRead} read, ${r.filesReused} unchanged` +
+        `${skipped ? `, ${skipped} empty or binary skipped` : ""}` +
         `${r.filesRemoved ? `, ${r.filesRemoved} removed` : ""}) in ${
           r.seconds.toFixed(2)
         } s. Saved to ${r.dir}`,

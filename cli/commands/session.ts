@@ -80,14 +80,21 @@ export const sessionCommands: CommandSpec[] = [
     usage: "config [--json]",
     examples: ["config", "--no-ollama --model gpt-4o-mini config --json"],
     recordEvents: false,
-    run(args, ctx) {
+    details: "  base_url is the LLM endpoint actually used; base_url_source says where it came from\n" +
+      "  (--base-url, OLLAMA_HOST, OPENAI_BASE_URL, default, or LOCAL_MODE when the LLM is off).",
+    async run(args, ctx) {
       parseCommandArgs("config", args, {}, { max: 0 });
       const o = ctx.options;
+      const { describeEndpoint } = await lazyImport<typeof import("../../agent/mod.ts")>(
+        new URL("../../agent/mod.ts", import.meta.url),
+      );
+      const endpoint = describeEndpoint(o);
       const settings = {
         workspace: ctx.workspace,
         model: o.model,
         ollama: o.ollama,
-        base_url: o.baseUrl ?? null,
+        base_url: endpoint.url,
+        base_url_source: endpoint.source,
         api_key: o.apiKey ? `set (${o.apiKey.length} chars)` : null,
         approval: o.approval,
         plain: o.plain,
@@ -97,7 +104,7 @@ export const sessionCommands: CommandSpec[] = [
           ["setting", "value"],
           Object.entries(settings).map(([k, v]) => [k, String(v ?? "-")]),
         );}
-      return Promise.resolve({ ok: true, data: settings });
+      return { ok: true, data: settings };
     },
   },
   {
@@ -118,7 +125,7 @@ export const sessionCommands: CommandSpec[] = [
     name: "ls",
     group: "session",
     summary: "List a folder of the workspace",
-    usage: "ls [PATH]",
+    usage: "ls [PATH] [--json]",
     examples: ["ls", "ls src --json"],
     async run(args, ctx) {
       const { positionals } = parseCommandArgs("ls", args, {}, { max: 1, names: "PATH" });
@@ -170,6 +177,21 @@ export const sessionCommands: CommandSpec[] = [
       const label = positionals[0] ?? displayPath(ctx.workspace, dir);
       const lines = await renderTree(dir, label, { depth, all: values.all, dirStyle: ctx.out.c.blue });
       ctx.out.print(...lines);
+    },
+  },
+  {
+    name: "clear",
+    group: "session",
+    summary: "Clear the terminal screen (does nothing through a pipe)",
+    usage: "clear",
+    examples: ["clear"],
+    scope: "session",
+    recordEvents: false,
+    run(args, ctx) {
+      parseCommandArgs("clear", args, {}, { max: 0 });
+      // Erase the screen and the scrollback, cursor home; a piped session's output stays clean text.
+      if (Deno.stdout.isTerminal() && !ctx.out.json) ctx.out.write("\x1b[2J\x1b[3J\x1b[H");
+      return Promise.resolve();
     },
   },
   {

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
+import { type CommandContext, type CommandSpec, intOption, parseCommandArgs } from "../command.ts";
+import type { DoctorCheck } from "../doctor.ts";
 import { lazyImport } from "../lazy.ts";
 
 /** System commands. */
@@ -12,12 +13,15 @@ export const systemCommands: CommandSpec[] = [
   {
     name: "doctor",
     group: "system",
-    summary: "Check Deno, workspace, KV, git, Ollama, disk and the status port",
+    summary:
+      "Check Deno, workspace, KV, git, the LLM (Ollama or OpenAI-compatible), disk and the status port",
     usage: "doctor [--port N] [--repair] [--json]",
     examples: ["doctor", "doctor --json", "doctor --repair"],
     details: `  --port N   the status server port to check (default 8765)
   --repair   move a damaged .dspy/state.kv aside to .dspy/state.kv.corrupt-<timestamp> and start an
-             empty one (stop other dspy-code processes on the workspace first)`,
+             empty one (stop other dspy-code processes on the workspace first)
+  With --no-ollama, or with OPENAI_API_KEY as Ollama's fallback, it also checks the
+  OpenAI-compatible API (GET /models with the key).`,
     async run(args, ctx) {
       const { values } = parseCommandArgs("doctor", args, {
         port: { type: "string" },
@@ -31,6 +35,7 @@ export const systemCommands: CommandSpec[] = [
         repair: Boolean(values.repair),
         ollamaUrl: ctx.options.ollama ? ctx.options.baseUrl : undefined,
       });
+      await addOpenAiCheck(checks, ctx);
       const ok = checks.every((c) => c.status !== "fail");
       if (ctx.out.json) ctx.out.printJson({ ok, checks });
       else {
@@ -43,3 +48,26 @@ export const systemCommands: CommandSpec[] = [
     },
   },
 ];
+
+/**
+ * Adds the OpenAI-compatible check when that API is used (`--no-ollama`) or is Ollama's fallback; with
+ * `--no-ollama` the Ollama check says it is not used instead of advising to set `OPENAI_BASE_URL`.
+ */
+async function addOpenAiCheck(checks: DoctorCheck[], ctx: CommandContext): Promise<void> {
+  const { resolveLlmConfig } = await lazyImport<typeof import("../../agent/mod.ts")>(
+    new URL("../../agent/mod.ts", import.meta.url),
+  );
+  const { checkOpenAiCompatible } = await lazyImport<typeof import("../doctor.ts")>(
+    new URL("../doctor.ts", import.meta.url),
+  );
+  const o = ctx.options;
+  const config = resolveLlmConfig({ model: o.model, ollama: o.ollama, baseUrl: o.baseUrl, apiKey: o.apiKey });
+  const openai = config?.provider === "openai" ? config : config?.fallback;
+  if (!openai) return;
+  if (!o.ollama) {
+    const i = checks.findIndex((c) => c.name === "ollama");
+    if (i >= 0) checks[i] = { name: "ollama", status: "ok", detail: "not used (--no-ollama)" };
+  }
+  const at = checks.findIndex((c) => c.name === "ollama");
+  checks.splice(at + 1, 0, await checkOpenAiCompatible(openai));
+}

@@ -76,7 +76,8 @@ export async function runToolchainCommand(
   const scoreData = { ...data, passed: action === "test" ? (r.counts?.passed ?? 0) : r.ok };
   return r.ok ? { ok: true, data: scoreData } : {
     ok: false,
-    code: 1,
+    // 124 on timeout, as timeout(1) and docs/agent.md say; 130 when Ctrl-C stopped it.
+    code: r.timedOut ? 124 : r.aborted ? 130 : 1,
     error: r.timedOut ? `timed out after ${timeoutSec}s` : `${name} failed (exit ${r.exitCode})`,
     data: scoreData,
   };

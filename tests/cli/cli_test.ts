@@ -125,7 +125,9 @@ Deno.test("flags win over environment variables, which win over defaults", async
   assert.equal(flags.model, "flag-model");
   assert.equal(flags.ollama, true);
   assert.equal(flags.approval, "auto");
-  assert.equal(flags.base_url, "http://127.0.0.1:8/v1");
+  // The effective endpoint: with Ollama on, --base-url is Ollama's server root (no /v1).
+  assert.equal(flags.base_url, "http://127.0.0.1:8");
+  assert.equal(flags.base_url_source, "--base-url");
   // A value the variable cannot mean is an error, like TOOL_APPROVAL's; a flag still overrides it.
   const badBool = await runDspy(["--workspace", ws, "config", "--json"], { env: { USE_OLLAMA: "maybe" } });
   assert.equal(badBool.code, 2);

@@ -75,3 +75,70 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "in a terminal, session lines take --json, `clear` clears the screen and `x && ws` goes to the router",
+  ignore: !hasScript(),
+  async fn() {
+    const ws = await tempWorkspace();
+    await Deno.mkdir(`${ws}/src`);
+    await Deno.writeTextFile(`${ws}/src/app.py`, "# TODO one\n");
+    const cmd = `'${Deno.execPath()}' run -A '${MAIN_TS}' --workspace '${ws}' --plain`;
+    const child = new Deno.Command("script", {
+      args: ["-qfec", cmd, "/dev/null"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", TERM: "dumb" },
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    let text = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const reading = (async () => {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+    })();
+    const waitFor = async (needle: string, from = 0) => {
+      const deadline = Date.now() + 20_000;
+      while (text.indexOf(needle, from) < 0) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for '${needle}' in:\n${text}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return text.indexOf(needle, from) + needle.length;
+    };
+    const send = (s: string) => writer.write(new TextEncoder().encode(s));
+    try {
+      let at = await waitFor("dspy-code> ");
+      await send("ls src --json\r");
+      at = await waitFor('[{"name":"app.py","dir":false,"size":11}]', at);
+      at = await waitFor("dspy-code> ", at);
+      await send("grep TODO --json --max 1\r");
+      at = await waitFor('"path":"src/app.py"', at);
+      at = await waitFor("dspy-code> ", at);
+      await send("clear\r");
+      at = await waitFor("\x1b[2J", at);
+      at = await waitFor("dspy-code> ", at);
+      await send("nosuchcmd && ws\r");
+      at = await waitFor("Code context", at);
+      at = await waitFor("dspy-code> ", at);
+      await send("\x04");
+      await waitFor("bye", at);
+      const status = await child.status;
+      assert.equal(status.code, 0, text);
+      assert.doesNotMatch(text, /Unknown option|unknown command/);
+    } finally {
+      await writer.close().catch(() => {});
+      try {
+        child.kill();
+      } catch { /* already exited */ }
+      await child.status;
+      await reading;
+      await child.stderr.cancel();
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+});

@@ -89,6 +89,7 @@ Deno.test("InferMesh client fails loudly: status and body after retries, no retr
   const s = startServer((n, body) => {
     if (body.inputs[0] === "bad-count") return Response.json({ vectors: [[1, 2]] });
     if (body.inputs[0] === "bad-shape") return Response.json({ vectors: [[1, "x"]] });
+    if (body.inputs[0] === "no-vectors") return Response.json({ error: "model warming up" });
     if (body.inputs[0] === "client") return new Response('{"detail":"unknown model"}', { status: 400 });
     return new Response(`boom ${n}`, { status: 500 });
   });
@@ -105,6 +106,13 @@ Deno.test("InferMesh client fails loudly: status and body after retries, no retr
     assert.equal(s.seen.length, 4, "a 400 is not retried");
     await assert.rejects(() => e.embed(["bad-count", "y"]), /expected 2 vectors/);
     await assert.rejects(() => e.embed(["bad-shape"]), /not a non-empty list of numbers/);
+    // A 200 without vectors names the status and the body, and is not retried (issue #17).
+    const before = s.seen.length;
+    await assert.rejects(
+      () => e.embed(["no-vectors"]),
+      /HTTP 200 without the expected 1 vectors .*got none.*model warming up.*1 attempt\)/,
+    );
+    assert.equal(s.seen.length, before + 1, "a bad 200 reply is not retried");
   } finally {
     await s.server.shutdown();
   }

@@ -178,6 +178,65 @@ Deno.test("rl train runs the bandit on the tool env, persists it and emits rl.tr
     assert.equal(sweepState.history.length, 2);
     const sweepActions = (await events(ws, "agent.actions")).map((e) => e.action);
     assert.ok(sweepActions.includes("rl.sweep.start") && sweepActions.includes("rl.sweep.finished"));
+    // --trainer-steps fixes the steps: trainer.steps is neither swept, reported nor saved (issue #17).
+    assert.equal(best.config.trainer, undefined);
+    assert.ok(!("trainer.steps" in sweepState.space));
+    assert.ok(sweepState.history.every((t: { params: object }) => !("trainer.steps" in t.params)));
+
+    // A plain `rl train` does not take the sweep's config and says how to; --use-best does and says so.
+    await Deno.writeTextFile(
+      join(ws, ".dspy/rl/best.json"),
+      JSON.stringify({ config: { epsilon: 0.5, trainer: { steps: 7 } } }),
+    );
+    const plain = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "train",
+      "--policy",
+      "ucb",
+      ...flags,
+      "--steps",
+      "3",
+    ]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /pass --use-best to train with it/);
+    assert.match(plain.stdout, /rl train: 3 steps/);
+    const useBest = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "train",
+      "--policy",
+      "ucb",
+      ...flags,
+      "--use-best",
+    ]);
+    assert.equal(useBest.code, 0, useBest.stderr);
+    assert.match(useBest.stderr, /using the best sweep config from .*best\.json/);
+    assert.match(useBest.stdout, /rl train: 7 steps/);
+    // Without --policy the saved bandit's policy (ucb1) is kept; a different --policy is said out loud.
+    const keep = await runDspy(["--workspace", ws, "rl", "train", ...flags, "--steps", "2"]);
+    assert.match(keep.stdout, /rl train: 2 steps with ucb1/);
+    assert.doesNotMatch(keep.stderr, /saved bandit was trained with/);
+    const change = await runDspy([
+      "--workspace",
+      ws,
+      "rl",
+      "train",
+      ...flags,
+      "--steps",
+      "2",
+      "--policy",
+      "eps",
+    ]);
+    assert.match(
+      change.stderr,
+      /saved bandit was trained with ucb1; continuing its values with epsilon-greedy/,
+    );
+    const noSweep = await runDspy(["--workspace", await Deno.makeTempDir(), "rl", "train", "--use-best"]);
+    assert.equal(noSweep.code, 2);
+    assert.match(noSweep.stderr, /--use-best needs a finished sweep/);
 
     const bad = await runDspy(["--workspace", ws, "rl", "ppo", "--env", "tool", "--n-envs", "2"]);
     assert.equal(bad.code, 2);

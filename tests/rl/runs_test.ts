@@ -69,7 +69,7 @@ Deno.test("run ids sort by start time; readRlStatus lists summaries newest first
 
     await Deno.writeTextFile(join(rlDir, "best.json"), "{not json");
     await assert.rejects(
-      loadRlConfig(join(rlDir, "..", "..")),
+      loadRlConfig(join(rlDir, "..", ".."), { useBest: true }),
       (e) => e instanceof UserError && /best\.json/.test(e.message),
     );
   } finally {
@@ -117,6 +117,9 @@ Deno.test("trainPpoRun records a run folder with summary and metrics; a run that
     );
     assert.equal(again.nothingTrained, true);
     assert.match(again.summary.run_id, /^neural-/);
+    // ...and leaves no run folder; the checkpoint to use is still the resumed one (issue #17).
+    assert.deepEqual(await listRuns(rlDir), [run.summary.run_id]);
+    assert.equal(again.summary.checkpoint, run.summary.checkpoint);
 
     const before = await listRuns(rlDir);
     await assert.rejects(
@@ -160,7 +163,7 @@ Deno.test("trainToolBanditRun writes one metrics line per step, the summary and 
   }
 });
 
-Deno.test("tool env options: flags override the RL config, which overrides the defaults; best.json wins over .dspy_rl.json", async () => {
+Deno.test("tool env options: flags override the RL config, which overrides the defaults; best.json wins over .dspy_rl.json only with useBest", async () => {
   const ws = await tempDir();
   try {
     await Deno.writeTextFile(
@@ -172,7 +175,9 @@ Deno.test("tool env options: flags override the RL config, which overrides the d
       join(ws, ".dspy", "rl", "best.json"),
       JSON.stringify({ config: { weights: { pass_rate: 3 } } }),
     );
-    const cfg = await loadRlConfig(ws);
+    // A sweep's winner never applies by itself (issue #17): only `--use-best` merges it.
+    assert.deepEqual((await loadRlConfig(ws)).weights, { pass_rate: 2, blast_radius: 0.5 });
+    const cfg = await loadRlConfig(ws, { useBest: true });
     assert.deepEqual(cfg.weights, { pass_rate: 3, blast_radius: 0.5 });
 
     const fromCfg = toolEnvOptionsFrom(ws, cfg);
