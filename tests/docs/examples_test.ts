@@ -39,6 +39,17 @@ const SPECIAL: Record<string, Special> = {
     skip:
       "needs the all-MiniLM-L6-v2 model files in ~/models (tests/embeddings/local_test.ts uses a tiny model)",
   },
+  "dspy-code embed serve --model-path ~/models/all-MiniLM-L6-v2": {
+    skip: "needs the all-MiniLM-L6-v2 model files in ~/models and fixed port 19000 " +
+      "(tests/embeddings/embed_server_test.ts serves the tiny model on port 0)",
+  },
+  // The dev cycle runs the whole project's install, check and tests: it needs a Deno project and minutes,
+  // not a docs fixture (tests/ops/dev_cycle_test.ts runs it on a fixture project).
+  "dspy-code dev-cycle": { skip: "runs a Deno project's full check and tests (tests/ops/dev_cycle_test.ts)" },
+  "dspy-code dev-cycle --only deps,check": { skip: "as 'dspy-code dev-cycle'" },
+  "dspy-code dev-cycle --skip check --tests tests/ops/": { skip: "as 'dspy-code dev-cycle'" },
+  "dspy-code dev-cycle --commit": { skip: "as 'dspy-code dev-cycle', and commits" },
+  "dspy-code --json dev-cycle": { skip: "as 'dspy-code dev-cycle'" },
   "dspy-code quickstart": {
     skip:
       "starts Docker Compose when an engine answers, else the stack on the fixed port 8765 (tests/server/up_test.ts)",
@@ -117,6 +128,14 @@ async function fixture(): Promise<string> {
     "--- a/src/util.py\n+++ b/src/util.py\n@@ -1,3 +1,3 @@\n def retry(fn, attempts=3):\n-    # retry with backoff\n+    # retry with exponential backoff\n     return fn()\n",
   );
   await write("jobs.jsonl", '{"task":"test"}\n{"task":"build"}\n');
+  await write(
+    "notes.jsonl",
+    '{"text":"retry with backoff","doc_id":"retry"}\n{"text":"parse the config file"}\n',
+  );
+  await write(
+    "docker-compose.yml",
+    "services:\n  app:\n    image: debian:bookworm-slim\n    environment:\n      - MODE=dev # a comment\n      - TOKEN\n",
+  );
   return ws;
 }
 
