@@ -20,6 +20,7 @@ export {
   restoreBandit,
   saveBanditFile,
   serializeBandit,
+  setAsideDamagedState,
   validateBanditState,
 } from "./learning/bandits.ts";
 export { createRng, type Rng, sampleBeta, sampleGamma, sampleNormal } from "./learning/rng.ts";

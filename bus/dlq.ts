@@ -8,6 +8,8 @@
  * @module
  */
 
+import { appendConfined } from "../core/confined.ts";
+import { checkDeadLetterId, checkTopicName } from "./limits.ts";
 import { join } from "node:path";
 import { openWorkspaceKv, withKvRetry, workspacePaths } from "../core/mod.ts";
 import type { Bus, DeadLetterInput, DeadLetterRecord, DlqSummary } from "./types.ts";
@@ -214,8 +216,8 @@ export class DeadLetterSink {
       const writtenAt = Date.now();
       for (const e of entries) e.writtenAt = writtenAt;
       const { reportsDir } = workspacePaths(workspace);
-      await Deno.mkdir(reportsDir, { recursive: true });
-      await Deno.writeTextFile(join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n", { append: true });
+      // Never through a planted symlink (core/confined.ts): the mirror would append to its target.
+      await appendConfined(workspace, join(reportsDir, "dlq.jsonl"), lines.join("\n") + "\n");
     }
   }
 
@@ -293,6 +295,7 @@ export async function listDeadLetters(
 
 /** One record by id, or null. */
 export async function getDeadLetter(workspace: string, id: string): Promise<DeadLetterRecord | null> {
+  checkDeadLetterId(id);
   const kv = await openWorkspaceKv(workspace);
   return (await kv.get<DeadLetterRecord>([...DLQ_PREFIX, id])).value;
 }
@@ -322,6 +325,8 @@ async function selectKeys(
   selector: DeadLetterSelector,
 ): Promise<Deno.KvEntry<DeadLetterRecord>[]> {
   const out: Deno.KvEntry<DeadLetterRecord>[] = [];
+  if (selector.topic !== undefined) checkTopicName(selector.topic);
+  for (const id of selector.ids ?? []) checkDeadLetterId(id);
   if (selector.ids && selector.ids.length > 0) {
     for (const id of selector.ids) {
       const e = await kv.get<DeadLetterRecord>([...DLQ_PREFIX, id]);

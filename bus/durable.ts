@@ -16,6 +16,7 @@
 
 import { UserError } from "../core/errors.ts";
 import { openWorkspaceKv, withKvRetry } from "../core/kv.ts";
+import { checkGroupName, checkTopicName } from "./limits.ts";
 import {
   appendRecordsToStream,
   readStream,
@@ -43,6 +44,8 @@ const TRIM_EVERY = 5000;
 
 /** The committed offset of a group (0 when none). Works from any process. */
 export async function committedOffset(kv: Deno.Kv, topic: string, group: string): Promise<number> {
+  checkTopicName(topic);
+  checkGroupName(group);
   return (await kv.get<number>(["bus", "offset", topic, group])).value ?? 0;
 }
 
@@ -109,6 +112,7 @@ export class DurableStore {
 
   /** Records a topic as durable in KV (other processes see it when they start their bus). */
   async declare(topic: string, config: TopicConfig): Promise<void> {
+    checkTopicName(topic);
     const stored: TopicConfig = { durable: true };
     if (config.retentionCount !== undefined) stored.retentionCount = config.retentionCount;
     if (config.retentionMs !== undefined) stored.retentionMs = config.retentionMs;
@@ -130,6 +134,11 @@ export class DurableStore {
     headers: Record<string, string> | null,
   ): Promise<void> {
     if (this.#closed) return Promise.reject(new UserError(`cannot publish on '${topic}': the bus is closed`));
+    try {
+      checkTopicName(topic);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const size = JSON.stringify(value).length;
     if (size > MAX_DURABLE_BYTES) {
       return Promise.reject(

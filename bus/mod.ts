@@ -45,3 +45,12 @@ export { type BusBenchOptions, type BusBenchResult, runBusBench } from "./bench.
 export { readMetricsSnapshot } from "./metrics_writer.ts";
 export { durableStatus, type DurableTopicStatus, groupLeaseActive } from "./status.ts";
 export { tailKafka, type TailKafkaOptions } from "./kafka/tail.ts";
+export {
+  checkDeadLetterId,
+  checkGroupName,
+  checkTopicName,
+  MAX_DLQ_ID_BYTES,
+  MAX_GROUP_BYTES,
+  MAX_TOPIC_BYTES,
+  NameLimitError,
+} from "./limits.ts";

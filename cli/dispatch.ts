@@ -8,6 +8,7 @@
  */
 
 import { errorMessage, UserError } from "../core/errors.ts";
+import { explainKvError } from "../core/kv_health.ts";
 import { emitMetric } from "../core/events.ts";
 import { type CommandContext, type CommandResult, type CommandSpec, loadArgParser } from "./command.ts";
 import { commandHelp } from "./help.ts";
@@ -51,7 +52,9 @@ export async function runCommand(
   let result: CommandResult;
   try {
     result = (await spec.run(args, ctx)) ?? { ok: true };
-  } catch (err) {
+  } catch (caught) {
+    // SQLite corruption met after the KV opened (a damaged page): name the file and the repair.
+    const err = explainKvError(caught, ctx.workspace);
     const message = errorMessage(err);
     ctx.out.error(message);
     if (!(err instanceof UserError) && Deno.env.get("DSPY_DEBUG")) console.error(err);

@@ -1,14 +1,15 @@
 /**
  * `doctor`: checks what dspy-code needs on this machine — Deno version, a writable workspace, KV opening,
  * git, Ollama reachability, free disk and whether the status port is free — and reports each as ok/warn/fail
- * with a hint.
+ * with a hint. `doctor --repair` moves a damaged `.dspy/state.kv` aside and starts a fresh one.
  *
  * @module
  */
 
 import { join } from "../core/path.ts";
 import { errorMessage } from "../core/errors.ts";
-import { openWorkspaceKv } from "../core/kv.ts";
+import { closeAllKv, openWorkspaceKv } from "../core/kv.ts";
+import { explainKvError, KvCorruptError, moveKvAside } from "../core/kv_health.ts";
 import { workspacePaths } from "../core/workspace.ts";
 
 /** One check's outcome. */
@@ -38,10 +39,21 @@ async function freeDiskGb(path: string): Promise<number | undefined> {
   }
 }
 
-/** Runs every check. `ollamaUrl` defaults to `OLLAMA_HOST` or http://localhost:11434. */
+/** Opens the workspace's KV and writes, reads and deletes a probe key (a damaged page fails here). */
+async function probeKv(workspace: string): Promise<void> {
+  const kv = await openWorkspaceKv(workspace);
+  await kv.set(["doctor", "probe"], Date.now());
+  for await (const _ of kv.list({ prefix: [] }, { limit: 100_000 })) { /* reads every page once */ }
+  await kv.delete(["doctor", "probe"]);
+}
+
+/**
+ * Runs every check. `ollamaUrl` defaults to `OLLAMA_HOST` or http://localhost:11434. With `repair`, a
+ * damaged `.dspy/state.kv` is moved aside to `.dspy/state.kv.corrupt-<ts>` and a fresh one is started.
+ */
 export async function runDoctor(
   workspace: string,
-  options: { ollamaUrl?: string; port?: number } = {},
+  options: { ollamaUrl?: string; port?: number; repair?: boolean } = {},
 ): Promise<DoctorCheck[]> {
   const ollama = (options.ollamaUrl ?? Deno.env.get("OLLAMA_HOST") ?? "http://localhost:11434").replace(
     /\/$/,
@@ -65,10 +77,23 @@ export async function runDoctor(
       return { status: "ok", detail: workspace };
     }),
     check("kv", async () => {
-      const kv = await openWorkspaceKv(workspace);
-      await kv.set(["doctor", "probe"], Date.now());
-      await kv.delete(["doctor", "probe"]);
-      return { status: "ok", detail: workspacePaths(workspace).kvFile };
+      try {
+        await probeKv(workspace);
+        return { status: "ok", detail: workspacePaths(workspace).kvFile };
+      } catch (caught) {
+        const err = explainKvError(caught, workspace);
+        if (!(err instanceof KvCorruptError)) throw err;
+        if (!options.repair) return { status: "fail", detail: err.message };
+        // Move the damaged file aside and start fresh (no handle is open: the open itself failed).
+        await closeAllKv();
+        const moved = await moveKvAside(workspace);
+        await probeKv(workspace);
+        return {
+          status: "warn",
+          detail: `repaired: the damaged database was moved to ${moved[0] ?? "(nothing to move)"}; ` +
+            `${workspacePaths(workspace).kvFile} starts empty`,
+        };
+      }
     }),
     check("git", async () => {
       const out = await new Deno.Command("git", { args: ["--version"], stdout: "piped", stderr: "null" })

@@ -7,6 +7,8 @@
 
 import type { AgentEnvelope } from "../core/events.ts";
 import type { ToolStats } from "../core/tool_stats.ts";
+import { errorMessage } from "../core/errors.ts";
+import { lazyImport } from "./lazy.ts";
 import type { Output } from "./output.ts";
 import { formatTs } from "./time_format.ts";
 
@@ -98,11 +100,26 @@ export interface BanditView {
 
 /** Reads `.dspy_rl_state.json` if present and well-formed. */
 export async function readBanditView(file: string): Promise<BanditView | null> {
+  let text: string;
   try {
-    const raw = JSON.parse(await Deno.readTextFile(file));
+    text = await Deno.readTextFile(file);
+  } catch {
+    return null; // no bandit yet
+  }
+  try {
+    const raw = JSON.parse(text);
     if (Array.isArray(raw?.tools) && Array.isArray(raw?.values) && Array.isArray(raw?.counts)) {
       return { policy: String(raw.policy ?? "?"), tools: raw.tools, values: raw.values, counts: raw.counts };
     }
-  } catch { /* no bandit yet */ }
+  } catch { /* damaged: below */ }
+  // Damaged: keep it aside (the next learning command would overwrite it) and say so, once.
+  const agent = await lazyImport<typeof import("../agent/mod.ts")>(
+    new URL("../agent/mod.ts", import.meta.url),
+  );
+  try {
+    await agent.readBanditStateFile(file);
+  } catch (err) {
+    await agent.setAsideDamagedState(file, errorMessage(err)).catch(() => {});
+  }
   return null;
 }

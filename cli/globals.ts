@@ -115,7 +115,10 @@ export function parseGlobalArgs(argv: string[]): ParsedCommandLine {
     json: flags["--json"] === true,
   };
   return {
-    workspace: (flags["--workspace"] as string | undefined) || Deno.env.get("DSPY_WORKSPACE") || undefined,
+    // An explicit `--workspace ""` stays empty (and is refused as a usage error), never "the current folder".
+    workspace: flags["--workspace"] !== undefined
+      ? flags["--workspace"] as string
+      : Deno.env.get("DSPY_WORKSPACE") || undefined,
     options,
     help,
     version,

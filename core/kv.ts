@@ -2,11 +2,13 @@
  * The workspace's Deno KV handle. KV is opened at most once per process and workspace (`.dspy/state.kv`),
  * shared by every subsystem, and closed by {@link closeAllKv} when the process ends. Deno KV is SQLite
  * underneath, so several processes may open the same file at once; `kv.watch` does not cross processes,
- * which is why readers in other processes poll (see `streams.ts`).
+ * which is why readers in other processes poll (see `streams.ts`). A damaged file is reported as a
+ * `KvCorruptError` naming it and the repair, and an emptied one with a warning (`kv_health.ts`).
  *
  * @module
  */
 
+import { emptiedKvWarning, explainKvError, markKvUsed } from "./kv_health.ts";
 import { workspacePaths } from "./workspace.ts";
 
 const handles = new Map<string, Promise<Deno.Kv>>();
@@ -26,7 +28,17 @@ export function openWorkspaceKv(workspace: string): Promise<Deno.Kv> {
     const { stateDir, kvFile } = workspacePaths(workspace);
     handle = (async () => {
       await Deno.mkdir(stateDir, { recursive: true });
-      return await withKvRetry(() => Deno.openKv(kvFile));
+      const emptied = await emptiedKvWarning(workspace);
+      if (emptied) console.error(`warning: ${emptied}`);
+      let kv: Deno.Kv;
+      try {
+        kv = await withKvRetry(() => Deno.openKv(kvFile));
+      } catch (err) {
+        // A damaged file: name it and say what to do (core/kv_health.ts), instead of SQLite's bare message.
+        throw explainKvError(err, workspace);
+      }
+      await markKvUsed(workspace);
+      return kv;
     })();
     handles.set(workspace, handle);
     handle.catch(() => handles.delete(workspace));

@@ -52,9 +52,12 @@ export function workspacePaths(root: string): WorkspacePaths {
 
 /**
  * Resolves a user-given workspace path to an absolute, existing directory (symlinks resolved).
- * Throws a {@link UsageError} (exit 2) naming the path when it is missing or not a directory.
+ * Throws a {@link UsageError} (exit 2) naming the path when it is empty, missing or not a directory.
  */
 export function resolveWorkspace(path: string, base: string = Deno.cwd()): string {
+  if (path.trim() === "") {
+    throw new UsageError("--workspace is empty: pass an existing folder with --workspace DIR");
+  }
   const abs = resolve(base, path);
   let info: Deno.FileInfo;
   try {

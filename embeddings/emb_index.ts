@@ -131,7 +131,7 @@ export async function buildEmbeddingIndex(
     maxFileBytes: options.maxFileBytes,
     signal: options.signal,
   });
-  const prev = options.full ? null : await loadVectorIndex(root);
+  const prev = options.full ? null : await loadVectorIndex(root, { damaged: "null" });
   const compatible = prev && prev.meta.backend === embedder.backend && prev.meta.model === embedder.model &&
     prev.meta.chunkLines === chunkLines && prev.meta.analyzer === ANALYZER_VERSION &&
     (embedder.dim === undefined || embedder.dim === prev.meta.dim);

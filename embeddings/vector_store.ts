@@ -10,6 +10,13 @@
 import { join } from "node:path";
 import { atomicWriteFile } from "../core/atomic.ts";
 import { workspacePaths } from "../core/workspace.ts";
+import {
+  IndexDamagedError,
+  integrityNotice,
+  integrityProblem,
+  type IntegrityStamp,
+  integrityStamp,
+} from "../agent/search/mod.ts";
 import type { EmbedderBackend } from "./embedder.ts";
 
 const VERSION = 1;
@@ -74,24 +81,67 @@ export async function saveVectorIndex(root: string, index: VectorIndex): Promise
   if (vectors.length !== meta.chunks.length * meta.dim) {
     throw new Error(`vector store: ${vectors.length} floats for ${meta.chunks.length} chunks × ${meta.dim}`);
   }
-  await atomicWriteFile(f.vectors, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
-  await atomicWriteFile(f.meta, JSON.stringify({ ...meta, version: VERSION }));
+  const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+  await atomicWriteFile(f.vectors, bytes);
+  await atomicWriteFile(
+    f.meta,
+    JSON.stringify({ ...meta, version: VERSION, vectorsIntegrity: integrityStamp(bytes) }),
+  );
 }
 
-/** Loads the index; `null` when missing, from another version, or torn. */
-export async function loadVectorIndex(root: string): Promise<VectorIndex | null> {
+/**
+ * Loads the index; `null` when missing or from another version. A damaged `emb_vectors.f32` or meta
+ * (length or checksum mismatch, see agent/search/index_integrity.ts) throws {@link IndexDamagedError}
+ * saying to run `emb-index --full`, or with `{damaged: "null"}` prints a notice and returns null (the
+ * caller rebuilds).
+ */
+export async function loadVectorIndex(
+  root: string,
+  options: { damaged?: "throw" | "null" } = {},
+): Promise<VectorIndex | null> {
   const f = vectorFiles(root);
-  let meta: VectorMeta;
+  let meta: VectorMeta & { vectorsIntegrity?: IntegrityStamp };
   let bytes: Uint8Array;
+  let problem: string | null = null;
   try {
-    meta = JSON.parse(await Deno.readTextFile(f.meta));
     bytes = await Deno.readFile(f.vectors);
+    const text = await Deno.readTextFile(f.meta);
+    try {
+      meta = JSON.parse(text);
+    } catch {
+      meta = undefined as never;
+      problem = "its meta file emb_meta.json is not JSON";
+    }
   } catch {
     return null;
   }
-  if (meta.version !== VERSION || bytes.byteLength !== meta.chunks.length * meta.dim * 4) return null;
+  if (!problem && meta.version !== VERSION) return null;
+  if (!problem) {
+    if (bytes.byteLength !== meta.chunks.length * meta.dim * 4) {
+      problem = "wrong length for the chunks it describes";
+    } else if (meta.vectorsIntegrity) {
+      const why = integrityProblem(meta.vectorsIntegrity, bytes);
+      if (why) problem = why;
+    } else if (!allFinite(bytes)) {
+      // Written before checksums: re-embedding is costly, so only refuse what cannot be vectors.
+      problem = "values that are not numbers";
+    }
+  }
+  if (problem) {
+    if (options.damaged === "null") {
+      integrityNotice(f.vectors, `the embedding index is damaged (${problem}): rebuilding it from scratch`);
+      return null;
+    }
+    throw new IndexDamagedError(f.vectors, problem, "emb-index --full");
+  }
   const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   return { meta, vectors: new Float32Array(buf) };
+}
+
+function allFinite(bytes: Uint8Array): boolean {
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  for (let i = 0; i < floats.length; i++) if (!Number.isFinite(floats[i])) return false;
+  return true;
 }
 
 /** Writes the old JSONL format (one `{path, start_line, end_line, vector}` per line); returns its path. */

@@ -12,7 +12,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InsufficientResourcesError } from "../core/guard.ts";
-import { UserError } from "../core/errors.ts";
+import { errorMessage, UserError } from "../core/errors.ts";
+import { explainKvError, isKvCorruptError } from "../core/kv_health.ts";
 import { checkAdmin } from "./auth.ts";
 import { HttpError } from "./http.ts";
 import type { ServerState } from "./state.ts";
@@ -144,6 +145,10 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     if (err instanceof InsufficientResourcesError) {
       return errorResponse(507, err.message, { ok: false, guard: err.evaluation });
     }
+    if (isKvCorruptError(err)) {
+      // Server-side damage, not a client error: 503 with the file and the repair.
+      return errorResponse(503, errorMessage(explainKvError(err, state.workspace)));
+    }
     if (err instanceof UserError) return errorResponse(400, err.message);
     if (err instanceof HTTPException) {
       const status = err.status;
@@ -171,15 +176,33 @@ function tracePath(url: string): string {
 }
 
 /**
- * Wraps the app for `Deno.serve`: refuses over-limit bodies by their Content-Length before routing, passes
- * the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
+ * Wraps the app for `Deno.serve`: applies the browser protections (`server/browser_guard.ts`: Host
+ * allow-list; JSON content type and same origin for every method but GET/HEAD/OPTIONS) and refuses
+ * over-limit bodies by their Content-Length before routing, so every route, present or future, gets them;
+ * passes the connection info, and records every request in the HTTP metrics and the debug trace. Kept outside the
  * Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
  */
 export function createHandler(
   state: ServerState,
   app: Hono<AppEnv>,
 ): (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> {
+  const cors = state.browser.corsOrigins.size > 0;
+  const cap = state.maxRequestsPerClient;
+  const inflight = new Map<string, number>();
   const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
+    if (cors) {
+      const headers = state.browser.corsHeaders(req.headers.get("origin"));
+      if (headers) {
+        try {
+          for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+        } catch {
+          // Immutable headers (a proxied response): copy them onto a new response.
+          const copy = new Headers(res.headers);
+          for (const [k, v] of Object.entries(headers)) copy.set(k, v);
+          res = new Response(res.body, { status: res.status, statusText: res.statusText, headers: copy });
+        }
+      }
+    }
     const ms = performance.now() - started;
     state.http.observe(env.route ?? "unmatched", req.method, res.status, ms / 1000);
     state.trace.add(
@@ -202,8 +225,50 @@ export function createHandler(
         return info.completed;
       },
     };
-    // GET and HEAD bodies are never read, so only other methods pay for the header lookup.
+    // Host allow-list, and Origin + JSON content type for state-changing methods: every route, before routing.
+    const refusal = state.browser.check(req);
+    if (refusal) {
+      env.route = "refused";
+      return finish(req, env, errorResponse(refusal.status, refusal.message), started);
+    }
+    let held: (() => void) | undefined;
+    // Per-client cap on requests in flight (SSE streams and slow bodies included), released when Deno
+    // reports the response done or the connection gone.
+    if (cap > 0) {
+      const addr = info.remoteAddr;
+      const key = "hostname" in addr ? addr.hostname : "local";
+      const n = inflight.get(key) ?? 0;
+      if (n >= cap) {
+        env.route = "client_cap";
+        return finish(
+          req,
+          env,
+          errorResponse(
+            503,
+            `too many requests in flight from ${key}: at most ${cap} at once; close some streams or retry`,
+            {},
+            { "retry-after": "1" },
+          ),
+          started,
+        );
+      }
+      inflight.set(key, n + 1);
+      const release = () => {
+        const left = (inflight.get(key) ?? 1) - 1;
+        if (left <= 0) inflight.delete(key);
+        else inflight.set(key, left);
+      };
+      held = release;
+    }
     const method = req.method;
+    if (cors) {
+      const headers = state.browser.corsHeaders(req.headers.get("origin"));
+      if (headers && method === "OPTIONS") {
+        env.route = "preflight";
+        return finish(req, env, new Response(null, { status: 204, headers }), started);
+      }
+    }
+    // GET and HEAD bodies are never read, so only other methods pay for the header lookup.
     const declared = method === "GET" || method === "HEAD" ? null : req.headers.get("content-length");
     if (declared !== null && !(Number(declared) <= state.bodyLimit)) {
       // Refuse before reading: the client is told at once, whatever the route.
@@ -222,6 +287,23 @@ export function createHandler(
       );
     }
     const res = app.fetch(req, env);
+    if (held) {
+      const release = held;
+      const settle = (r: Response): Response => {
+        // A stream (SSE) stays counted until its client goes; any other response is complete here.
+        if (r.headers.get("content-type")?.startsWith("text/event-stream")) {
+          if (req.signal.aborted) release();
+          else req.signal.addEventListener("abort", release, { once: true });
+        } else release();
+        return finish(req, env, r, started);
+      };
+      return res instanceof Promise
+        ? res.then(settle, (err) => {
+          release();
+          throw err;
+        })
+        : settle(res);
+    }
     return res instanceof Promise
       ? res.then((r) => finish(req, env, r, started))
       : finish(req, env, res, started);

@@ -1,6 +1,6 @@
 /**
  * HTTP plumbing shared by the route modules: the {@link HttpError} every handler throws for a client error,
- * a size-limited JSON body reader, and query-parameter parsers that answer 400 with a message saying what
+ * a size- and time-limited JSON body reader, and query-parameter parsers that answer 400 with a message saying what
  * to send instead.
  *
  * @module
@@ -30,11 +30,19 @@ export class HttpError extends Error {
 /** Default request body limit: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/** Default time a client has to send a whole request body: 10 s. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
 /**
- * Reads a request body as JSON, refusing bodies over `limit` bytes (413) and anything that is not valid
- * JSON (400). An empty body reads as `{}`.
+ * Reads a request body as JSON, refusing bodies over `limit` bytes (413), bodies that do not arrive
+ * within `timeoutMs` (408), bodies that end before their `Content-Length` (400) and anything that is not
+ * valid JSON (400). An empty body reads as `{}`.
  */
-export async function readJsonBody(req: Request, limit: number): Promise<unknown> {
+export async function readJsonBody(
+  req: Request,
+  limit: number,
+  timeoutMs: number = DEFAULT_BODY_TIMEOUT_MS,
+): Promise<unknown> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
     throw new HttpError(413, `request body too large: at most ${limit} bytes`);
@@ -43,15 +51,42 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
   let size = 0;
   if (req.body) {
     const reader = req.body.getReader();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw new HttpError(413, `request body too large: at most ${limit} bytes`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
+    try {
+      while (true) {
+        let step: ReadableStreamReadResult<Uint8Array> | "timeout";
+        try {
+          step = await Promise.race([reader.read(), deadline]);
+        } catch {
+          // The connection ended (or the framing broke) before the declared length arrived.
+          throw new HttpError(
+            400,
+            declared !== null
+              ? `request body ended before its Content-Length of ${declared} bytes: send the whole body`
+              : "request body could not be read: send a complete JSON body",
+          );
+        }
+        if (step === "timeout") {
+          await reader.cancel().catch(() => {});
+          throw new HttpError(
+            408,
+            `request body not received within ${timeoutMs / 1000} s` +
+              (declared !== null ? ` (Content-Length ${declared}, got ${size} bytes)` : ""),
+            { headers: { connection: "close" } },
+          );
+        }
+        const { done, value } = step;
+        if (done) break;
+        size += value.byteLength;
+        if (size > limit) {
+          await reader.cancel().catch(() => {});
+          throw new HttpError(413, `request body too large: at most ${limit} bytes`);
+        }
+        chunks.push(value);
       }
-      chunks.push(value);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const bytes = new Uint8Array(size);
@@ -74,9 +109,13 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
   }
 }
 
-/** Reads a JSON body and insists on an object. */
-export async function readJsonObject(req: Request, limit: number): Promise<Record<string, unknown>> {
-  const body = await readJsonBody(req, limit);
+/** Reads a JSON body and insists on an object (see {@link readJsonBody}). */
+export async function readJsonObject(
+  req: Request,
+  limit: number,
+  timeoutMs: number = DEFAULT_BODY_TIMEOUT_MS,
+): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(req, limit, timeoutMs);
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new HttpError(400, "request body must be a JSON object");
   }

@@ -30,6 +30,10 @@ export interface RunUpOptions {
   onReady?: (server: ServerHandle) => void;
   /** Extra route modules (experiments, dev cycle, ...). */
   routes?: RouteModule[];
+  /** Extra accepted Host names (`--allowed-host`; see `server/browser_guard.ts`). */
+  allowedHosts?: string[];
+  /** Origins allowed cross-origin (`--allowed-origin`). */
+  allowedOrigins?: string[];
 }
 
 /** Starts the local stack and runs it until `signal` aborts. */
@@ -43,6 +47,12 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
         `set ADMIN_KEY to manage the server remotely`,
     );
   }
+  if (!isLoopback(host) && !options.allowedHosts?.length) {
+    out.info(
+      `requests must name this server by IP address (Host header); pass --allowed-host NAME to reach it ` +
+        `by a host name`,
+    );
+  }
   const bus = await startBus({ workspace: options.workspace });
   let server: ServerHandle;
   try {
@@ -53,6 +63,8 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
       bus: fromBus(bus),
       adminKey,
       routes: options.routes,
+      allowedHosts: options.allowedHosts,
+      allowedOrigins: options.allowedOrigins,
     });
   } catch (err) {
     await bus.close();

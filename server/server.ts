@@ -54,7 +54,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const server = Deno.serve({
     hostname: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
-    onListen: (addr) => onListen(addr),
+    onListen: (addr) => {
+      state.browser.bind(addr);
+      onListen(addr);
+    },
     onError: (err) => {
       console.error(`server error: ${err instanceof Error ? err.message : String(err)}`);
       return new Response(JSON.stringify({ error: "internal server error", status: 500 }), {

@@ -10,8 +10,9 @@
 import { openWorkspaceKv } from "../core/kv.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import type { DurableTopicStatus, ServerBus } from "./bus_adapter.ts";
+import { BrowserGuard } from "./browser_guard.ts";
 import { StreamHub } from "./event_hub.ts";
-import { DEFAULT_BODY_LIMIT } from "./http.ts";
+import { DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_MS } from "./http.ts";
 import { HttpMetrics } from "./http_metrics.ts";
 import { SseRegistry } from "./sse.ts";
 import { TraceLog } from "./trace.ts";
@@ -36,6 +37,13 @@ export interface ServerStateOptions {
   bus?: ServerBus;
   /** Largest accepted request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Time a client has to send a request body, in ms (default 10000; 408 after). */
+  bodyTimeoutMs?: number;
+  /**
+   * Requests one client address may have in flight at once (SSE streams included; default 256); more get
+   * 503 with `Retry-After`. 0 turns the cap off.
+   */
+  maxRequestsPerClient?: number;
   /** Trace file rotation size in bytes (default 5 MiB). */
   traceMaxBytes?: number;
   /** Write the debug trace (default true). */
@@ -48,6 +56,13 @@ export interface ServerStateOptions {
   sampleMs?: number;
   /** Probe targets for `/api/status` (default: from the environment). */
   probes?: ProbeTargets;
+  /**
+   * Extra `Host` values to accept (`name` or `name:port`; `*` = any), besides the loopback names and the
+   * bound address. Default: `DSPY_ALLOWED_HOSTS`. See `server/browser_guard.ts`.
+   */
+  allowedHosts?: string[];
+  /** Origins allowed cross-origin (CORS). Default: `DSPY_ALLOWED_ORIGINS`; none = no CORS headers. */
+  allowedOrigins?: string[];
 }
 
 /** A point of a history ring. */
@@ -83,8 +98,14 @@ export interface ServerState {
   /** KV of the active workspace. */
   kv(): Promise<Deno.Kv>;
   readonly adminKey: string | null;
+  /** Host/Origin/Content-Type checks applied to every request (see `server/browser_guard.ts`). */
+  readonly browser: BrowserGuard;
   readonly bus: ServerBus | undefined;
   readonly bodyLimit: number;
+  /** Time a client has to send a request body (ms). */
+  readonly bodyTimeoutMs: number;
+  /** Concurrent requests per client address (0 = unlimited). */
+  readonly maxRequestsPerClient: number;
   readonly keepAliveMs: number;
   readonly pollMs: number;
   readonly sampleMs: number;
@@ -136,8 +157,11 @@ export function createServerState(options: ServerStateOptions): ServerState {
     workspace: options.workspace,
     kv: () => openWorkspaceKv(state.workspace),
     adminKey: adminKey ? adminKey : null,
+    browser: new BrowserGuard({ allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins }),
     bus: options.bus,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+    maxRequestsPerClient: options.maxRequestsPerClient ?? 256,
     keepAliveMs: options.keepAliveMs ?? 15_000,
     pollMs,
     sampleMs: options.sampleMs ?? 5000,

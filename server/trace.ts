@@ -12,6 +12,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { appendConfined, checkNoSymlinkBelow, openConfined } from "../core/confined.ts";
 import { formatSse } from "./sse.ts";
 
 /** One trace record. */
@@ -205,19 +206,24 @@ export class TraceLog {
     return this.#writing;
   }
 
+  /** The workspace the trace folder belongs to: writes and reads stay inside it (`core/confined.ts`). */
+  get #root(): string {
+    return dirname(dirname(this.file));
+  }
+
   async #write(text: string): Promise<void> {
-    await Deno.mkdir(dirname(this.file), { recursive: true });
     const size = await this.bytes();
     if (size > 0 && size + text.length > this.#maxBytes) {
       await Deno.rename(this.file, this.file + ".1").catch(() => {});
     }
-    await Deno.writeFile(this.file, encoder.encode(text), { append: true, create: true });
+    // Never through a planted symlink (a hostile repository could point the log at a file elsewhere).
+    await appendConfined(this.#root, this.file, encoder.encode(text));
   }
 
   /** Current size of the trace file in bytes (0 when missing). */
   async bytes(): Promise<number> {
     try {
-      return (await Deno.stat(this.file)).size;
+      return (await Deno.lstat(this.file)).size;
     } catch {
       return 0;
     }
@@ -229,6 +235,7 @@ export class TraceLog {
     await this.#writing;
     await Deno.remove(this.file + ".1").catch(() => {});
     try {
+      await checkNoSymlinkBelow(this.#root, this.file); // truncating through a link would empty its target
       await Deno.truncate(this.file, 0);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
@@ -240,9 +247,9 @@ export class TraceLog {
     await this.flush();
     let text: string;
     try {
-      const file = await Deno.open(this.file, { read: true });
+      const { file, info } = await openConfined(this.#root, this.file);
       try {
-        const size = (await file.stat()).size;
+        const size = info.size;
         const want = Math.min(size, Math.max(4096, n * 256));
         await file.seek(size - want, Deno.SeekMode.Start);
         const buf = new Uint8Array(want);

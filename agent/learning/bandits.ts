@@ -18,7 +18,7 @@
  */
 
 import { atomicWriteJson } from "../../core/atomic.ts";
-import { UserError } from "../../core/errors.ts";
+import { UsageError, UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { createRng, type Rng, sampleBeta } from "./rng.ts";
 
@@ -44,12 +44,12 @@ export const POLICY_NAMES: readonly string[] = Object.keys(POLICY_ALIASES);
 
 /**
  * Maps a policy name or alias (`eps`, `egreedy`, `ucb`, `beta`, `ts`, …) to its canonical name.
- * Throws a {@link UserError} listing the accepted names for anything else.
+ * Throws a {@link UsageError} (exit 2 on the CLI) listing the accepted names for anything else.
  */
 export function normalizePolicy(name: string): BanditPolicy {
   const policy = POLICY_ALIASES[name.trim().toLowerCase()];
   if (!policy) {
-    throw new UserError(
+    throw new UsageError(
       `unknown bandit policy '${name}': use epsilon-greedy, ucb1 or thompson (aliases: ${
         POLICY_NAMES.join(", ")
       })`,
@@ -409,8 +409,30 @@ export async function readBanditStateFile(path: string): Promise<BanditState | n
 }
 
 /**
+ * Moves a damaged state file aside to `<path>.corrupt-<timestamp>` (so the next save cannot overwrite what
+ * was learnt) and warns once on stderr with where it went and why. Returns the new path, or null when the
+ * file was already gone (another process moved it).
+ */
+export async function setAsideDamagedState(path: string, reason: string): Promise<string | null> {
+  const ts = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const aside = `${path}.corrupt-${ts}`;
+  try {
+    await Deno.rename(path, aside);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  console.error(
+    `warning: ${reason.replace(/[:;] delete it to start learning afresh$/, "")}; kept aside as ${aside}, ` +
+      `learning starts afresh (restore it by fixing the JSON and renaming it back)`,
+  );
+  return aside;
+}
+
+/**
  * Loads the bandit saved at `path`, or creates a fresh one when the file does not exist. A corrupt file is
- * an error (with the fix in its message) unless `options.onCorrupt` is `"fresh"`, which starts over.
+ * an error (with the fix in its message) unless `options.onCorrupt` is `"fresh"`, which moves the damaged
+ * file aside with a warning ({@link setAsideDamagedState}) and starts over.
  */
 export async function loadBanditFile(
   path: string,
@@ -420,8 +442,10 @@ export async function loadBanditFile(
   try {
     state = await readBanditStateFile(path);
   } catch (err) {
-    if (options.onCorrupt === "fresh" && err instanceof UserError) state = null;
-    else throw err;
+    if (options.onCorrupt === "fresh" && err instanceof UserError) {
+      await setAsideDamagedState(path, err.message);
+      state = null;
+    } else throw err;
   }
   return state ? restoreBandit(state, options) : createBandit(options);
 }

@@ -188,11 +188,18 @@ function checkRawPath(name: string): string {
     );
   }
   if (parts.length === 0) throw new PatchError("malformed", `path ${name} names no file`, name);
-  const first = parts[0];
-  if (first === ".git" || first.startsWith(".dspy")) {
+  // Any `.git` component at any depth (a nested repository's `.git/config` can set `core.fsmonitor`, a
+  // command git runs; `.git/hooks/*` run on commit), and dspy-code's state anywhere. Case-insensitive:
+  // on macOS' default file system `.GIT/config` is the same file.
+  const banned = parts.find((p) => {
+    const l = p.toLowerCase();
+    return l === ".git" || l.startsWith(".dspy");
+  });
+  if (banned !== undefined) {
     throw new PatchError(
       "protected",
-      `path ${name} is inside ${first}/, which patches may not change (git internals and dspy-code state)`,
+      `path ${name} is inside ${banned}/, which patches may not change (git internals and dspy-code state, ` +
+        `at any depth)`,
       name,
     );
   }
@@ -213,6 +220,27 @@ async function resolveTarget(root: string, rel: string): Promise<string> {
         : `path ${rel} is outside the workspace; refusing it`,
       rel,
     );
+  }
+  // No symlinked folder on the way, even one pointing inside the workspace: a link such as
+  // `hooks -> sub/.git/hooks` would otherwise carry a write into a path the name checks refuse.
+  const parts = rel.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = parts.slice(0, i).join("/");
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(`${root}/${prefix}`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) break;
+      throw err;
+    }
+    if (info.isSymlink) {
+      throw new PatchError(
+        "symlink",
+        `path ${rel} goes through the symlinked folder ${prefix}; patches do not write through symlinks, ` +
+          `even ones pointing inside the workspace: patch the real path instead`,
+        rel,
+      );
+    }
   }
   try {
     const info = await Deno.lstat(abs);

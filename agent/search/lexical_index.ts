@@ -14,6 +14,7 @@ import { UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
 import { type AnalyzedChunk, analyzeFileSync } from "./index_analyze.ts";
+import { integrityNotice, integrityProblem, type IntegrityStamp, integrityStamp } from "./index_integrity.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
 
@@ -102,6 +103,8 @@ interface FileEntry {
 }
 
 interface StoredMeta {
+  /** Length and checksum of the postings file (see index_integrity.ts). */
+  postingsIntegrity?: IntegrityStamp;
   version: number;
   analyzer: number;
   chunkLines: number;
@@ -167,10 +170,21 @@ export async function loadIndex(
     bytes = await Deno.readFile(files.postings);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    if (err instanceof SyntaxError) return null;
+    if (err instanceof SyntaxError) {
+      integrityNotice(files.meta, `${files.meta} is damaged (not JSON): rebuilding the index`);
+      return null;
+    }
     throw err;
   }
   if (meta.version !== FORMAT_VERSION) return null;
+  const damaged = integrityProblem(meta.postingsIntegrity, bytes);
+  if (damaged) {
+    integrityNotice(
+      files.postings,
+      `${files.postings} is damaged or unverifiable (${damaged}): rebuilding the index`,
+    );
+    return null;
+  }
   if (options.files) {
     try {
       const stored = JSON.parse(await Deno.readTextFile(files.files));
@@ -448,7 +462,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const { files: fileRecords, ...searchMeta } = meta;
   await atomicWriteFile(loc.postings, bin);
   await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, files: fileRecords }));
-  await atomicWriteFile(loc.meta, JSON.stringify(searchMeta));
+  await atomicWriteFile(loc.meta, JSON.stringify({ ...searchMeta, postingsIntegrity: integrityStamp(bin) }));
   return {
     files: Object.values(files).filter((e) => e.count > 0).length,
     chunks: chunks.length,

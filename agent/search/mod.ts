@@ -79,3 +79,11 @@ export {
 
 /** Alias kept for callers that think of esearch: same as {@link searchIndex}. */
 export { searchIndex as esearch } from "./lexical_index.ts";
+export {
+  checksum,
+  IndexDamagedError,
+  integrityNotice,
+  integrityProblem,
+  type IntegrityStamp,
+  integrityStamp,
+} from "./index_integrity.ts";

@@ -22,6 +22,7 @@ export const DEFAULT_EXCLUDES: readonly string[] = [
   "__pycache__/",
   ".dspy*/",
   ".dspy_rl_state.json",
+  ".dspy_rl_state.json.corrupt-*",
   ".dspy_rl_events.jsonl",
 ];
 
@@ -203,7 +204,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
         visitedDirs.add(real);
         yield* visit(abs, rel, here, real);
       } else if (isFile) {
-        if (DEFAULT_FILE_NAMES.has(name)) continue;
+        if (DEFAULT_FILE_NAMES.has(name) || name.startsWith(".dspy_rl_state.json.corrupt-")) continue;
         if (excludes?.ignores(rel)) continue;
         if (include && !include(rel)) continue;
         if (here.length && ignoredByLayers(here, rel, false)) continue;

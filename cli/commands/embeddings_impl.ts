@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { logRetrieval } from "../../agent/search/mod.ts";
 import { emitAction } from "../../core/events.ts";
-import { UserError } from "../../core/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import {
   buildEmbeddingIndex,
   createEmbedder,
@@ -35,6 +35,11 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     full: { type: "boolean" },
     jsonl: { type: "boolean" },
   }, { max: 0 });
+  // Flag values first, so a bad one is reported before any notice about the backend.
+  const chunkLines = values["chunk-lines"] !== undefined
+    ? intOption("emb-index", "chunk-lines", values["chunk-lines"], 60, 5)
+    : undefined;
+  const dim = values.dim ? intOption("emb-index", "dim", values.dim, 256) : undefined;
   const url = values["infermesh-url"] ?? Deno.env.get("INFERMESH_URL");
   let backend = values.backend as EmbedderBackend | undefined;
   if (!backend) {
@@ -52,7 +57,7 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     }
   }
   if (!BACKENDS.includes(backend)) {
-    throw new UserError(`emb-index: unknown backend '${backend}': use ${BACKENDS.join(", ")}`);
+    throw new UsageError(`emb-index: unknown backend '${backend}': use ${BACKENDS.join(", ")}`);
   }
   await guard(ctx.workspace, { operation: "emb-index" });
   const modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
@@ -65,7 +70,7 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     model,
     modelPath,
     url,
-    dim: values.dim ? intOption("emb-index", "dim", values.dim, 256) : undefined,
+    dim,
   });
   emitAction("embeddings.index.start", { backend, model: embedder.model });
   let bar: ReturnType<CommandContext["out"]["progress"]> | undefined;
@@ -74,9 +79,7 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     const r = await buildEmbeddingIndex(ctx.workspace, embedder, {
       globs: values.glob,
       excludes: values.exclude,
-      chunkLines: values["chunk-lines"]
-        ? intOption("emb-index", "chunk-lines", values["chunk-lines"], 60)
-        : undefined,
+      chunkLines,
       full: values.full,
       jsonl: values.jsonl,
       modelPath,

@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { atomicWriteJson } from "../../core/atomic.ts";
-import { UserError } from "../../core/errors.ts";
+import { UsageError, UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import {
   buildIndex,
@@ -243,13 +243,10 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
   const maxFileBytes = values["max-file-bytes"] !== undefined
     ? intOption("index", "max-file-bytes", values["max-file-bytes"], 0)
     : undefined;
-  if (maxFileBytes === 0) throw new UserError("index: --max-file-bytes must be at least 1");
+  if (maxFileBytes === 0) throw new UsageError("index: --max-file-bytes must be at least 1");
   const chunkLines = values["chunk-lines"] !== undefined
-    ? intOption("index", "chunk-lines", values["chunk-lines"], 60)
+    ? intOption("index", "chunk-lines", values["chunk-lines"], 60, 5)
     : undefined;
-  if (chunkLines !== undefined && chunkLines < 5) {
-    throw new UserError("index: --chunk-lines must be at least 5");
-  }
   const progress = progressReporter(ctx, "indexing");
   const r = await buildIndex(ctx.workspace, {
     globs: values.glob,

@@ -15,6 +15,9 @@ const serverRun = () =>
 const HOST_PORT_HELP = `Options:
   --host H    interface to bind (default 127.0.0.1; binding another host without ADMIN_KEY prints a warning)
   --port N    port (default 8765; 0 picks a free one)
+  --allowed-host NAME[:PORT]   also accept requests whose Host header is NAME (repeatable; default: only
+              127.0.0.1, localhost, [::1] and the bound address, with the port; env DSPY_ALLOWED_HOSTS)
+  --allowed-origin ORIGIN      allow this origin cross-origin (CORS; repeatable; env DSPY_ALLOWED_ORIGINS)
 
 Environment: ADMIN_KEY (admin routes need X-Admin-Key; unset = loopback clients only), DSPY_BUS,
 KAFKA_BOOTSTRAP_SERVERS, OLLAMA_HOST, INFERMESH_URL. Stops gracefully on Ctrl-C / SIGTERM.`;
@@ -25,6 +28,8 @@ function hostPort(name: string, args: string[]) {
     port: { type: "string" },
     open: { type: "boolean" },
     local: { type: "boolean" },
+    "allowed-host": { type: "string", multiple: true },
+    "allowed-origin": { type: "string", multiple: true },
   }, { max: 0 });
   if (name === "up" && (values.open || values.local)) {
     throw new UsageError(`up: --open and --local belong to quickstart. See 'dspy-code up --help'.`);
@@ -33,18 +38,45 @@ function hostPort(name: string, args: string[]) {
   if (port > 65535) throw new UsageError(`${name}: --port must be 0..65535, got ${port}`);
   const host = values.host ?? "127.0.0.1";
   if (!host.trim()) throw new UsageError(`${name}: --host must not be empty`);
-  return { host, port, values };
+  const allowedHosts = hostList(name, "allowed-host", values["allowed-host"], "DSPY_ALLOWED_HOSTS");
+  const allowedOrigins = hostList(name, "allowed-origin", values["allowed-origin"], "DSPY_ALLOWED_ORIGINS");
+  for (const o of allowedOrigins) {
+    if (!/^https?:\/\/[^\/\s]+$/i.test(o)) {
+      throw new UsageError(`${name}: --allowed-origin must look like http://host:port (no path), got '${o}'`);
+    }
+  }
+  for (const h of allowedHosts) {
+    if (h !== "*" && !/^(\[[0-9a-fA-F:.]+\]|[^:\[\]\/@\s]+)(:\d{1,5})?$/.test(h)) {
+      throw new UsageError(`${name}: --allowed-host must be NAME or NAME:PORT, got '${h}'`);
+    }
+  }
+  return { host, port, values, allowedHosts, allowedOrigins };
+}
+
+/** Flag values plus the comma-separated environment variable. */
+function hostList(name: string, flag: string, values: string[] | undefined, env: string): string[] {
+  const list = [...(values ?? []), ...(Deno.env.get(env) ?? "").split(",")].map((s) => s.trim());
+  if ((values ?? []).some((v) => !v.trim())) throw new UsageError(`${name}: --${flag} must not be empty`);
+  return list.filter(Boolean);
 }
 
 async function up(args: string[], ctx: CommandContext) {
-  const { host, port } = hostPort("up", args);
+  const { host, port, allowedHosts, allowedOrigins } = hostPort("up", args);
   const { runUp } = await serverRun();
-  const { url } = await runUp({ workspace: ctx.workspace, host, port, out: ctx.out, signal: ctx.signal });
+  const { url } = await runUp({
+    workspace: ctx.workspace,
+    host,
+    port,
+    out: ctx.out,
+    signal: ctx.signal,
+    allowedHosts,
+    allowedOrigins,
+  });
   return { ok: true, data: { url } };
 }
 
 async function quickstart(args: string[], ctx: CommandContext) {
-  const { host, port, values } = hostPort("quickstart", args);
+  const { host, port, values, allowedHosts, allowedOrigins } = hostPort("quickstart", args);
   const { runQuickstart } = await serverRun();
   const result = await runQuickstart({
     workspace: ctx.workspace,
@@ -54,6 +86,8 @@ async function quickstart(args: string[], ctx: CommandContext) {
     signal: ctx.signal,
     open: Boolean(values.open),
     local: Boolean(values.local),
+    allowedHosts,
+    allowedOrigins,
   });
   return { ok: true, data: result };
 }
@@ -64,7 +98,7 @@ export const serverCommands: CommandSpec[] = [
     name: "up",
     group: "server",
     summary: "Start the bus, event persistence and the status server + dashboard; run until Ctrl-C",
-    usage: "up [--host H] [--port N]",
+    usage: "up [--host H] [--port N] [--allowed-host NAME]...",
     examples: ["up", "up --port 9000", "up --host 0.0.0.0   (set ADMIN_KEY first)"],
     details: HOST_PORT_HELP,
     scope: "cli",

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { checkDeadLetterId, checkTopicName } from "../../bus/mod.ts";
 import type { RouteModule } from "../app.ts";
 import type { DlqSelector, DurableTopicStatus, ServerBus } from "../bus_adapter.ts";
 import { HttpError, intParam, readJsonObject } from "../http.ts";
@@ -30,11 +31,21 @@ export function parseSelector(body: Record<string, unknown>, requireSome: boolea
     ) {
       throw new HttpError(400, "ids must be an array of dead-letter ids (strings)");
     }
+    try {
+      for (const id of body.ids as string[]) checkDeadLetterId(id);
+    } catch (err) {
+      throw new HttpError(400, `ids: ${(err as Error).message}`);
+    }
     sel.ids = body.ids as string[];
   }
   if (body.topic !== undefined) {
-    if (typeof body.topic !== "string" || body.topic === "" || body.topic.length > 256) {
+    if (typeof body.topic !== "string" || body.topic === "") {
       throw new HttpError(400, "topic must be a non-empty string");
+    }
+    try {
+      checkTopicName(body.topic);
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
     }
     sel.topic = body.topic;
   }
@@ -116,7 +127,7 @@ export const busRoutes: RouteModule = {
 
     routes.post("/api/dlq/replay", async (c) => {
       const bus = requireBus(state);
-      const sel = parseSelector(await readJsonObject(c.req.raw, state.bodyLimit), true);
+      const sel = parseSelector(await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs), true);
       const result = await bus.dlqReplay(sel);
       return c.json({
         ok: result.failed.length === 0,
@@ -128,7 +139,7 @@ export const busRoutes: RouteModule = {
 
     routes.post("/api/dlq/purge", async (c) => {
       const bus = requireBus(state);
-      const sel = parseSelector(await readJsonObject(c.req.raw, state.bodyLimit), true);
+      const sel = parseSelector(await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs), true);
       const purged = await bus.dlqPurge(sel);
       return c.json({ ok: true, purged });
     }, { admin: true });

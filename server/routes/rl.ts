@@ -2,14 +2,15 @@
  * RL training curves: `GET /api/rl/runs` lists `.dspy/rl/runs/*` with their latest point, and
  * `GET /api/rl/runs/:id` returns the numeric series of `metrics.jsonl` (every numeric field, and the mean
  * of numeric arrays such as per-episode returns) keyed by name, with `step` as the x axis. Lines are read
- * defensively: blank, torn or non-object lines are counted and skipped. Run ids are plain names and never
- * leave the runs directory.
+ * defensively: blank, torn or non-object lines are counted and skipped. Run ids are plain names, and files
+ * are opened through `core/confined.ts` (regular files whose real path is inside the workspace only).
  *
  * @module
  */
 
 import { join } from "node:path";
-import { resolveInside, workspacePaths } from "../../core/workspace.ts";
+import { ConfinedPathError, openConfined } from "../../core/confined.ts";
+import { workspacePaths } from "../../core/workspace.ts";
 import type { RouteModule } from "../app.ts";
 import { HttpError, intParam } from "../http.ts";
 
@@ -78,21 +79,24 @@ export function parseRunMetrics(id: string, text: string, max: number): RunSerie
   return { id, points: rows.length, skipped, step: picked.map((r) => r.step), series };
 }
 
-async function readCapped(path: string): Promise<string> {
-  const info = await Deno.stat(path);
-  if (info.size <= MAX_BYTES) return await Deno.readTextFile(path);
-  const file = await Deno.open(path);
+/**
+ * Reads at most the last {@link MAX_BYTES} of a run's metrics through the confined open (a regular file
+ * whose real path is inside the workspace: a planted symlink to an outside file is refused).
+ */
+async function readCapped(root: string, path: string): Promise<{ text: string; info: Deno.FileInfo }> {
+  const { file, info } = await openConfined(root, path);
   try {
-    await file.seek(info.size - MAX_BYTES, Deno.SeekMode.Start);
-    const buf = new Uint8Array(MAX_BYTES);
+    const want = Math.min(info.size, MAX_BYTES);
+    if (want < info.size) await file.seek(info.size - want, Deno.SeekMode.Start);
+    const buf = new Uint8Array(want);
     let off = 0;
-    while (off < MAX_BYTES) {
+    while (off < want) {
       const n = await file.read(buf.subarray(off));
       if (n === null) break;
       off += n;
     }
     const text = new TextDecoder().decode(buf.subarray(0, off));
-    return text.slice(text.indexOf("\n") + 1);
+    return { text: want < info.size ? text.slice(text.indexOf("\n") + 1) : text, info };
   } finally {
     file.close();
   }
@@ -115,15 +119,15 @@ export const rlRoutes: RouteModule = {
         for await (const e of Deno.readDir(runsDir())) {
           if (!e.isDirectory || !RUN_ID.test(e.name)) continue;
           const file = join(runsDir(), e.name, "metrics.jsonl");
-          let info: Deno.FileInfo;
+          let read: { text: string; info: Deno.FileInfo };
           try {
-            info = await Deno.stat(file);
+            read = await readCapped(state.workspace, file);
           } catch {
-            continue;
+            continue; // missing, not a regular file, or outside the workspace: not a run
           }
+          const { info, text } = read;
           let last: Record<string, unknown> | null = null;
-          try {
-            const text = await readCapped(file);
+          {
             const lines = text.trimEnd().split("\n");
             for (let i = lines.length - 1; i >= 0 && i >= lines.length - 5; i--) {
               try {
@@ -134,7 +138,7 @@ export const rlRoutes: RouteModule = {
                 }
               } catch { /* torn last line */ }
             }
-          } catch { /* unreadable: listed without a last point */ }
+          }
           runs.push({
             id: e.name,
             mtime: info.mtime ? info.mtime.getTime() / 1000 : null,
@@ -155,12 +159,15 @@ export const rlRoutes: RouteModule = {
         throw new HttpError(400, "run id must be a plain name (letters, digits, '.', '_', '-')");
       }
       const max = intParam("max", c.req.query("max"), 2000, 2, 100_000);
-      const file = resolveInside(state.workspace, join(runsDir(), id, "metrics.jsonl"));
+      const file = join(runsDir(), id, "metrics.jsonl");
       let text: string;
       try {
-        text = await readCapped(file);
+        text = (await readCapped(state.workspace, file)).text;
       } catch (err) {
-        if (err instanceof Deno.errors.NotFound) throw new HttpError(404, `no RL run '${id}' (no ${file})`);
+        if (err instanceof ConfinedPathError) {
+          if (err.reason === "not-found") throw new HttpError(404, `no RL run '${id}' (no ${file})`);
+          throw new HttpError(403, `RL run '${id}': ${err.message}`);
+        }
         throw err;
       }
       return c.json(parseRunMetrics(id, text, max));

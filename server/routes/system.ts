@@ -35,24 +35,36 @@ export async function sampleResources(state: ServerState): Promise<void> {
   });
 }
 
-/** Switches the active workspace (validated: an existing directory). */
+/**
+ * Switches the active workspace. The path (absolute, or relative to the active workspace) is resolved by
+ * the file system itself — `/nonexistent/../..` fails because `/nonexistent` does not exist, instead of
+ * being normalised to `/` first — and must be an existing, readable directory other than the file-system
+ * root. Nothing is created in it here: its `.dspy/` appears when a route first uses its state.
+ */
 export async function switchWorkspace(state: ServerState, path: string): Promise<string> {
-  const abs = resolve(state.workspace, path);
-  let info: Deno.FileInfo;
+  const given = path.startsWith("/") ? path : `${state.workspace}/${path}`;
+  let real: string;
   try {
-    info = await Deno.stat(abs);
+    real = await Deno.realPath(given);
   } catch {
-    throw new HttpError(400, `workspace path ${abs} does not exist: give an existing directory`);
-  }
-  if (!info.isDirectory) throw new HttpError(400, `workspace path ${abs} is not a directory`);
-  const real = await Deno.realPath(abs);
-  try {
-    await openWorkspaceKv(real); // its .dspy/ must be creatable before the server switches to it
-  } catch (err) {
     throw new HttpError(
       400,
-      `cannot use ${real} as the workspace: ${err instanceof Error ? err.message : err}`,
+      `workspace path ${path.slice(0, 300)} does not exist (every folder on the way must exist): ` +
+        `give an existing directory`,
     );
+  }
+  if (real === resolve(real, "..")) {
+    throw new HttpError(
+      400,
+      `workspace path ${path.slice(0, 300)} is the file-system root: pick a project folder`,
+    );
+  }
+  const info = await Deno.stat(real);
+  if (!info.isDirectory) throw new HttpError(400, `workspace path ${real} is not a directory`);
+  try {
+    for await (const _ of Deno.readDir(real)) break;
+  } catch (err) {
+    throw new HttpError(400, `cannot read ${real}: ${err instanceof Error ? err.message : err}`);
   }
   if (real !== state.workspace) {
     const old = state.hub;
@@ -73,13 +85,14 @@ export const systemRoutes: RouteModule = {
     );
 
     routes.post("/api/system/workspace", async (c) => {
-      const body = await readJsonObject(c.req.raw, state.bodyLimit);
+      const body = await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs);
       if (typeof body.path !== "string" || body.path.trim() === "" || body.path.length > 4096) {
         throw new HttpError(400, 'send {"path": "/absolute/dir"} with an existing directory');
       }
       if (body.path.includes("\0")) throw new HttpError(400, "path must not contain NUL bytes");
       const path = await switchWorkspace(state, body.path.trim());
-      (await state.kv()).set(WORKSPACE_KV_KEY, path).catch(() => {});
+      // Remembered in the home workspace's KV (the server's own state), not in the new one.
+      openWorkspaceKv(state.home).then((kv) => kv.set(WORKSPACE_KV_KEY, path)).catch(() => {});
       return c.json({ ok: true, path });
     }, { admin: true });
 
@@ -88,7 +101,7 @@ export const systemRoutes: RouteModule = {
     });
 
     routes.post("/api/system/guard", async (c) => {
-      const body = await readJsonObject(c.req.raw, state.bodyLimit);
+      const body = await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs);
       const kv = await state.kv();
       let thresholds;
       try {

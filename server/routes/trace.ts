@@ -28,7 +28,7 @@ export const traceRoutes: RouteModule = {
     });
 
     routes.post("/api/debug/trace", async (c) => {
-      const body = await readJsonObject(c.req.raw, state.bodyLimit);
+      const body = await readJsonObject(c.req.raw, state.bodyLimit, state.bodyTimeoutMs);
       if (body.clear !== true) {
         throw new HttpError(400, 'nothing to do: send {"clear": true} to truncate the trace');
       }

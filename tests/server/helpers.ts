@@ -175,6 +175,13 @@ export function parsePrometheus(text: string): { samples: PromSample[]; types: M
 /** Fetches JSON and returns `{status, body}` (`body` is `any`: tests index into arbitrary JSON). */
 // deno-lint-ignore no-explicit-any
 export async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const method = (init?.method ?? "GET").toUpperCase();
+  if (method !== "GET" && method !== "HEAD") {
+    // As the dashboard does: state-changing requests are JSON (server/browser_guard.ts refuses others).
+    const headers = new Headers(init?.headers);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    init = { ...init, headers };
+  }
   const res = await fetch(url, init);
   const text = await res.text();
   let body: unknown = text;

@@ -22,7 +22,11 @@ Deno.test("GET /health answers ok with version and uptime; wrong methods get 405
     const head = await fetch(`${s.url}/health`, { method: "HEAD" });
     await head.body?.cancel();
     assert.equal(head.status, 200);
-    const post = await fetch(`${s.url}/health`, { method: "POST", body: "{}" });
+    const post = await fetch(`${s.url}/health`, {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(post.status, 405);
     assert.match(post.headers.get("allow") ?? "", /GET/);
     assert.equal((await post.json()).status, 405);

@@ -1,0 +1,86 @@
+/**
+ * Integrity of the binary index files (`.dspy_index/lexical.postings.bin`, `.dspy_index/emb_vectors.f32`).
+ * Each is written with a stamp `{bytes, checksum}` in the JSON meta that describes it (written after the
+ * binary file, so a reader never trusts a stamp for bytes that were not written yet). Loading checks the
+ * length and the checksum before the bytes are used: random bytes of the right length used to give
+ * `undefined score=NaN` hits or "No results" with exit 0.
+ *
+ * The checksum is a 64-bit FNV-1a-style mix over 32-bit words, computed in one pass (about 1 ms per MB
+ * here): it detects damage (truncation, overwrites, bit rot), not a deliberate forgery — whoever can
+ * rewrite the binary file can rewrite the meta as well.
+ *
+ * On a mismatch the lexical index is rebuilt from the source files with a notice (it is cheap and needs
+ * nothing but the files); the vector index raises {@link IndexDamagedError} saying to run
+ * `emb-index --full` (rebuilding it needs the embedding model), except inside `emb-index` itself, which
+ * then starts from scratch with a notice.
+ *
+ * @module
+ */
+
+import { UserError } from "../../core/errors.ts";
+
+/** The stamp stored next to a binary index file's description. */
+export interface IntegrityStamp {
+  /** Byte length of the file. */
+  bytes: number;
+  /** {@link checksum} of its bytes. */
+  checksum: string;
+}
+
+/** A binary index file is damaged; the message names it and the command that rebuilds it. */
+export class IndexDamagedError extends UserError {
+  /** The damaged file. */
+  readonly file: string;
+  constructor(file: string, why: string, rebuild: string) {
+    super(`${file} is damaged (${why}): run 'dspy-code ${rebuild}' to rebuild it`);
+    this.name = "IndexDamagedError";
+    this.file = file;
+  }
+}
+
+/** 64-bit checksum (two 32-bit FNV-1a lanes over 32-bit words, tail bytes folded in) as 16 hex digits. */
+export function checksum(bytes: Uint8Array): string {
+  let a = 0x811c9dc5 | 0;
+  let b = 0x01000193 ^ bytes.byteLength;
+  const words = bytes.byteLength >>> 2;
+  const view = bytes.byteOffset % 4 === 0
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, words)
+    : new Uint32Array(bytes.slice(0, words * 4).buffer);
+  for (let i = 0; i < words; i++) {
+    const w = view[i];
+    a = Math.imul(a ^ w, 0x01000193);
+    b = Math.imul(b ^ ((w >>> 16) | (w << 16)), 0x5bd1e995) ^ (b >>> 15);
+  }
+  for (let i = words * 4; i < bytes.byteLength; i++) {
+    a = Math.imul(a ^ bytes[i], 0x01000193);
+    b = Math.imul(b ^ bytes[i], 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The stamp for `bytes`. */
+export function integrityStamp(bytes: Uint8Array): IntegrityStamp {
+  return { bytes: bytes.byteLength, checksum: checksum(bytes) };
+}
+
+/**
+ * Checks `bytes` against `stamp`; returns null when they match, else why not. A missing stamp (an index
+ * written before stamps existed) counts as a mismatch, so it is rebuilt once.
+ */
+export function integrityProblem(stamp: IntegrityStamp | undefined, bytes: Uint8Array): string | null {
+  if (!stamp || typeof stamp.checksum !== "string") return "no checksum: written by an older version";
+  if (stamp.bytes !== bytes.byteLength) {
+    return `${bytes.byteLength} bytes where ${stamp.bytes} were written`;
+  }
+  if (checksum(bytes) !== stamp.checksum) return "checksum mismatch";
+  return null;
+}
+
+const noticed = new Set<string>();
+
+/** Prints a one-line notice on stderr, once per file and process. */
+export function integrityNotice(file: string, message: string): void {
+  if (noticed.has(file)) return;
+  noticed.add(file);
+  console.error(`notice: ${message}`);
+}
