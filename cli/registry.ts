@@ -11,6 +11,7 @@ import { eventCommands } from "./commands/events.ts";
 import { systemCommands } from "./commands/system.ts";
 import { searchCommands } from "./commands/search.ts";
 import { embeddingsCommands } from "./commands/embeddings.ts";
+import { embedCommands } from "./commands/embed.ts";
 import { agentCommands } from "./commands/agent.ts";
 import { busCommands } from "./commands/bus.ts";
 import { rlCommands } from "./commands/rl.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: CommandSpec[] = [
   ...sessionCommands,
   ...searchCommands,
   ...embeddingsCommands,
+  ...embedCommands,
   ...agentCommands,
   ...eventCommands,
   ...busCommands,

@@ -58,3 +58,39 @@ export {
   searchEmbeddings,
   type VectorRanked,
 } from "./emb_index.ts";
+export { type Batcher, type BatcherOptions, createBatcher, QueueFullError } from "./batcher.ts";
+export {
+  hashDim,
+  type LoadModelsOptions,
+  loadServedModels,
+  type ModelSpec,
+  parseModelSpec,
+  type ServedModel,
+} from "./served_models.ts";
+export { type EmbedServer, type EmbedServerOptions, startEmbedServer } from "./embed_server.ts";
+export { EmbedServerMetrics } from "./server_metrics.ts";
+export {
+  checkStoreModel,
+  compactStore,
+  knn,
+  type KnnHit,
+  type LoadedStore,
+  loadStore,
+  openStoreWriter,
+  storeDir,
+  type StoredRecord,
+  type StoreHeader,
+  storeHeader,
+  StoreMismatchError,
+  type StoreRecordInput,
+  type StoreStats,
+  storeStats,
+  type StoreWriter,
+  type StoreWriterOptions,
+} from "./store.ts";
+export { embedderForStore, searchStore, type StoreSearchOptions } from "./store_search.ts";
+export { type InputRecord, type OutputRecord, parseInputRecord, sha256Hex } from "./records.ts";
+export { VectorCache } from "./lru_cache.ts";
+export { EMBED_DEFAULTS, type EmbedWorkerOptions, type EmbedWorkerResult, runEmbedWorker } from "./worker.ts";
+export { type EmbedWorkerMetrics, readWorkerMetrics, workerMetricsDir } from "./worker_metrics.ts";
+export { type IngestOptions, ingestPath, type IngestResult } from "./ingest.ts";

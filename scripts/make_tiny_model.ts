@@ -253,18 +253,19 @@ export function tinyTokenizer(vocab: string[]): unknown {
   };
 }
 
-/** Writes the model folder and returns its path. */
-export async function makeTinyModel(outDir: string): Promise<string> {
+/** Writes the model folder and returns its path; `hidden` makes a variant with another vector size. */
+export async function makeTinyModel(outDir: string, options: { hidden?: number } = {}): Promise<string> {
   const vocab = tinyVocab();
+  const hidden = options.hidden ?? TINY_HIDDEN;
   await Deno.mkdir(join(outDir, "onnx"), { recursive: true });
   const config = {
     architectures: ["BertModel"],
     model_type: "bert",
     vocab_size: vocab.length,
-    hidden_size: TINY_HIDDEN,
+    hidden_size: hidden,
     num_hidden_layers: 1,
     num_attention_heads: 1,
-    intermediate_size: TINY_HIDDEN,
+    intermediate_size: hidden,
     max_position_embeddings: 128,
     type_vocab_size: 2,
     pad_token_id: 0,
@@ -285,7 +286,7 @@ export async function makeTinyModel(outDir: string): Promise<string> {
     JSON.stringify(tokenizerConfig, null, 2) + "\n",
   );
   await Deno.writeTextFile(join(outDir, "tokenizer.json"), JSON.stringify(tinyTokenizer(vocab)) + "\n");
-  await Deno.writeFile(join(outDir, "onnx", "model.onnx"), buildTinyOnnx(vocab.length));
+  await Deno.writeFile(join(outDir, "onnx", "model.onnx"), buildTinyOnnx(vocab.length, hidden));
   return outDir;
 }
 

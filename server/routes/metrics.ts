@@ -1,12 +1,15 @@
 /**
  * `GET /metrics`: Prometheus text exposition (bus counters per topic, queue depth and group lag gauges,
  * dead-letter totals, HTTP request counts and latency histograms by route, open SSE streams, process
- * memory). `?format=json` or `Accept: application/json` returns `{bus, dlq, http, process}` instead, where
- * `bus` and `dlq` are the bus's own snapshots (null when no bus runs in this process).
+ * memory, and the embed workers' counters). `?format=json` or `Accept: application/json` returns
+ * `{bus, dlq, http, process, embed_workers}` instead, where `bus` and `dlq` are the bus's own snapshots (null
+ * when no bus runs in this process) and `embed_workers` the snapshots that embed workers in any process write
+ * under `.dspy_reports/embed_workers/`.
  *
  * @module
  */
 
+import { type EmbedWorkerMetrics, readWorkerMetrics } from "../../embeddings/mod.ts";
 import type { RouteModule } from "../app.ts";
 import type { BusMetrics, DurableTopicStatus } from "../bus_adapter.ts";
 import { LATENCY_BUCKETS } from "../http_metrics.ts";
@@ -74,9 +77,56 @@ function processInfo(state: ServerState) {
   };
 }
 
-/** Renders the Prometheus document. */
-export function renderPrometheus(state: ServerState): string {
+let workersCache: { at: number; workspace: string; value: Promise<EmbedWorkerMetrics[]> } | undefined;
+
+/** Embed worker snapshots (written by worker processes), read at most once per second. */
+function embedWorkers(workspace: string): Promise<EmbedWorkerMetrics[]> {
+  const now = Date.now();
+  if (!workersCache || workersCache.workspace !== workspace || now - workersCache.at > 1000) {
+    workersCache = { at: now, workspace, value: readWorkerMetrics(workspace) };
+  }
+  return workersCache.value;
+}
+
+/** Embed worker counters (any process's, from their snapshots) as Prometheus families. */
+function renderEmbedWorkers(w: PromWriter, workers: EmbedWorkerMetrics[]): void {
+  const families: [keyof EmbedWorkerMetrics, string, "counter" | "gauge", string][] = [
+    ["records_in", "dspy_embed_worker_records_in_total", "counter", "Input records taken by an embed worker"],
+    ["records_out", "dspy_embed_worker_records_out_total", "counter", "Records embedded and stored"],
+    ["batches", "dspy_embed_worker_batches_total", "counter", "Batches processed"],
+    ["cache_hits", "dspy_embed_worker_cache_hits_total", "counter", "Texts served from the vector cache"],
+    ["failures", "dspy_embed_worker_failures_total", "counter", "Embedding calls that failed after retries"],
+    [
+      "dlq_records",
+      "dspy_embed_worker_dlq_records_total",
+      "counter",
+      "Records sent to the dead-letter queue",
+    ],
+    ["last_rtt_ms", "dspy_embed_worker_last_rtt_ms", "gauge", "Duration of the last embedding call in ms"],
+    ["lag", "dspy_embed_worker_lag", "gauge", "Input messages not yet acknowledged by the group"],
+  ];
+  for (const [field, name, type, help] of families) {
+    for (const m of workers) {
+      const labels = { worker: m.worker, topic: m.topic, group: m.group, model: m.model };
+      const v = num(m[field]);
+      if (type === "counter") w.counter(name, help, v, labels);
+      else w.gauge(name, help, v, labels);
+    }
+  }
+  for (const m of workers) {
+    w.gauge("dspy_embed_worker_up", "1 while an embed worker runs (0 once it stopped)", m.stopped ? 0 : 1, {
+      worker: m.worker,
+      topic: m.topic,
+      group: m.group,
+      model: m.model,
+    });
+  }
+}
+
+/** Renders the Prometheus document (`embedWorkers`: snapshots from {@link readWorkerMetrics}). */
+export function renderPrometheus(state: ServerState, embedWorkers: EmbedWorkerMetrics[] = []): string {
   const w = new PromWriter();
+  renderEmbedWorkers(w, embedWorkers);
   const bus = state.bus?.metrics();
   w.gauge("dspy_bus_up", "1 when a bus runs in this process", bus ? 1 : 0);
   if (bus) {
@@ -167,7 +217,7 @@ export function renderPrometheus(state: ServerState): string {
 export const metricsRoutes: RouteModule = {
   name: "metrics",
   register(routes, state) {
-    routes.get("/metrics", (c) => {
+    routes.get("/metrics", async (c) => {
       const format = c.req.query("format");
       const wantsJson = format === "json" ||
         (format === undefined && (c.req.header("accept") ?? "").includes("application/json"));
@@ -191,9 +241,11 @@ export const metricsRoutes: RouteModule = {
           dlq: bus ? bus.dlq : null,
           http: state.http.snapshot(state.sse.open),
           process: processInfo(state),
+          embed_workers: await embedWorkers(state.workspace),
         });
       }
-      return c.body(renderPrometheus(state), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+      const workers = await embedWorkers(state.workspace);
+      return c.body(renderPrometheus(state, workers), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
     });
   },
 };

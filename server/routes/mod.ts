@@ -10,6 +10,7 @@ import { busRoutes } from "./bus.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { eventRoutes } from "./events.ts";
 import { healthRoutes } from "./health.ts";
+import { knnRoutes } from "./knn.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { rlRoutes } from "./rl.ts";
 import { statusRoutes } from "./status.ts";
@@ -27,7 +28,7 @@ export {
   statusRoutes,
   systemRoutes,
 };
-export { toolRoutes, traceRoutes };
+export { knnRoutes, toolRoutes, traceRoutes };
 
 /** Every built-in module. */
 export const BUILTIN_ROUTES: RouteModule[] = [
@@ -40,5 +41,6 @@ export const BUILTIN_ROUTES: RouteModule[] = [
   traceRoutes,
   systemRoutes,
   rlRoutes,
+  knnRoutes,
   dashboardRoutes,
 ];

@@ -90,7 +90,7 @@ Deno.test("/metrics JSON via ?format=json and Accept; unknown format is 400", as
   await withServer({}, async (s) => {
     const a = await getJson(`${s.url}/metrics?format=json`);
     assert.equal(a.status, 200);
-    assert.deepEqual(Object.keys(a.body).sort(), ["bus", "dlq", "http", "process"]);
+    assert.deepEqual(Object.keys(a.body).sort(), ["bus", "dlq", "embed_workers", "http", "process"]);
     assert.equal(a.body.bus, null);
     assert.ok(a.body.process.rss_bytes > 0);
     const b = await getJson(`${s.url}/metrics`, { headers: { accept: "application/json" } });

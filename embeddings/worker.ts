@@ -1,0 +1,326 @@
+/**
+ * The embed worker: the stream stage between `embedding_input` and the vector store. It joins the input
+ * topic's consumer group (a durable local topic, or Kafka — then it is one member of a Kafka group and N
+ * workers share the partitions), collects batches (`batchSize` records, or whatever arrived when
+ * `maxWaitSec` passes — a timer flushes the tail, unlike the old worker that waited for the next message),
+ * embeds the texts missing from the LRU cache, upserts the records into the store, publishes output records,
+ * and only then acknowledges and commits the batch's offsets. So a worker killed with SIGKILL redelivers at
+ * most its unacknowledged batches, and the upsert by `doc_id` makes the redelivery harmless.
+ *
+ * A batch that cannot be embedded after the backend's retries goes to the dead-letter queue, one record per
+ * message, with `reason: "embedding_failed"` and the error (and records that are not records with
+ * `invalid_record`): `dlq replay --topic embedding_input` resends them. Failures are never cached.
+ *
+ * @module
+ */
+
+import {
+  type Bus,
+  type BusMessage,
+  durableStatus,
+  type GroupMember,
+  type KafkaSettings,
+  resolveKafkaSettings,
+} from "../bus/mod.ts";
+import type { KafkaLagProbe } from "./kafka_lag.ts";
+import type { Embedder } from "./embedder.ts";
+import { normalize } from "./embedder.ts";
+import { VectorCache } from "./lru_cache.ts";
+import { type InputRecord, type OutputRecord, parseInputRecord, sha256Hex, vectorToJson } from "./records.ts";
+import { openStoreWriter, type StoreWriter } from "./store.ts";
+import { type EmbedWorkerMetrics, writeWorkerMetrics } from "./worker_metrics.ts";
+
+/** Default topic and group names (env `EMBED_INPUT_TOPIC`, `EMBED_OUTPUT_TOPIC`, `EMBED_GROUP`). */
+export const EMBED_DEFAULTS = { input: "embedding_input", output: "embeddings", group: "embed-worker" };
+
+/** Options for {@link runEmbedWorker}. */
+export interface EmbedWorkerOptions {
+  /** The bus (local with a workspace, or Kafka). */
+  bus: Bus;
+  /** Workspace whose store and reports the worker writes. */
+  workspace: string;
+  embedder: Embedder;
+  /** Recorded in the store so searches re-create the embedder. */
+  modelPath?: string;
+  url?: string;
+  inputTopic?: string;
+  outputTopic?: string;
+  group?: string;
+  /** Records per batch (default 64). */
+  batchSize?: number;
+  /** Flush a partial batch after this many seconds (default 0.5). */
+  maxWaitSec?: number;
+  /** L2-normalise vectors (`EMBED_NORMALIZE`). */
+  normalize?: boolean;
+  /** LRU entries (default 10,000; 0 disables). */
+  cacheMax?: number;
+  /** Cache time to live in seconds (default 300; 0 = none). */
+  cacheTtlSec?: number;
+  /** Stop after this many seconds with nothing to do. */
+  exitWhenIdleSec?: number;
+  /** Stop when aborted (SIGINT/SIGTERM): the current batch finishes first. */
+  signal?: AbortSignal;
+  /** Seconds between metrics snapshots (default 1; 0 disables writing). */
+  metricsIntervalSec?: number;
+  /** Called after each batch. */
+  onBatch?: (m: EmbedWorkerMetrics) => void;
+  /** Kafka settings for the idle check's lag probe (default from the environment). */
+  kafka?: Partial<KafkaSettings>;
+}
+
+/** What a finished worker reports. */
+export interface EmbedWorkerResult {
+  metrics: EmbedWorkerMetrics;
+  /** Why it stopped. */
+  reason: "idle" | "signal" | "closed";
+}
+
+const sleep = (ms: number) => new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms));
+
+/**
+ * Runs the worker until it is idle for `exitWhenIdleSec`, the signal aborts, or the subscription closes.
+ *
+ * @example
+ * ```ts
+ * const bus = await startBus({ workspace });
+ * const r = await runEmbedWorker({ bus, workspace, embedder: createHashEmbedder(), exitWhenIdleSec: 2 });
+ * await bus.close();
+ * ```
+ */
+export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<EmbedWorkerResult> {
+  const { bus, workspace, embedder } = options;
+  const inputTopic = options.inputTopic ?? EMBED_DEFAULTS.input;
+  const outputTopic = options.outputTopic ?? EMBED_DEFAULTS.output;
+  const group = options.group ?? EMBED_DEFAULTS.group;
+  const batchSize = Math.max(1, options.batchSize ?? 64);
+  const maxWaitMs = Math.max(0, (options.maxWaitSec ?? 0.5) * 1000);
+  const cache = new VectorCache(options.cacheMax ?? 10_000, options.cacheTtlSec ?? 300);
+  const normalized = options.normalize === true || embedder.backend === "hash" ||
+    embedder.backend === "local";
+  const worker = `w${Date.now().toString(36)}-${Deno.pid}`;
+  if (bus.backend === "local") await bus.configureTopic(inputTopic, { durable: true });
+  const store: StoreWriter = await openStoreWriter(workspace, {
+    model: embedder.model,
+    backend: embedder.backend,
+    normalized,
+    modelPath: options.modelPath,
+    url: options.url,
+  });
+  const metrics: EmbedWorkerMetrics = {
+    worker,
+    pid: Deno.pid,
+    topic: inputTopic,
+    group,
+    model: embedder.model,
+    backend: embedder.backend,
+    started_ts: Date.now() / 1000,
+    ts: Date.now() / 1000,
+    stopped: false,
+    records_in: 0,
+    records_out: 0,
+    batches: 0,
+    cache_hits: 0,
+    last_rtt_ms: 0,
+    failures: 0,
+    dlq_records: 0,
+    lag: 0,
+    last_flush_ts: null,
+  };
+  const intervalSec = options.metricsIntervalSec ?? 1;
+  let writing: Promise<void> = Promise.resolve();
+  const snapshot = () => {
+    metrics.ts = Date.now() / 1000;
+    metrics.lag = bus.metrics().groups[inputTopic]?.[group]?.lag ?? metrics.lag;
+    if (intervalSec > 0) {
+      const copy = { ...metrics };
+      writing = writing.then(() => writeWorkerMetrics(workspace, copy)).catch(() => {});
+    }
+  };
+  const timer = intervalSec > 0 ? setInterval(snapshot, intervalSec * 1000) : null;
+  snapshot();
+
+  const member: GroupMember = bus.subscribeGroup(inputTopic, group, {
+    ack: "manual",
+    maxsize: Math.max(1000, batchSize * 4),
+    from: "earliest",
+  });
+  const deadLetter = (msg: BusMessage, reason: string, error: string) => {
+    const input = {
+      topic: msg.topic,
+      group,
+      reason,
+      message: msg.value,
+      message_id: msg.id,
+      key: msg.key,
+      attempts: msg.attempt,
+      error,
+    };
+    // Both backends have deadLetterRecord (the Bus interface does not list it yet).
+    const sink = bus as Bus & { deadLetterRecord?: (r: typeof input) => void };
+    if (typeof sink.deadLetterRecord !== "function") {
+      throw new Error("this bus backend cannot dead-letter records");
+    }
+    sink.deadLetterRecord(input);
+    metrics.dlq_records++;
+  };
+
+  const processBatch = async (msgs: BusMessage[]) => {
+    metrics.records_in += msgs.length;
+    const valid: { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array }[] = [];
+    let dead = 0;
+    for (const msg of msgs) {
+      const rec = parseInputRecord(msg.value);
+      if (typeof rec === "string") {
+        deadLetter(msg, "invalid_record", rec);
+        dead++;
+        continue;
+      }
+      const hash = sha256Hex(rec.text);
+      const vec = cache.get(embedder.model, hash);
+      if (vec) metrics.cache_hits++;
+      valid.push({ msg, rec, hash, vec });
+    }
+    const todo = valid.filter((v) => v.vec === undefined);
+    let ok = valid;
+    if (todo.length > 0) {
+      const started = performance.now();
+      try {
+        const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
+        if (vecs.length !== todo.length) {
+          throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
+        }
+        todo.forEach((t, i) => {
+          const v = options.normalize ? normalize(vecs[i]) : vecs[i];
+          if (v.length === 0) throw new Error("the embedder returned an empty vector");
+          t.vec = v;
+        });
+        for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
+      } catch (err) {
+        metrics.failures++;
+        const why = err instanceof Error ? err.message : String(err);
+        for (const t of todo) {
+          deadLetter(t.msg, "embedding_failed", why);
+          dead++;
+        }
+        ok = valid.filter((v) => v.vec !== undefined);
+      }
+      metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+    }
+    const now = Date.now() / 1000;
+    if (ok.length > 0) {
+      await store.upsert(ok.map((v) => ({
+        doc_id: v.rec.doc_id,
+        text: v.rec.text,
+        vector: v.vec!,
+        topic: v.rec.topic ?? v.msg.topic,
+        kafka_ts: v.rec.kafka_ts ?? v.msg.ts / 1000,
+        embedded_ts: now,
+      })));
+      // Downstream consumers get the old worker's record; skipped when nothing could receive it.
+      if (bus.isDurable(outputTopic) || bus.hasReceivers?.(outputTopic) !== false) {
+        const pubs: Promise<void>[] = [];
+        for (const v of ok) {
+          const out: OutputRecord = {
+            topic: v.rec.topic ?? v.msg.topic,
+            text: v.rec.text,
+            doc_id: v.rec.doc_id,
+            vector: vectorToJson(v.vec!),
+            kafka_ts: v.rec.kafka_ts ?? v.msg.ts / 1000,
+            embedded_ts: now,
+            model: embedder.model,
+            dim: v.vec!.length,
+            normalized,
+          };
+          const p = bus.publish(outputTopic, out, { key: v.rec.doc_id });
+          if (p) pubs.push(p);
+        }
+        await Promise.all(pubs);
+      }
+    }
+    metrics.records_out += ok.length;
+    // Dead letters are written before the offsets move past them.
+    if (dead > 0) await bus.flush();
+    member.ack(msgs);
+    await member.commit();
+    metrics.batches++;
+    metrics.last_flush_ts = now;
+    options.onBatch?.(metrics);
+  };
+
+  /** Input the group has not acknowledged yet, in any process (durable: from KV; Kafka: this bus's view). */
+  let probe: KafkaLagProbe | null = null;
+  const pendingInput = async (): Promise<boolean> => {
+    if (bus.backend === "kafka") {
+      try {
+        if (!probe) {
+          const { createKafkaLagProbe } = await import("./kafka_lag.ts");
+          probe = await createKafkaLagProbe(resolveKafkaSettings(options.kafka));
+        }
+        return (await probe.lag(inputTopic, group)) > 0;
+      } catch {
+        return (bus.metrics().groups[inputTopic]?.[group]?.lag ?? 0) > 0; // broker unreachable: our own view
+      }
+    }
+    const t = (await durableStatus(workspace)).find((s) => s.topic === inputTopic);
+    if (!t) return false;
+    const g = t.groups[group];
+    return g ? g.lag > 0 : t.head > 0;
+  };
+
+  let pending: Promise<BusMessage[]> | null = null;
+  let reason: EmbedWorkerResult["reason"] = "closed";
+  const aborted = new Promise<"abort">((resolve) => {
+    if (options.signal?.aborted) resolve("abort");
+    options.signal?.addEventListener("abort", () => resolve("abort"), { once: true });
+  });
+  try {
+    for (;;) {
+      const first: Promise<BusMessage[]> = pending ?? member.nextBatch(batchSize);
+      pending = first;
+      const idleMs = options.exitWhenIdleSec !== undefined ? options.exitWhenIdleSec * 1000 : 2 ** 31 - 1;
+      const r = await Promise.race([first, sleep(idleMs), aborted]);
+      if (r === "abort") {
+        reason = "signal";
+        break;
+      }
+      if (r === "timeout") {
+        // Messages the group has not acknowledged mean there is work, only not for us yet (another process
+        // holds the group's lease, e.g. a worker killed a moment ago): keep waiting.
+        if (await pendingInput()) continue;
+        reason = "idle";
+        break;
+      }
+      pending = null;
+      const msgs = r;
+      if (msgs.length === 0) break; // closed
+      const deadline = performance.now() + maxWaitMs;
+      while (msgs.length < batchSize) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        const more = member.nextBatch(batchSize - msgs.length);
+        const got = await Promise.race([more, sleep(left)]);
+        if (got === "timeout") {
+          pending = more; // its messages start the next batch
+          break;
+        }
+        if (got.length === 0) break;
+        msgs.push(...got);
+      }
+      await processBatch(msgs);
+      if (options.signal?.aborted) {
+        reason = "signal";
+        break;
+      }
+    }
+  } finally {
+    if (timer !== null) clearInterval(timer);
+    // Messages taken but not processed are given back: the group redelivers them (durable: from the log).
+    member.close();
+    store.close();
+    await (probe as KafkaLagProbe | null)?.close();
+    metrics.stopped = true;
+    snapshot();
+    await writing;
+  }
+  return { metrics, reason };
+}

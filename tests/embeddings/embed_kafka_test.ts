@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadStore, readWorkerMetrics } from "../../embeddings/mod.ts";
+import { hasKcat, startMockKafka } from "../bus/helpers.ts";
+import { MAIN_TS, runDspy, tempWorkspace } from "../support/cli.ts";
+
+Deno.test({
+  name: "embed worker on Kafka (kcat mock cluster): two workers in one group, one SIGKILLed and restarted",
+  ignore: !hasKcat(),
+  async fn() {
+    const kafka = await startMockKafka();
+    const ws = await tempWorkspace();
+    const env = {
+      KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap,
+      KAFKA_TOPIC_PREFIX: `t${Date.now()}.`,
+      BUS_METRICS_INTERVAL: "0",
+      NO_COLOR: "1",
+    };
+    const spawn = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN_TS, "--workspace", ws, ...args],
+        stdout: "piped",
+        stderr: "piped",
+        env,
+      }).spawn();
+    try {
+      const n = 5000;
+      const lines = Array.from(
+        { length: n },
+        (_, i) => JSON.stringify({ text: `kafka record ${i}`, id: `k-${i}` }),
+      );
+      const ingest = async (from: number, to: number) => {
+        await Deno.writeTextFile(join(ws, "in.jsonl"), lines.slice(from, to).join("\n") + "\n");
+        const r = await runDspy(["--workspace", ws, "embed", "ingest", "in.jsonl", "--kafka", "--json"], {
+          env,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout).backend, "kafka");
+      };
+      await ingest(0, 10); // creates the topic
+
+      const args = ["embed", "worker", "--backend", "hash", "--batch-size", "10", "--json"];
+      const a = spawn(args);
+      const b = spawn([...args, "--exit-when-idle", "3"]);
+      // Let both join the group before the bulk arrives, so the partitions are shared from the start.
+      const deadline = Date.now() + 40_000;
+      while ((await readWorkerMetrics(ws)).length < 2) {
+        assert.ok(Date.now() < deadline, "both workers started");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 3000));
+      await ingest(10, n);
+      for (;;) {
+        const ms = await readWorkerMetrics(ws);
+        if (
+          ms.length === 2 && ms.every((m) => m.records_out > 0) &&
+          ms[0].records_out + ms[1].records_out > 1000
+        ) {
+          break;
+        }
+        assert.ok(
+          Date.now() < deadline,
+          `both workers consume: ${JSON.stringify(ms.map((m) => m.records_out))}`,
+        );
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      a.kill("SIGKILL");
+      const atKill = (await loadStore(ws))?.records.length ?? 0;
+      assert.ok(atKill < n, `killed midway (${atKill} stored)`);
+      assert.equal((await a.status).signal, "SIGKILL");
+      await a.stdout.cancel();
+      await a.stderr.cancel();
+      const restarted = spawn([...args, "--exit-when-idle", "3"]);
+      const [rb, ra] = await Promise.all([b.output(), restarted.output()]);
+      assert.equal(rb.code, 0, new TextDecoder().decode(rb.stderr));
+      assert.equal(ra.code, 0, new TextDecoder().decode(ra.stderr));
+
+      const store = (await loadStore(ws))!;
+      const ids = new Set(store.records.map((r) => r.doc_id));
+      assert.equal(store.records.length, n);
+      for (let i = 0; i < n; i++) assert.ok(ids.has(`k-${i}`), `k-${i}`);
+      assert.equal(store.header.model, "hash-256");
+      const workers = await readWorkerMetrics(ws);
+      assert.equal(workers.length, 3);
+      assert.ok(workers.every((w) => w.group === "embed-worker"));
+    } finally {
+      await kafka.stop();
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+  sanitizeOps: false,
+  sanitizeResources: false,
+});

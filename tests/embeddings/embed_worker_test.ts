@@ -1,0 +1,366 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { listDeadLetters, startBus } from "../../bus/mod.ts";
+import { closeAllKv } from "../../core/kv.ts";
+import {
+  createHashEmbedder,
+  type Embedder,
+  loadStore,
+  openStoreWriter,
+  runEmbedWorker,
+  StoreMismatchError,
+  VectorCache,
+} from "../../embeddings/mod.ts";
+import { MAIN_TS, runDspy, tempWorkspace } from "../support/cli.ts";
+import { getJson, parsePrometheus, withServer } from "../server/helpers.ts";
+
+const TEST_ENV = { BUS_METRICS_INTERVAL: "0" };
+
+function spawnDspy(args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...TEST_ENV, ...env },
+  }).spawn();
+}
+
+/** Physical rows in the store (complete metadata lines minus headers), read cheaply while a worker writes. */
+async function storeRows(ws: string): Promise<number> {
+  let rows = 0;
+  try {
+    for await (const e of Deno.readDir(join(ws, ".dspy_index", "embed_store"))) {
+      if (!e.name.endsWith(".jsonl")) continue;
+      const text = await Deno.readTextFile(join(ws, ".dspy_index", "embed_store", e.name));
+      rows += Math.max(0, text.split("\n").length - 2);
+    }
+  } catch { /* not there yet */ }
+  return rows;
+}
+
+async function writeJsonl(path: string, n: number, text = (i: number) => `record ${i} retry backoff offset`) {
+  const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ text: text(i), doc_id: `doc-${i}` }));
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+}
+
+Deno.test("embed worker: 5,000 records, SIGKILL midway, restart: every doc_id stored exactly once", async () => {
+  const ws = await tempWorkspace();
+  try {
+    await writeJsonl(join(ws, "in.jsonl"), 5000);
+    const ingest = await runDspy(["--workspace", ws, "embed", "ingest", "in.jsonl", "--json"], {
+      env: TEST_ENV,
+    });
+    assert.equal(ingest.code, 0, ingest.stderr);
+    assert.equal(JSON.parse(ingest.stdout).published, 5000);
+
+    const first = spawnDspy([
+      "--workspace",
+      ws,
+      "embed",
+      "worker",
+      "--backend",
+      "hash",
+      "--batch-size",
+      "10",
+    ]);
+    const deadline = Date.now() + 30_000;
+    while ((await storeRows(ws)) < 1000) {
+      assert.ok(Date.now() < deadline, "the worker stored nothing in 30 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    first.kill("SIGKILL");
+    const status = await first.status;
+    assert.equal(status.signal, "SIGKILL");
+    await first.stdout.cancel();
+    await first.stderr.cancel();
+    const atKill = await storeRows(ws);
+    assert.ok(atKill < 5000, `killed midway (${atKill} rows stored)`);
+
+    const second = await runDspy(
+      ["--workspace", ws, "embed", "worker", "--backend", "hash", "--exit-when-idle", "1", "--json"],
+      { env: TEST_ENV },
+    );
+    assert.equal(second.code, 0, second.stderr);
+    const m = JSON.parse(second.stdout);
+    assert.equal(m.reason, "idle");
+
+    const store = (await loadStore(ws))!;
+    const ids = store.records.map((r) => r.doc_id);
+    assert.equal(ids.length, 5000);
+    assert.equal(new Set(ids).size, 5000);
+    for (let i = 0; i < 5000; i++) assert.ok(ids.includes(`doc-${i}`) || false, `doc-${i}`);
+    // Offsets moved only after store writes: the restart redid at most the batch in flight at the kill.
+    assert.ok(store.rows - 5000 <= 10, `${store.rows - 5000} rows written twice`);
+    assert.equal(m.records_out + atKill - (store.rows - 5000), 5000);
+
+    const stats = await runDspy(["--workspace", ws, "embed", "stats", "--json"], { env: TEST_ENV });
+    assert.equal(stats.code, 0, stats.stderr);
+    const s = JSON.parse(stats.stdout);
+    assert.equal(s.total, 5000);
+    assert.deepEqual(s.models, { "hash-256": { count: 5000, dim: 256 } });
+    assert.ok(s.bytes > 5000 * 256 * 4);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("embed worker: a failing InferMesh sends records to the DLQ; dlq replay after recovery stores all", async () => {
+  const ws = await tempWorkspace();
+  let healthy = false;
+  let calls = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    calls++;
+    const body = await req.json();
+    if (!healthy) return new Response(JSON.stringify({ error: "model crashed" }), { status: 500 });
+    return Response.json({ vectors: body.inputs.map((t: string) => [t.length, 1, 0.5]) });
+  });
+  const env = {
+    ...TEST_ENV,
+    INFERMESH_URL: `http://127.0.0.1:${server.addr.port}`,
+    INFERMESH_RETRIES: "1",
+    INFERMESH_BACKOFF_SEC: "0.01",
+    EMBED_MODEL: "m1",
+  };
+  try {
+    await writeJsonl(join(ws, "in.jsonl"), 40);
+    await Deno.writeTextFile(join(ws, "in.jsonl"), `{"no_text": 1}\n`, { append: true });
+    const ingest = await runDspy(["--workspace", ws, "embed", "ingest", "in.jsonl", "--json"], { env });
+    assert.equal(ingest.code, 0, ingest.stderr);
+    assert.equal(JSON.parse(ingest.stdout).skippedCount, 1);
+    const failing = await runDspy(
+      ["--workspace", ws, "embed", "worker", "--exit-when-idle", "1", "--batch-size", "16", "--json"],
+      { env },
+    );
+    assert.equal(failing.code, 0, failing.stderr);
+    const m1 = JSON.parse(failing.stdout);
+    assert.equal(m1.backend, "infermesh");
+    assert.equal(m1.records_out, 0);
+    assert.equal(m1.dlq_records, 40);
+    assert.ok(m1.failures >= 3);
+    assert.ok(calls >= 6, "each batch was retried");
+    const dead = await listDeadLetters(ws, { topic: "embedding_input", limit: 1000 });
+    await closeAllKv();
+    assert.equal(dead.length, 40);
+    assert.ok(dead.every((d) => d.reason === "embedding_failed" && /HTTP 500/.test(d.error ?? "")));
+    assert.equal(await loadStore(ws), null, "nothing half-written");
+
+    healthy = true;
+    const replay = await runDspy(["--workspace", ws, "dlq", "replay", "--topic", "embedding_input"], { env });
+    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
+    const recovered = await runDspy(
+      ["--workspace", ws, "embed", "worker", "--exit-when-idle", "1", "--json"],
+      { env },
+    );
+    assert.equal(recovered.code, 0, recovered.stderr);
+    assert.equal(JSON.parse(recovered.stdout).records_out, 40);
+    const store = (await loadStore(ws))!;
+    assert.equal(store.records.length, 40);
+    assert.equal(store.header.model, "m1");
+    assert.equal(store.header.dim, 3);
+    assert.equal((await listDeadLetters(ws, { topic: "embedding_input" })).length, 0);
+  } finally {
+    await closeAllKv();
+    await server.shutdown();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("embed worker in-process: a timer flushes a partial batch; cached texts skip the model; failures are not cached", async () => {
+  const ws = await tempWorkspace();
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  const hash = createHashEmbedder({ dim: 32 });
+  let embedded = 0;
+  let failNext = 1;
+  const embedder: Embedder = {
+    ...hash,
+    backend: "hash",
+    model: hash.model,
+    dim: 32,
+    lexical: true,
+    embed(texts) {
+      if (failNext > 0) {
+        failNext--;
+        return Promise.reject(new Error("transient failure"));
+      }
+      embedded += texts.length;
+      return hash.embed(texts);
+    },
+    dispose: () => Promise.resolve(),
+  };
+  const ac = new AbortController();
+  const outputs: unknown[] = [];
+  const out = bus.subscribe("embeddings");
+  const batches: number[] = [];
+  try {
+    await bus.configureTopic("embedding_input", { durable: true });
+    const run = runEmbedWorker({
+      bus,
+      workspace: ws,
+      embedder,
+      batchSize: 64,
+      maxWaitSec: 0.1,
+      signal: ac.signal,
+      metricsIntervalSec: 0,
+      onBatch: (m) => batches.push(m.records_in),
+    });
+    // Three records and then silence: the timer flushes them (the first call fails -> DLQ, not cached).
+    for (const t of ["alpha beta", "gamma", "alpha beta"]) await bus.publish("embedding_input", { text: t });
+    const t0 = Date.now();
+    while (batches.length < 1) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(Date.now() - t0 < 2000, "the tail was flushed by the timer");
+    // The same texts again: embedded now (the failure was not cached), then served from the cache.
+    for (const t of ["alpha beta", "gamma", 42, "gamma"]) await bus.publish("embedding_input", t as unknown);
+    while (batches.length < 2) await new Promise((r) => setTimeout(r, 10));
+    await bus.publish("embedding_input", { text: "gamma", id: 7 });
+    while (batches.length < 3) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    const { metrics } = await run;
+    assert.equal(metrics.records_in, 8);
+    assert.equal(metrics.failures, 1);
+    assert.equal(metrics.dlq_records, 4); // three failed + the number that is not a record
+    assert.equal(metrics.records_out, 4);
+    assert.equal(embedded, 3); // "alpha beta", "gamma", "gamma" (same batch); then the cache
+    assert.equal(metrics.cache_hits, 1);
+    while (out.size < 4) await new Promise((r) => setTimeout(r, 10));
+    outputs.push(...(await out.nextBatch(10)).map((m) => m.value));
+    const o = outputs[0] as Record<string, unknown>;
+    assert.deepEqual(
+      Object.keys(o).sort(),
+      ["topic", "text", "doc_id", "vector", "kafka_ts", "embedded_ts", "model", "dim", "normalized"].sort(),
+    );
+    assert.equal(o.model, "hash-32");
+    assert.equal(o.dim, 32);
+    assert.equal(o.topic, "embedding_input");
+    assert.equal((o.vector as number[]).length, 32);
+    const store = (await loadStore(ws))!;
+    // No id: the doc_id is sha256(text).
+    const sha = (t: string) => createHash("sha256").update(t).digest("hex");
+    assert.deepEqual(
+      store.records.map((r) => r.doc_id).sort(),
+      ["7", sha("alpha beta"), sha("gamma")].sort(),
+    );
+    await bus.flush();
+    const dead = await listDeadLetters(ws, { topic: "embedding_input" });
+    assert.deepEqual(dead.map((d) => d.reason).sort(), [
+      "embedding_failed",
+      "embedding_failed",
+      "embedding_failed",
+      "invalid_record",
+    ]);
+  } finally {
+    out.close();
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("vector cache: LRU bound, TTL, never an empty vector", async () => {
+  const c = new VectorCache(2, 0.05);
+  c.set("m", "a", new Float32Array([1]));
+  c.set("m", "b", new Float32Array([2]));
+  assert.ok(c.get("m", "a")); // a is now most recent
+  c.set("m", "c", new Float32Array([3])); // evicts b
+  assert.equal(c.get("m", "b"), undefined);
+  assert.ok(c.get("m", "a"));
+  assert.equal(c.get("other", "a"), undefined, "keyed by model too");
+  c.set("m", "e", new Float32Array(0));
+  assert.equal(c.get("m", "e"), undefined);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(c.get("m", "a"), undefined, "expired");
+});
+
+Deno.test("vector store: another model or dimension is a clear error, never a mix", async () => {
+  const ws = await tempWorkspace();
+  try {
+    const w = await openStoreWriter(ws, { model: "hash-8", backend: "hash" });
+    await w.upsert([{ doc_id: "a", text: "x", vector: new Float32Array(8).fill(1) }]);
+    await w.upsert([{ doc_id: "a", text: "y", vector: new Float32Array(8).fill(2) }]);
+    w.close();
+    await assert.rejects(openStoreWriter(ws, { model: "other", backend: "local" }), StoreMismatchError);
+    const w2 = await openStoreWriter(ws, { model: "hash-8", backend: "hash" });
+    await assert.rejects(
+      w2.upsert([{ doc_id: "b", text: "z", vector: new Float32Array(16) }]),
+      /holds model 'hash-8' \(8 dimensions\)/,
+    );
+    w2.close();
+    const s = (await loadStore(ws))!;
+    assert.equal(s.records.length, 1);
+    assert.equal(s.records[0].text, "y", "upsert keeps the newest");
+    assert.equal(s.rows, 2);
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("status server: embed worker metrics from another process in /metrics; /api/knn/query; embed search", async () => {
+  await withServer({}, async (s) => {
+    const ws = s.workspace;
+    await writeJsonl(
+      join(ws, "in.jsonl"),
+      200,
+      (i) => i % 2 ? `kafka consumer offset ${i}` : `retry backoff ${i}`,
+    );
+    assert.equal(
+      (await runDspy(["--workspace", ws, "embed", "ingest", "in.jsonl"], { env: TEST_ENV })).code,
+      0,
+    );
+    const w = await runDspy([
+      "--workspace",
+      ws,
+      "embed",
+      "worker",
+      "--backend",
+      "hash",
+      "--exit-when-idle",
+      "1",
+    ], {
+      env: TEST_ENV,
+    });
+    assert.equal(w.code, 0, w.stderr);
+    const prom = await (await fetch(`${s.url}/metrics`)).text();
+    const { samples } = parsePrometheus(prom);
+    const out = samples.find((x) => x.name === "dspy_embed_worker_records_out_total");
+    assert.ok(out, prom.slice(0, 500));
+    assert.equal(out.value, 200);
+    assert.equal(out.labels.group, "embed-worker");
+    const json = await getJson(`${s.url}/metrics?format=json`);
+    assert.equal(json.body.embed_workers[0].records_in, 200);
+    assert.equal(json.body.embed_workers[0].stopped, true);
+
+    const knn = await getJson(`${s.url}/api/knn/query?q=${encodeURIComponent("retry backoff")}&k=3`);
+    assert.equal(knn.status, 200);
+    assert.equal(knn.body.model, "hash-256");
+    assert.equal(knn.body.hits.length, 3);
+    assert.match(knn.body.hits[0].text, /retry backoff/);
+    assert.ok(knn.body.hits[0].score >= knn.body.hits[2].score);
+    assert.deepEqual(Object.keys(knn.body.hits[0]).sort(), ["doc_id", "model", "score", "text", "topic"]);
+    assert.equal((await getJson(`${s.url}/api/knn/query`)).status, 400);
+    assert.equal((await getJson(`${s.url}/api/knn/query?q=x&k=0`)).status, 400);
+
+    const cli = await runDspy([
+      "--workspace",
+      ws,
+      "embed",
+      "search",
+      "kafka",
+      "consumer",
+      "--k",
+      "2",
+      "--json",
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const hits = JSON.parse(cli.stdout);
+    assert.equal(hits.length, 2);
+    assert.match(hits[0].text, /kafka consumer/);
+  });
+  const empty = await tempWorkspace();
+  try {
+    await withServer({ workspace: empty }, async (s) => {
+      assert.equal((await getJson(`${s.url}/api/knn/query?q=x`)).status, 404);
+    });
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+});
