@@ -16,6 +16,7 @@ import { agentCommands } from "./commands/agent.ts";
 import { busCommands } from "./commands/bus.ts";
 import { rlCommands } from "./commands/rl.ts";
 import { serverCommands } from "./commands/server.ts";
+import { experimentsCommands } from "./commands/experiments.ts";
 
 /** Every command, in help order. */
 export const COMMANDS: CommandSpec[] = [
@@ -27,6 +28,7 @@ export const COMMANDS: CommandSpec[] = [
   ...eventCommands,
   ...busCommands,
   ...rlCommands,
+  ...experimentsCommands,
   ...serverCommands,
   ...systemCommands,
 ];

@@ -12,16 +12,17 @@ import { type ExperimentRecord, type ExperimentSpec, isTerminal } from "./types.
 
 /**
  * Queues an experiment after checking its paths, and kicks this process's runner (it runs now when no
- * other run is going in any process of the workspace).
+ * other run is going in any process of the workspace). `until`: this process only runs the queue up to
+ * this experiment (the CLI), not later runs.
  */
 export async function startExperiment(
   workspace: string,
   spec: ExperimentSpec,
-  options: { trigger: string; kick?: boolean },
+  options: { trigger: string; kick?: boolean; until?: boolean },
 ): Promise<ExperimentRecord> {
   const confined = await confineSpec(workspace, spec);
   const rec = await createExperiment(workspace, confined, { trigger: options.trigger });
-  if (options.kick !== false) void experimentRunner(workspace).kick();
+  if (options.kick !== false) void experimentRunner(workspace).kick(options.until ? { until: rec.id } : {});
   return rec;
 }
 

@@ -22,6 +22,7 @@ import { confinePath } from "./paths.ts";
 import {
   claimExperiment,
   createExperiment,
+  getExperiment,
   heartbeat,
   nextQueued,
   recoverInterrupted,
@@ -29,7 +30,14 @@ import {
   selfOwner,
   updateExperiment,
 } from "./store.ts";
-import type { EmbedParams, ExperimentProgress, ExperimentRecord, RlParams, SweepParams } from "./types.ts";
+import {
+  type EmbedParams,
+  type ExperimentProgress,
+  type ExperimentRecord,
+  isTerminal,
+  type RlParams,
+  type SweepParams,
+} from "./types.ts";
 
 /** Thrown inside a run when it was cancelled. */
 class CancelledError extends Error {
@@ -365,6 +373,8 @@ export class ExperimentRunner {
   #loop: Promise<void> | null = null;
   #stop = new AbortController();
   #pollMs: number;
+  #until = new Set<string>();
+  #untilOnly = true;
   constructor(workspace: string, options: { pollMs?: number } = {}) {
     this.workspace = workspace;
     this.#pollMs = options.pollMs ?? 500;
@@ -375,9 +385,15 @@ export class ExperimentRunner {
     return this.#loop !== null;
   }
 
-  /** Starts the loop unless it runs; resolves when the queue is empty (or the runner stopped). */
-  kick(): Promise<void> {
+  /**
+   * Starts the loop unless it runs; resolves when the queue is empty (or the runner stopped). With
+   * `until`, a runner that only serves this caller (the CLI) stops claiming runs once that experiment
+   * has ended, instead of working through runs queued later by others.
+   */
+  kick(options: { until?: string } = {}): Promise<void> {
     if (this.#stop.signal.aborted) return Promise.resolve();
+    if (options.until) this.#until.add(options.until);
+    else this.#untilOnly = false;
     this.#loop ??= this.#run().finally(() => {
       this.#loop = null;
     });
@@ -388,6 +404,13 @@ export class ExperimentRunner {
     const ws = this.workspace;
     await recoverInterrupted(ws);
     while (!this.#stop.signal.aborted) {
+      if (this.#untilOnly && this.#until.size > 0) {
+        for (const u of [...this.#until]) {
+          const r = await getExperiment(ws, u);
+          if (!r || isTerminal(r.status)) this.#until.delete(u);
+        }
+        if (this.#until.size === 0) return;
+      }
       const id = await nextQueued(ws);
       if (!id) return;
       const rec = await claimExperiment(ws, id);

@@ -172,7 +172,7 @@ export function lastFiring(rec: ScheduleRecord): ScheduleFiring | null {
 export async function fireSchedule(
   workspace: string,
   name: string,
-  options: { kick?: boolean } = {},
+  options: { kick?: boolean; until?: boolean } = {},
 ): Promise<ScheduleFiring> {
   const rec = await getSchedule(workspace, name);
   let firing: ScheduleFiring;
@@ -198,7 +198,9 @@ export async function fireSchedule(
     skipped: r.skipped + (firing.outcome === "skipped" ? 1 : 0),
     last_experiment: firing.outcome === "started" ? firing.experiment! : r.last_experiment,
   }));
-  if (firing.outcome === "started" && options.kick !== false) void experimentRunner(workspace).kick();
+  if (firing.outcome === "started" && options.kick !== false) {
+    void experimentRunner(workspace).kick(options.until ? { until: firing.experiment } : {});
+  }
   return firing;
 }
 
