@@ -60,35 +60,56 @@ function hostList(name: string, flag: string, values: string[] | undefined, env:
   return list.filter(Boolean);
 }
 
+/**
+ * Runs `fn` with the workspace's experiment schedules registered on Deno.cron and its experiment queue
+ * served by this process (see `experiments/schedules.ts`); stops both when `fn` returns.
+ */
+async function withExperiments<T>(ctx: CommandContext, fn: () => Promise<T>): Promise<T> {
+  const exp = await lazyImport<typeof import("../../experiments/mod.ts")>(
+    new URL("../../experiments/mod.ts", import.meta.url),
+  );
+  const scheduler = exp.startScheduler(ctx.workspace, {
+    onError: (err) => ctx.out.warn(`experiments: ${err}`),
+  });
+  try {
+    return await fn();
+  } finally {
+    scheduler.stop();
+    await exp.stopAllRunners();
+  }
+}
+
 async function up(args: string[], ctx: CommandContext) {
   const { host, port, allowedHosts, allowedOrigins } = hostPort("up", args);
   const { runUp } = await serverRun();
-  const { url } = await runUp({
-    workspace: ctx.workspace,
-    host,
-    port,
-    out: ctx.out,
-    signal: ctx.signal,
-    allowedHosts,
-    allowedOrigins,
-  });
+  const { url } = await withExperiments(ctx, () =>
+    runUp({
+      workspace: ctx.workspace,
+      host,
+      port,
+      out: ctx.out,
+      signal: ctx.signal,
+      allowedHosts,
+      allowedOrigins,
+    }));
   return { ok: true, data: { url } };
 }
 
 async function quickstart(args: string[], ctx: CommandContext) {
   const { host, port, values, allowedHosts, allowedOrigins } = hostPort("quickstart", args);
   const { runQuickstart } = await serverRun();
-  const result = await runQuickstart({
-    workspace: ctx.workspace,
-    host,
-    port,
-    out: ctx.out,
-    signal: ctx.signal,
-    open: Boolean(values.open),
-    local: Boolean(values.local),
-    allowedHosts,
-    allowedOrigins,
-  });
+  const result = await withExperiments(ctx, () =>
+    runQuickstart({
+      workspace: ctx.workspace,
+      host,
+      port,
+      out: ctx.out,
+      signal: ctx.signal,
+      open: Boolean(values.open),
+      local: Boolean(values.local),
+      allowedHosts,
+      allowedOrigins,
+    }));
   return { ok: true, data: result };
 }
 

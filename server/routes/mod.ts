@@ -9,6 +9,7 @@ import type { RouteModule } from "../app.ts";
 import { busRoutes } from "./bus.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { eventRoutes } from "./events.ts";
+import { experimentRoutes } from "./experiments.ts";
 import { healthRoutes } from "./health.ts";
 import { knnRoutes } from "./knn.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -42,5 +43,6 @@ export const BUILTIN_ROUTES: RouteModule[] = [
   systemRoutes,
   rlRoutes,
   knnRoutes,
+  experimentRoutes,
   dashboardRoutes,
 ];
