@@ -32,7 +32,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
  * folders adds all of them, and their npm packages, to the executable.
  */
 async function runtimeIncludes(): Promise<string[]> {
-  const folders = ["agent", "bus", "cli", "core", "embeddings", "rl", "server"];
+  const folders = ["agent", "bus", "cli", "core", "embeddings", "experiments", "rl", "server"];
   const found: string[] = [];
   for (const folder of folders) {
     try {
