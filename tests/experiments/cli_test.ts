@@ -218,22 +218,30 @@ Deno.test("CLI: a killed run is interrupted at the next start; cancel stops a ru
         "20000000",
       ],
       stdout: "piped",
-      stderr: "null",
+      stderr: "piped",
       stdin: "null",
     }).spawn();
+    const output = child2.output();
+    let exited = false;
+    output.then(() => exited = true, () => exited = true);
     const run2 = await waitFor(
-      async () =>
-        (await list()).find((r: { status: string; id: string }) =>
+      async () => {
+        if (exited) {
+          const o = await output;
+          throw new Error(`the second run exited early (${o.code}): ${new TextDecoder().decode(o.stderr)}`);
+        }
+        return (await list()).find((r: { status: string; id: string }) =>
           r.status === "running" && r.id !== running.id
-        ),
-      60_000,
+        );
+      },
+      90_000,
       "the second run",
     );
     const t0 = Date.now();
     const c = await json(ws, "experiments", "cancel", run2.id);
     assert.equal(c.status, "cancelled");
     assert.ok(Date.now() - t0 < 15_000);
-    const out = await child2.output();
+    const out = await output;
     assert.equal(out.code, 1);
     assert.equal(JSON.parse(new TextDecoder().decode(out.stdout)).status, "cancelled");
   } finally {
