@@ -231,35 +231,6 @@ export function createHandler(
       env.route = "refused";
       return finish(req, env, errorResponse(refusal.status, refusal.message), started);
     }
-    let held: (() => void) | undefined;
-    // Per-client cap on requests in flight (SSE streams and slow bodies included), released when Deno
-    // reports the response done or the connection gone.
-    if (cap > 0) {
-      const addr = info.remoteAddr;
-      const key = "hostname" in addr ? addr.hostname : "local";
-      const n = inflight.get(key) ?? 0;
-      if (n >= cap) {
-        env.route = "client_cap";
-        return finish(
-          req,
-          env,
-          errorResponse(
-            503,
-            `too many requests in flight from ${key}: at most ${cap} at once; close some streams or retry`,
-            {},
-            { "retry-after": "1" },
-          ),
-          started,
-        );
-      }
-      inflight.set(key, n + 1);
-      const release = () => {
-        const left = (inflight.get(key) ?? 1) - 1;
-        if (left <= 0) inflight.delete(key);
-        else inflight.set(key, left);
-      };
-      held = release;
-    }
     const method = req.method;
     if (cors) {
       const headers = state.browser.corsHeaders(req.headers.get("origin"));
@@ -286,14 +257,43 @@ export function createHandler(
         started,
       );
     }
+    let held: (() => void) | undefined;
+    // Per-client cap on requests in flight (SSE streams and slow bodies included): the slot is released
+    // when the handler has answered, or for an event stream when Deno reports it delivered or its client
+    // gone (`info.completed`, only awaited for streams: it costs a promise per request).
+    if (cap > 0) {
+      const addr = info.remoteAddr;
+      const key = "hostname" in addr ? addr.hostname : "local";
+      const n = inflight.get(key) ?? 0;
+      if (n >= cap) {
+        env.route = "client_cap";
+        return finish(
+          req,
+          env,
+          errorResponse(
+            503,
+            `too many requests in flight from ${key}: at most ${cap} at once; close some streams or retry`,
+            {},
+            { "retry-after": "1" },
+          ),
+          started,
+        );
+      }
+      inflight.set(key, n + 1);
+      const release = () => {
+        const left = (inflight.get(key) ?? 1) - 1;
+        if (left <= 0) inflight.delete(key);
+        else inflight.set(key, left);
+      };
+      held = release;
+    }
     const res = app.fetch(req, env);
     if (held) {
       const release = held;
       const settle = (r: Response): Response => {
         // A stream (SSE) stays counted until its client goes; any other response is complete here.
         if (r.headers.get("content-type")?.startsWith("text/event-stream")) {
-          if (req.signal.aborted) release();
-          else req.signal.addEventListener("abort", release, { once: true });
+          info.completed.then(release, release);
         } else release();
         return finish(req, env, r, started);
       };

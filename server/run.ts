@@ -101,6 +101,12 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
       ["events", `${url}/api/events/stream`],
       ["trace", `${url}/api/debug/trace/stream  (${join(".dspy_reports", "server_trace.log")})`],
       ["admin", adminKey ? "X-Admin-Key required" : "loopback clients only (ADMIN_KEY not set)"],
+      [
+        "hosts",
+        `127.0.0.1, localhost, [::1], ${host}` +
+        (options.allowedHosts?.length ? `, ${options.allowedHosts.join(", ")}` : "") +
+        " (others: 403; --allowed-host NAME)",
+      ],
     ]);
     out.info("Press Ctrl-C to stop.");
   }

@@ -158,37 +158,48 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const attacker = serveAttacker();
-    const port = await attacker.port;
     const browser = await launch();
     try {
-      const page = await browser.newPage();
-      await page.goto(`http://rebind.test:${port}/`);
-      assert.equal(
-        await page.evaluate(() => typeof (window as unknown as { rebound?: unknown }).rebound),
-        "function",
-      );
-      await attacker.server.shutdown();
-      // "Rebinding": the same name and port now reach the status server.
-      await withServer({ port }, async (s) => {
-        const out = await page.evaluate(() =>
-          (window as unknown as { rebound(): Promise<unknown> }).rebound()
-        ) as {
-          read: number;
-          readBody: string;
-          write: number;
-          writeBody: string;
-        };
-        assert.equal(out.read, 403, out.readBody);
-        assert.equal(out.write, 403, out.writeBody);
-        assert.match(out.readBody, /--allowed-host/, "the answer must come from the status server");
-        const kv = await s.state.kv();
-        assert.equal((await kv.get(["guard", "thresholds"])).value, null);
-      });
-      await page.close();
+      // The port is free for a moment between the two servers; if another process takes it, try again.
+      for (let attempt = 1;; attempt++) {
+        const attacker = serveAttacker();
+        const port = await attacker.port;
+        const page = await browser.newPage();
+        await page.goto(`http://rebind.test:${port}/`);
+        assert.equal(
+          await page.evaluate(() => typeof (window as unknown as { rebound?: unknown }).rebound),
+          "function",
+        );
+        await attacker.server.shutdown();
+        try {
+          // "Rebinding": the same name and port now reach the status server.
+          await withServer({ port }, async (s) => {
+            const out = await page.evaluate(() =>
+              (window as unknown as { rebound(): Promise<unknown> }).rebound()
+            ) as {
+              read: number;
+              readBody: string;
+              write: number;
+              writeBody: string;
+            };
+            assert.equal(out.read, 403, out.readBody);
+            assert.equal(out.write, 403, out.writeBody);
+            assert.match(out.readBody, /--allowed-host/, "the answer must come from the status server");
+            const kv = await s.state.kv();
+            assert.equal((await kv.get(["guard", "thresholds"])).value, null);
+          });
+        } catch (err) {
+          if (err instanceof Deno.errors.AddrInUse && attempt < 3) {
+            await page.close();
+            continue;
+          }
+          throw err;
+        }
+        await page.close();
+        break;
+      }
     } finally {
       await browser.close();
-      await attacker.server.shutdown().catch(() => {});
     }
   },
 });

@@ -69,6 +69,9 @@ function assertClean(label: string, r: CliRun): void {
 }
 
 let template: string | undefined;
+globalThis.addEventListener("unload", () => {
+  if (template) Deno.removeSync(template, { recursive: true });
+});
 
 /** A healthy workspace: sources, lexical + hash-vector indexes, a durable message, learnt tool state. */
 async function healthyTemplate(): Promise<string> {
@@ -237,7 +240,6 @@ Deno.test("corruption matrix: .dspy_rl_state.json × {garbage, wrong shape, zero
       await Deno.remove(ws, { recursive: true });
     }
   }
-  if (template) await Deno.remove(template, { recursive: true }).catch(() => {});
 });
 
 Deno.test("corruption matrix: the status server answers 503 naming the damaged KV and the repair", async () => {

@@ -78,7 +78,34 @@ Deno.test("one client address may hold at most maxRequestsPerClient requests; st
       ac.abort();
       await res.body?.cancel().catch(() => {});
     }
-    // Ordinary requests release their slot as soon as they are answered.
+    // Refusals before routing (413, 415, 404) and ordinary requests release their slot at once.
+    const host = `127.0.0.1:${s.port}`;
+    for (let i = 0; i < 10; i++) {
+      for (
+        const [req, want] of [
+          [
+            buildRequest("POST", "/api/debug/trace", {
+              host,
+              "content-type": "application/json",
+              "content-length": "99999999",
+            }),
+            413,
+          ],
+          [
+            buildRequest("POST", "/api/debug/trace", {
+              host,
+              "content-type": "text/plain",
+              "content-length": "2",
+            }, "{}"),
+            415,
+          ],
+          [buildRequest("GET", "/nope", { host }), 404],
+        ] as const
+      ) {
+        const r = await rawRequest(s.port, req);
+        assert.equal(r.kind === "response" ? r.status : r.kind, want);
+      }
+    }
     await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 20; i++) {
       const r = await fetch(`${s.url}/health`);
