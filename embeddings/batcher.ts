@@ -1,7 +1,7 @@
 /**
  * Dynamic batching for an embedding model: requests that arrive together are merged into one model call
- * (up to `maxBatch` texts, waiting at most `maxWaitMs` for companions when the model is idle), and the
- * vectors are split back per request — the scheme text-embeddings-inference and Triton use. While a call
+ * (up to `maxBatch` texts, waiting at most `maxWaitMs` for companions when the model is idle, or less once
+ * as many requests wait as went into the previous call), and the vectors are split back per request — the scheme text-embeddings-inference and Triton use. While a call
  * runs, new requests queue up and go in the next call as soon as it ends (they have already waited). The
  * queue is bounded in texts: past `maxQueue` a submit fails at once with {@link QueueFullError} (the server
  * answers 503 + `Retry-After`), so memory never grows without bound. With `batching: false` every request
@@ -86,6 +86,8 @@ export function createBatcher(
   let closed = false;
   /** Mean milliseconds per text of recent calls (for Retry-After). */
   let msPerText = 1;
+  /** Requests in the last model call: how many clients are likely to come back together. */
+  let lastRequests = 0;
 
   const take = (): { item: Item; from: number; to: number }[] => {
     const parts: { item: Item; from: number; to: number }[] = [];
@@ -112,6 +114,7 @@ export function createBatcher(
     if (parts.length === 0) return;
     const texts: string[] = [];
     for (const p of parts) for (let i = p.from; i < p.to; i++) texts.push(p.item.texts[i]);
+    lastRequests = parts.length;
     running++;
     const started = performance.now();
     let call: Promise<Float32Array[]>;
@@ -155,8 +158,9 @@ export function createBatcher(
   /** Starts calls while there is capacity; `afterCall`: queued requests already waited, run them now. */
   const schedule = (afterCall = false) => {
     while (running < concurrency && queue.length > 0) {
-      if (batching && !afterCall && depth < maxBatch && running === 0) {
-        // Idle model, partial batch: give companions maxWaitMs to arrive.
+      if (batching && !afterCall && depth < maxBatch && running === 0 && queue.length < lastRequests) {
+        // Idle model, partial batch: give companions maxWaitMs to arrive — unless as many requests are
+        // waiting as went into the last call (closed-loop clients are all back, or a lone client).
         timer ??= setTimeout(() => {
           timer = null;
           run();

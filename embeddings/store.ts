@@ -150,21 +150,22 @@ export async function checkStoreModel(root: string, model: string, dim?: number)
   const h = await storeHeader(root);
   if (!h) return;
   if (h.model !== model || (dim !== undefined && h.dim !== dim)) {
+    const asked = dim === undefined ? `model '${model}'` : describe({ model, dim });
+    const use = h.backend === "hash"
+      ? `--backend hash --dim ${h.dim}`
+      : `--backend ${h.backend} --model ${h.modelPath ?? h.model}`;
     throw new StoreMismatchError(
-      `the vector store ${storeDir(root)} holds ${describe(h)}, not ${
-        describe({ model, dim: dim ?? h.dim })
-      }: ` +
-        `use the store's model (--model ${h.model}${
-          h.backend !== "local" ? ` --backend ${h.backend}` : ""
-        }), ` +
-        `or move the folder away to start a new store with this model`,
+      `the vector store ${storeDir(root)} holds ${describe(h)}, not ${asked}: write it with the store's ` +
+        `model (${use}), or move the folder away to start a new store with this model`,
     );
   }
 }
 
-async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+/** Writes everything, synchronously: a batch is tens of KB into the page cache, and a synchronous write
+ * skips the blocking-pool round trip that made the worker wait on every batch. */
+function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
   let off = 0;
-  while (off < bytes.length) off += await f.write(bytes.subarray(off));
+  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
 }
 
 /** Options for {@link openStoreWriter}. */
@@ -230,7 +231,7 @@ export async function openStoreWriter(root: string, options: StoreWriterOptions)
     };
     const vec = await Deno.open(base + ".f32", { create: true, append: true });
     const meta = await Deno.open(base + ".jsonl", { create: true, append: true });
-    await writeAll(meta, enc.encode(JSON.stringify(header) + "\n"));
+    writeAll(meta, enc.encode(JSON.stringify(header) + "\n"));
     files = { meta, vec };
     rowsInShard = 0;
   };
@@ -264,9 +265,9 @@ export async function openStoreWriter(root: string, options: StoreWriterOptions)
       if (files === null || rowsInShard >= SHARD_ROWS) await openShard();
       const f = files!;
       try {
-        await writeAll(f.vec, vecBytes);
+        writeAll(f.vec, vecBytes);
         if (fsync) await f.vec.syncData();
-        await writeAll(f.meta, enc.encode(lines));
+        writeAll(f.meta, enc.encode(lines));
         if (fsync) await f.meta.syncData();
       } catch (err) {
         files = null; // a failed write leaves a torn tail: continue in a fresh shard

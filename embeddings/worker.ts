@@ -75,7 +75,34 @@ export interface EmbedWorkerResult {
   reason: "idle" | "signal" | "closed";
 }
 
-const sleep = (ms: number) => new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms));
+/**
+ * Waits for `p`, at most `ms` (then "timeout"), or until `signal` aborts ("abort"). The timer and the abort
+ * listener are removed when it settles: racing a long-lived promise on every batch would pile up reactions
+ * that keep each batch's messages reachable (a leak that grew RSS by the megabyte).
+ */
+function within<T>(p: Promise<T>, ms: number | null, signal?: AbortSignal): Promise<T | "timeout" | "abort"> {
+  if (signal?.aborted) return Promise.resolve("abort");
+  return new Promise((resolve, reject) => {
+    const timer = ms === null ? null : setTimeout(() => done("timeout"), ms);
+    const onAbort = () => done("abort");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let settled = false;
+    function done(v: T | "timeout" | "abort") {
+      if (settled) return;
+      settled = true;
+      if (timer !== null) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(v);
+    }
+    p.then(done, (err) => {
+      if (settled) return;
+      settled = true;
+      if (timer !== null) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      reject(err);
+    });
+  });
+}
 
 /**
  * Runs the worker until it is idle for `exitWhenIdleSec`, the signal aborts, or the subscription closes.
@@ -125,11 +152,16 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     dlq_records: 0,
     lag: 0,
     last_flush_ts: null,
+    rss_bytes: 0,
+    heap_used_bytes: 0,
   };
   const intervalSec = options.metricsIntervalSec ?? 1;
   let writing: Promise<void> = Promise.resolve();
   const snapshot = () => {
     metrics.ts = Date.now() / 1000;
+    const mem = Deno.memoryUsage();
+    metrics.rss_bytes = mem.rss;
+    metrics.heap_used_bytes = mem.heapUsed;
     metrics.lag = bus.metrics().groups[inputTopic]?.[group]?.lag ?? metrics.lag;
     if (intervalSec > 0) {
       const copy = { ...metrics };
@@ -164,9 +196,15 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     metrics.dlq_records++;
   };
 
-  const processBatch = async (msgs: BusMessage[]) => {
+  let lastCommit: Promise<void> = Promise.resolve();
+  type Item = { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array };
+  /** The model call of one batch; calls run one after another (`embedChain`). */
+  let embedChain: Promise<unknown> = Promise.resolve();
+
+  /** Parses, looks texts up in the cache and starts the model call for the rest (after the previous one). */
+  const startBatch = (msgs: BusMessage[]) => {
     metrics.records_in += msgs.length;
-    const valid: { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array }[] = [];
+    const valid: Item[] = [];
     let dead = 0;
     for (const msg of msgs) {
       const rec = parseInputRecord(msg.value);
@@ -181,30 +219,43 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
       valid.push({ msg, rec, hash, vec });
     }
     const todo = valid.filter((v) => v.vec === undefined);
+    const embedded: Promise<string | null> = todo.length === 0
+      ? Promise.resolve(null)
+      : embedChain.then(async () => {
+        const started = performance.now();
+        try {
+          const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
+          if (vecs.length !== todo.length) {
+            throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
+          }
+          const out = vecs.map((v) => options.normalize ? normalize(v) : v);
+          if (out.some((v) => v.length === 0)) throw new Error("the embedder returned an empty vector");
+          todo.forEach((t, i) => (t.vec = out[i]));
+          for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
+          return null;
+        } catch (err) {
+          return err instanceof Error ? err.message : String(err);
+        } finally {
+          metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+        }
+      });
+    embedChain = embedded;
+    return { msgs, valid, todo, dead, embedded };
+  };
+
+  /** Waits for the model call, writes the store, publishes, and only then acknowledges the batch. */
+  const finishBatch = async (job: ReturnType<typeof startBatch>) => {
+    const { msgs, valid, todo } = job;
+    let dead = job.dead;
     let ok = valid;
-    if (todo.length > 0) {
-      const started = performance.now();
-      try {
-        const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
-        if (vecs.length !== todo.length) {
-          throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
-        }
-        todo.forEach((t, i) => {
-          const v = options.normalize ? normalize(vecs[i]) : vecs[i];
-          if (v.length === 0) throw new Error("the embedder returned an empty vector");
-          t.vec = v;
-        });
-        for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
-      } catch (err) {
-        metrics.failures++;
-        const why = err instanceof Error ? err.message : String(err);
-        for (const t of todo) {
-          deadLetter(t.msg, "embedding_failed", why);
-          dead++;
-        }
-        ok = valid.filter((v) => v.vec !== undefined);
+    const failed = await job.embedded;
+    if (failed !== null) {
+      metrics.failures++;
+      for (const t of todo) {
+        deadLetter(t.msg, "embedding_failed", failed);
+        dead++;
       }
-      metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+      ok = valid.filter((v) => v.vec !== undefined);
     }
     const now = Date.now() / 1000;
     if (ok.length > 0) {
@@ -240,8 +291,12 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     metrics.records_out += ok.length;
     // Dead letters are written before the offsets move past them.
     if (dead > 0) await bus.flush();
+    // Acknowledged only now, after the store write: the offset can never pass a record that is not stored.
+    // The commit starts at once and overlaps the next batch; that batch waits for it before committing its
+    // own, so a crash repeats at most the last two batches (and the upsert makes that harmless).
     member.ack(msgs);
-    await member.commit();
+    await lastCommit;
+    lastCommit = member.commit().catch(() => {});
     metrics.batches++;
     metrics.last_flush_ts = now;
     options.onBatch?.(metrics);
@@ -268,17 +323,14 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   };
 
   let pending: Promise<BusMessage[]> | null = null;
+  let previous: Promise<void> = Promise.resolve();
   let reason: EmbedWorkerResult["reason"] = "closed";
-  const aborted = new Promise<"abort">((resolve) => {
-    if (options.signal?.aborted) resolve("abort");
-    options.signal?.addEventListener("abort", () => resolve("abort"), { once: true });
-  });
   try {
     for (;;) {
       const first: Promise<BusMessage[]> = pending ?? member.nextBatch(batchSize);
       pending = first;
-      const idleMs = options.exitWhenIdleSec !== undefined ? options.exitWhenIdleSec * 1000 : 2 ** 31 - 1;
-      const r = await Promise.race([first, sleep(idleMs), aborted]);
+      const idleMs = options.exitWhenIdleSec !== undefined ? options.exitWhenIdleSec * 1000 : null;
+      const r = await within(first, idleMs, options.signal);
       if (r === "abort") {
         reason = "signal";
         break;
@@ -298,23 +350,32 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
         const left = deadline - performance.now();
         if (left <= 0) break;
         const more = member.nextBatch(batchSize - msgs.length);
-        const got = await Promise.race([more, sleep(left)]);
-        if (got === "timeout") {
+        const got = await within(more, left);
+        if (got === "timeout" || got === "abort") {
           pending = more; // its messages start the next batch
           break;
         }
         if (got.length === 0) break;
         msgs.push(...got);
       }
-      await processBatch(msgs);
+      // Two batches in flight at most: this one's model call overlaps the previous one's store write,
+      // publish and commit (the model runs on native threads; the rest runs here).
+      const job = startBatch(msgs);
+      const done = previous.then(() => finishBatch(job));
+      done.catch(() => {}); // awaited below (next batch or exit); this only keeps it from counting as unhandled
+      await previous;
+      previous = done;
       if (options.signal?.aborted) {
         reason = "signal";
         break;
       }
     }
+    await previous;
   } finally {
+    await previous.catch(() => {});
     if (timer !== null) clearInterval(timer);
     // Messages taken but not processed are given back: the group redelivers them (durable: from the log).
+    await lastCommit;
     member.close();
     store.close();
     await (probe as KafkaLagProbe | null)?.close();

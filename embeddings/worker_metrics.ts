@@ -34,6 +34,9 @@ export interface EmbedWorkerMetrics {
   /** Messages of the input topic not yet acknowledged by the group (as this worker's bus sees it). */
   lag: number;
   last_flush_ts: number | null;
+  /** Process memory at the snapshot. */
+  rss_bytes: number;
+  heap_used_bytes: number;
 }
 
 /** Folder of the snapshots. */

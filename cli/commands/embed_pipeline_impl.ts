@@ -67,9 +67,9 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
     "exit-when-idle": { type: "string" },
     kafka: { type: "boolean" },
   }, { max: 0 });
-  const url = values["infermesh-url"] ?? env("INFERMESH_URL");
-  const model = values.model ?? env("EMBED_MODEL") ?? env("MODEL_ID");
-  const modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
+  let url = values["infermesh-url"] ?? env("INFERMESH_URL");
+  let model = values.model ?? env("EMBED_MODEL") ?? env("MODEL_ID");
+  let modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
   let backend = (values.backend ?? env("EMBED_BACKEND") ?? "auto").toLowerCase();
   if (!["auto", "local", "infermesh", "hash"].includes(backend)) {
     throw new UsageError(`embed worker: unknown backend '${backend}': use auto, local, infermesh or hash`);
@@ -77,8 +77,13 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
   if (backend === "auto") {
     // The store's own backend first, so a restarted worker keeps writing what the store holds.
     const h = await storeHeader(ctx.workspace);
-    if (h && !values.model && !modelPath && !url) backend = h.backend;
-    else if (url) backend = "infermesh";
+    if (h && !model && !modelPath && !url) {
+      // Keep writing what the store holds: its backend, model, model folder and server.
+      backend = h.backend;
+      if (h.backend !== "hash") model = h.model;
+      modelPath = h.modelPath;
+      url = h.url;
+    } else if (url) backend = "infermesh";
     else if (modelPath || model || !("searched" in await resolveLocalModel(DEFAULT_LOCAL_MODEL))) {
       backend = "local";
     } else {

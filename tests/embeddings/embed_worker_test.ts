@@ -6,6 +6,7 @@ import { closeAllKv } from "../../core/kv.ts";
 import {
   createHashEmbedder,
   type Embedder,
+  ingestPath,
   loadStore,
   openStoreWriter,
   runEmbedWorker,
@@ -89,9 +90,11 @@ Deno.test("embed worker: 5,000 records, SIGKILL midway, restart: every doc_id st
     const ids = store.records.map((r) => r.doc_id);
     assert.equal(ids.length, 5000);
     assert.equal(new Set(ids).size, 5000);
-    for (let i = 0; i < 5000; i++) assert.ok(ids.includes(`doc-${i}`) || false, `doc-${i}`);
-    // Offsets moved only after store writes: the restart redid at most the batch in flight at the kill.
-    assert.ok(store.rows - 5000 <= 10, `${store.rows - 5000} rows written twice`);
+    const idSet = new Set(ids);
+    for (let i = 0; i < 5000; i++) assert.ok(idSet.has(`doc-${i}`), `doc-${i}`);
+    // Offsets moved only after store writes, committed batch by batch: the restart redid at most the
+    // last two or three batches (of 10) stored but not yet committed at the kill, never the whole topic.
+    assert.ok(store.rows - 5000 <= 30, `${store.rows - 5000} rows written twice`);
     assert.equal(m.records_out + atKill - (store.rows - 5000), 5000);
 
     const stats = await runDspy(["--workspace", ws, "embed", "stats", "--json"], { env: TEST_ENV });
@@ -339,6 +342,21 @@ Deno.test("status server: embed worker metrics from another process in /metrics;
     assert.equal((await getJson(`${s.url}/api/knn/query`)).status, 400);
     assert.equal((await getJson(`${s.url}/api/knn/query?q=x&k=0`)).status, 400);
 
+    // A worker started without --backend keeps writing with the store's own backend and model.
+    await Deno.writeTextFile(join(ws, "more.txt"), "one more line\nand another\n");
+    assert.equal(
+      (await runDspy(["--workspace", ws, "embed", "ingest", "more.txt"], { env: TEST_ENV })).code,
+      0,
+    );
+    const again = await runDspy(["--workspace", ws, "embed", "worker", "--exit-when-idle", "1", "--json"], {
+      env: TEST_ENV,
+      unsetEnv: ["INFERMESH_URL", "EMBED_BACKEND", "EMBED_MODEL"],
+    });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).model, "hash-256");
+    assert.equal(JSON.parse(again.stdout).records_out, 2);
+    assert.equal((await loadStore(ws))!.records.length, 202);
+
     const cli = await runDspy([
       "--workspace",
       ws,
@@ -362,5 +380,39 @@ Deno.test("status server: embed worker metrics from another process in /metrics;
     });
   } finally {
     await Deno.remove(empty, { recursive: true });
+  }
+});
+
+Deno.test("embed ingest: a code folder becomes one record per index chunk; JSONL lines without text are counted", async () => {
+  const ws = await tempWorkspace();
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  try {
+    await Deno.mkdir(join(ws, "src"));
+    await Deno.writeTextFile(join(ws, "src", "a.ts"), "export function one() {\n  return 1;\n}\n");
+    await Deno.writeTextFile(join(ws, "src", "b.py"), "def two():\n    return 2\n");
+    const r = await ingestPath(join(ws, "src"), { bus, topic: "folder_in" });
+    // The topic is durable now: a group reads the published records from its log.
+    const seen = bus.subscribeGroup<Record<string, unknown>>("folder_in", "g");
+    assert.equal(r.kind, "folder");
+    assert.equal(r.published, 2);
+    const got = await seen.nextBatch(10);
+    const ids = got.map((m) => m.value.doc_id).sort();
+    assert.deepEqual(ids, ["a.ts:1-3", "b.py:1-2"]);
+    assert.match(
+      String(got.find((m) => m.value.path === "a.ts")!.value.text),
+      /^a\.ts one\nexport function one/,
+    );
+    seen.close();
+
+    await Deno.writeTextFile(join(ws, "x.jsonl"), `{"text":"ok"}\nnot json\n{"no":"text"}\n"a string"\n`);
+    const j = await ingestPath(join(ws, "x.jsonl"), { bus, topic: "folder_in" });
+    assert.equal(j.published, 2);
+    assert.equal(j.skippedCount, 2);
+    assert.deepEqual(j.skipped.map((s) => s.line), [2, 3]);
+    await assert.rejects(ingestPath(join(ws, "missing.jsonl"), { bus }), /does not exist/);
+  } finally {
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
   }
 });

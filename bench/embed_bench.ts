@@ -1,0 +1,495 @@
+/**
+ * Embeddings pipeline benchmark (`deno task bench:embed`). Every figure is a ratio against a baseline
+ * measured in the same run, the cases interleaved round by round, medians reported:
+ *
+ * 1. `embed serve` (a subprocess, tiny ONNX model), 64 concurrent clients sending one text each: requests/s
+ *    with dynamic batching vs `--no-batching` (goal ≥ 3×).
+ * 2. The same server with 4 clients sending batches of 64 texts: texts/s vs the in-process embedder on
+ *    batches of 64 (goal ≥ 0.7×).
+ * 3. The embed worker end to end (records on a durable topic → store): records/s with the hash backend
+ *    (goal ≥ 20,000/s) and with the tiny model vs the slower of the embedder's own batch throughput and the
+ *    durable topic's consume throughput (a committing group member that does nothing else) (goal ≥ 0.8×).
+ * 4. RSS of a worker process while 200,000 records stream through it (goal: flat within ±20 MB).
+ *
+ * Usage: `deno run -A bench/embed_bench.ts [--json] [--quick] [--rounds N]`
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startBus } from "../bus/mod.ts";
+import { closeAllKv } from "../core/kv.ts";
+import {
+  createHashEmbedder,
+  createLocalEmbedder,
+  type Embedder,
+  ingestPath,
+  readWorkerMetrics,
+  runEmbedWorker,
+  storeDir,
+} from "../embeddings/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    json: { type: "boolean", default: false },
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+  },
+});
+const quick = values.quick;
+const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
+const log = values.json ? (_: string) => {} : (line: string) => console.error(line);
+const TINY = fileURLToPath(new URL("../tests/fixtures/tiny-bert", import.meta.url));
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const words = "retry backoff kafka consumer offset commit topic message batch vector search index embed model"
+  .split(
+    " ",
+  );
+const textOf = (i: number) => `${words[i % 14]} ${words[(i * 7) % 14]} record ${i} ${words[(i * 3) % 14]}`;
+
+/**
+ * CPU seconds (user + system, all threads) a process has used, from /proc. On a shared, overloaded machine
+ * the work done per CPU second is a steadier measure of efficiency than wall-clock rates, so the bench
+ * reports both.
+ */
+function cpuSeconds(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (CLK_TCK 100)
+}
+
+/** A rate measured both ways. */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 1 + 2: the server.
+
+async function startServe(extra: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "embed", "serve", "--port", "0", "--model", `tiny=${TINY}`, "--json", ...extra],
+    stdout: "piped",
+    stderr: "inherit",
+    env: { INFERMESH_API_KEY: "" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("embed serve exited");
+    text += value;
+  }
+  reader.releaseLock();
+  return {
+    url: JSON.parse(text).url,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+let wrkDir: string | null = null;
+const hasWrk = (() => {
+  try {
+    return new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync() !==
+      null;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * `clients` connections POSTing `perRequest` texts each for `ms`: requests/s and texts/s. Uses wrk (a C load
+ * generator: the client must not be the bottleneck on a 2-core machine), else fetch loops in this process.
+ */
+async function load(server: { url: string; pid: number }, clients: number, perRequest: number, ms: number) {
+  const cpu0 = cpuSeconds(server.pid);
+  const r = await loadOnly(server.url, clients, perRequest, ms);
+  const cpu = Math.max(0.01, cpuSeconds(server.pid) - cpu0);
+  return { ...r, rpcs: (r.rps * ms) / 1000 / cpu, tpcs: (r.tps * ms) / 1000 / cpu };
+}
+
+async function loadOnly(url: string, clients: number, perRequest: number, ms: number) {
+  if (hasWrk) {
+    wrkDir ??= await Deno.makeTempDir({ prefix: "dspy-embed-wrk-" });
+    const script = join(wrkDir, `post-${perRequest}.lua`);
+    const body = JSON.stringify({ inputs: Array.from({ length: perRequest }, (_, i) => textOf(i)) });
+    await Deno.writeTextFile(
+      script,
+      `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${
+        JSON.stringify(body)
+      }\n`,
+    );
+    const out = await new Deno.Command("wrk", {
+      args: ["-t1", `-c${clients}`, `-d${Math.max(1, Math.round(ms / 1000))}s`, "-s", script, `${url}/embed`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+    if (!Number.isFinite(rps) || /Non-2xx/.test(text)) throw new Error(`wrk failed: ${text}`);
+    return { rps, tps: rps * perRequest };
+  }
+  const end = performance.now() + ms;
+  let requests = 0;
+  let failed = 0;
+  let n = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (performance.now() < end) {
+      const inputs = Array.from({ length: perRequest }, () => textOf(n++));
+      const res = await fetch(`${url}/embed`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ inputs }),
+      });
+      await res.arrayBuffer();
+      if (res.ok) requests++;
+      else failed++;
+    }
+  }));
+  const sec = (performance.now() - started) / 1000;
+  if (failed) throw new Error(`${failed} requests failed during the load`);
+  return { rps: requests / sec, tps: (requests * perRequest) / sec };
+}
+
+async function inProcessTexts(embedder: Embedder, batch: number, ms: number): Promise<Rate> {
+  const cpu0 = cpuSeconds("self");
+  const end = performance.now() + ms;
+  const started = performance.now();
+  let texts = 0;
+  let n = 0;
+  while (performance.now() < end) {
+    await embedder.embed(Array.from({ length: batch }, () => textOf(n++)));
+    texts += batch;
+  }
+  return { wall: texts / ((performance.now() - started) / 1000), cpu: texts / (cpuSeconds("self") - cpu0) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3: the worker.
+
+async function consumeBaseline(ws: string, topic: string, n: number, group: string): Promise<Rate> {
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  try {
+    const member = bus.subscribeGroup(topic, group, { ack: "manual", maxsize: 1000 });
+    const started = performance.now();
+    const cpu0 = cpuSeconds("self");
+    let got = 0;
+    while (got < n) {
+      const batch = await member.nextBatch(64);
+      got += batch.length;
+      member.ack(batch);
+      await member.commit();
+    }
+    const rate = { wall: n / ((performance.now() - started) / 1000), cpu: n / (cpuSeconds("self") - cpu0) };
+    member.close();
+    return rate;
+  } finally {
+    await bus.close();
+  }
+}
+
+async function workerRun(
+  ws: string,
+  topic: string,
+  n: number,
+  embedder: Embedder,
+  group: string,
+): Promise<Rate> {
+  await Deno.remove(storeDir(ws), { recursive: true }).catch(() => {});
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  const ac = new AbortController();
+  let started = 0;
+  let finished = 0;
+  try {
+    const run = runEmbedWorker({
+      bus,
+      workspace: ws,
+      embedder,
+      inputTopic: topic,
+      group,
+      batchSize: 64,
+      maxWaitSec: 0.05,
+      metricsIntervalSec: 0,
+      signal: ac.signal,
+      onBatch(m) {
+        if (started === 0) started = performance.now();
+        if (m.records_out >= n && finished === 0) {
+          finished = performance.now();
+          ac.abort();
+        }
+      },
+    });
+    const t0 = performance.now();
+    const cpu0 = cpuSeconds("self");
+    await run;
+    const cpu = cpuSeconds("self") - cpu0;
+    // The first batch's own time counts too: measure from the start of the run.
+    return { wall: n / (((finished || performance.now()) - t0) / 1000), cpu: n / cpu };
+  } finally {
+    await bus.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+const result: Record<string, unknown> = { rounds, machine_load: Deno.loadavg() };
+const tiny = await createLocalEmbedder({ modelPath: TINY, batchSize: 64 });
+await tiny.embed(["warm up"]);
+
+// 1 + 2
+{
+  const ms = quick ? 1500 : 3000;
+  const batching = await startServe([]);
+  const noBatching = await startServe(["--no-batching"]);
+  type Row = { batched: Rate; unbatched: Rate; server64: Rate; inproc64: Rate; inproc1: Rate };
+  const rows: Row[] = [];
+  try {
+    await load(batching, 8, 1, 300);
+    await load(noBatching, 8, 1, 300);
+    for (let r = 0; r < rounds; r++) {
+      const b = await load(batching, 64, 1, ms);
+      const u = await load(noBatching, 64, 1, ms);
+      const s = await load(batching, 4, 64, ms);
+      const p = await inProcessTexts(tiny, 64, ms);
+      const p1 = await inProcessTexts(tiny, 1, ms);
+      rows.push({
+        inproc1: p1,
+        batched: { wall: b.rps, cpu: b.rpcs },
+        unbatched: { wall: u.rps, cpu: u.rpcs },
+        server64: { wall: s.tps, cpu: s.tpcs },
+        inproc64: p,
+      });
+      log(
+        `round ${r + 1}: 64 clients x 1 text: batching ${b.rps.toFixed(0)} req/s (${
+          b.rpcs.toFixed(0)
+        }/CPU-s), ` +
+          `no batching ${u.rps.toFixed(0)} req/s (${u.rpcs.toFixed(0)}/CPU-s); batches of 64: server ` +
+          `${s.tps.toFixed(0)} texts/s (${s.tpcs.toFixed(0)}/CPU-s), in-process ${
+            p.wall.toFixed(0)
+          } texts/s ` +
+          `(${p.cpu.toFixed(0)}/CPU-s)`,
+      );
+    }
+  } finally {
+    await batching.stop();
+    await noBatching.stop();
+  }
+  const both = (f: (x: Row) => [Rate, Rate]) => ({
+    wall: r2(median(rows.map((x) => f(x)[0].wall / f(x)[1].wall))),
+    cpu: r2(median(rows.map((x) => f(x)[0].cpu / f(x)[1].cpu))),
+  });
+  result.server = {
+    client: hasWrk ? "wrk" : "fetch",
+    batching_rps: Math.round(median(rows.map((x) => x.batched.wall))),
+    no_batching_rps: Math.round(median(rows.map((x) => x.unbatched.wall))),
+    batching_ratio: both((x) => [x.batched, x.unbatched]),
+    server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.server64.wall))),
+    in_process_texts_per_s_batch64: Math.round(median(rows.map((x) => x.inproc64.wall))),
+    server_to_in_process_ratio: both((x) => [x.server64, x.inproc64]),
+    // The ceiling for batching with this model: one call of 64 texts vs 64 calls of one, in-process.
+    model_batch64_vs_single_ratio: both((x) => [x.inproc64, x.inproc1]),
+  };
+}
+
+// 3
+{
+  const n = quick ? 10_000 : 30_000;
+  const ws = await Deno.makeTempDir({ prefix: "dspy-embed-bench-" });
+  try {
+    const file = join(ws, "in.jsonl");
+    await Deno.writeTextFile(
+      file,
+      Array.from({ length: n }, (_, i) => JSON.stringify({ text: textOf(i), doc_id: `d${i}` })).join("\n") +
+        "\n",
+    );
+    const bus = await startBus({
+      workspace: ws,
+      backend: "local",
+      metricsIntervalSec: 0,
+      routeEvents: false,
+    });
+    await ingestPath(file, { bus, topic: "bench_input" });
+    await bus.close();
+    type Row = { consume: Rate; embedder: Rate; hash: Rate; tiny: Rate };
+    const rows: Row[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const consume = await consumeBaseline(ws, "bench_input", n, `consume-${r}`);
+      const embedder = await inProcessTexts(tiny, 64, quick ? 1500 : 3000);
+      const hash = await workerRun(ws, "bench_input", n, createHashEmbedder(), `hash-${r}`);
+      const t = await workerRun(ws, "bench_input", n, tiny, `tiny-${r}`);
+      rows.push({ consume, embedder, hash, tiny: t });
+      const f = (x: Rate) => `${x.wall.toFixed(0)}/s (${x.cpu.toFixed(0)}/CPU-s)`;
+      log(
+        `round ${r + 1}: durable consume ${f(consume)}, tiny embedder ${f(embedder)}, worker hash ${
+          f(hash)
+        }, ` +
+          `worker tiny ${f(t)}`,
+      );
+    }
+    const med = (g: (x: Row) => Rate) => ({
+      wall: Math.round(median(rows.map((x) => g(x).wall))),
+      cpu: Math.round(median(rows.map((x) => g(x).cpu))),
+    });
+    const bottleneck = (x: Row, k: "wall" | "cpu") => x.tiny[k] / Math.min(x.consume[k], x.embedder[k]);
+    result.worker = {
+      records: n,
+      durable_consume_per_s: med((x) => x.consume),
+      tiny_embedder_texts_per_s: med((x) => x.embedder),
+      hash_worker_records_per_s: med((x) => x.hash),
+      tiny_worker_records_per_s: med((x) => x.tiny),
+      tiny_worker_to_bottleneck_ratio: {
+        wall: r2(median(rows.map((x) => bottleneck(x, "wall")))),
+        cpu: r2(median(rows.map((x) => bottleneck(x, "cpu")))),
+      },
+      // CPU per record of the worker vs consuming + embedding it (their costs add up when nothing overlaps).
+      tiny_worker_cpu_to_sum_of_parts: r2(
+        median(rows.map((x) => x.tiny.cpu * (1 / x.consume.cpu + 1 / x.embedder.cpu))),
+      ),
+    };
+  } finally {
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+}
+
+// 4
+{
+  const total = quick ? 40_000 : 200_000;
+  const ws = await Deno.makeTempDir({ prefix: "dspy-embed-rss-" });
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  await bus.configureTopic("embedding_input", { durable: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--workspace", ws, "embed", "worker", "--backend", "hash", "--json"],
+    stdout: "piped",
+    stderr: "null",
+    env: { BUS_METRICS_INTERVAL: "0" },
+  }).spawn();
+  /** VmRSS, and its anonymous part (heap, native allocations) vs file-backed pages (mapped files). */
+  const mem = () => {
+    try {
+      const st = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+      return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
+    } catch {
+      return { rss: NaN, anon: NaN, file: NaN };
+    }
+  };
+  const samples: { done: number; rss: number; anon: number; file: number; heap: number }[] = [];
+  let done = 0;
+  const sampler = setInterval(async () => {
+    const ms = await readWorkerMetrics(ws);
+    done = ms[0]?.records_out ?? 0;
+    samples.push({ done, ...mem(), heap: (ms[0]?.heap_used_bytes ?? NaN) / 1024 / 1024 });
+  }, 250);
+  try {
+    // Produce in chunks, keeping the lag under 50,000 (the topic keeps 100,000 messages).
+    for (let i = 0; i < total; i += 10_000) {
+      while (i - done > 50_000) await new Promise((r) => setTimeout(r, 100));
+      const pubs: Promise<void>[] = [];
+      for (let j = i; j < i + 10_000; j++) {
+        const p = bus.publish("embedding_input", { text: textOf(j), doc_id: `r${j}` });
+        if (p) pubs.push(p);
+      }
+      await Promise.all(pubs);
+    }
+    while (done < total) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    clearInterval(sampler);
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+  const valid = samples.filter((s) => Number.isFinite(s.rss));
+  // Warm-up: V8 sizes its heap, the vector cache and SQLite's page cache fill; flatness is judged after it.
+  const warm = valid.filter((s) => s.done >= total * 0.25);
+  const base = warm[0]?.rss ?? NaN;
+  const after = warm.map((s) => s.rss);
+  result.rss = {
+    records: total,
+    rss_at_25pct_mb: r2(base),
+    rss_max_after_mb: r2(Math.max(...after)),
+    rss_min_after_mb: r2(Math.min(...after)),
+    rss_end_mb: r2(after.at(-1) ?? NaN),
+    spread_mb: r2(Math.max(...after) - Math.min(...after)),
+    anon_spread_mb: r2(Math.max(...warm.map((x) => x.anon)) - Math.min(...warm.map((x) => x.anon))),
+    heap_at_25pct_mb: r2(warm[0]?.heap ?? NaN),
+    heap_end_mb: r2(warm.at(-1)?.heap ?? NaN),
+    by_quarter: [0.25, 0.5, 0.75, 1].map((q) => {
+      const s = valid.find((x) => x.done >= total * q) ?? valid.at(-1)!;
+      return {
+        records: s.done,
+        rss_mb: r2(s.rss),
+        anon_mb: r2(s.anon),
+        file_mb: r2(s.file),
+        heap_mb: r2(s.heap),
+      };
+    }),
+  };
+}
+
+await tiny.dispose();
+if (wrkDir) await Deno.remove(wrkDir, { recursive: true });
+if (values.json) console.log(JSON.stringify(result));
+else {
+  type R = { wall: number; cpu: number };
+  const s = result.server as
+    & { batching_rps: number; no_batching_rps: number; batching_ratio: R }
+    & Record<
+      string,
+      // deno-lint-ignore no-explicit-any -- a report object read back for printing
+      any
+    >;
+  const w = result.worker as Record<string, R> & { tiny_worker_cpu_to_sum_of_parts: number };
+  const m = result.rss as Record<string, number>;
+  const goal = (ok: boolean) => (ok ? "meets" : "BELOW");
+  const rr = (x: R, g: number) =>
+    `${x.wall}x wall (${goal(x.wall >= g)}), ${x.cpu}x per CPU-s (${goal(x.cpu >= g)})`;
+  console.log(
+    `load average at start: ${(result.machine_load as number[]).map((x) => x.toFixed(2)).join(" ")}`,
+  );
+  console.log(
+    `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s: ` +
+      `${rr(s.batching_ratio, 3)} goal 3x; the model alone, 64-text calls vs one-text calls in-process: ` +
+      `${s.model_batch64_vs_single_ratio.wall}x wall, ${s.model_batch64_vs_single_ratio.cpu}x per CPU-s`,
+  );
+  console.log(
+    `server, batches of 64: ${s.server_texts_per_s_batch64} texts/s vs in-process ${s.in_process_texts_per_s_batch64} ` +
+      `texts/s: ${rr(s.server_to_in_process_ratio, 0.7)} goal 0.7x`,
+  );
+  console.log(
+    `worker, hash backend: ${w.hash_worker_records_per_s.wall} records/s, ${w.hash_worker_records_per_s.cpu} per ` +
+      `CPU-s (goal 20,000/s); durable consume alone ${w.durable_consume_per_s.wall}/s, ` +
+      `${w.durable_consume_per_s.cpu} per CPU-s`,
+  );
+  console.log(
+    `worker, tiny model: ${w.tiny_worker_records_per_s.wall} records/s vs min(embedder ` +
+      `${w.tiny_embedder_texts_per_s.wall}, consume ${w.durable_consume_per_s.wall}): ` +
+      `${rr(w.tiny_worker_to_bottleneck_ratio, 0.8)} goal 0.8x; per CPU-s vs consume + embed ` +
+      `together: ${w.tiny_worker_cpu_to_sum_of_parts}x`,
+  );
+  console.log(
+    `worker RSS over ${m.records} records: ${m.rss_at_25pct_mb} MB at 25%, ${m.rss_min_after_mb}-${m.rss_max_after_mb} MB ` +
+      `after, end ${m.rss_end_mb} MB, spread ${m.spread_mb} MB (${goal(m.spread_mb <= 20)} goal ±20 MB); ` +
+      `anonymous memory spread ${m.anon_spread_mb} MB; V8 heap ${m.heap_at_25pct_mb} -> ${m.heap_end_mb} MB`,
+  );
+  console.log(`  by quarter: ${JSON.stringify((result.rss as { by_quarter: unknown }).by_quarter)}`);
+}
+Deno.exit(0);
