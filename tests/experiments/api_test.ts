@@ -311,3 +311,86 @@ Deno.test("API: admin routes need X-Admin-Key when ADMIN_KEY is set; schedules o
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("API: a sweep runs one cell per model × batch size; cancelling it stops its cells; rl and --store", async () => {
+  const ws = await experimentWorkspace();
+  try {
+    await withServer({ workspace: ws }, async ({ url }) => {
+      const sw = await post(`${url}/api/experiments/sweep`, {
+        dataset_path: "data/d.jsonl",
+        backend: "hash",
+        models: ["hash-64", "hash-128"],
+        batch_sizes: [16, 64],
+      });
+      assert.equal(sw.status, 200, JSON.stringify(sw.body));
+      assert.match(sw.body.id, /^sweep_[0-9a-f]{16}$/);
+      const done = await waitDone(url, sw.body.id);
+      assert.equal(done.status, "done", done.error);
+      assert.equal(done.metrics.cells, 4);
+      assert.equal(done.children.length, 4);
+      assert.deepEqual(
+        done.metrics.results.map((r: { model: string; batch_size: number }) => `${r.model}/${r.batch_size}`),
+        ["hash-64/16", "hash-64/64", "hash-128/16", "hash-128/64"],
+      );
+      const best = done.metrics.best;
+      assert.equal(
+        best.texts_per_s,
+        Math.max(...done.metrics.results.map((r: { texts_per_s: number }) => r.texts_per_s)),
+      );
+      for (const child of done.children) {
+        const c = await statusOf(url, child);
+        assert.equal(c.parent, sw.body.id);
+        assert.equal(c.status, "done");
+        assert.equal(c.metrics.texts, 500);
+      }
+
+      // Cancel a local-model sweep after its first cell: the rest end cancelled.
+      const slow = await post(`${url}/api/experiments/sweep`, {
+        dataset_path: "data/d.jsonl",
+        backend: "local",
+        models: ["models/tiny-bert"],
+        batch_sizes: [1, 1, 1],
+      });
+      assert.equal(slow.status, 200, JSON.stringify(slow.body));
+      const first = await waitFor(
+        async () => {
+          const s = await statusOf(url, slow.body.id);
+          return s.children?.length === 3 && s.status === "running" ? s.children[0] : null;
+        },
+        30_000,
+        "the sweep to start",
+      );
+      await waitFor(async () => (await statusOf(url, first)).status === "running", 30_000, "its first cell");
+      await post(`${url}/api/experiments/cancel`, { id: slow.body.id });
+      const end = await waitDone(url, slow.body.id, 30_000);
+      assert.equal(end.status, "cancelled");
+      for (const child of end.children) assert.equal((await statusOf(url, child)).status, "cancelled");
+
+      const rl = await post(`${url}/api/experiments/run`, {
+        kind: "rl",
+        env: "cartpole",
+        steps: 2048,
+        seed: 3,
+      });
+      const rlDone = await waitDone(url, rl.body.id);
+      assert.equal(rlDone.status, "done", rlDone.error);
+      assert.ok(rlDone.metrics.env_steps >= 2048);
+      assert.equal(typeof rlDone.metrics.mean_return, "number");
+      assert.match(rlDone.metrics.run_id, /^ppo-/);
+
+      const stored = await post(`${url}/api/experiments/run`, {
+        dataset_path: "data/d.jsonl",
+        backend: "hash",
+        store: true,
+        max_count: 100,
+      });
+      assert.equal((await waitDone(url, stored.body.id)).metrics.stored, 100);
+      const knn = await (await fetch(`${url}/api/knn/query?q=kafka%20offset&k=3`)).json();
+      assert.equal(knn.total, 100);
+      assert.equal(knn.hits.length, 3);
+    });
+  } finally {
+    await stopAllRunners();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
