@@ -20,7 +20,7 @@ import { nextFire, parseCron } from "./cron.ts";
 import { specFromArgs } from "./params.ts";
 import { confinePath } from "./paths.ts";
 import { experimentRunner } from "./runner.ts";
-import { createExperiment, getExperiment } from "./store.ts";
+import { createExperiment, getExperiment, nextQueued } from "./store.ts";
 import { type ExperimentSpec, isTerminal, type ScheduleFiring, type ScheduleRecord } from "./types.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -278,7 +278,7 @@ export function startScheduler(
       try {
         await sync();
         const runner = experimentRunner(workspace);
-        if (!runner.busy) void runner.kick();
+        if (!runner.busy && await nextQueued(workspace)) void runner.kick();
       } catch (err) {
         onError(err);
       } finally {

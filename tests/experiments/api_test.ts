@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { loadServedModels, startEmbedServer } from "../../embeddings/mod.ts";
 import { stopAllRunners } from "../../experiments/mod.ts";
+import { saveGuardThresholds } from "../../core/guard.ts";
+import { openWorkspaceKv } from "../../core/kv.ts";
 import { SseReader, withServer } from "../server/helpers.ts";
 import { experimentWorkspace, TINY_BERT, waitFor } from "./helpers.ts";
 
@@ -388,6 +390,25 @@ Deno.test("API: a sweep runs one cell per model × batch size; cancelling it sto
       const knn = await (await fetch(`${url}/api/knn/query?q=kafka%20offset&k=3`)).json();
       assert.equal(knn.total, 100);
       assert.equal(knn.hits.length, 3);
+    });
+  } finally {
+    await stopAllRunners();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("API: a run is refused by guard() when resources are below the workspace's thresholds", async () => {
+  const ws = await experimentWorkspace(20);
+  try {
+    await withServer({ workspace: ws }, async ({ url }) => {
+      const kv = await openWorkspaceKv(ws);
+      await saveGuardThresholds(kv, { min_free_gb: 1e9, min_ram_gb: 0, min_vram_mb: 0 });
+      const r = await post(`${url}/api/experiments/run`, { dataset_path: "data/d.jsonl" });
+      assert.equal(r.status, 200);
+      const end = await waitDone(url, r.body.id);
+      assert.equal(end.status, "failed");
+      assert.match(end.error, /experiment .* refused.*min_free_gb/);
+      assert.equal(end.metrics, null);
     });
   } finally {
     await stopAllRunners();
