@@ -346,9 +346,14 @@ Deno.test("API: a sweep runs one cell per model × batch size; cancelling it sto
         assert.equal(c.metrics.texts, 500);
       }
 
-      // Cancel a local-model sweep after its first cell: the rest end cancelled.
+      // Cancel a local-model sweep while its first cell runs (5,000 texts one at a time): the running cell
+      // and the queued ones end cancelled.
+      await Deno.writeTextFile(
+        `${ws}/data/big.jsonl`,
+        Array.from({ length: 5000 }, (_, i) => JSON.stringify({ text: `text number ${i}` })).join("\n"),
+      );
       const slow = await post(`${url}/api/experiments/sweep`, {
-        dataset_path: "data/d.jsonl",
+        dataset_path: "data/big.jsonl",
         backend: "local",
         models: ["models/tiny-bert"],
         batch_sizes: [1, 1, 1],
@@ -366,7 +371,9 @@ Deno.test("API: a sweep runs one cell per model × batch size; cancelling it sto
       await post(`${url}/api/experiments/cancel`, { id: slow.body.id });
       const end = await waitDone(url, slow.body.id, 30_000);
       assert.equal(end.status, "cancelled");
-      for (const child of end.children) assert.equal((await statusOf(url, child)).status, "cancelled");
+      const cells = await Promise.all(end.children.map((c: string) => statusOf(url, c)));
+      assert.deepEqual(cells.map((c) => c.status), ["cancelled", "cancelled", "cancelled"]);
+      assert.ok(!cells[0].progress || cells[0].progress.done < 5000);
 
       const rl = await post(`${url}/api/experiments/run`, {
         kind: "rl",

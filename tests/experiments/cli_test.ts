@@ -185,17 +185,24 @@ Deno.test("CLI: a killed run is interrupted at the next start; cancel stops a ru
         "20000000",
       ],
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
       stdin: "null",
     }).spawn();
+    const childErr = new Response(child.stderr).text();
+    let childExited = false;
+    child.status.then(() => childExited = true);
     const list = () => json(ws, "experiments", "list");
     const running = await waitFor(
-      async () => (await list()).find((r: { status: string }) => r.status === "running"),
-      60_000,
+      async () => {
+        if (childExited) throw new Error(`the run exited early: ${await childErr}`);
+        return (await list()).find((r: { status: string }) => r.status === "running");
+      },
+      90_000,
       "a running run",
     );
     child.kill("SIGKILL");
     await child.status;
+    await childErr;
     const after = await json(ws, "experiments", "status", running.id);
     assert.equal(after.status, "interrupted");
     assert.match(after.error, new RegExp(`pid ${running.owner.pid}`));
