@@ -88,6 +88,7 @@ export type CommandGroup =
   | "bus"
   | "rl"
   | "embeddings"
+  | "experiments"
   | "server"
   | "system";
 

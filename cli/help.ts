@@ -19,6 +19,7 @@ const GROUP_TITLES: Record<CommandGroup, string> = {
   events: "Events and stats",
   bus: "Streaming bus",
   rl: "Reinforcement learning",
+  experiments: "Experiments and schedules",
   server: "Status server",
   system: "System",
 };

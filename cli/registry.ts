@@ -17,6 +17,7 @@ import { busCommands } from "./commands/bus.ts";
 import { rlCommands } from "./commands/rl.ts";
 import { serverCommands } from "./commands/server.ts";
 import { opsCommands } from "./commands/ops.ts";
+import { experimentsCommands } from "./commands/experiments.ts";
 
 /** Every command, in help order. */
 export const COMMANDS: CommandSpec[] = [
@@ -28,6 +29,7 @@ export const COMMANDS: CommandSpec[] = [
   ...eventCommands,
   ...busCommands,
   ...rlCommands,
+  ...experimentsCommands,
   ...serverCommands,
   ...opsCommands,
   ...systemCommands,

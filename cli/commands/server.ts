@@ -89,19 +89,39 @@ function announce(out: Output, stack: UpListening): void {
   out.info("Press Ctrl-C to stop.");
 }
 
+/**
+ * Runs `fn` with the workspace's experiment schedules registered on Deno.cron and its experiment queue
+ * served by this process (see `experiments/schedules.ts`); stops both when `fn` returns.
+ */
+async function withExperiments<T>(ctx: CommandContext, fn: () => Promise<T>): Promise<T> {
+  const exp = await lazyImport<typeof import("../../experiments/mod.ts")>(
+    new URL("../../experiments/mod.ts", import.meta.url),
+  );
+  const scheduler = exp.startScheduler(ctx.workspace, {
+    onError: (err) => ctx.out.warn(`experiments: ${err}`),
+  });
+  try {
+    return await fn();
+  } finally {
+    scheduler.stop();
+    await exp.stopAllRunners();
+  }
+}
+
 async function up(args: string[], ctx: CommandContext) {
   const { host, port, allowedHosts, allowedOrigins } = hostPort("up", args);
   const { runUp } = await serverRun();
-  const { url } = await runUp({
-    workspace: ctx.workspace,
-    host,
-    port,
-    log: ctx.out,
-    onListening: (stack) => announce(ctx.out, stack),
-    signal: ctx.signal,
-    allowedHosts,
-    allowedOrigins,
-  });
+  const { url } = await withExperiments(ctx, () =>
+    runUp({
+      workspace: ctx.workspace,
+      host,
+      port,
+      log: ctx.out,
+      onListening: (stack) => announce(ctx.out, stack),
+      signal: ctx.signal,
+      allowedHosts,
+      allowedOrigins,
+    }));
   return { ok: true, data: { url } };
 }
 
@@ -119,17 +139,18 @@ async function quickstart(args: string[], ctx: CommandContext) {
     }
   }
   const { runQuickstart } = await serverRun();
-  const result = await runQuickstart({
-    workspace: ctx.workspace,
-    host,
-    port,
-    log: ctx.out,
-    onListening: (stack) => announce(ctx.out, stack),
-    signal: ctx.signal,
-    open: Boolean(values.open),
-    allowedHosts,
-    allowedOrigins,
-  });
+  const result = await withExperiments(ctx, () =>
+    runQuickstart({
+      workspace: ctx.workspace,
+      host,
+      port,
+      log: ctx.out,
+      onListening: (stack) => announce(ctx.out, stack),
+      signal: ctx.signal,
+      open: Boolean(values.open),
+      allowedHosts,
+      allowedOrigins,
+    }));
   return { ok: true, data: result };
 }
 

@@ -17,7 +17,14 @@
   // Messages a durable topic's KV log retains (oldest..newest sequence).
   const storedCount = (t) => (t.head > 0 && t.first > 0 ? t.head - t.first + 1 : 0);
   const fmtNum = (n, d = 2) => (n === null || n === undefined) ? "–" : Number(n).toFixed(d);
-  const PAGES = { "/": "overview", "/bus": "bus", "/tools": "tools", "/rl": "rl", "/events": "events" };
+  const PAGES = {
+    "/": "overview",
+    "/bus": "bus",
+    "/tools": "tools",
+    "/rl": "rl",
+    "/events": "events",
+    "/experiments": "experiments",
+  };
   const page = PAGES[location.pathname.replace(/\/+$/, "") || "/"] || "overview";
   const timers = [];
 
@@ -761,5 +768,7 @@
     connect();
   }
 
-  ({ overview, bus, tools, rl, events })[page]();
+  // Pages in their own script (experiments.js) use these helpers.
+  globalThis.dspyDashboard = { $, el, api, every, plot, toast, page, fmtNum };
+  ({ overview, bus, tools, rl, events })[page]?.();
 })();

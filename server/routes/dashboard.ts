@@ -1,5 +1,6 @@
 /**
- * The web dashboard: one HTML shell for the pages (`/`, `/bus`, `/tools`, `/rl`, `/events`) and its static
+ * The web dashboard: one HTML shell for the pages (`/`, `/bus`, `/tools`, `/rl`, `/events`,
+ * `/experiments`) and its static
  * assets (our script and stylesheet, and uPlot from its npm package). The files are imported as text, so
  * they are part of the module graph and ship inside the compiled binary; nothing is read from disk at
  * request time and no path a client sends reaches the file system.
@@ -10,6 +11,7 @@
 import html from "../dashboard/index.html" with { type: "text" };
 import appJs from "../dashboard/app.js" with { type: "text" };
 import styleCss from "../dashboard/style.css" with { type: "text" };
+import experimentsJs from "../dashboard/experiments.js" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import type { RouteModule } from "../app.ts";
@@ -21,12 +23,13 @@ const CSP =
 const ASSETS: Record<string, { body: string; type: string }> = {
   "app.js": { body: appJs, type: "text/javascript; charset=utf-8" },
   "style.css": { body: styleCss, type: "text/css; charset=utf-8" },
+  "experiments.js": { body: experimentsJs, type: "text/javascript; charset=utf-8" },
   "uplot.js": { body: uplotJs, type: "text/javascript; charset=utf-8" },
   "uplot.css": { body: uplotCss, type: "text/css; charset=utf-8" },
 };
 
 /** Dashboard page paths. */
-export const DASHBOARD_PAGES = ["/", "/bus", "/tools", "/rl", "/events"];
+export const DASHBOARD_PAGES = ["/", "/bus", "/tools", "/rl", "/events", "/experiments"];
 
 /** The dashboard routes. */
 export const dashboardRoutes: RouteModule = {

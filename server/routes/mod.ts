@@ -10,6 +10,7 @@ import { busRoutes } from "./bus.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { devCycleRoutes } from "./dev_cycle.ts";
 import { eventRoutes } from "./events.ts";
+import { experimentRoutes } from "./experiments.ts";
 import { healthRoutes } from "./health.ts";
 import { knnRoutes } from "./knn.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -44,5 +45,6 @@ export const BUILTIN_ROUTES: RouteModule[] = [
   rlRoutes,
   knnRoutes,
   devCycleRoutes,
+  experimentRoutes,
   dashboardRoutes,
 ];

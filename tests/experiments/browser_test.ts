@@ -1,0 +1,111 @@
+/**
+ * The Experiments page in Debian's chromium (playwright-core) against a real server: preview a dataset,
+ * start an embed run with the tiny model from the form, see its log arrive through the SSE stream, the
+ * history table and the texts/s chart grow, and a schedule listed with its next fire time — without
+ * console errors.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { addSchedule, stopAllRunners } from "../../experiments/mod.ts";
+import { withServer } from "../server/helpers.ts";
+import { experimentWorkspace } from "./helpers.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const haveChromium = (() => {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+async function startRun(page: Page, previous = ""): Promise<string> {
+  await page.click("#xp-start");
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const id = (await page.textContent("#xp-run-id")) ?? "";
+    if (id !== "" && id !== previous) return id;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the page showed no new run id");
+}
+
+Deno.test({
+  name: "dashboard in chromium: Experiments page starts a run, streams its log, charts history",
+  ignore: !haveChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const ws = await experimentWorkspace();
+    await addSchedule(ws, {
+      name: "nightly",
+      cron: "0 3 * * *",
+      args: ["run", "embed", "--dataset", "data/d.jsonl", "--backend", "hash"],
+    });
+    const { chromium } = await import("playwright-core");
+    const profile = await Deno.makeTempDir({ prefix: "dspy_chromium_" });
+    try {
+      await withServer({ workspace: ws }, async (s) => {
+        const ctx = await chromium.launchPersistentContext(profile, {
+          executablePath: CHROMIUM,
+          headless: true,
+          viewport: { width: 1400, height: 1000 },
+          args: [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+          ],
+        });
+        try {
+          const page = await ctx.newPage();
+          const errors: string[] = [];
+          page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+          page.on("pageerror", (e) => errors.push(String(e)));
+          await page.goto(`${s.url}/experiments`);
+          await page.waitForSelector("#page-experiments.active");
+          await page.waitForSelector("#xp-schedules tr");
+          assert.match((await page.textContent("#xp-schedules")) ?? "", /nightly.*0 3 \* \* \*.*active/s);
+
+          await page.fill("#xp-dataset", "data/d.jsonl");
+          await page.click("#xp-preview");
+          await page.waitForSelector("#xp-preview-list li");
+          assert.equal(await page.locator("#xp-preview-list li").count(), 5);
+
+          await page.selectOption("#xp-backend", "local");
+          await page.fill("#xp-model-path", "models/tiny-bert");
+          await page.fill("#xp-batch", "16");
+          const id1 = await startRun(page);
+          assert.match(id1, /^[0-9a-f]{16}$/);
+          await page.waitForSelector("#xp-log li", { timeout: 30_000 });
+          assert.match((await page.textContent("#xp-log li")) ?? "", /^\[exp /);
+          await page.waitForSelector(`#xp-log li:has-text("[done]")`, { timeout: 60_000 });
+          await page.waitForSelector(`#xp-run-status:text-is("done")`, { timeout: 30_000 });
+          await page.waitForSelector(`#xp-chart[data-points="1"]`, { state: "attached", timeout: 60_000 });
+          assert.equal(await page.locator("#xp-chart canvas").count() > 0, true);
+
+          // A second run: the history table and the chart grow.
+          await page.fill("#xp-batch", "64");
+          const id2 = await startRun(page, id1);
+          assert.notEqual(id2, id1);
+          await page.waitForSelector(`#xp-chart[data-points="2"]`, { state: "attached", timeout: 60_000 });
+          const hist = (await page.textContent("#xp-history")) ?? "";
+          assert.ok(hist.includes(id1) && hist.includes(id2));
+          const dir = Deno.env.get("DSPY_SCREENSHOT_DIR");
+          if (dir) await page.screenshot({ path: `${dir}/experiments.png`, fullPage: true });
+          assert.deepEqual(errors, []);
+        } finally {
+          await ctx.close();
+        }
+      });
+    } finally {
+      await stopAllRunners();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+});
