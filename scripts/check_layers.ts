@@ -72,6 +72,16 @@ export const FACE_EXCEPTIONS: readonly FaceException[] = [
     to: "agent/learning/scoring.ts",
     reason: "lazy computed-URL load (cli/lazy.ts): the post-command hook scores a tool without the agent",
   },
+  {
+    from: "cli/commands/agent.ts",
+    to: "agent/learning/tool_learning.ts",
+    reason: "lazy computed-URL load (cli/lazy.ts): the tool-end hook updates the bandit without the agent",
+  },
+  {
+    from: "cli/commands/grep_impl.ts",
+    to: "agent/search/grep.ts",
+    reason: "loaded lazily by URL for `grep` alone: the search face would also load index, ranking, extract",
+  },
 ];
 
 /** One way a file refers to another. */

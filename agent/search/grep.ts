@@ -156,7 +156,7 @@ export async function grepWorkspace(
   // once the tree proves big enough to pay for its start-up.
   const send = (batch: GrepJob[]) => {
     if (stopped) return;
-    if (workers.length < maxWorkers && filesSeen > 2 * BATCH) spawn();
+    if (workers.length === 0 || (workers.length < maxWorkers && filesSeen > 2 * BATCH)) spawn();
     let best = 0;
     for (let i = 1; i < workers.length; i++) if (pending[i] < pending[best]) best = i;
     pending[best]++;
@@ -189,7 +189,10 @@ export async function grepWorkspace(
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
   try {
-    spawn();
+    // The first worker starts with the first file the walk finds, not before the walk: constructing a
+    // Worker blocks this thread for 30-300 ms (a new isolate), which a search that finds no file at all (an
+    // empty or fully ignored folder) need not pay. Its module loading then runs on its own thread while
+    // the walk fills the first batch.
     if (single) {
       filesSeen = 1;
       send([single]);
@@ -204,7 +207,7 @@ export async function grepWorkspace(
       });
       for await (const f of walk) {
         if (stopped) break;
-        filesSeen++;
+        if (filesSeen++ === 0) spawn();
         batch.push({ abs: f.abs, rel: f.rel });
         if (batch.length >= BATCH) {
           send(batch);

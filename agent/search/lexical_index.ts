@@ -13,6 +13,8 @@ import { atomicWriteFile } from "../../core/atomic.ts";
 import { UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
+import { fileCentrality } from "./graph_prior.ts";
+import { expansionTerms } from "./cooccur.ts";
 import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
 import { integrityNotice, integrityProblem, type IntegrityStamp, integrityStamp } from "./index_integrity.ts";
 import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
@@ -521,13 +523,21 @@ export function rankChunks(
   ranking: RankingParams = DEFAULT_RANKING,
 ): RankedChunk[] {
   const { meta } = index;
-  const scores = bm25Scores(
-    index,
-    queryTokens(query),
-    ranking.k1 ?? meta.params.k1,
-    ranking.b ?? meta.params.b,
-  );
   const ident = isIdentifierQuery(query);
+  const k1 = ranking.k1 ?? meta.params.k1;
+  const b = ranking.b ?? meta.params.b;
+  const qTerms = queryTokens(query);
+  const scores = bm25Scores(index, qTerms, k1, b);
+  if (!ident && ranking.expand) {
+    const ids = qTerms.map((t) => findTerm(meta.terms, t)).filter((t) => t >= 0);
+    const extra = expansionTerms(index, ids, {
+      perTerm: ranking.expandPerTerm,
+      minLift: ranking.expandLift,
+    }).map((t) => meta.terms[t]);
+    for (const [c, s] of bm25Scores(index, extra, k1, b)) {
+      scores.set(c, (scores.get(c) ?? 0) + ranking.expand * s);
+    }
+  }
   if (ident) {
     // The chunk that declares the name (or a file named after it) is what an exact-name lookup wants.
     const name = query.trim().split(".").pop()!.toLowerCase();
@@ -548,6 +558,29 @@ export function rankChunks(
       let prior = kinds.get(pi);
       if (prior === undefined) kinds.set(pi, prior = ranking.prior[fileKind(meta.paths[pi])]);
       if (prior !== 1) scores.set(c, s * prior);
+    }
+    if (ranking.fileCoord) {
+      // How many of the query's terms each file holds, in any of its chunks.
+      const present = qTerms.map((t) => findTerm(meta.terms, t)).filter((t) => t >= 0);
+      const perFile = new Map<number, number>();
+      for (const t of present) {
+        const files = new Set<number>();
+        for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) {
+          files.add(meta.chunkPath[index.ids[p]]);
+        }
+        for (const f of files) perFile.set(f, (perFile.get(f) ?? 0) + 1);
+      }
+      for (const [c, s] of scores) {
+        const share = (perFile.get(meta.chunkPath[c]) ?? 0) / Math.max(1, present.length);
+        scores.set(c, s * Math.pow(share, ranking.fileCoord));
+      }
+    }
+    if (ranking.graph) {
+      const central = fileCentrality(index);
+      const pow = ranking.graphPow ?? 1;
+      for (const [c, s] of scores) {
+        scores.set(c, s * (1 + ranking.graph * Math.pow(central[meta.chunkPath[c]], pow)));
+      }
     }
   }
   if (ranking.fileAgg > 0) {

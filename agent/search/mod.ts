@@ -76,6 +76,14 @@ export {
   isIdentifierQuery,
   type RankingParams,
 } from "./ranking.ts";
+export {
+  fileCentrality,
+  type GraphSource,
+  pageRank,
+  type PageRankOptions,
+  referenceGraph,
+} from "./graph_prior.ts";
+export { type CooccurSource, type ExpandOptions, expansionTerms } from "./cooccur.ts";
 export { chunkKey, type Fused, type Ranked, reciprocalRankFusion } from "./hybrid.ts";
 export {
   logRetrieval,

@@ -50,6 +50,26 @@ export interface RankingParams {
   defBoost: number;
   /** Share of a file's 2nd (and half of it for the 3rd) best chunk score added to all its chunks. */
   fileAgg: number;
+  /**
+   * Weight of the structural prior for descriptive queries: score × (1 + graph × centrality^graphPow), the
+   * file's PageRank in the reference graph scaled to [0, 1] (`graph_prior.ts`); 0 turns it off.
+   */
+  graph?: number;
+  /** Exponent on the centrality (default 1; below 1 flattens the tail). */
+  graphPow?: number;
+  /**
+   * Weight of co-occurrence expansion terms for descriptive queries (`cooccur.ts`); 0 turns it off.
+   */
+  expand?: number;
+  /** Expansion terms per query term (default 3). */
+  expandPerTerm?: number;
+  /** Minimum lift of an expansion term (default 4). */
+  expandLift?: number;
+  /**
+   * File-level coordination for descriptive queries: score × (share of the query's indexed terms found
+   * anywhere in the chunk's file)^fileCoord; 0 turns it off.
+   */
+  fileCoord?: number;
   /** BM25 parameters at query time (undefined: those stored with the index). */
   k1?: number;
   b?: number;

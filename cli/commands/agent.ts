@@ -3,8 +3,8 @@
  * and the session panel's LLM row. Keep this file light: each command family's implementation (and the
  * scoring table) loads on first use by URL (see `cli/lazy.ts`): `context_impl.ts` (plan, ctx, codectx),
  * `edit_impl.ts`, `patch_impl.ts`, `git_impl.ts`, `toolchain_impl.ts` (run-tests, lint, build),
- * `chat_impl.ts` (chat, routing, learning), `llm_impl.ts` (llm, ollama, model, panel row) and
- * `agent/learning/scoring.ts`.
+ * `chat_impl.ts` (chat, routing), `llm_impl.ts` (llm, ollama, model, panel row),
+ * `agent/learning/scoring.ts` (tool scores) and `agent/learning/tool_learning.ts` (the tool-end hook).
  *
  * @module
  */
@@ -208,5 +208,15 @@ const scoring = () =>
 setToolScorer(async (o) =>
   (await scoring()).scoreOutcome({ tool: o.tool, args: o.args, ok: o.result.ok, data: o.result.data })?.score
 );
-addToolEndListener(async (o, ctx) => (await chatImpl()).learnTool(o, ctx));
+// The tool-end hook runs after every recorded command (grep included), so it loads only the learning module
+// (bandit file, events line, session summary) rather than the whole agent behind chat_impl.ts: that cost
+// 140-175 ms per process.
+const toolLearning = () =>
+  lazyImport<typeof import("../../agent/learning/tool_learning.ts")>(
+    new URL("../../agent/learning/tool_learning.ts", import.meta.url),
+  );
+addToolEndListener(async (o, ctx) => {
+  if (o.args.includes("--help")) return;
+  await (await toolLearning()).learnFromTool(ctx.workspace, ctx.session.id, o.tool, o.score);
+});
 addPanelRow(async (ctx) => (await llmImpl()).llmPanelRow(ctx));

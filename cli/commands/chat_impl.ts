@@ -1,14 +1,13 @@
 /**
- * `chat TASK`, the session's natural-language handler and the tool-learning hook (loaded lazily by
+ * `chat TASK` and the session's natural-language handler (loaded lazily by
  * `cli/commands/agent.ts`). Routing (LLM orchestrator, else offline rules + bandit) lives in
  * `agent/routing/`; this file wires it to the session (run a line, print, confirm) and prints the steps.
  *
  * @module
  */
 
-import { findLlm, learnFromTool, loadLogEvents, routeRequest } from "../../agent/mod.ts";
+import { findLlm, loadLogEvents, routeRequest } from "../../agent/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
-import type { ToolOutcome } from "../hooks.ts";
 import { llmOptions } from "./llm_impl.ts";
 
 const NO_LLM_NOTED = "agent.noLlmNoted";
@@ -71,10 +70,4 @@ export async function runChat(args: string[], ctx: CommandContext): Promise<Comm
 export function routeLine(line: string, ctx: CommandContext): Promise<CommandResult> {
   const steps = Number(Deno.env.get("DSPY_ROUTE_STEPS") ?? 4);
   return routeWith(line, ctx, Number.isInteger(steps) && steps > 0 ? steps : 4);
-}
-
-/** The tool-end listener: bandit update, events line, session summary. */
-export async function learnTool(o: ToolOutcome & { score: number }, ctx: CommandContext): Promise<void> {
-  if (o.args.includes("--help")) return;
-  await learnFromTool(ctx.workspace, ctx.session.id, o.tool, o.score);
 }

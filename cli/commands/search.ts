@@ -1,6 +1,7 @@
 /**
  * Command specs for the search subsystem: grep, extract, diff, write, index, esearch. Keep this file light:
- * implementations load inside `run` from `cli/commands/search_impl.ts`.
+ * implementations load inside `run` from `cli/commands/grep_impl.ts` (grep alone, the most frequent) and
+ * `cli/commands/search_impl.ts` (the rest).
  *
  * @module
  */
@@ -8,6 +9,8 @@
 import type { CommandSpec } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
 
+const grepImpl = () =>
+  lazyImport<typeof import("./grep_impl.ts")>(new URL("./grep_impl.ts", import.meta.url));
 const impl = () =>
   lazyImport<typeof import("./search_impl.ts")>(new URL("./search_impl.ts", import.meta.url));
 
@@ -37,7 +40,7 @@ export const searchCommands: CommandSpec[] = [
       "Skips .git, node_modules, .venv, dist, build, __pycache__, .dspy* folders, files in .gitignore/.dspyignore,",
       "binary files and files over the size limit.",
     ].join("\n"),
-    run: async (args, ctx) => (await impl()).runGrep(args, ctx),
+    run: async (args, ctx) => (await grepImpl()).runGrep(args, ctx),
   },
   {
     name: "extract",
