@@ -43,6 +43,13 @@ const SPECIAL: Record<string, Special> = {
     skip: "needs the all-MiniLM-L6-v2 model files in ~/models and fixed port 19000 " +
       "(tests/embeddings/embed_server_test.ts serves the tiny model on port 0)",
   },
+  "dspy-code experiments run embed --dataset data/q.jsonl --model-path models/all-MiniLM-L6-v2 --batch-size 64":
+    {
+      skip:
+        "needs the all-MiniLM-L6-v2 model files (tests/experiments/ run embed experiments on the tiny model)",
+    },
+  "dspy-code experiments run embed --dataset data/q.jsonl --backend infermesh --infermesh-url http://127.0.0.1:19000":
+    { skip: "needs a running 'embed serve' on port 19000 (tests/experiments/ start one on port 0)" },
   // The dev cycle runs the whole project's install, check and tests: it needs a Deno project and minutes,
   // not a docs fixture (tests/ops/dev_cycle_test.ts runs it on a fixture project).
   "dspy-code dev-cycle": { skip: "runs a Deno project's full check and tests (tests/ops/dev_cycle_test.ts)" },
@@ -78,7 +85,7 @@ const SPECIAL: Record<string, Special> = {
 
 /** A line that shows a command's shape rather than a command: `[--opt]`, `(A | B)`, `ID...`, `<run-id>`. */
 function isSynopsis(words: string[]): boolean {
-  return words.some((w) => /^[[(]|[\])]$|^\|$|^[A-Z][A-Z_]*(\.\.\.)?$|<[^>]+>/.test(w));
+  return words.some((w) => /^[[(]|[\])]$|^\|$|^[A-Z][A-Z_0-9]*(\.\.\.)?$|<[^>]+>/.test(w));
 }
 
 interface Example {
@@ -128,6 +135,11 @@ async function fixture(): Promise<string> {
     "--- a/src/util.py\n+++ b/src/util.py\n@@ -1,3 +1,3 @@\n def retry(fn, attempts=3):\n-    # retry with backoff\n+    # retry with exponential backoff\n     return fn()\n",
   );
   await write("jobs.jsonl", '{"task":"test"}\n{"task":"build"}\n');
+  await write(
+    "data/q.jsonl",
+    Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: `question ${i} about retry and backoff` }))
+      .join("\n") + "\n",
+  );
   await write(
     "notes.jsonl",
     '{"text":"retry with backoff","doc_id":"retry"}\n{"text":"parse the config file"}\n',
