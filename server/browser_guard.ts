@@ -83,6 +83,11 @@ export class BrowserGuard {
   #port = "";
   #origins: Set<string>;
   #exempt: Set<string>;
+  /**
+   * Verdicts by raw Host header (a client sends the same one on every request, so the parse runs once).
+   * Bounded: cleared when full, so hostile Host values cannot grow it.
+   */
+  #hostVerdicts = new Map<string, boolean>();
 
   constructor(options: BrowserGuardOptions = {}) {
     const hosts = options.allowedHosts ?? listFromEnv("DSPY_ALLOWED_HOSTS");
@@ -109,6 +114,7 @@ export class BrowserGuard {
   /** Records the address the server listens on (call once, from `onListen`). */
   bind(addr: { hostname: string; port: number }): void {
     this.#port = String(addr.port);
+    this.#hostVerdicts.clear();
     const name = bracket(addr.hostname);
     this.#wildcard = name === "0.0.0.0" || name === "[::]";
     for (const n of [...LOOPBACK_NAMES, name]) this.#hosts.add(`${n}:${addr.port}`);
@@ -123,6 +129,16 @@ export class BrowserGuard {
   hostAllowed(host: string | null): boolean {
     if (this.#anyHost) return true;
     if (host === null) return false;
+    let verdict = this.#hostVerdicts.get(host);
+    if (verdict === undefined) {
+      verdict = this.#judgeHost(host);
+      if (this.#hostVerdicts.size >= 256) this.#hostVerdicts.clear();
+      this.#hostVerdicts.set(host, verdict);
+    }
+    return verdict;
+  }
+
+  #judgeHost(host: string): boolean {
     const parsed = splitHost(host);
     if (!parsed) return false;
     const port = parsed.port === null ? "80" : String(Number(parsed.port));
