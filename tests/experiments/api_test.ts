@@ -346,11 +346,12 @@ Deno.test("API: a sweep runs one cell per model × batch size; cancelling it sto
         assert.equal(c.metrics.texts, 500);
       }
 
-      // Cancel a local-model sweep while its first cell runs (5,000 texts one at a time): the running cell
-      // and the queued ones end cancelled.
+      // Cancel a local-model sweep while its first cell runs (50,000 texts one at a time: seconds even on a
+      // quiet machine, where 5,000 could finish before the cancel arrived): the running cell and the queued
+      // ones end cancelled.
       await Deno.writeTextFile(
         `${ws}/data/big.jsonl`,
-        Array.from({ length: 5000 }, (_, i) => JSON.stringify({ text: `text number ${i}` })).join("\n"),
+        Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ text: `text number ${i}` })).join("\n"),
       );
       const slow = await post(`${url}/api/experiments/sweep`, {
         dataset_path: "data/big.jsonl",
@@ -373,7 +374,7 @@ Deno.test("API: a sweep runs one cell per model × batch size; cancelling it sto
       assert.equal(end.status, "cancelled");
       const cells = await Promise.all(end.children.map((c: string) => statusOf(url, c)));
       assert.deepEqual(cells.map((c) => c.status), ["cancelled", "cancelled", "cancelled"]);
-      assert.ok(!cells[0].progress || cells[0].progress.done < 5000);
+      assert.ok(!cells[0].progress || cells[0].progress.done < 50_000);
 
       const rl = await post(`${url}/api/experiments/run`, {
         kind: "rl",
