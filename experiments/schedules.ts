@@ -15,7 +15,7 @@
  */
 
 import { UsageError, UserError } from "../core/errors.ts";
-import { openWorkspaceKv } from "../core/kv.ts";
+import { openWorkspaceKv, withKvRetry } from "../core/kv.ts";
 import { nextFire, parseCron } from "./cron.ts";
 import { specFromArgs } from "./params.ts";
 import { confinePath } from "./paths.ts";
@@ -90,7 +90,7 @@ export async function addSchedule(
   const spec = await confineSpec(workspace, specFromArgs(input.args));
   const kv = await openWorkspaceKv(workspace);
   const now = Date.now();
-  const old = await kv.get<ScheduleRecord>(key(name));
+  const old = await withKvRetry(() => kv.get<ScheduleRecord>(key(name)));
   if (old.value && !input.replace) {
     throw new UsageError(`schedule '${name}' exists: remove it first, or pass --replace`);
   }
@@ -107,7 +107,7 @@ export async function addSchedule(
     fired: old.value?.fired ?? 0,
     skipped: old.value?.skipped ?? 0,
   };
-  const res = await kv.atomic().check(old).set(key(name), rec).commit();
+  const res = await withKvRetry(() => kv.atomic().check(old).set(key(name), rec).commit());
   if (!res.ok) throw new UserError(`schedule '${name}' changed at the same time; try again`);
   return rec;
 }
@@ -123,7 +123,7 @@ export async function listSchedules(workspace: string): Promise<ScheduleRecord[]
 /** One schedule or throws {@link ScheduleNotFoundError}. */
 export async function getSchedule(workspace: string, name: string): Promise<ScheduleRecord> {
   const kv = await openWorkspaceKv(workspace);
-  const e = await kv.get<ScheduleRecord>(key(checkScheduleName(name)));
+  const e = await withKvRetry(() => kv.get<ScheduleRecord>(key(checkScheduleName(name))));
   if (!e.value) throw new ScheduleNotFoundError(name);
   return e.value;
 }
@@ -132,7 +132,7 @@ export async function getSchedule(workspace: string, name: string): Promise<Sche
 export async function removeSchedule(workspace: string, name: string): Promise<void> {
   await getSchedule(workspace, name);
   const kv = await openWorkspaceKv(workspace);
-  await kv.delete(key(name));
+  await withKvRetry(() => kv.delete(key(name)));
 }
 
 async function patchSchedule(
@@ -142,10 +142,10 @@ async function patchSchedule(
 ): Promise<ScheduleRecord> {
   const kv = await openWorkspaceKv(workspace);
   for (let i = 0; i < 50; i++) {
-    const e = await kv.get<ScheduleRecord>(key(checkScheduleName(name)));
+    const e = await withKvRetry(() => kv.get<ScheduleRecord>(key(checkScheduleName(name))));
     if (!e.value) throw new ScheduleNotFoundError(name);
     const next = { ...e.value, ...patch(e.value) };
-    if ((await kv.atomic().check(e).set(key(name), next).commit()).ok) return next;
+    if ((await withKvRetry(() => kv.atomic().check(e).set(key(name), next).commit())).ok) return next;
   }
   throw new Error(`could not update schedule ${name}: too much contention`);
 }
@@ -239,7 +239,7 @@ export function startScheduler(
       try {
         // The record decides: a removed, paused or re-timed schedule does nothing.
         const kv = await openWorkspaceKv(workspace);
-        const cur = (await kv.get<ScheduleRecord>(key(name))).value;
+        const cur = (await withKvRetry(() => kv.get<ScheduleRecord>(key(name)))).value;
         if (!cur || cur.paused || cur.cron !== cron) return;
         await fireSchedule(workspace, name);
       } catch (err) {

@@ -12,7 +12,7 @@
  */
 
 import { UserError } from "../core/errors.ts";
-import { openWorkspaceKv } from "../core/kv.ts";
+import { openWorkspaceKv, withKvRetry } from "../core/kv.ts";
 import { appendHistory, appendLog, logPathOf } from "./logs.ts";
 import {
   type ExperimentOwner,
@@ -105,7 +105,7 @@ export async function createExperiment(
     record,
   );
   if (!options.parent) op.set(["experiments", "queue", now, id], id);
-  const res = await op.commit();
+  const res = await withKvRetry(() => op.commit());
   if (!res.ok) throw new UserError(`experiment id '${id}' already exists`);
   return record;
 }
@@ -113,11 +113,11 @@ export async function createExperiment(
 /** Reads a record; null when absent. Marks a dead `running` record `interrupted` first. */
 export async function getExperiment(workspace: string, id: string): Promise<ExperimentRecord | null> {
   const kv = await openWorkspaceKv(workspace);
-  const entry = await kv.get<ExperimentRecord>(["experiments", REC, id]);
+  const entry = await withKvRetry(() => kv.get<ExperimentRecord>(["experiments", REC, id]));
   if (!entry.value) return null;
   if (entry.value.status === "running" && ownerDead(entry.value.owner)) {
     await recoverInterrupted(workspace);
-    return (await kv.get<ExperimentRecord>(["experiments", REC, id])).value;
+    return (await withKvRetry(() => kv.get<ExperimentRecord>(["experiments", REC, id]))).value;
   }
   return entry.value;
 }
@@ -140,14 +140,14 @@ export async function updateExperiment(
 ): Promise<ExperimentRecord | null> {
   const kv = await openWorkspaceKv(workspace);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const entry = await kv.get<ExperimentRecord>(["experiments", REC, id]);
+    const entry = await withKvRetry(() => kv.get<ExperimentRecord>(["experiments", REC, id]));
     if (!entry.value) return null;
     const p = typeof patch === "function" ? patch(entry.value) : patch;
     if (p === null) return entry.value;
     const next = { ...entry.value, ...p };
     const op = kv.atomic().check(entry).set(["experiments", REC, id], next);
     if (next.status !== "queued") op.delete(["experiments", "queue", next.created, id]);
-    const res = await op.commit();
+    const res = await withKvRetry(() => op.commit());
     if (res.ok) {
       if (!isTerminal(entry.value.status) && isTerminal(next.status)) await appendHistory(workspace, next);
       return next;
@@ -193,25 +193,27 @@ interface LockValue {
  */
 export async function claimExperiment(workspace: string, id: string): Promise<ExperimentRecord | null> {
   const kv = await openWorkspaceKv(workspace);
-  const lock = await kv.get<LockValue>(["experiments", "lock"]);
+  const lock = await withKvRetry(() => kv.get<LockValue>(["experiments", "lock"]));
   if (lock.value && !ownerDead(lock.value.owner)) return null;
   if (lock.value) await recoverInterrupted(workspace);
-  const rec = await kv.get<ExperimentRecord>(["experiments", REC, id]);
+  const rec = await withKvRetry(() => kv.get<ExperimentRecord>(["experiments", REC, id]));
   if (!rec.value || rec.value.status !== "queued") {
-    if (rec.value) await kv.delete(["experiments", "queue", rec.value.created, id]);
+    if (rec.value) await withKvRetry(() => kv.delete(["experiments", "queue", rec.value.created, id]));
     return null;
   }
-  const lockNow = await kv.get<LockValue>(["experiments", "lock"]);
+  const lockNow = await withKvRetry(() => kv.get<LockValue>(["experiments", "lock"]));
   if (lockNow.value && !ownerDead(lockNow.value.owner)) return null;
   const owner = selfOwner();
   const running: ExperimentRecord = { ...rec.value, status: "running", started: Date.now(), owner };
-  const res = await kv.atomic()
-    .check(lockNow)
-    .check(rec)
-    .set(["experiments", "lock"], { id, owner } satisfies LockValue)
-    .set(["experiments", REC, id], running)
-    .delete(["experiments", "queue", rec.value.created, id])
-    .commit();
+  const res = await withKvRetry(() =>
+    kv.atomic()
+      .check(lockNow)
+      .check(rec)
+      .set(["experiments", "lock"], { id, owner } satisfies LockValue)
+      .set(["experiments", REC, id], running)
+      .delete(["experiments", "queue", rec.value.created, id])
+      .commit()
+  );
   return res.ok ? running : null;
 }
 
@@ -219,9 +221,9 @@ export async function claimExperiment(workspace: string, id: string): Promise<Ex
 export async function heartbeat(workspace: string, id: string): Promise<ExperimentRecord | null> {
   const kv = await openWorkspaceKv(workspace);
   const owner = selfOwner();
-  const lock = await kv.get<LockValue>(["experiments", "lock"]);
+  const lock = await withKvRetry(() => kv.get<LockValue>(["experiments", "lock"]));
   if (lock.value?.id === id && lock.value.owner.pid === owner.pid) {
-    await kv.atomic().check(lock).set(["experiments", "lock"], { id, owner }).commit();
+    await withKvRetry(() => kv.atomic().check(lock).set(["experiments", "lock"], { id, owner }).commit());
   }
   return await updateExperiment(workspace, id, (r) => r.status === "running" ? { owner } : null);
 }
@@ -229,9 +231,9 @@ export async function heartbeat(workspace: string, id: string): Promise<Experime
 /** Releases the lock if this process holds it for `id`. */
 export async function releaseLock(workspace: string, id: string): Promise<void> {
   const kv = await openWorkspaceKv(workspace);
-  const lock = await kv.get<LockValue>(["experiments", "lock"]);
+  const lock = await withKvRetry(() => kv.get<LockValue>(["experiments", "lock"]));
   if (lock.value?.id === id && lock.value.owner.pid === Deno.pid) {
-    await kv.atomic().check(lock).delete(["experiments", "lock"]).commit();
+    await withKvRetry(() => kv.atomic().check(lock).delete(["experiments", "lock"]).commit());
   }
 }
 
@@ -274,7 +276,7 @@ export async function recoverInterrupted(workspace: string): Promise<string[]> {
   }
   const lock = await kv.get<LockValue>(["experiments", "lock"]);
   if (lock.value && ownerDead(lock.value.owner)) {
-    await kv.atomic().check(lock).delete(["experiments", "lock"]).commit();
+    await withKvRetry(() => kv.atomic().check(lock).delete(["experiments", "lock"]).commit());
   }
   return marked;
 }
