@@ -10,6 +10,7 @@ import {
   addSchedule,
   cancelExperiment,
   compareExperiments,
+  confinePath,
   type ExperimentRecord,
   fireSchedule,
   followExperiment,
@@ -27,7 +28,6 @@ import {
   specFromArgs,
   startExperiment,
 } from "../../experiments/mod.ts";
-import { confinePath } from "../../experiments/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 
 const SUBS = ["run", "sweep", "status", "list", "history", "compare", "cancel", "logs", "schedule"];

@@ -12,8 +12,8 @@ import type { Page } from "playwright-core";
 import { addSchedule, stopAllRunners } from "../../experiments/mod.ts";
 import { withServer } from "../server/helpers.ts";
 import { experimentWorkspace } from "./helpers.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const haveChromium = (() => {
   try {
     return Deno.statSync(CHROMIUM).isFile;
@@ -53,13 +53,7 @@ Deno.test({
           executablePath: CHROMIUM,
           headless: true,
           viewport: { width: 1400, height: 1000 },
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-          ],
+          args: [...CHROMIUM_ARGS],
         });
         try {
           const page = await ctx.newPage();

@@ -16,8 +16,8 @@
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { withServer } from "../server/helpers.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const haveChromium = (() => {
   try {
     return Deno.statSync(CHROMIUM).isFile;
@@ -32,14 +32,7 @@ async function launch(): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...CHROMIUM_ARGS,
       "--host-resolver-rules=MAP rebind.test 127.0.0.1",
       "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
     ],

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { withServer } from "../server/helpers.ts";
 import { fixtureCopy } from "../support/dev_cycle.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const haveChromium = (() => {
   try {
     return Deno.statSync(CHROMIUM).isFile;
@@ -30,13 +30,7 @@ Deno.test({
     const ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
+      args: [...CHROMIUM_ARGS],
     });
     try {
       await withServer({ workspace: ws }, async (s) => {

@@ -13,8 +13,8 @@ import type { BrowserContext, Page } from "playwright-core";
 import { openWorkspaceKv } from "../../core/kv.ts";
 import { appendToStream } from "../../core/streams.ts";
 import { withServer } from "./helpers.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const haveChromium = (() => {
   try {
     return Deno.statSync(CHROMIUM).isFile;
@@ -31,14 +31,7 @@ async function launch(): Promise<{ ctx: BrowserContext; profile: string }> {
     headless: true,
     viewport: { width: 1400, height: 1000 },
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...CHROMIUM_ARGS,
     ],
   });
   return { ctx, profile };
