@@ -196,10 +196,18 @@ const info = {
 const state = server.state;
 const app = createApp(state, BUILTIN_ROUTES);
 const handler = createHandler(state, app);
+// The layers must measure the path a real /health request takes, not a refusal.
+const probe = handler(healthReq, info);
+if ((probe instanceof Promise ? await probe : probe).status !== 200) {
+  throw new Error(
+    "the in-process /health request was refused: the layer figures would measure the wrong path",
+  );
+}
 const layerFns: [string, () => unknown][] = [
   ["bare handler: Response.json", bareHandler],
   ["minimal Hono app.fetch", () => minimal.fetch(healthReq)],
   ["our Hono app.fetch (app.ts middleware + route)", () => app.fetch(healthReq, {})],
+  ["browser guard check()", () => state.browser.check(healthReq)],
   ["metrics observe()", () => state.http.observe("/health", "GET", 200, 0.0002)],
   ["trace add() (buffered line)", () => state.trace.add(Date.now() / 1000, "GET", "/health", 200, 0.123)],
   ["our whole handler (createHandler)", () => handler(healthReq, info)],

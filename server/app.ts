@@ -180,11 +180,17 @@ function tracePath(url: string): string {
  * The per-request bindings. `remoteAddr` and `completed` are getters because Deno builds them on access and
  * most routes never need them; they live on the class so each request allocates one small object (an
  * object literal with getters would build two closures and take V8's slow path on every request).
+ *
+ * Reading `completed` is how a route says its response outlives the handler (an event stream waits on it
+ * to learn that its client left): {@link createHandler} then keeps the request counted against its client's
+ * cap until `completed` settles.
  */
 class LazyBindings implements RequestBindings {
   #info: Deno.ServeHandlerInfo;
   route?: string;
   path?: string;
+  /** True once a route read `completed`: the response streams on after the handler returns. */
+  streams = false;
   constructor(info: Deno.ServeHandlerInfo) {
     this.#info = info;
   }
@@ -192,24 +198,68 @@ class LazyBindings implements RequestBindings {
     return this.#info.remoteAddr;
   }
   get completed(): Promise<void> {
+    this.streams = true;
     return this.#info.completed;
   }
+}
+
+/**
+ * Requests in flight per client, for the per-client cap. Only requests still in flight when the handler
+ * returns are counted (a pending promise, or a stream until its client goes): a synchronous answer is
+ * complete before any other request can run, so it never needs a slot. While fewer than `cap` requests are
+ * counted in all, no client can be at its cap, so the common case reads neither the client's address nor
+ * the map.
+ */
+class ClientSlots {
+  readonly cap: number;
+  #perClient = new Map<string, number>();
+  #total = 0;
+  constructor(cap: number) {
+    this.cap = cap;
+  }
+  /** The client (by address) when it is at its cap, else null. */
+  full(info: Deno.ServeHandlerInfo): string | null {
+    if (this.#total < this.cap) return null;
+    const key = clientKey(info);
+    return (this.#perClient.get(key) ?? 0) >= this.cap ? key : null;
+  }
+  /** Counts one request of this client; the returned function releases it (once). */
+  hold(info: Deno.ServeHandlerInfo): () => void {
+    const key = clientKey(info);
+    this.#perClient.set(key, (this.#perClient.get(key) ?? 0) + 1);
+    this.#total++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#total--;
+      const left = (this.#perClient.get(key) ?? 1) - 1;
+      if (left <= 0) this.#perClient.delete(key);
+      else this.#perClient.set(key, left);
+    };
+  }
+}
+
+function clientKey(info: Deno.ServeHandlerInfo): string {
+  const addr = info.remoteAddr;
+  return "hostname" in addr ? addr.hostname : "local";
 }
 
 /**
  * Wraps the app for `Deno.serve`: applies the browser protections (`server/browser_guard.ts`: Host
  * allow-list; JSON content type and same origin for every method but GET/HEAD/OPTIONS) and refuses
  * over-limit bodies by their Content-Length before routing, so every route, present or future, gets them;
- * passes the connection info, and records every request in the HTTP metrics and the debug trace. Kept
- * outside the Hono middleware chain so a synchronous handler stays synchronous (this path is on every request).
+ * caps the requests in flight per client; passes the connection info, and records every request in the
+ * HTTP metrics and the debug trace. Kept outside the Hono middleware chain so a synchronous handler stays
+ * synchronous: this path runs on every request, and a synchronous answer (`/health`) allocates nothing here
+ * but its bindings.
  */
 export function createHandler(
   state: ServerState,
   app: Hono<AppEnv>,
 ): (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> {
   const cors = state.browser.corsOrigins.size > 0;
-  const cap = state.maxRequestsPerClient;
-  const inflight = new Map<string, number>();
+  const slots = state.maxRequestsPerClient > 0 ? new ClientSlots(state.maxRequestsPerClient) : null;
   const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
     if (cors) {
       const headers = state.browser.corsHeaders(req.headers.get("origin"));
@@ -237,7 +287,7 @@ export function createHandler(
   };
   return (req, info) => {
     const started = performance.now();
-    const env: RequestBindings = new LazyBindings(info);
+    const env = new LazyBindings(info);
     // Host allow-list, and Origin + JSON content type for state-changing methods: every route, before routing.
     const refusal = state.browser.check(req);
     if (refusal) {
@@ -270,55 +320,42 @@ export function createHandler(
         started,
       );
     }
-    let held: (() => void) | undefined;
-    // Per-client cap on requests in flight (SSE streams and slow bodies included): the slot is released
-    // when the handler has answered, or for an event stream when Deno reports it delivered or its client
-    // gone (`info.completed`, only awaited for streams: it costs a promise per request).
-    if (cap > 0) {
-      const addr = info.remoteAddr;
-      const key = "hostname" in addr ? addr.hostname : "local";
-      const n = inflight.get(key) ?? 0;
-      if (n >= cap) {
-        env.route = "client_cap";
-        return finish(
-          req,
-          env,
-          errorResponse(
-            503,
-            `too many requests in flight from ${key}: at most ${cap} at once; close some streams or retry`,
-            {},
-            { "retry-after": "1" },
-          ),
-          started,
-        );
-      }
-      inflight.set(key, n + 1);
-      const release = () => {
-        const left = (inflight.get(key) ?? 1) - 1;
-        if (left <= 0) inflight.delete(key);
-        else inflight.set(key, left);
-      };
-      held = release;
+    // Per-client cap on requests in flight (SSE streams and slow bodies included).
+    const fullClient = slots?.full(info) ?? null;
+    if (fullClient !== null) {
+      env.route = "client_cap";
+      return finish(
+        req,
+        env,
+        errorResponse(
+          503,
+          `too many requests in flight from ${fullClient}: at most ${slots!.cap} at once; ` +
+            "close some streams or retry",
+          {},
+          { "retry-after": "1" },
+        ),
+        started,
+      );
     }
     const res = app.fetch(req, env);
-    if (held) {
-      const release = held;
-      const settle = (r: Response): Response => {
-        // A stream (SSE) stays counted until its client goes; any other response is complete here.
-        if (r.headers.get("content-type")?.startsWith("text/event-stream")) {
-          info.completed.then(release, release);
-        } else release();
+    if (res instanceof Promise) {
+      // Still in flight: counted until it answers, and for a stream until its client goes.
+      const release = slots?.hold(info);
+      return res.then((r) => {
+        if (release) {
+          if (env.streams) info.completed.then(release, release);
+          else release();
+        }
         return finish(req, env, r, started);
-      };
-      return res instanceof Promise
-        ? res.then(settle, (err) => {
-          release();
-          throw err;
-        })
-        : settle(res);
+      }, (err) => {
+        release?.();
+        throw err;
+      });
     }
-    return res instanceof Promise
-      ? res.then((r) => finish(req, env, r, started))
-      : finish(req, env, res, started);
+    if (env.streams && slots) {
+      const release = slots.hold(info);
+      info.completed.then(release, release);
+    }
+    return finish(req, env, res, started);
   };
 }

@@ -2,11 +2,15 @@
  * Browser protections for the status server, applied to every request before routing (so every route,
  * present or future, gets them without opting in):
  *
- * - **Host allow-list** (against DNS rebinding): the `Host` header must name the server — a loopback name
- *   (`127.0.0.1`, `localhost`, `[::1]`) or the address it is bound to, with the server's port (the port may
- *   be left out only when it is 80) — or an IP literal when the server is bound to a wildcard address
- *   (`0.0.0.0`, `::`), or a host the user allowed (`--allowed-host`, `DSPY_ALLOWED_HOSTS`). A DNS-rebinding
- *   page reaches 127.0.0.1 under its own host name, so its requests are refused here (403), reads included.
+ * - **Host allow-list** (against DNS rebinding): the host the request is addressed to must name the server —
+ *   a loopback name (`127.0.0.1`, `localhost`, `[::1]`) or the address it is bound to, with the server's port
+ *   (the port may be left out only when it is 80) — or an IP literal when the server is bound to a wildcard
+ *   address (`0.0.0.0`, `::`), or a host the user allowed (`--allowed-host`, `DSPY_ALLOWED_HOSTS`). A
+ *   DNS-rebinding page reaches 127.0.0.1 under its own host name, so its requests are refused here (403),
+ *   reads included. The host is read from the authority of the request URL, which Deno builds from the
+ *   `Host` header (or from the request line's own authority in absolute form, which RFC 9112 §3.2.2 says
+ *   wins over `Host`); a request with no `Host` at all gets Deno's own `localhost:<port>`. A browser always
+ *   sends `Host`, and the URL is read on every request anyway, so this costs no header lookup.
  * - **State-changing requests** (every method except GET, HEAD and OPTIONS) need
  *   `Content-Type: application/json` (415 otherwise; a cross-site page can send `text/plain`, form or
  *   empty bodies without a preflight, but not JSON), and when an `Origin` header is present it must be the
@@ -62,6 +66,13 @@ export function splitHost(value: string): { name: string; port: string | null } 
   return { name: m[1], port: m[2] ?? null };
 }
 
+/** The authority (`host[:port]`) of an absolute URL as Deno builds it: between `//` and the next `/`. */
+function urlAuthority(url: string): string {
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  return url.slice(start, end === -1 ? url.length : end);
+}
+
 function isIpLiteral(name: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || /^\[[0-9a-f:.]+\]$/.test(name);
 }
@@ -88,6 +99,8 @@ export class BrowserGuard {
    * Bounded: cleared when full, so hostile Host values cannot grow it.
    */
   #hostVerdicts = new Map<string, boolean>();
+  /** `scheme://authority/` of the last request whose host was allowed (never matches before one is). */
+  #allowedPrefix = "\0";
 
   constructor(options: BrowserGuardOptions = {}) {
     const hosts = options.allowedHosts ?? listFromEnv("DSPY_ALLOWED_HOSTS");
@@ -115,6 +128,7 @@ export class BrowserGuard {
   bind(addr: { hostname: string; port: number }): void {
     this.#port = String(addr.port);
     this.#hostVerdicts.clear();
+    this.#allowedPrefix = "\0";
     const name = bracket(addr.hostname);
     this.#wildcard = name === "0.0.0.0" || name === "[::]";
     for (const n of [...LOOPBACK_NAMES, name]) this.#hosts.add(`${n}:${addr.port}`);
@@ -150,17 +164,23 @@ export class BrowserGuard {
    * Checks one request; returns null when it may proceed, else the refusal.
    */
   check(req: Request): GuardRefusal | null {
-    const host = req.headers.get("host");
-    if (!this.hostAllowed(host)) {
-      return {
-        status: 403,
-        message: `Host '${(host ?? "").slice(0, 100)}' is not this server's address: use ` +
-          `http://127.0.0.1:${this.#port}/ or allow the name with --allowed-host NAME ` +
-          `(or DSPY_ALLOWED_HOSTS)`,
-      };
+    const url = req.url;
+    // Most requests start with the URL prefix of the last allowed host: one string compare, no parse.
+    if (!this.#anyHost && !url.startsWith(this.#allowedPrefix)) {
+      const authority = urlAuthority(url);
+      if (!this.hostAllowed(authority)) {
+        return {
+          status: 403,
+          message: `Host '${authority.slice(0, 100)}' is not this server's address: use ` +
+            `http://127.0.0.1:${this.#port}/ or allow the name with --allowed-host NAME ` +
+            `(or DSPY_ALLOWED_HOSTS)`,
+        };
+      }
+      this.#allowedPrefix = url.slice(0, url.indexOf("/", url.indexOf("//") + 2) + 1);
     }
     const method = req.method;
     if (SAFE_METHODS.has(method)) return null;
+    const host = urlAuthority(url);
     const origin = req.headers.get("origin");
     if (origin !== null && !this.originAllowed(origin, host)) {
       return {

@@ -39,7 +39,6 @@ Deno.test("Host allow-list: loopback names and the bound address with the port p
         "127.0.0.1",
         `localhost.evil.example:${p}`,
         `127.0.0.1.nip.io:${p}`,
-        "",
         `a@127.0.0.1:${p}`,
       ]
     ) {
@@ -51,6 +50,16 @@ Deno.test("Host allow-list: loopback names and the bound address with the port p
         assert.match(r.body, /--allowed-host/);
       }
     }
+    // An absolute-form request line names its own host, which wins over Host (RFC 9112 §3.2.2): judged by it.
+    assert.equal(
+      (await statusOf(p, "GET", "http://evil.example/health", { host: `127.0.0.1:${p}` })).status,
+      403,
+    );
+    // No Host, or an empty one (no browser sends either): Deno addresses the request to localhost:<port>.
+    assert.equal((await statusOf(p, "GET", "/health", { host: "" })).status, 200);
+    // The verdict for the last allowed host is remembered by URL prefix: a refused host after it is still refused.
+    assert.equal((await statusOf(p, "GET", "/health", { host: `127.0.0.1:${p}` })).status, 200);
+    assert.equal((await statusOf(p, "GET", "/health", { host: `127.0.0.1:${p}0` })).status, 403);
     // The issue's probe: rebinding host + foreign origin + text/plain JSON on admin routes.
     for (const path of ["/api/debug/trace", "/api/system/guard"]) {
       const r = await statusOf(p, "POST", path, {

@@ -53,16 +53,52 @@ Deno.test("a body shorter than its Content-Length is 400 on every POST route; a 
 Deno.test("one client address may hold at most maxRequestsPerClient requests; streams count until closed", async () => {
   await withServer({ maxRequestsPerClient: 3, keepAliveMs: 60_000 }, async (s) => {
     const streams = [];
-    for (let i = 0; i < 3; i++) {
+    for (const path of ["/api/debug/trace/stream?replay=0", "/api/events/stream"]) {
       const ac = new AbortController();
-      const res = await fetch(`${s.url}/api/debug/trace/stream?replay=0`, { signal: ac.signal });
+      const res = await fetch(`${s.url}${path}`, { signal: ac.signal });
       assert.equal(res.status, 200);
       streams.push({ ac, res });
     }
-    const over = await fetch(`${s.url}/health`);
-    assert.equal(over.status, 503);
-    assert.equal(over.headers.get("retry-after"), "1");
-    assert.match((await over.json()).error, /at most 3/);
+    // The third: a request whose handler is still waiting for its body (an answer still pending).
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await slow.write(new TextEncoder().encode(
+      buildRequest("POST", "/api/debug/trace", {
+        host: `127.0.0.1:${s.port}`,
+        "content-type": "application/json",
+        "content-length": "100",
+        connection: "keep-alive",
+      }, '{"clear":'),
+    ));
+    let over: Response;
+    try {
+      over = await fetch(`${s.url}/health`);
+      for (let i = 0; i < 50 && over.status !== 503; i++) {
+        await over.body?.cancel(); // the slow request may not have reached the handler yet
+        await new Promise((r) => setTimeout(r, 20));
+        over = await fetch(`${s.url}/health`);
+      }
+      assert.equal(over.status, 503);
+      assert.equal(over.headers.get("retry-after"), "1");
+      assert.match((await over.json()).error, /at most 3/);
+    } finally {
+      slow.close();
+    }
+    // The pending request releases its slot when it ends (here: its client goes before the body is complete).
+    let freed = 0;
+    for (let i = 0; i < 50 && freed !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const r = await fetch(`${s.url}/health`);
+      freed = r.status;
+      await r.body?.cancel();
+    }
+    assert.equal(freed, 200, "a pending request must release its slot when it ends");
+    const third = new AbortController();
+    const thirdRes = await fetch(`${s.url}/api/debug/trace/stream?replay=0`, { signal: third.signal });
+    assert.equal(thirdRes.status, 200);
+    streams.push({ ac: third, res: thirdRes });
+    over = await fetch(`${s.url}/health`);
+    assert.equal(over.status, 503, "three streams fill the cap");
+    await over.body?.cancel();
     // Closing one stream frees its slot.
     streams[0].ac.abort();
     await streams[0].res.body?.cancel().catch(() => {});
