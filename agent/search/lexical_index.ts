@@ -20,6 +20,7 @@ import { integrityNotice, integrityProblem, type IntegrityStamp, integrityStamp 
 import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
+import { synonymTerms } from "./code_thesaurus.ts";
 
 /** Files never indexed: lock files, minified bundles, source maps. */
 export const INDEX_EXCLUDES: readonly string[] = [
@@ -536,6 +537,12 @@ export function rankChunks(
     }).map((t) => meta.terms[t]);
     for (const [c, s] of bm25Scores(index, extra, k1, b)) {
       scores.set(c, (scores.get(c) ?? 0) + ranking.expand * s);
+    }
+  }
+  if (!ident && ranking.synonyms) {
+    // Code words for the query's behaviour words (code_thesaurus.ts), at a fraction of a query term's weight.
+    for (const [c, s] of bm25Scores(index, synonymTerms(query, qTerms), k1, b)) {
+      scores.set(c, (scores.get(c) ?? 0) + ranking.synonyms * s);
     }
   }
   if (ident) {

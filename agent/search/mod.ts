@@ -84,6 +84,7 @@ export {
   referenceGraph,
 } from "./graph_prior.ts";
 export { type CooccurSource, type ExpandOptions, expansionTerms } from "./cooccur.ts";
+export { synonymTerms } from "./code_thesaurus.ts";
 export { chunkKey, type Fused, type Ranked, reciprocalRankFusion } from "./hybrid.ts";
 export {
   logRetrieval,

@@ -66,6 +66,11 @@ export interface RankingParams {
   /** Minimum lift of an expansion term (default 4). */
   expandLift?: number;
   /**
+   * Weight of the programming thesaurus's code words for descriptive queries (`code_thesaurus.ts`), relative
+   * to the query's own terms; 0 or undefined turns it off.
+   */
+  synonyms?: number;
+  /**
    * File-level coordination for descriptive queries: score × (share of the query's indexed terms found
    * anywhere in the chunk's file)^fileCoord; 0 turns it off.
    */
@@ -80,6 +85,7 @@ export const DEFAULT_RANKING: RankingParams = {
   prior: { code: 1, test: 0.4, declaration: 0.5, doc: 0.6, changelog: 0.3, generated: 0.5, example: 0.7 },
   defBoost: 3,
   fileAgg: 0,
+  synonyms: 0.35,
 };
 
 /** The file name without folders and extension(s), lower-cased (`src/utils/once.js` → `once`). */

@@ -9,6 +9,7 @@ import {
   pageRank,
   rankChunks,
   referenceGraph,
+  synonymTerms,
 } from "./deps.ts";
 
 // Ranking knobs measured on the tune half and left off by default (docs/search.md): the PageRank prior over
@@ -103,6 +104,36 @@ Deno.test("file coordination demotes a chunk whose file holds few of the query's
     const plain = rankChunks(index, q, 5).find((h) => h.path === "a_once.js")!;
     assert.ok(once.score < plain.score / 2, `coordinated ${once.score} vs plain ${plain.score}`);
     assert.equal(on[0].path, "z_spread.js");
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("the thesaurus maps behaviour words and two-word phrases to code words, without the query's own terms", () => {
+  const terms = synonymTerms("give up when the answer takes too long", ["answer"]);
+  for (const t of ["timeout", "abort", "respon"]) assert.ok(terms.includes(t), `${t} in ${terms}`);
+  assert.ok(!terms.includes("answer"), "a query term is not added again");
+  assert.deepEqual(synonymTerms("frobnicate the quux"), []);
+});
+
+Deno.test("synonyms (on by default) let a behaviour question find the file that says it in code words", async () => {
+  const root = await makeTree({
+    "src/request_timer.js":
+      "// requests\nfunction armRequestTimeout(request, ms) { return setTimeout(() => abort(request), ms) }\n",
+    "src/request_log.js": "// requests\nfunction logRequest(request) { console.log(request) }\n",
+  });
+  try {
+    await buildIndex(root, { full: true });
+    const index = (await loadIndex(root))!;
+    const q = "give up on a request";
+    const off = rankChunks(index, q, 5, { ...DEFAULT_RANKING, synonyms: 0 }).map((h) => h.path);
+    const on = rankChunks(index, q, 5).map((h) => h.path);
+    assert.equal(on[0], "src/request_timer.js", `with synonyms: ${on}`);
+    assert.notEqual(
+      off[0],
+      "src/request_timer.js",
+      `without synonyms the request words tie or favour the log: ${off}`,
+    );
   } finally {
     await removeTree(root);
   }
