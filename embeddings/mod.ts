@@ -29,6 +29,15 @@ export {
   type InferMeshOptions,
 } from "./infermesh_client.ts";
 export {
+  createSentencePiece,
+  normalizeForPieces,
+  repairScores,
+  type SentencePiece,
+  type SentencePieceOptions,
+  type VocabEntry,
+  VocabularyError,
+} from "./sentencepiece.ts";
+export {
   createLocalEmbedder,
   DEFAULT_LOCAL_MODEL,
   type LocalEmbedderOptions,
