@@ -28,6 +28,7 @@ import type { Embedder, EmbedderBackend } from "./embedder.ts";
 import { createHashEmbedder } from "./hash_embedder.ts";
 import { createInferMeshEmbedder } from "./infermesh_client.ts";
 import { createLocalEmbedder } from "./local_embedder.ts";
+import { createUseEmbedder, USE_LITE_MODEL, useTextModeOf } from "./use_embedder.ts";
 import {
   exportJsonl,
   loadVectorIndex,
@@ -41,15 +42,15 @@ import {
 /** Options for {@link createEmbedder}. */
 export interface CreateEmbedderOptions {
   backend: EmbedderBackend;
-  /** Model id (local, infermesh). */
+  /** Model id (local, infermesh; `use` takes only `universal-sentence-encoder-lite`). */
   model?: string;
-  /** Local model folder. */
+  /** Local model folder (local; for `use`, a folder with its model.json, shards and vocab.json). */
   modelPath?: string;
   /** InferMesh base URL. */
   url?: string;
   /** Hash embedder dimension. */
   dim?: number;
-  /** InferMesh batch size. */
+  /** Texts per request (infermesh) or per graph run (use). */
   batchSize?: number;
 }
 
@@ -66,8 +67,24 @@ export async function createEmbedder(options: CreateEmbedderOptions): Promise<Em
       });
     case "local":
       return await createLocalEmbedder({ model: options.model, modelPath: options.modelPath });
+    case "use": {
+      const textMode = options.model ? useTextModeOf(options.model) : "digest";
+      if (!textMode) {
+        throw new UserError(
+          `the use backend runs one model, ${USE_LITE_MODEL}, not '${options.model}': drop --model, ` +
+            `or use --backend local for an ONNX model`,
+        );
+      }
+      return await createUseEmbedder({
+        modelPath: options.modelPath,
+        batchSize: options.batchSize,
+        textMode,
+      });
+    }
     default:
-      throw new UserError(`unknown embedding backend '${options.backend}': use local, infermesh or hash`);
+      throw new UserError(
+        `unknown embedding backend '${options.backend}': use local, use, infermesh or hash`,
+      );
   }
 }
 
@@ -171,7 +188,7 @@ export async function buildEmbeddingIndex(
   for (let i = 0; i < todo.length; i += step) {
     if (options.signal?.aborted) throw new UserError("emb-index: cancelled");
     const part = todo.slice(i, i + step);
-    const vecs = await embedder.embed(part.map((s) => s.text!), { kind: "document", signal: options.signal });
+    const vecs = await embedder.embed(part.map((s) => s.text!), { kind: "code", signal: options.signal });
     if (vecs.length !== part.length) {
       throw new Error(`embedder returned ${vecs.length} vectors for ${part.length} texts`);
     }
@@ -319,7 +336,12 @@ export async function searchEmbeddings(
  * weighs 1). The hash embedder only re-counts the same words BM25F already scores, so its vote is small
  * (measured on the tune half: more made hybrid worse than lexical alone); a real model's is equal.
  */
-export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = { hash: 0.1, local: 1, infermesh: 1 };
+export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = {
+  hash: 0.1,
+  local: 1,
+  infermesh: 1,
+  use: 1,
+};
 
 /** Options for {@link hybridSearch}. */
 export interface HybridOptions {
