@@ -10,11 +10,12 @@
  * 3. retrieval quality on three real corpora in three languages (bench/search_corpora.ts: kafkajs, urllib3,
  *    gin), on the TEST half of their labelled query sets: MRR@10 and recall@5 over the behavioural queries
  *    and MRR@10 over the identifier lookups, for our esearch, plain BM25, the old TF-IDF scheme, and hybrid
- *    (ours + hash vectors). `--split tune` reports the tune half instead (the only half to tune on);
- *    `--show-misses` lists the queries ours misses, and is refused on the test half.
+ *    (ours + hash vectors); with `--use`, also hybrid with the Universal Sentence Encoder Lite (embedding the
+ *    three corpora takes about 4 minutes on 2 busy cores). `--split tune` reports the tune half instead (the
+ *    only half to tune on); `--show-misses` lists the queries ours misses, and is refused on the test half.
  *
  * Usage: `deno run -A bench/search_bench.ts [--json] [--cache DIR] [--skip-grep] [--skip-index]
- *         [--index-runs N] [--split test|tune|all] [--show-misses]`
+ *         [--index-runs N] [--split test|tune|all] [--show-misses] [--use]`
  *
  * @module
  */
@@ -32,7 +33,13 @@ import {
   walkFiles,
 } from "../agent/search/mod.ts";
 import { INDEX_EXCLUDES } from "../agent/search/lexical_index.ts";
-import { buildEmbeddingIndex, createHashEmbedder, hybridSearch } from "../embeddings/mod.ts";
+import {
+  buildEmbeddingIndex,
+  createHashEmbedder,
+  createUseEmbedder,
+  type Embedder,
+  hybridSearch,
+} from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, loadEvalSet, type Split } from "./search_corpora.ts";
 import {
   evaluate,
@@ -56,6 +63,7 @@ const { values: flags } = parseArgs({
     "index-runs": { type: "string", default: "3" },
     "skip-quality": { type: "boolean" },
     "show-misses": { type: "boolean" },
+    use: { type: "boolean" },
   },
 });
 const split = flags.split as Split | "all";
@@ -355,22 +363,38 @@ async function indexBench(tree: string, queries: LabelledQuery[], rounds: number
   };
 }
 
-type Scheme = { scheme: string; rank: Ranker };
+/** A ranker; `prepare` runs just before its queries (a workspace holds one embedding index at a time). */
+type Scheme = { scheme: string; rank: Ranker; prepare?: () => Promise<unknown> };
 
-/** The rankers compared on a corpus: ours, the two baselines, and hybrid with the hash embedder. */
-async function schemesFor(root: string): Promise<Scheme[]> {
+/**
+ * The rankers compared on a corpus: ours, the two baselines, hybrid with the hash embedder, and with `use`
+ * hybrid with the Universal Sentence Encoder Lite (each hybrid at its default weight).
+ */
+async function schemesFor(root: string, use?: Embedder): Promise<Scheme[]> {
   await Deno.remove(join(root, ".dspy_index"), { recursive: true }).catch(() => {});
   await buildIndex(root, { full: true });
   const idx = (await loadIndex(root))!;
-  await buildEmbeddingIndex(root, createHashEmbedder(), { full: true });
+  const hybrid = (embedder?: Embedder): Ranker => async (q) =>
+    (await hybridSearch(root, q, { k: 20, context: 0, embedder })).hits.map((h) => h.path);
   return [
     { scheme: "esearch (ours)", rank: (q) => rankChunks(idx, q, 50).map((h) => h.path) },
     { scheme: "plain BM25", rank: await plainBm25Ranker(root) },
     { scheme: "old TF-IDF", rank: await oldTfidfRanker(root) },
     {
       scheme: "hybrid (ours + hash vectors)",
-      rank: async (q) => (await hybridSearch(root, q, { k: 20, context: 0 })).hits.map((h) => h.path),
+      prepare: () => buildEmbeddingIndex(root, createHashEmbedder(), { full: true }),
+      rank: hybrid(),
     },
+    ...(use
+      ? [{
+        scheme: "hybrid (ours + USE lite)",
+        prepare: async () => {
+          const r = await buildEmbeddingIndex(root, use, { full: true });
+          log(`  embedded ${r.chunks} chunks with ${r.model} in ${r.seconds.toFixed(1)} s`);
+        },
+        rank: hybrid(use),
+      }]
+      : []),
   ];
 }
 
@@ -382,31 +406,39 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
  */
 async function qualityBench(split: Split | "all", show: boolean) {
   const rows: Record<string, unknown>[] = [];
-  for (const name of CORPORA) {
-    const set = await loadEvalSet(name);
-    const root = await ensureCorpus(set, cache);
-    const pick = (kind: string) =>
-      set.queries.filter((q) => q.kind === kind && (split === "all" || q.split === split));
-    const behaviour = pick("behaviour");
-    const ident = pick("identifier");
-    for (const s of await schemesFor(root)) {
-      const b = await evaluate(behaviour, s.rank);
-      const i = await evaluate(ident, s.rank);
-      rows.push({
-        corpus: name,
-        scheme: s.scheme,
-        queries: `${behaviour.length}+${ident.length}`,
-        mrr10: r3(b.mrr10),
-        recall5: r3(b.recall5),
-        ident_mrr10: r3(i.mrr10),
-      });
-      if (show && s.scheme === "esearch (ours)") {
-        for (const o of [...b.outcomes, ...i.outcomes]) {
-          if (o.rank === 1 && o.recall5 === 1) continue;
-          log(`  [${name}] rank ${o.rank || "-"} r5 ${r3(o.recall5)}  ${o.query}\n      ${o.top.join("  ")}`);
+  const use = flags.use ? await createUseEmbedder() : undefined;
+  try {
+    for (const name of CORPORA) {
+      const set = await loadEvalSet(name);
+      const root = await ensureCorpus(set, cache);
+      const pick = (kind: string) =>
+        set.queries.filter((q) => q.kind === kind && (split === "all" || q.split === split));
+      const behaviour = pick("behaviour");
+      const ident = pick("identifier");
+      for (const s of await schemesFor(root, use)) {
+        await s.prepare?.();
+        const b = await evaluate(behaviour, s.rank);
+        const i = await evaluate(ident, s.rank);
+        rows.push({
+          corpus: name,
+          scheme: s.scheme,
+          queries: `${behaviour.length}+${ident.length}`,
+          mrr10: r3(b.mrr10),
+          recall5: r3(b.recall5),
+          ident_mrr10: r3(i.mrr10),
+        });
+        if (show && s.scheme === "esearch (ours)") {
+          for (const o of [...b.outcomes, ...i.outcomes]) {
+            if (o.rank === 1 && o.recall5 === 1) continue;
+            log(
+              `  [${name}] rank ${o.rank || "-"} r5 ${r3(o.recall5)}  ${o.query}\n      ${o.top.join("  ")}`,
+            );
+          }
         }
       }
     }
+  } finally {
+    await use?.dispose();
   }
   // Per scheme: the average over corpora, and ours as a multiple of TF-IDF on each corpus.
   const summary: Record<string, unknown>[] = [];

@@ -2,8 +2,15 @@
  * Ranking tuning on the TUNE half only: builds each corpus's index once, then scores ranking variants given
  * as JSON objects (merged over DEFAULT_RANKING) on the tune queries. It never reads the test half.
  *
- * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] '{"defBoost":2}' ...`
- * (`--hybrid` scores hybrid search with the hash embedder at each vector weight, default ranking).
+ * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] [--embedder hash|use]
+ * [--use-text digest|words|windows|raw] [--rrf-k 60] [--full] '{"defBoost":2}' ...`
+ *
+ * `--hybrid` scores hybrid search at each vector weight (default ranking), and the embedding search alone,
+ * with the embedder `--embedder` names (default `hash`; `use` is the Universal Sentence Encoder Lite in its
+ * default `digest` text mode, or another mode with `--use-text`). Identifier lookups are ranked lexically
+ * whatever the weight (as `hybridSearch` does). The embedding index is incremental: a corpus already embedded
+ * with the same model is reused; `--full` re-embeds it (to time the build). Use your own `--cache DIR` when
+ * others may run the search bench at the same time: building the lexical index removes `.dspy_index/`.
  *
  * @module
  */
@@ -18,13 +25,29 @@ import {
   rankChunks,
   type RankingParams,
 } from "../agent/search/mod.ts";
-import { buildEmbeddingIndex, createHashEmbedder, hybridSearch } from "../embeddings/mod.ts";
+import {
+  buildEmbeddingIndex,
+  createHashEmbedder,
+  createUseEmbedder,
+  type Embedder,
+  hybridSearch,
+  searchEmbeddings,
+  type UseTextMode,
+} from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, type EvalQuery, loadEvalSet } from "./search_corpora.ts";
 import { evaluate } from "./search_quality.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
-  options: { cache: { type: "string" }, misses: { type: "boolean" }, hybrid: { type: "string" } },
+  options: {
+    cache: { type: "string" },
+    misses: { type: "boolean" },
+    hybrid: { type: "string" },
+    embedder: { type: "string" },
+    "use-text": { type: "string" },
+    "rrf-k": { type: "string" },
+    full: { type: "boolean" },
+  },
   allowPositionals: true,
 });
 const cache = flags.cache ?? join(Deno.env.get("TMPDIR") ?? "/tmp", "dspy-search-bench");
@@ -81,18 +104,52 @@ for (const v of variants) {
 }
 
 if (flags.hybrid) {
-  for (const c of corpora) await buildEmbeddingIndex(c.root, createHashEmbedder(), { full: true });
-  for (const w of flags.hybrid.split(",").map(Number)) {
-    const cells: string[] = [];
-    let mrr = 0;
+  const kind = flags.embedder ?? "hash";
+  let embedder: Embedder;
+  if (kind === "hash") embedder = createHashEmbedder();
+  else if (kind === "use") {
+    embedder = await createUseEmbedder({ textMode: (flags["use-text"] ?? "digest") as UseTextMode });
+  } else throw new Error(`--embedder must be hash or use, got '${kind}'`);
+  const rrfK = flags["rrf-k"] ? Number(flags["rrf-k"]) : undefined;
+  try {
     for (const c of corpora) {
-      const rank = async (q: string) =>
-        (await hybridSearch(c.root, q, { k: 20, context: 0, vectorWeight: w })).hits.map((h) => h.path);
-      const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
-      const i = await evaluate(c.tune.filter((q) => q.kind === "identifier"), rank);
-      mrr += b.mrr10 / corpora.length;
-      cells.push(`${c.name} ${r3(b.mrr10)}/${r3(b.recall5)}/${r3(i.mrr10)}`);
+      const r = await buildEmbeddingIndex(c.root, embedder, { full: flags.full });
+      console.log(
+        `embedded ${c.name} with ${r.model}: ${r.embedded} chunks embedded, ${r.reused} reused, ` +
+          `${r.seconds.toFixed(1)} s` +
+          (r.embedded > 0 ? ` (${(r.embedded / r.seconds).toFixed(1)} chunks/s)` : ""),
+      );
     }
-    console.log(`hybrid w=${w}: avg mrr ${r3(mrr)} | ${cells.join(" | ")}`);
+    const score = async (label: string, rankFor: (root: string) => (q: string) => Promise<string[]>) => {
+      const cells: string[] = [];
+      let mrr = 0;
+      let rec = 0;
+      let idm = 0;
+      for (const c of corpora) {
+        const rank = rankFor(c.root);
+        const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
+        const i = await evaluate(c.tune.filter((q) => q.kind === "identifier"), rank);
+        mrr += b.mrr10 / corpora.length;
+        rec += b.recall5 / corpora.length;
+        idm += i.mrr10 / corpora.length;
+        cells.push(`${c.name} ${r3(b.mrr10)}/${r3(b.recall5)}/${r3(i.mrr10)}`);
+      }
+      console.log(`${label}: avg ${r3(mrr)}/${r3(rec)}/${r3(idm)} | ${cells.join(" | ")}`);
+    };
+    await score(
+      `${embedder.model} alone`,
+      (root) => async (q) =>
+        (await searchEmbeddings(root, q, { k: 50, context: 0, embedder })).hits.map((h) => h.path),
+    );
+    for (const w of flags.hybrid.split(",").map(Number)) {
+      await score(
+        `hybrid ${embedder.model} w=${w}${rrfK ? ` rrfK=${rrfK}` : ""}`,
+        (root) => async (q) =>
+          (await hybridSearch(root, q, { k: 20, context: 0, vectorWeight: w, embedder, rrfK })).hits
+            .map((h) => h.path),
+      );
+    }
+  } finally {
+    await embedder.dispose();
   }
 }

@@ -14,6 +14,7 @@ import {
   chunkKey,
   DEFAULT_CHUNK_LINES,
   INDEX_EXCLUDES,
+  isIdentifierQuery,
   loadIndex,
   rankChunks,
   type RankedChunk,
@@ -28,6 +29,7 @@ import type { Embedder, EmbedderBackend } from "./embedder.ts";
 import { createHashEmbedder } from "./hash_embedder.ts";
 import { createInferMeshEmbedder } from "./infermesh_client.ts";
 import { createLocalEmbedder } from "./local_embedder.ts";
+import { createUseEmbedder, USE_LITE_MODEL, useTextModeOf } from "./use_embedder.ts";
 import {
   exportJsonl,
   loadVectorIndex,
@@ -41,15 +43,15 @@ import {
 /** Options for {@link createEmbedder}. */
 export interface CreateEmbedderOptions {
   backend: EmbedderBackend;
-  /** Model id (local, infermesh). */
+  /** Model id (local, infermesh; `use` takes only `universal-sentence-encoder-lite`). */
   model?: string;
-  /** Local model folder. */
+  /** Local model folder (local; for `use`, a folder with its model.json, shards and vocab.json). */
   modelPath?: string;
   /** InferMesh base URL. */
   url?: string;
   /** Hash embedder dimension. */
   dim?: number;
-  /** InferMesh batch size. */
+  /** Texts per request (infermesh) or per graph run (use). */
   batchSize?: number;
 }
 
@@ -66,8 +68,24 @@ export async function createEmbedder(options: CreateEmbedderOptions): Promise<Em
       });
     case "local":
       return await createLocalEmbedder({ model: options.model, modelPath: options.modelPath });
+    case "use": {
+      const textMode = options.model ? useTextModeOf(options.model) : "digest";
+      if (!textMode) {
+        throw new UserError(
+          `the use backend runs one model, ${USE_LITE_MODEL}, not '${options.model}': drop --model, ` +
+            `or use --backend local for an ONNX model`,
+        );
+      }
+      return await createUseEmbedder({
+        modelPath: options.modelPath,
+        batchSize: options.batchSize,
+        textMode,
+      });
+    }
     default:
-      throw new UserError(`unknown embedding backend '${options.backend}': use local, infermesh or hash`);
+      throw new UserError(
+        `unknown embedding backend '${options.backend}': use local, use, infermesh or hash`,
+      );
   }
 }
 
@@ -171,7 +189,7 @@ export async function buildEmbeddingIndex(
   for (let i = 0; i < todo.length; i += step) {
     if (options.signal?.aborted) throw new UserError("emb-index: cancelled");
     const part = todo.slice(i, i + step);
-    const vecs = await embedder.embed(part.map((s) => s.text!), { kind: "document", signal: options.signal });
+    const vecs = await embedder.embed(part.map((s) => s.text!), { kind: "code", signal: options.signal });
     if (vecs.length !== part.length) {
       throw new Error(`embedder returned ${vecs.length} vectors for ${part.length} texts`);
     }
@@ -316,15 +334,30 @@ export async function searchEmbeddings(
 
 /**
  * Weight of the vector list in hybrid fusion, by the embedder that built the index (the lexical list
- * weighs 1). The hash embedder only re-counts the same words BM25F already scores, so its vote is small
- * (measured on the tune half: more made hybrid worse than lexical alone); a real model's is equal.
+ * weighs 1). Measured on the tune half of the search quality bench (docs/search.md): the hash embedder only
+ * re-counts the words BM25F already scores, and more than 0.1 made hybrid worse than lexical alone; the
+ * Universal Sentence Encoder Lite, a general-purpose sentence model that has not seen code, ranks code
+ * well below BM25F on its own, and helped only at a small weight. `local` and `infermesh` models could not
+ * be measured here (no model can be downloaded), so they keep an equal vote.
  */
-export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = { hash: 0.1, local: 1, infermesh: 1 };
+export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = {
+  hash: 0.1,
+  use: 0.05,
+  local: 1,
+  infermesh: 1,
+};
 
 /** Options for {@link hybridSearch}. */
 export interface HybridOptions {
   /** Weight of the vector list against the lexical list's 1 (default: {@link HYBRID_VECTOR_WEIGHT}). */
   vectorWeight?: number;
+  /**
+   * Weight of the vector list for an identifier lookup (a query that is one name written like code, see
+   * `isIdentifierQuery`); default 0: exact names are the lexical ranking's job (its declaration boost), and a
+   * sentence model reads `RequestQueue` as "request queue" and votes for chunks about queues (with the
+   * Universal Sentence Encoder at weight 1, identifier MRR@10 fell from 0.985 to 0.855 on the tune half).
+   */
+  identifierVectorWeight?: number;
   k?: number;
   context?: number;
   /** How deep each list goes before fusion (default 50). */
@@ -344,7 +377,8 @@ export interface HybridResult {
 
 /**
  * BM25 and vector search fused with reciprocal rank fusion. Falls back to BM25 alone (with a note) when
- * there is no embedding index or its embedder cannot run.
+ * there is no embedding index, its embedder cannot run, or the query is an identifier lookup (whose vector
+ * weight is 0 by default: the embedder is then not even loaded).
  */
 export async function hybridSearch(
   root: string,
@@ -363,8 +397,13 @@ export async function hybridSearch(
   const vindex = await loadVectorIndex(root);
   let vector: VectorRanked[] = [];
   let note: string | undefined;
+  const weight = isIdentifierQuery(query)
+    ? options.identifierVectorWeight ?? 0
+    : options.vectorWeight ?? (vindex ? HYBRID_VECTOR_WEIGHT[vindex.meta.backend] ?? 1 : 1);
   if (!vindex) {
     note = "no embedding index: showing BM25 results only (run 'emb-index' to enable --hybrid)";
+  } else if (weight <= 0) {
+    note = `'${query.trim()}' is an identifier lookup: ranked by BM25F alone (exact names are lexical)`;
   } else {
     let embedder: Embedder | undefined;
     try {
@@ -383,7 +422,7 @@ export async function hybridSearch(
       vector.map((h) => ({ key: chunkKey(h), item: h })),
     ],
     options.rrfK ?? 60,
-    [1, options.vectorWeight ?? (vindex ? HYBRID_VECTOR_WEIGHT[vindex.meta.backend] ?? 1 : 1)],
+    [1, weight],
   ).slice(0, k);
   const context = options.context ?? 4;
   const hits = await Promise.all(fused.map(async (f) => ({

@@ -1,15 +1,20 @@
 /**
  * The `Embedder` interface every embedding backend implements (local ONNX via transformers.js, the
- * InferMesh HTTP client, and the lexical hashing embedder), plus vector helpers.
+ * Universal Sentence Encoder Lite on TensorFlow.js, the InferMesh HTTP client, and the lexical hashing
+ * embedder), plus vector helpers.
  *
  * @module
  */
 
 /** Backend names accepted by `--backend`. */
-export type EmbedderBackend = "local" | "infermesh" | "hash";
+export type EmbedderBackend = "local" | "infermesh" | "hash" | "use";
 
-/** Whether texts are search queries or indexed documents (some models embed them differently). */
-export type EmbedKind = "query" | "document";
+/**
+ * What the texts are, for models that embed them differently: search queries, documents, or code chunks as
+ * the code index cuts them (path and symbol on the first line, then the code). A backend that makes no
+ * difference treats `code` as a document.
+ */
+export type EmbedKind = "query" | "document" | "code";
 
 /** Options for one {@link Embedder.embed} call. */
 export interface EmbedOptions {
@@ -21,7 +26,7 @@ export interface EmbedOptions {
 export interface Embedder {
   /** Backend name. */
   readonly backend: EmbedderBackend;
-  /** Model name (a Hugging Face id, a folder, an InferMesh model, or `hash-<dim>`). */
+  /** Model name (a Hugging Face id, a folder, an InferMesh model, `universal-sentence-encoder-lite`, `hash-<dim>`). */
   readonly model: string;
   /** Vector size once known (after the first call for remote/local models). */
   readonly dim: number | undefined;

@@ -1,7 +1,8 @@
 /**
- * Embeddings: the {@link Embedder} interface and its backends (local ONNX via transformers.js, the InferMesh
- * HTTP client, the lexical hashing embedder), the compact vector store, the incremental embedding index,
- * cosine search and hybrid (BM25 + vector) search. Heavy libraries load only when the local backend runs.
+ * Embeddings: the {@link Embedder} interface and its backends (local ONNX via transformers.js, the Universal
+ * Sentence Encoder Lite on TensorFlow.js with our SentencePiece tokenizer, the InferMesh HTTP client, the
+ * lexical hashing embedder), the compact vector store, the incremental embedding index,
+ * cosine search and hybrid (BM25 + vector) search. Heavy libraries load only when the local or use backend runs.
  *
  * @example
  * ```ts
@@ -28,6 +29,30 @@ export {
   InferMeshError,
   type InferMeshOptions,
 } from "./infermesh_client.ts";
+export {
+  createUseEmbedder,
+  resolveUseModel,
+  sparseBatch,
+  toDigest,
+  toWords,
+  USE_LITE_DIM,
+  USE_LITE_MAX_PIECES,
+  USE_LITE_MODEL,
+  USE_LITE_PACKAGE,
+  type UseEmbedderOptions,
+  useModelName,
+  type UseTextMode,
+  useTextModeOf,
+} from "./use_embedder.ts";
+export {
+  createSentencePiece,
+  normalizeForPieces,
+  repairScores,
+  type SentencePiece,
+  type SentencePieceOptions,
+  type VocabEntry,
+  VocabularyError,
+} from "./sentencepiece.ts";
 export {
   createLocalEmbedder,
   DEFAULT_LOCAL_MODEL,

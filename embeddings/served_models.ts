@@ -2,7 +2,8 @@
  * The models an embedding server holds, each under the name clients ask for. `--model` values are
  * `NAME=SOURCE` (serve SOURCE as NAME) or just `SOURCE` (its own name): for the local backend SOURCE is a
  * model folder or a Hugging Face id found offline (see `local_embedder.ts`); for the hash backend it is
- * `hash-<dim>`; for the infermesh backend (a proxy in front of another InferMesh server) it is the upstream
+ * `hash-<dim>`; for the use backend it is `universal-sentence-encoder-lite` (the installed package's files or
+ * `--model-path DIR`) or a folder holding that model's files; for the infermesh backend (a proxy in front of another InferMesh server) it is the upstream
  * model name. Every model is loaded at start-up, so a missing one fails before the server listens, and a
  * request for a model that is not loaded is refused — never silently answered by another model.
  *
@@ -15,6 +16,7 @@ import type { Embedder, EmbedderBackend } from "./embedder.ts";
 import { createHashEmbedder } from "./hash_embedder.ts";
 import { createInferMeshEmbedder, DEFAULT_INFERMESH_MODEL } from "./infermesh_client.ts";
 import { createLocalEmbedder } from "./local_embedder.ts";
+import { createUseEmbedder, USE_LITE_MODEL, useTextModeOf } from "./use_embedder.ts";
 
 /** One `--model` value, parsed. */
 export interface ModelSpec {
@@ -71,6 +73,7 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
   const specs = options.models.map(parseModelSpec);
   if (specs.length === 0) {
     if (options.backend === "hash") specs.push({ name: "hash-256", source: "hash-256" });
+    else if (options.backend === "use") specs.push({ name: USE_LITE_MODEL, source: USE_LITE_MODEL });
     else if (options.backend === "infermesh") {
       const name = Deno.env.get("INFERMESH_MODEL") ?? DEFAULT_INFERMESH_MODEL;
       specs.push({ name, source: name });
@@ -101,6 +104,13 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
           );
         }
         embedder = createHashEmbedder({ dim });
+      } else if (options.backend === "use") {
+        // SOURCE is the model's name (its files from --model-path or the installed package) or a folder.
+        const textMode = useTextModeOf(s.source);
+        const modelPath = textMode
+          ? (options.modelPath ? resolve(options.cwd ?? ".", options.modelPath) : undefined)
+          : resolve(options.cwd ?? ".", s.source.replace(/^~(?=\/)/, Deno.env.get("HOME") ?? "~"));
+        embedder = await createUseEmbedder({ modelPath, textMode, batchSize: options.batchSize });
       } else if (options.backend === "infermesh") {
         embedder = createInferMeshEmbedder({
           url: options.url,

