@@ -1,37 +1,32 @@
 /**
- * Worker side of the parallel grep: receives the compiled pattern once, then batches of files, and answers
- * each batch with its matches. Running the regex in a worker lets the caller stop a pattern that backtracks
- * catastrophically (it terminates the worker) instead of hanging.
+ * Worker side of the parallel grep (see {@link GrepInit} for the protocol). The first worker walks the tree
+ * and searches; the others only search. Batches are claimed from a shared counter, so whichever worker is
+ * free takes the next one. Running the regex in workers lets the caller stop a pattern that backtracks
+ * catastrophically (it terminates the workers) instead of hanging; the walk runs here too, so the main
+ * thread is free while it starts the other workers (constructing a `Worker` blocks the calling thread).
  *
  * @module
  */
 
-import { type GrepJob, type GrepWorkerReply, searchText } from "./grep_core.ts";
+import { BATCH_FILES, type GrepBatch, type GrepInit, type GrepWorkerReply, searchText } from "./grep_core.ts";
+import { iterateFilesSync } from "./walk.ts";
 
-interface InitMessage {
-  type: "init";
-  source: string;
-  flags: string;
-  context: number;
-  maxFileBytes: number;
-}
+/** The walker searches whenever more than this many batches wait unclaimed, so it never runs far ahead. */
+const LEAD = 4;
 
-interface FilesMessage {
-  type: "files";
-  id: number;
-  files: GrepJob[];
-}
-
-let lineRe: RegExp | null = null;
-let fileRe: RegExp | null = null;
+let root = "";
+let lineRe: RegExp;
+let fileRe: RegExp;
 let context = 0;
 let maxFileBytes = 1024 * 1024;
+let next: Int32Array;
 /** One buffer for every file, read with one `read` call (see {@link readSmallFile}). */
 let buffer = new Uint8Array(0);
 const decoder = new TextDecoder();
 
 // deno-lint-ignore no-explicit-any -- the worker global's type is not in the default lib set
 const port = self as any;
+const post = (reply: GrepWorkerReply) => port.postMessage(reply);
 
 /**
  * Reads a file into the shared buffer and returns its length, or -1 when it is over the size limit or
@@ -67,25 +62,102 @@ function readSmallFile(abs: string): number {
   }
 }
 
-port.onmessage = (event: MessageEvent<InitMessage | FilesMessage>) => {
-  const msg = event.data;
-  if (msg.type === "init") {
-    lineRe = new RegExp(msg.source, msg.flags);
-    fileRe = new RegExp(msg.source, msg.flags + "m");
-    context = msg.context;
-    maxFileBytes = msg.maxFileBytes;
-    buffer = new Uint8Array(Math.min(maxFileBytes, 1024 * 1024) + 1);
-    return;
-  }
-  const reply: GrepWorkerReply = { type: "result", id: msg.id, matches: [], searched: 0 };
-  for (const job of msg.files) {
-    const n = readSmallFile(job.abs);
+/** Searches one batch and posts its result. */
+function searchBatch(id: number, files: string[]): void {
+  const reply: GrepWorkerReply = { type: "result", id, matches: [], searched: 0 };
+  for (const rel of files) {
+    const n = readSmallFile(`${root}/${rel}`);
     if (n < 0) continue;
     // Binary: a NUL byte in the first 8 KiB.
     if (buffer.subarray(0, Math.min(n, 8192)).indexOf(0) !== -1) continue;
     const text = decoder.decode(buffer.subarray(0, n));
     reply.searched++;
-    for (const m of searchText(text, job.rel, lineRe!, fileRe!, context)) reply.matches.push(m);
+    for (const m of searchText(text, rel, lineRe, fileRe, context)) reply.matches.push(m);
   }
-  port.postMessage(reply);
+  post(reply);
+}
+
+/** Claims the batch `id` if it is still the next one; false when another worker took it first. */
+function claim(id: number): boolean {
+  return Atomics.compareExchange(next, 0, id, id + 1) === id;
+}
+
+/** The walker: walks, hands out batches, and searches whenever enough of them wait. */
+function walkAndSearch(init: GrepInit): void {
+  const others = init.ports;
+  const batches: (string[] | undefined)[] = [];
+  /** Searches unclaimed batches until at most `lead` are left for the others. */
+  const searchWhileMoreThan = (lead: number) => {
+    while (true) {
+      const id = Atomics.load(next, 0);
+      if (batches.length - id <= lead) return;
+      if (!claim(id)) continue;
+      const files = batches[id]!;
+      batches[id] = undefined;
+      searchBatch(id, files);
+    }
+  };
+  const emit = (files: string[]) => {
+    const id = batches.length;
+    batches.push(files);
+    const batch: GrepBatch = { id, files };
+    for (const p of others) p.postMessage(batch);
+    searchWhileMoreThan(LEAD);
+  };
+
+  let batch: string[] = [];
+  const found = init.files ?? iterateRels(init);
+  for (const rel of found) {
+    batch.push(rel);
+    if (batch.length === BATCH_FILES) {
+      emit(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) emit(batch);
+  post({ type: "walked", batches: batches.length });
+  for (const p of others) p.postMessage({ id: -1, files: [] } satisfies GrepBatch);
+  searchWhileMoreThan(0);
+}
+
+function* iterateRels(init: GrepInit): Generator<string> {
+  const walk = iterateFilesSync(init.root, {
+    globs: init.walk?.globs,
+    excludes: init.walk?.excludes,
+    maxFileBytes,
+    stat: false,
+  });
+  for (const f of walk) yield f.rel;
+}
+
+/** Another worker: keeps the batches the walker sends, and searches each one it can claim. */
+function searchFromPort(from: MessagePort): void {
+  const waiting = new Map<number, string[]>();
+  from.onmessage = (event: MessageEvent<GrepBatch>) => {
+    const { id, files } = event.data;
+    if (id >= 0) waiting.set(id, files);
+    while (true) {
+      const id = Atomics.load(next, 0);
+      const files = waiting.get(id);
+      if (files === undefined) break; // not here yet (or taken by the walker and already dropped)
+      waiting.delete(id);
+      if (claim(id)) searchBatch(id, files);
+    }
+    // Batches the walker claimed meanwhile are never searched here.
+    const done = Atomics.load(next, 0);
+    for (const id of waiting.keys()) if (id < done) waiting.delete(id);
+  };
+}
+
+port.onmessage = (event: MessageEvent<GrepInit>) => {
+  const init = event.data;
+  root = init.root;
+  lineRe = new RegExp(init.source, init.flags);
+  fileRe = new RegExp(init.source, init.flags + "m");
+  context = init.context;
+  maxFileBytes = init.maxFileBytes;
+  buffer = new Uint8Array(Math.min(maxFileBytes, 1024 * 1024) + 1);
+  next = new Int32Array(init.next);
+  if (init.walk || init.files) walkAndSearch(init);
+  else searchFromPort(init.ports[0]);
 };

@@ -74,10 +74,14 @@ Deno.test("grep uses several workers on a bigger tree and finds every match", as
   for (let i = 0; i < 400; i++) files[`d${i % 7}/f${i}.txt`] = `line one\nneedle ${i}\nline three\n`;
   const root = await makeTree(files);
   try {
-    const r = await grepWorkspace(root, "needle \\d+", { workers: 2 });
-    assert.equal(r.matches.length, 400);
-    assert.equal(r.filesSearched, 400);
-    assert.ok(r.matches.every((m) => m.line === 2));
+    for (const workers of [2, 3]) {
+      // The walker hands batches to the others; each batch is claimed once: no file twice, none left out.
+      const r = await grepWorkspace(root, "needle \\d+", { workers });
+      assert.equal(r.matches.length, 400);
+      assert.equal(new Set(r.matches.map((m) => m.path)).size, 400);
+      assert.equal(r.filesSearched, 400);
+      assert.ok(r.matches.every((m) => m.line === 2));
+    }
   } finally {
     await removeTree(root);
   }
