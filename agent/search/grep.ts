@@ -115,24 +115,15 @@ export async function grepWorkspace(
     }
     single = relPath(root, abs);
   }
-  // How many workers: a folder with no file to search (empty, or all of it ignored) starts none, and a small
-  // one only the walker, since constructing a worker blocks this thread for 30-300 ms (a new isolate) and
-  // costs about 50 ms of CPU. Counting the first few batches of files costs a few directory reads here; on a
-  // bigger tree all workers start at once, so they boot in parallel with the walker.
-  let workerCount = 1;
-  if (!single) {
-    let found = 0;
-    const probe = iterateFilesSync(root, { globs: options.globs, excludes: options.excludes, stat: false });
-    for (const _ of probe) if (++found >= BIG_TREE_FILES) break;
-    if (found === 0) {
-      return {
-        matches: [],
-        filesSearched: 0,
-        truncated: false,
-        seconds: (performance.now() - started) / 1000,
-      };
-    }
-    if (found >= BIG_TREE_FILES) workerCount = maxWorkers;
+  // A folder with no file to search (empty, or all of it ignored) starts no worker, and a small one only the
+  // walker: constructing a worker blocks this thread for 30-300 ms (a new isolate) and costs ~50 ms of CPU.
+  // Finding the first file costs a directory read or two here; the rest of the probe runs once the walker
+  // is started, while it loads its modules.
+  const probe = single
+    ? undefined
+    : iterateFilesSync(root, { globs: options.globs, excludes: options.excludes, stat: false });
+  if (probe?.next().done) {
+    return { matches: [], filesSearched: 0, truncated: false, seconds: (performance.now() - started) / 1000 };
   }
 
   const workers: Worker[] = [];
@@ -157,7 +148,7 @@ export async function grepWorkspace(
   // The walker hands every batch to each other worker through a port of its own; the shared counter says
   // which batch is the next to claim.
   const next = new SharedArrayBuffer(4);
-  const channels = Array.from({ length: workerCount - 1 }, () => new MessageChannel());
+  const channels = Array.from({ length: single ? 0 : maxWorkers - 1 }, () => new MessageChannel());
   const onReply = (ev: MessageEvent<GrepWorkerReply>) => {
     const reply = ev.data;
     progressed();
@@ -225,8 +216,11 @@ export async function grepWorkspace(
         : { walk: { globs: options.globs, excludes: options.excludes }, ports },
       ports,
     );
-    // The walker starts walking while this thread starts the others.
-    for (const ch of channels) spawn({ ports: [ch.port2] }, [ch.port2]);
+    // Counting the first three batches of files: on a tree that big the other workers start now (the walker
+    // walks and searches meanwhile); on a smaller one the walker alone is done before they would be up.
+    let found = 1;
+    if (probe) { for (const _ of probe) if (++found >= BIG_TREE_FILES) break; }
+    if (found >= BIG_TREE_FILES) { for (const ch of channels) spawn({ ports: [ch.port2] }, [ch.port2]); }
     await finished;
   } finally {
     clearTimeout(timer);
