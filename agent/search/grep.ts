@@ -17,6 +17,7 @@ import {
   type GrepInit,
   type GrepMatch,
   type GrepWorkerReply,
+  OTHERS_STARTED,
 } from "./grep_core.ts";
 import { DEFAULT_MAX_FILE_BYTES, isBinary, iterateFilesSync, relPath } from "./walk.ts";
 
@@ -64,6 +65,36 @@ export interface GrepResult {
   seconds: number;
 }
 
+/** The machine's CPU time so far from `/proc/stat` (Linux), in clock ticks: idle (with I/O wait) and total. */
+export interface MachineCpu {
+  idle: number;
+  total: number;
+}
+
+function machineCpu(): MachineCpu | undefined {
+  try {
+    const text = Deno.readTextFileSync("/proc/stat");
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user/nice)
+    const f = text.slice(0, text.indexOf("\n")).trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined; // not Linux, or no read permission: no opinion
+  }
+}
+
+/**
+ * How many cores sat idle between two samples (rounded), or undefined when it cannot be told (no samples, or
+ * a window under ~3 ticks per core). A worker costs ~50 ms of CPU to start (a new isolate) and contends with
+ * the walker: on a machine whose cores are all busy, a second one made grep slower, not faster.
+ */
+export function idleCores(before: MachineCpu | undefined, after: MachineCpu | undefined, cores: number) {
+  if (!before || !after) return undefined;
+  const total = after.total - before.total;
+  if (total < 3 * cores) return undefined;
+  return Math.round(((after.idle - before.idle) / total) * cores);
+}
+
 /** A tree with at least this many files to search gets all workers (three batches of the walker's). */
 const BIG_TREE_FILES = 3 * BATCH_FILES;
 
@@ -87,7 +118,9 @@ export async function grepWorkspace(
   const context = options.context ?? 0;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const maxWorkers = Math.max(1, options.workers ?? Math.min(4, navigator.hardwareConcurrency || 2));
+  const cores = navigator.hardwareConcurrency || 2;
+  const maxWorkers = Math.max(1, options.workers ?? Math.min(4, cores));
+  const cpuBefore = options.workers === undefined ? machineCpu() : undefined;
 
   let single: string | undefined;
   if (options.file) {
@@ -145,9 +178,9 @@ export async function grepWorkspace(
     if (stopped || (batchesTotal >= 0 && batchesDone >= batchesTotal)) settle();
   };
 
-  // The walker hands every batch to each other worker through a port of its own; the shared counter says
-  // which batch is the next to claim.
-  const next = new SharedArrayBuffer(4);
+  // The walker hands every batch to each other worker through a port of its own; the shared counters say
+  // which batch is the next to claim and how many of those workers have started.
+  const shared = new SharedArrayBuffer(8);
   const channels = Array.from({ length: single ? 0 : maxWorkers - 1 }, () => new MessageChannel());
   const onReply = (ev: MessageEvent<GrepWorkerReply>) => {
     const reply = ev.data;
@@ -179,7 +212,7 @@ export async function grepWorkspace(
       flags: re.flags,
       context,
       maxFileBytes,
-      next,
+      shared,
       ...role,
     };
     w.postMessage(init, transfer);
@@ -220,7 +253,14 @@ export async function grepWorkspace(
     // walks and searches meanwhile); on a smaller one the walker alone is done before they would be up.
     let found = 1;
     if (probe) { for (const _ of probe) if (++found >= BIG_TREE_FILES) break; }
-    if (found >= BIG_TREE_FILES) { for (const ch of channels) spawn({ ports: [ch.port2] }, [ch.port2]); }
+    if (found >= BIG_TREE_FILES) {
+      const extra = Math.min(channels.length, idleCores(cpuBefore, machineCpu(), cores) ?? channels.length);
+      for (const ch of channels.slice(0, extra)) {
+        // Raised first: the walker sends batches into the port at once; they wait there for the worker.
+        Atomics.add(new Int32Array(shared), OTHERS_STARTED, 1);
+        spawn({ ports: [ch.port2] }, [ch.port2]);
+      }
+    }
     await finished;
   } finally {
     clearTimeout(timer);
