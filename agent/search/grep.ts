@@ -73,6 +73,10 @@ export interface MachineCpu {
 
 function machineCpu(): MachineCpu | undefined {
   try {
+    // Never a permission prompt in the middle of a search: read it only when reading it is already allowed.
+    if (Deno.permissions.querySync({ name: "read", path: "/proc/stat" }).state !== "granted") {
+      return undefined;
+    }
     const text = Deno.readTextFileSync("/proc/stat");
     // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user/nice)
     const f = text.slice(0, text.indexOf("\n")).trim().split(/\s+/).slice(1, 9).map(Number);
