@@ -12,7 +12,7 @@ import { explainKvError } from "../core/kv_health.ts";
 import { emitMetric } from "../core/events.ts";
 import { type CommandContext, type CommandResult, type CommandSpec, loadArgParser } from "./command.ts";
 import { commandHelp } from "./help.ts";
-import { getToolEndListeners, getToolScorer, type ToolOutcome } from "./hooks.ts";
+import { getToolEndListeners, getToolScorer, getToolStartHooks, type ToolOutcome } from "./hooks.ts";
 
 /** Redacts values of flags that look secret before they are recorded in events. */
 function recordableArgs(args: string[]): string[] {
@@ -47,7 +47,14 @@ export async function runCommand(
   const record = spec.recordEvents !== false;
   const step = record ? ctx.session.step++ : ctx.session.step;
   const eventArgs = { argv: recordableArgs(args) };
-  if (record) emitMetric("tool.start", { tool: spec.name, args: eventArgs, step, session: ctx.session.id });
+  if (record) {
+    emitMetric("tool.start", { tool: spec.name, args: eventArgs, step, session: ctx.session.id });
+    for (const hook of getToolStartHooks()) {
+      try {
+        Promise.resolve(hook(spec.name, ctx)).catch(() => {});
+      } catch { /* a hook is only a head start; the listener reports its own failures */ }
+    }
+  }
   const started = performance.now();
   let result: CommandResult;
   try {

@@ -65,8 +65,15 @@ export type ToolEndListener = (
   ctx: CommandContext,
 ) => void | Promise<void>;
 
+/**
+ * Runs when a recorded command starts (not awaited; errors are ignored): the place to start loading what the
+ * scorer and the tool-end listeners will need, so that work overlaps the command instead of following it.
+ */
+export type ToolStartHook = (tool: string, ctx: CommandContext) => void | Promise<unknown>;
+
 let toolScorer: ToolScorer | undefined;
 const toolEndListeners: ToolEndListener[] = [];
+const toolStartHooks: ToolStartHook[] = [];
 
 /** Installs the tool scorer. */
 export function setToolScorer(scorer: ToolScorer | undefined): void {
@@ -86,4 +93,14 @@ export function addToolEndListener(listener: ToolEndListener): void {
 /** The registered tool-end listeners. */
 export function getToolEndListeners(): readonly ToolEndListener[] {
   return toolEndListeners;
+}
+
+/** Adds a hook called when every recorded command starts. */
+export function addToolStartHook(hook: ToolStartHook): void {
+  toolStartHooks.push(hook);
+}
+
+/** The registered tool-start hooks. */
+export function getToolStartHooks(): readonly ToolStartHook[] {
+  return toolStartHooks;
 }

@@ -54,8 +54,8 @@ export function loadToolBandit(workspace: string, seed?: number): Promise<Bandit
 let queue: Promise<unknown> = Promise.resolve();
 
 /**
- * Records one scored tool use: bandit update + save, events line, session summary. Returns the reward.
- * Calls are serialised so concurrent updates in one process never lose a write.
+ * Records one scored tool use: bandit update + save, events line, session summary (the three at once).
+ * Returns the reward. Calls are serialised so concurrent updates in one process never lose a write.
  */
 export function learnFromTool(
   workspace: string,
@@ -65,22 +65,31 @@ export function learnFromTool(
 ): Promise<number | undefined> {
   const run = async (): Promise<number | undefined> => {
     if (!LEARNABLE_TOOLS.includes(tool) && tool !== "chat") return undefined;
-    const summary = await updateSessionSummary(workspace, session, tool, score);
-    emitMetric("session.summary", {
-      session,
-      steps: summary.steps,
-      last_tool: summary.last_tool,
-      avg_score: summary.avg_score,
-    });
-    if (!LEARNABLE_TOOLS.includes(tool)) return undefined;
+    // The session summary (KV) and the bandit file + events line are independent stores: update them at
+    // once, so the command ends after the slower of the two rather than after both.
+    const summaryDone = updateSessionSummary(workspace, session, tool, score).then((summary) =>
+      emitMetric("session.summary", {
+        session,
+        steps: summary.steps,
+        last_tool: summary.last_tool,
+        avg_score: summary.avg_score,
+      })
+    );
+    if (!LEARNABLE_TOOLS.includes(tool)) {
+      await summaryDone;
+      return undefined;
+    }
     const reward = rewardOf(score);
     const paths = workspacePaths(workspace);
-    await withStateLock(workspace, async () => {
+    const banditDone = withStateLock(workspace, async () => {
       const bandit = await loadToolBandit(workspace);
       bandit.update(tool, reward);
       await saveBanditFile(paths.rlStateFile, bandit);
     });
-    await appendJsonLine(paths.rlEventsFile, { ts: Math.floor(Date.now() / 1000), tool, reward });
+    const eventDone = appendJsonLine(paths.rlEventsFile, { ts: Math.floor(Date.now() / 1000), tool, reward });
+    // allSettled first, so a failure of one never leaves another write running past the caller.
+    const results = await Promise.allSettled([summaryDone, banditDone, eventDone]);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
     return reward;
   };
   const next = queue.then(run, run);

@@ -1,16 +1,25 @@
 /**
- * Parallel grep over the workspace. The caller walks the files (honouring ignore rules) and hands batches
- * to one or more workers, which read the files, skip binary and oversized ones, and return matching lines.
- * A pattern that takes too long (catastrophic backtracking) is stopped by terminating the workers, so grep
- * never hangs; a bad regex is a clear error before any file is read.
+ * Parallel grep over the workspace. Everything heavy runs in workers (`grep_worker.ts`): the first one walks
+ * the tree (honouring ignore rules) in order, cuts it into numbered batches and searches along; the others
+ * search the batches it hands them; whichever is free claims the next batch from a shared counter. They read
+ * the files, skip binary and oversized ones, and return matching lines; this thread only starts them and
+ * collects. A pattern that takes too long (catastrophic backtracking) is stopped by terminating the workers,
+ * so grep never hangs; a bad regex is a clear error before any file is read.
  *
  * @module
  */
 
 import { UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
-import { compilePattern, type GrepJob, type GrepMatch, type GrepWorkerReply } from "./grep_core.ts";
-import { DEFAULT_MAX_FILE_BYTES, isBinary, iterateFiles, relPath } from "./walk.ts";
+import {
+  BATCH_FILES,
+  compilePattern,
+  type GrepInit,
+  type GrepMatch,
+  type GrepWorkerReply,
+  OTHERS_STARTED,
+} from "./grep_core.ts";
+import { DEFAULT_MAX_FILE_BYTES, isBinary, iterateFilesSync, relPath } from "./walk.ts";
 
 export type { GrepMatch } from "./grep_core.ts";
 
@@ -56,7 +65,42 @@ export interface GrepResult {
   seconds: number;
 }
 
-const BATCH = 48;
+/** The machine's CPU time so far from `/proc/stat` (Linux), in clock ticks: idle (with I/O wait) and total. */
+export interface MachineCpu {
+  idle: number;
+  total: number;
+}
+
+function machineCpu(): MachineCpu | undefined {
+  try {
+    // Never a permission prompt in the middle of a search: read it only when reading it is already allowed.
+    if (Deno.permissions.querySync({ name: "read", path: "/proc/stat" }).state !== "granted") {
+      return undefined;
+    }
+    const text = Deno.readTextFileSync("/proc/stat");
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user/nice)
+    const f = text.slice(0, text.indexOf("\n")).trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined; // not Linux, or no read permission: no opinion
+  }
+}
+
+/**
+ * How many cores sat idle between two samples (rounded), or undefined when it cannot be told (no samples, or
+ * a window under ~3 ticks per core). A worker costs ~50 ms of CPU to start (a new isolate) and contends with
+ * the walker: on a machine whose cores are all busy, a second one made grep slower, not faster.
+ */
+export function idleCores(before: MachineCpu | undefined, after: MachineCpu | undefined, cores: number) {
+  if (!before || !after) return undefined;
+  const total = after.total - before.total;
+  if (total < 3 * cores) return undefined;
+  return Math.round(((after.idle - before.idle) / total) * cores);
+}
+
+/** A tree with at least this many files to search gets all workers (three batches of the walker's). */
+const BIG_TREE_FILES = 3 * BATCH_FILES;
 
 /**
  * Searches the workspace for a pattern.
@@ -78,9 +122,11 @@ export async function grepWorkspace(
   const context = options.context ?? 0;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const maxWorkers = Math.max(1, options.workers ?? Math.min(4, navigator.hardwareConcurrency || 2));
+  const cores = navigator.hardwareConcurrency || 2;
+  const maxWorkers = Math.max(1, options.workers ?? Math.min(4, cores));
+  const cpuBefore = options.workers === undefined ? machineCpu() : undefined;
 
-  let single: GrepJob | undefined;
+  let single: string | undefined;
   if (options.file) {
     const abs = resolveInside(root, options.file);
     let info: Deno.FileInfo;
@@ -104,65 +150,76 @@ export async function grepWorkspace(
         `grep: ${options.file} is over the size limit (${maxFileBytes} bytes); raise --max-file-bytes`,
       );
     }
-    single = { abs, rel: relPath(root, abs) };
+    single = relPath(root, abs);
+  }
+  // A folder with no file to search (empty, or all of it ignored) starts no worker, and a small one only the
+  // walker: constructing a worker blocks this thread for 30-300 ms (a new isolate) and costs ~50 ms of CPU.
+  // Finding the first file costs a directory read or two here; the rest of the probe runs once the walker
+  // is started, while it loads its modules.
+  const probe = single
+    ? undefined
+    : iterateFilesSync(root, { globs: options.globs, excludes: options.excludes, stat: false });
+  if (probe?.next().done) {
+    return { matches: [], filesSearched: 0, truncated: false, seconds: (performance.now() - started) / 1000 };
   }
 
   const workers: Worker[] = [];
-  const pending: number[] = []; // batches in flight per worker
-  // Results by batch id. Batches go out in walk order (sorted per directory), so the matches of batches
+  // Results by batch id. Batches are numbered in walk order (sorted per directory), so the matches of batches
   // 0..prefixDone-1 are the first ones in that order whichever worker finished first: `--max N` stops only
   // once that finished prefix holds N matches, so the same N matches come back on every run.
   const batchMatches = new Map<number, GrepMatch[]>();
   let prefixDone = 0;
   let prefixCount = 0;
   let filesSearched = 0;
-  let outstanding = 0;
-  let walkDone = false;
+  let batchesTotal = -1; // known once the walk is over
+  let batchesDone = 0;
   let stopped = false;
-  let nextId = 0;
-  let filesSeen = 0;
   let settle!: (err?: Error) => void;
   const finished = new Promise<void>((resolve, reject) => {
     settle = (err?: Error) => (err ? reject(err) : resolve());
   });
   const maybeDone = () => {
-    if (stopped || (walkDone && outstanding === 0)) settle();
+    if (stopped || (batchesTotal >= 0 && batchesDone >= batchesTotal)) settle();
   };
 
-  const spawn = () => {
-    const index = workers.length;
-    const w = new Worker(new URL("./grep_worker.ts", import.meta.url), { type: "module" });
-    w.postMessage({ type: "init", source: re.source, flags: re.flags, context, maxFileBytes });
-    w.onmessage = (ev: MessageEvent<GrepWorkerReply>) => {
-      outstanding--;
-      pending[index]--;
-      progressed();
-      filesSearched += ev.data.searched;
-      batchMatches.set(ev.data.id, ev.data.matches);
+  // The walker hands every batch to each other worker through a port of its own; the shared counters say
+  // which batch is the next to claim and how many of those workers have started.
+  const shared = new SharedArrayBuffer(8);
+  const channels = Array.from({ length: single ? 0 : maxWorkers - 1 }, () => new MessageChannel());
+  const onReply = (ev: MessageEvent<GrepWorkerReply>) => {
+    const reply = ev.data;
+    progressed();
+    if (reply.type === "walked") batchesTotal = reply.batches;
+    else {
+      batchesDone++;
+      filesSearched += reply.searched;
+      batchMatches.set(reply.id, reply.matches);
       while (batchMatches.has(prefixDone)) prefixCount += batchMatches.get(prefixDone++)!.length;
       if (prefixCount >= max) stopped = true; // enough: the rest is cancelled with the workers
-      maybeDone();
-    };
+    }
+    maybeDone();
+  };
+  const spawn = (role: Pick<GrepInit, "walk" | "files" | "ports">, transfer: Transferable[]) => {
+    if (stopped) return;
+    const w = new Worker(new URL("./grep_worker.ts", import.meta.url), { type: "module" });
+    w.onmessage = onReply;
     w.onerror = (ev) => {
       ev.preventDefault();
       stopped = true;
       settle(new Error(`grep worker failed: ${ev.message}`));
     };
     workers.push(w);
-    pending.push(0);
-  };
-
-  // Batches go out as soon as they fill, to the worker with the shortest queue; a second worker joins
-  // once the tree proves big enough to pay for its start-up.
-  const send = (batch: GrepJob[]) => {
-    if (stopped) return;
-    if (workers.length === 0 || (workers.length < maxWorkers && filesSeen > 2 * BATCH)) spawn();
-    let best = 0;
-    for (let i = 1; i < workers.length; i++) if (pending[i] < pending[best]) best = i;
-    pending[best]++;
-    outstanding++;
-    progressed(); // the walk is moving: a long walk over a huge tree is not a stall
-    workers[best].postMessage({ type: "files", id: nextId++, files: batch });
+    const init: GrepInit = {
+      type: "init",
+      root,
+      source: re.source,
+      flags: re.flags,
+      context,
+      maxFileBytes,
+      shared,
+      ...role,
+    };
+    w.postMessage(init, transfer);
   };
 
   const stall = () => {
@@ -189,40 +246,31 @@ export async function grepWorkspace(
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
   try {
-    // The first worker starts with the first file the walk finds, not before the walk: constructing a
-    // Worker blocks this thread for 30-300 ms (a new isolate), which a search that finds no file at all (an
-    // empty or fully ignored folder) need not pay. Its module loading then runs on its own thread while
-    // the walk fills the first batch.
-    if (single) {
-      filesSeen = 1;
-      send([single]);
-    } else {
-      let batch: GrepJob[] = [];
-      const walk = iterateFiles(root, {
-        globs: options.globs,
-        excludes: options.excludes,
-        maxFileBytes,
-        stat: false,
-        signal: options.signal,
-      });
-      for await (const f of walk) {
-        if (stopped) break;
-        if (filesSeen++ === 0) spawn();
-        batch.push({ abs: f.abs, rel: f.rel });
-        if (batch.length >= BATCH) {
-          send(batch);
-          batch = [];
-        }
+    const ports = channels.map((ch) => ch.port1);
+    spawn(
+      single
+        ? { files: [single], ports }
+        : { walk: { globs: options.globs, excludes: options.excludes }, ports },
+      ports,
+    );
+    // Counting the first three batches of files: on a tree that big the other workers start now (the walker
+    // walks and searches meanwhile); on a smaller one the walker alone is done before they would be up.
+    let found = 1;
+    if (probe) { for (const _ of probe) if (++found >= BIG_TREE_FILES) break; }
+    if (found >= BIG_TREE_FILES) {
+      const extra = Math.min(channels.length, idleCores(cpuBefore, machineCpu(), cores) ?? channels.length);
+      for (const ch of channels.slice(0, extra)) {
+        // Raised first: the walker sends batches into the port at once; they wait there for the worker.
+        Atomics.add(new Int32Array(shared), OTHERS_STARTED, 1);
+        spawn({ ports: [ch.port2] }, [ch.port2]);
       }
-      if (batch.length > 0) send(batch);
     }
-    walkDone = true;
-    maybeDone();
     await finished;
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
     for (const w of workers) w.terminate();
+    for (const ch of channels) ch.port2.close();
   }
 
   // Only the finished prefix counts (later batches that happened to finish are dropped); when the walk ran to

@@ -19,19 +19,55 @@ export interface GrepMatch {
   after?: string[];
 }
 
-/** A file handed to a worker. */
-export interface GrepJob {
-  abs: string;
-  rel: string;
+/** Files per batch: the unit the workers claim, of `--max` bookkeeping and of the stall timer. */
+export const BATCH_FILES = 48;
+
+/**
+ * Main thread → worker, once. The first worker (the walker) gets `walk` (or `files` for a single file): it
+ * walks the tree in order, cuts the files into batches numbered in walk order, and hands every batch to the
+ * other workers through `ports` (once the main thread says they started: a worker that never starts costs
+ * no messages). Every worker claims the next unsearched batch from the shared counter, so each batch is
+ * searched once, roughly in walk order, and no batch waits in one worker's queue while another worker is
+ * idle. The main thread only collects the results.
+ */
+export interface GrepInit {
+  type: "init";
+  /** Workspace root: a file's absolute path is `${root}/${rel}`. */
+  root: string;
+  source: string;
+  flags: string;
+  context: number;
+  maxFileBytes: number;
+  /**
+   * Two Int32: at {@link NEXT_BATCH} the number of the next batch to claim; at {@link OTHERS_STARTED} how many
+   * of the walker's `ports` lead to a started worker (the main thread raises it).
+   */
+  shared: SharedArrayBuffer;
+  /** Walker: what to walk. */
+  walk?: { globs?: string[]; excludes?: string[] };
+  /** Walker: search exactly these workspace-relative files instead of walking. */
+  files?: string[];
+  /** Walker: one port per other worker (to send it the batches); other workers: the port to read them from. */
+  ports: MessagePort[];
 }
 
-/** A worker's answer to one batch. */
-export interface GrepWorkerReply {
-  type: "result";
+/** Index of the next-batch counter in {@link GrepInit.shared}. */
+export const NEXT_BATCH = 0;
+/** Index of the started-workers count in {@link GrepInit.shared}. */
+export const OTHERS_STARTED = 1;
+
+/** Walker → other workers: one batch of workspace-relative paths, numbered in walk order. */
+export interface GrepBatch {
   id: number;
-  matches: GrepMatch[];
-  searched: number;
+  files: string[];
 }
+
+/** Worker → main thread. */
+export type GrepWorkerReply =
+  /** The matches of one batch. */
+  | { type: "result"; id: number; matches: GrepMatch[]; searched: number }
+  /** Walker: the walk is over; `batches` batches were made in all. */
+  | { type: "walked"; batches: number };
 
 /** Options for {@link compilePattern}. */
 export interface PatternOptions {

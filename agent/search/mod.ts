@@ -27,6 +27,7 @@ export {
   walkFiles,
   type WalkOptions,
 } from "./walk.ts";
+export { createGitignore, type Gitignore, type GitignoreOptions, type IgnoreVerdict } from "./gitignore.ts";
 export { compilePattern, type GrepMatch, searchText } from "./grep_core.ts";
 export { type GrepOptions, type GrepResult, grepWorkspace } from "./grep.ts";
 export {

@@ -3,14 +3,16 @@
  * every level, an optional `.dspyignore`, default excludes (`.git`, `node_modules`, `.venv`, `dist`, `build`,
  * `__pycache__` and the `.dspy*` state folders), user include/exclude globs (gitignore syntax), a size limit,
  * and never follows a symlink that leads out of the workspace. Binary detection (a NUL byte in the first
- * 8 KiB) happens where files are read, see {@link isBinary} and {@link readTextIfText}.
+ * 8 KiB) happens where files are read, see {@link isBinary} and {@link readTextIfText}. Ignore files and globs
+ * are matched by our own `gitignore.ts` (git's rules, case-sensitive), and paths are joined with
+ * `core/path.ts`: no npm package and no `node:` module, so a `grep` process does not pay for loading them.
  *
  * @module
  */
 
-import ignore, { type Ignore } from "ignore";
-import { join, relative, sep } from "node:path";
+import { join, relative } from "../../core/path.ts";
 import { isInside } from "../../core/workspace.ts";
+import { createGitignore, type Gitignore } from "./gitignore.ts";
 
 /** Folders never searched. */
 export const DEFAULT_EXCLUDES: readonly string[] = [
@@ -60,17 +62,13 @@ export interface WalkedFile {
 interface IgnoreLayer {
   /** Folder the rules belong to, workspace-relative with a trailing slash ("" for the root). */
   base: string;
-  ig: Ignore;
+  ig: Gitignore;
 }
 
 const IGNORE_FILES = [".gitignore", ".dspyignore"];
 
-function toPosix(p: string): string {
-  return sep === "/" ? p : p.split(sep).join("/");
-}
-
 function readIgnoreLayerSync(dirAbs: string, base: string): IgnoreLayer | null {
-  let ig: Ignore | null = null;
+  let ig: Gitignore | null = null;
   for (const name of IGNORE_FILES) {
     let text: string;
     try {
@@ -78,7 +76,7 @@ function readIgnoreLayerSync(dirAbs: string, base: string): IgnoreLayer | null {
     } catch {
       continue;
     }
-    ig ??= ignore();
+    ig ??= createGitignore();
     ig.add(text);
   }
   return ig ? { base, ig } : null;
@@ -101,7 +99,7 @@ function ignoredByLayers(layers: IgnoreLayer[], rel: string, isDir: boolean): bo
 export function globMatcher(globs: readonly string[] | undefined): ((rel: string) => boolean) | undefined {
   const list = (globs ?? []).map((g) => g.trim()).filter((g) => g.length > 0);
   if (list.length === 0) return undefined;
-  const ig = ignore().add(list.map((g) => g.replace(/^\.\//, "")));
+  const ig = createGitignore(list.map((g) => g.replace(/^\.\//, "")));
   return (rel: string) => ig.ignores(rel);
 }
 
@@ -144,7 +142,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
   const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const doStat = options.stat !== false;
   const excludeList = (options.excludes ?? []).map((g) => g.trim().replace(/^\.\//, "")).filter(Boolean);
-  const excludes = excludeList.length ? ignore().add(excludeList) : undefined;
+  const excludes = excludeList.length ? createGitignore(excludeList) : undefined;
   const include = globMatcher(options.globs);
   const useIgnoreFiles = options.ignoreFiles !== false;
   // Symlink targets are compared with the real root, so a workspace reached through a symlink still works.
@@ -220,7 +218,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
           }
           if (size > maxBytes) continue;
         }
-        yield { abs, rel: toPosix(rel), size, mtimeMs };
+        yield { abs, rel, size, mtimeMs };
       }
     }
   }
@@ -251,5 +249,5 @@ export async function readTextIfText(abs: string, maxBytes = DEFAULT_MAX_FILE_BY
 
 /** Workspace-relative forward-slash path of an absolute path. */
 export function relPath(root: string, abs: string): string {
-  return toPosix(relative(root, abs));
+  return relative(root, abs);
 }

@@ -10,7 +10,13 @@
  */
 
 import type { CommandSpec } from "../command.ts";
-import { addPanelRow, addToolEndListener, setRouteHandler, setToolScorer } from "../hooks.ts";
+import {
+  addPanelRow,
+  addToolEndListener,
+  addToolStartHook,
+  setRouteHandler,
+  setToolScorer,
+} from "../hooks.ts";
 import { lazyImport } from "../lazy.ts";
 
 const contextImpl = () =>
@@ -219,4 +225,7 @@ addToolEndListener(async (o, ctx) => {
   if (o.args.includes("--help")) return;
   await (await toolLearning()).learnFromTool(ctx.workspace, ctx.session.id, o.tool, o.score);
 });
+// Both modules load while the command runs (grep waits on its workers meanwhile), not after it: that was
+// 10-60 ms at the end of every command, more on a loaded machine.
+addToolStartHook(() => Promise.all([scoring(), toolLearning()]));
 addPanelRow(async (ctx) => (await llmImpl()).llmPanelRow(ctx));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { grepWorkspace, UserError } from "./deps.ts";
 import { runDspy } from "../support/cli.ts";
 import { makeTree, removeTree } from "./helpers.ts";
+import { idleCores } from "../../agent/search/grep.ts";
 
 const TREE = {
   "src/app.py": "import os\n\ndef test_one():\n    return 1\n\ndef helper():\n    pass\n",
@@ -74,10 +75,14 @@ Deno.test("grep uses several workers on a bigger tree and finds every match", as
   for (let i = 0; i < 400; i++) files[`d${i % 7}/f${i}.txt`] = `line one\nneedle ${i}\nline three\n`;
   const root = await makeTree(files);
   try {
-    const r = await grepWorkspace(root, "needle \\d+", { workers: 2 });
-    assert.equal(r.matches.length, 400);
-    assert.equal(r.filesSearched, 400);
-    assert.ok(r.matches.every((m) => m.line === 2));
+    for (const workers of [2, 3]) {
+      // The walker hands batches to the others; each batch is claimed once: no file twice, none left out.
+      const r = await grepWorkspace(root, "needle \\d+", { workers });
+      assert.equal(r.matches.length, 400);
+      assert.equal(new Set(r.matches.map((m) => m.path)).size, 400);
+      assert.equal(r.filesSearched, 400);
+      assert.ok(r.matches.every((m) => m.line === 2));
+    }
   } finally {
     await removeTree(root);
   }
@@ -130,4 +135,42 @@ Deno.test("grep --max returns the first N matches in walk order even when a late
   } finally {
     await removeTree(root);
   }
+});
+
+Deno.test("grep searches a big file piece by piece with the right line numbers and text", async () => {
+  // ~400 KB: several 64 KiB pieces (the worker cuts a piece at the first newline from byte 65 535 on). The
+  // file starts with a byte-order mark, dropped as rg drops it; the second piece starts with U+FEFF, which
+  // is text there and kept. Matches also sit around other piece boundaries, on a CRLF line and on the last
+  // line, which has no newline.
+  const lines = ["needle first", "x".repeat(65_535 - 3 - 13), "\uFEFFneedle at a piece start"];
+  for (let i = lines.length; i < 20_000; i++) {
+    lines.push(i % 997 === 0 || i % 3277 === 1 ? `needle ${i}` : `line ${i} ${"x".repeat(i % 30)}`);
+  }
+  lines[12_000] = "needle crlf\r";
+  lines[19_999] = "needle last";
+  const text = "\uFEFF" + lines.join("\n");
+  assert.equal(new TextEncoder().encode(text).indexOf(10, 65_535), 65_535);
+  const root = await makeTree({ "big.txt": text });
+  try {
+    const r = await grepWorkspace(root, "needle", { max: 1_000_000 });
+    const expected = lines.flatMap((l, i) =>
+      l.includes("needle") ? [{ line: i + 1, text: l.replace(/\r$/, "") }] : []
+    );
+    assert.ok(expected.length > 20);
+    assert.deepEqual(r.matches.map((m) => ({ line: m.line, text: m.text })), expected);
+    // With context lines the file is searched whole: the same lines.
+    const c = await grepWorkspace(root, "needle", { max: 1_000_000, context: 1 });
+    assert.deepEqual(c.matches.map((m) => ({ line: m.line, text: m.text })), expected);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("grep starts extra workers only for the cores that sat idle while the walker started", () => {
+  const at = (idle: number, total: number) => ({ idle, total });
+  assert.equal(idleCores(undefined, at(10, 100), 2), undefined); // no /proc/stat: no opinion (start them)
+  assert.equal(idleCores(at(0, 0), at(1, 4), 2), undefined); // a window too short to tell
+  assert.equal(idleCores(at(0, 0), at(0, 40), 2), 0); // every core busy
+  assert.equal(idleCores(at(0, 0), at(20, 40), 2), 1); // one of two idle
+  assert.equal(idleCores(at(0, 0), at(70, 80), 8), 7);
 });
