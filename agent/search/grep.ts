@@ -47,7 +47,10 @@ export interface GrepOptions {
    * every finished batch.
    */
   timeoutMs?: number;
-  /** Worker count (default: the number of cores, at most 4). */
+  /**
+   * Most workers. Default: one per core, at most 4, and beyond the first only as many as cores sat idle
+   * while the first started (`/proc/stat`). Given, that many start on a tree of 144 files or more.
+   */
   workers?: number;
   /** Cancels the search. */
   signal?: AbortSignal;
