@@ -61,6 +61,11 @@ export class Member<T> extends QueueBase<T> implements GroupMember<T> {
     this.wake();
   }
 
+  /** Internal: drops what is queued and not yet handed out (never what is unacknowledged); how many. */
+  dropQueued(): number {
+    return this.q.drain().length;
+  }
+
   ack(messages: BusMessage<T> | BusMessage<T>[]): void {
     const list = (Array.isArray(messages) ? messages : [messages]) as Msg[];
     const done: Msg[] = [];
@@ -196,6 +201,30 @@ export class Group {
         this.bus.backpressure(msg.topic, this.name, qsize, maxsize, this.policy);
         return;
     }
+  }
+
+  /**
+   * Internal (Kafka backend): hands `msg` to the member with the most room, or does nothing and returns
+   * false when no member has room (or publishes are already waiting for it). Never blocks, never drops.
+   */
+  tryOffer(msg: Msg): boolean {
+    if (this.blocked.length > 0) return false;
+    const m = this.#pick();
+    if (m === null) return false;
+    m.push(msg);
+    return true;
+  }
+
+  /**
+   * Internal (Kafka backend): forgets every message queued and not yet handed out (a Kafka rebalance: the
+   * broker hands them out again from the committed offsets); what members hold unacknowledged stays.
+   * Returns how many were dropped.
+   */
+  dropQueued(): number {
+    let n = 0;
+    for (const m of this.members) n += m.dropQueued();
+    if (n > 0) this.#refill();
+    return n;
   }
 
   #block(msg: Msg): Promise<void> {

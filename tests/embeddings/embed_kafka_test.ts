@@ -1,22 +1,23 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadStore, readWorkerMetrics } from "../../embeddings/mod.ts";
-import { hasKcat, startMockKafka } from "../bus/helpers.ts";
+import { listDeadLetters } from "../../bus/mod.ts";
+import { hasKcat, kafkaGroupOffsets, startMockKafka } from "../bus/helpers.ts";
 import { MAIN_TS, runDspy, tempWorkspace } from "../support/cli.ts";
 
 Deno.test({
   name: "embed worker on Kafka (kcat mock cluster): two workers in one group, one SIGKILLed and restarted",
-  // Opt-in (DSPY_KAFKA_GROUP_TEST=1) until a known bug is fixed: in about one run in three the second
-  // worker never receives partitions (the rebalance stalls while the first member's batch waits for queue
-  // room), and after the first is killed the survivors hang instead of taking over. Issue #11 stays open
-  // for it; see docs/embeddings.md, "Running N workers".
-  ignore: !hasKcat() || Deno.env.get("DSPY_KAFKA_GROUP_TEST") !== "1",
+  // Issue #11: a second worker used to never get partitions (a follower's refused SyncGroup crashed its
+  // consumer for good, and a batch waiting for queue room held up the group's rebalance), and after the
+  // SIGKILL the survivors hung. See docs/embeddings.md, "Running N workers".
+  ignore: !hasKcat(),
   async fn() {
     const kafka = await startMockKafka();
     const ws = await tempWorkspace();
+    const prefix = `t${Date.now()}.`;
     const env = {
       KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrap,
-      KAFKA_TOPIC_PREFIX: `t${Date.now()}.`,
+      KAFKA_TOPIC_PREFIX: prefix,
       BUS_METRICS_INTERVAL: "0",
       NO_COLOR: "1",
     };
@@ -69,21 +70,60 @@ Deno.test({
       }
       await ingest(next, n);
       a.kill("SIGKILL");
+      const killedAt = Date.now();
       const atKill = (await loadStore(ws))?.records.length ?? 0;
       assert.ok(atKill < n, `killed midway (${atKill} stored)`);
       assert.equal((await a.status).signal, "SIGKILL");
       await a.stdout.cancel();
       await a.stderr.cancel();
       const restarted = spawn([...args, "--exit-when-idle", "3"]);
-      const [rb, ra] = await Promise.all([b.output(), restarted.output()]);
+      const outputs = Promise.all([b.output(), restarted.output()]);
+
+      // Takeover: every partition that still had records at the kill moves on again, including those of
+      // the killed worker, which only a new owner can move. The floor on the mock cluster is the session
+      // timeout (6 s) plus the 5 s it waits for members to rejoin after one leaves.
+      const topic = `${prefix}embedding_input`;
+      const start = await kafkaGroupOffsets(kafka.bootstrap, "embed-worker", topic);
+      const waiting = new Set(start.filter((p) => p.committed < p.end).map((p) => p.partition));
+      const atStart = new Map(start.map((p) => [p.partition, p.committed]));
+      while (waiting.size > 0) {
+        const elapsed = Date.now() - killedAt;
+        assert.ok(elapsed < 30_000, `partitions ${[...waiting]} not taken over ${elapsed} ms after the kill`);
+        await new Promise((r) => setTimeout(r, 250));
+        for (const p of await kafkaGroupOffsets(kafka.bootstrap, "embed-worker", topic)) {
+          if (p.committed > atStart.get(p.partition)! || p.committed >= p.end) waiting.delete(p.partition);
+        }
+      }
+      const takeoverMs = Date.now() - killedAt;
+
+      // Both workers finish (idle for 3 s with nothing left in the group) instead of hanging.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const [rb, ra] = await Promise.race([
+        outputs,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            for (const c of [b, restarted]) {
+              try {
+                c.kill("SIGKILL");
+              } catch { /* exited */ }
+            }
+            reject(new Error("the workers did not finish within 60 s of the kill"));
+          }, Math.max(0, killedAt + 60_000 - Date.now()));
+        }),
+      ]).finally(() => clearTimeout(timer));
       assert.equal(rb.code, 0, new TextDecoder().decode(rb.stderr));
       assert.equal(ra.code, 0, new TextDecoder().decode(ra.stderr));
+      console.log(
+        `partitions taken over ${(takeoverMs / 1000).toFixed(1)} s after the SIGKILL; ` +
+          `both workers done (idle 3 s) ${((Date.now() - killedAt) / 1000).toFixed(1)} s after it`,
+      );
 
       const store = (await loadStore(ws))!;
       const ids = new Set(store.records.map((r) => r.doc_id));
       assert.equal(store.records.length, n);
       for (let i = 0; i < n; i++) assert.ok(ids.has(`k-${i}`), `k-${i}`);
       assert.equal(store.header.model, "hash-256");
+      assert.deepEqual(await listDeadLetters(ws), [], "nothing dead-lettered");
       const workers = await readWorkerMetrics(ws);
       assert.equal(workers.length, 3);
       assert.ok(workers.every((w) => w.group === "embed-worker"));
