@@ -61,9 +61,11 @@ export class Member<T> extends QueueBase<T> implements GroupMember<T> {
     this.wake();
   }
 
-  /** Internal: drops what is queued and not yet handed out (never what is unacknowledged); how many. */
-  dropQueued(): number {
-    return this.q.drain().length;
+  /** Internal: drops the queued messages `which` selects (never what is handed out); how many. */
+  dropQueued(which: (msg: Msg) => boolean): number {
+    const all = this.q.drain();
+    for (const m of all) if (!which(m)) this.q.push(m);
+    return all.length - this.q.length;
   }
 
   ack(messages: BusMessage<T> | BusMessage<T>[]): void {
@@ -216,13 +218,13 @@ export class Group {
   }
 
   /**
-   * Internal (Kafka backend): forgets every message queued and not yet handed out (a Kafka rebalance: the
-   * broker hands them out again from the committed offsets); what members hold unacknowledged stays.
+   * Internal (Kafka backend): forgets the messages `which` selects among those queued and not yet handed out
+   * (their partition went to another member at a rebalance); what members hold unacknowledged stays.
    * Returns how many were dropped.
    */
-  dropQueued(): number {
+  dropQueued(which: (msg: Msg) => boolean): number {
     let n = 0;
-    for (const m of this.members) n += m.dropQueued();
+    for (const m of this.members) n += m.dropQueued(which);
     if (n > 0) this.#refill();
     return n;
   }

@@ -9,15 +9,18 @@
  *   resolved, so they are fetched again. (A batch that waited without heartbeats held up the rebalance of
  *   the whole group, and the member was dropped from it: issue #11.)
  * - **Offsets.** Per partition, the commit is the end of the acknowledged prefix of what was handed out: it
- *   never passes a record the consumer has not acknowledged. Commits run one after another.
- * - **Epochs.** Every group join (a new generation, whichever partitions it brings) starts an epoch: what the
- *   member had queued and not handed out is dropped (the broker hands it out again from the committed
- *   offsets, to this member or to the partition's new owner), and acknowledgements of records fetched in an
- *   earlier epoch no longer move offsets. So records in flight at a rebalance can be delivered twice:
- *   delivery is at-least-once, as everywhere on the bus.
+ *   never passes a record the consumer has not acknowledged. Commits run one after another, and one that
+ *   fails is tried again while the partition stays with this member.
+ * - **Rebalances.** At every group join (a new generation), a partition the member keeps keeps its queue and
+ *   its offsets, and fetching resumes right after the last record handed out (a seek), not at the committed
+ *   offset. A partition it lost is forgotten: its acknowledged prefix is committed once more (if it moved),
+ *   its queued records are dropped, and acknowledgements of its records in flight no longer move offsets,
+ *   because the new owner starts from the committed offset. Each time the member takes a partition it
+ *   starts a new partition epoch, which its records carry. Records in flight when a partition moves can be
+ *   processed twice: delivery is at-least-once, as everywhere on the bus.
  * - **Crashes.** kafkajs restarts a consumer after a retriable error; after any other (e.g. a SyncGroup the
- *   broker refused) it stays down. Then a new consumer joins after a backoff (0.5 s, doubling to 5 s),
- *   for as long as the member is open.
+ *   broker refused) it stays down. Then a new consumer joins after a backoff (0.5 s, doubling to 5 s), for
+ *   as long as the member is open.
  *
  * @module
  */
@@ -30,7 +33,7 @@ import { KafkaMsg } from "./kafka_msg.ts";
 
 /** Acknowledgements are committed this long after the first of them (so one commit covers a burst). */
 const COMMIT_DELAY_MS = 20;
-/** A commit that failed outside a rebalance is tried again after this long. */
+/** A commit that failed is tried again after this long. */
 const COMMIT_RETRY_MS = 500;
 /** The first backoff before a crashed consumer is replaced; it doubles up to {@link RESTART_MAX_MS}. */
 const RESTART_MIN_MS = 500;
@@ -64,19 +67,27 @@ export interface GroupConsumer {
   stop(): Promise<void>;
 }
 
-/** One partition in one epoch: the offsets handed out, in order, and the end of the acknowledged prefix. */
-class PartitionOffsets {
+let lastEpoch = 0;
+
+/** One partition while this member holds it: the offsets handed out, in order, and what is acknowledged. */
+class PartitionState {
+  /** Unique per process; the records handed out carry it. */
+  readonly epoch = ++lastEpoch;
   readonly #out = new Ring<number>();
   readonly #acked = new Set<number>();
   /** The last offset of the acknowledged prefix (the commit is this plus one). */
   committed: number;
+  /** Where fetching resumes: the offset after the last record handed out. */
+  next: number;
 
   constructor(committed: number) {
     this.committed = committed;
+    this.next = committed + 1;
   }
 
   handedOut(offset: number): void {
     this.#out.push(offset);
+    this.next = offset + 1;
   }
 
   /** Records an acknowledgement; true when the acknowledged prefix grew. */
@@ -96,9 +107,11 @@ class PartitionOffsets {
 /** Starts feeding `options.member` from the Kafka group; see the module doc for what holds. */
 export function startGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
   const { group: g, member } = options;
-  let epoch = 0;
-  let parts = new Map<number, PartitionOffsets>();
+  const parts = new Map<number, PartitionState>();
+  /** Partitions whose acknowledged prefix moved since their last commit. */
   const dirty = new Set<number>();
+  /** The last acknowledged prefixes of partitions lost at a rebalance, for the next commit (tried once). */
+  let lostOffsets: { topic: string; partition: number; offset: string }[] = [];
   let commitTimer: ReturnType<typeof setTimeout> | null = null;
   let committing: Promise<void> = Promise.resolve();
   let consumer: Consumer | null = null;
@@ -126,36 +139,6 @@ export function startGroupConsumer(options: GroupConsumerOptions): GroupConsumer
       roomWaiters.add(done);
     });
 
-  const commitNow = async (): Promise<void> => {
-    const c = consumer;
-    if (dirty.size === 0 || c === null) return;
-    const at = epoch;
-    const offsets = [...dirty].map((partition) => ({
-      topic: options.kafkaTopic,
-      partition,
-      offset: String(parts.get(partition)!.committed + 1),
-    }));
-    dirty.clear();
-    try {
-      await c.commitOffsets(offsets);
-    } catch {
-      // Still this epoch (no rebalance since): a passing fault, so try again. After a rebalance the new
-      // epoch starts from what the broker has, and these records come again.
-      if (at === epoch && c === consumer && !stopped) {
-        for (const o of offsets) dirty.add(o.partition);
-        scheduleCommit(COMMIT_RETRY_MS);
-      }
-    }
-  };
-  /** Commits the acknowledged prefixes; commits run one after another, so an older one never lands last. */
-  const commit = (): Promise<void> => {
-    if (commitTimer !== null) {
-      clearTimeout(commitTimer);
-      commitTimer = null;
-    }
-    committing = committing.then(commitNow);
-    return committing;
-  };
   const scheduleCommit = (ms: number) => {
     if (commitTimer === null) {
       commitTimer = setTimeout(() => {
@@ -165,26 +148,75 @@ export function startGroupConsumer(options: GroupConsumerOptions): GroupConsumer
     }
   };
 
+  /**
+   * Commits the acknowledged prefixes as they are now. Commits run one after another, so an older one never
+   * lands last; a failed one is tried again while its partitions stay with this member.
+   */
+  const commit = (): Promise<void> => {
+    if (commitTimer !== null) {
+      clearTimeout(commitTimer);
+      commitTimer = null;
+    }
+    const c = consumer;
+    if ((dirty.size === 0 && lostOffsets.length === 0) || c === null) return committing;
+    const states = [...dirty].map((partition) => ({ partition, state: parts.get(partition)! }));
+    const offsets = states.map(({ partition, state }) => ({
+      topic: options.kafkaTopic,
+      partition,
+      offset: String(state.committed + 1),
+    })).concat(lostOffsets);
+    dirty.clear();
+    lostOffsets = [];
+    committing = committing.then(async () => {
+      try {
+        await c.commitOffsets(offsets);
+      } catch {
+        if (stopped) return;
+        let again = false;
+        for (const { partition, state } of states) {
+          if (parts.get(partition) === state) {
+            dirty.add(partition);
+            again = true;
+          }
+        }
+        if (again) scheduleCommit(COMMIT_RETRY_MS);
+      }
+    });
+    return committing;
+  };
+
   g.onAck = (msgs) => {
     for (const m of msgs) {
       const km = m as KafkaMsg;
-      if (km.epoch !== epoch) continue; // fetched before the last rebalance: those offsets are not ours now
-      if (parts.get(km.partition)?.ack(km.seq)) dirty.add(km.partition);
+      const state = parts.get(km.partition);
+      // A record of a partition this member lost since (or lost and took again): not ours to commit.
+      if (state === undefined || state.epoch !== km.epoch) continue;
+      if (state.ack(km.seq)) dirty.add(km.partition);
     }
     if (dirty.size > 0) scheduleCommit(COMMIT_DELAY_MS);
   };
   g.onCommit = commit;
 
-  /** A new generation: a new epoch (see the module doc). */
-  const onJoin = () => {
-    epoch++;
-    parts = new Map();
-    dirty.clear();
-    if (commitTimer !== null) {
-      clearTimeout(commitTimer);
-      commitTimer = null;
+  /** A new generation with `assigned` partitions (see the module doc). */
+  const onJoin = (c: Consumer, assigned: number[]) => {
+    const keep = new Set(assigned);
+    const lost = new Set<number>();
+    for (const [partition, state] of parts) {
+      if (keep.has(partition)) {
+        // Resume after what this member already holds, not from the committed offset.
+        c.seek({ topic: options.kafkaTopic, partition, offset: String(state.next) });
+        continue;
+      }
+      lost.add(partition);
+      if (dirty.delete(partition)) {
+        // Those records are done: committing them spares the new owner if this lands before it fetches.
+        lostOffsets.push({ topic: options.kafkaTopic, partition, offset: String(state.committed + 1) });
+      }
+      parts.delete(partition);
     }
-    g.dropQueued();
+    if (lost.size > 0) g.dropQueued((m) => lost.has((m as KafkaMsg).partition));
+    // Not at once: kafkajs ignores commits until the join has completed.
+    if (dirty.size > 0 || lostOffsets.length > 0) scheduleCommit(COMMIT_DELAY_MS);
     restartDelay = RESTART_MIN_MS;
     readyResolve();
   };
@@ -192,16 +224,17 @@ export function startGroupConsumer(options: GroupConsumerOptions): GroupConsumer
   const eachBatch = async (
     { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
   ): Promise<void> => {
-    const at = epoch;
-    const live = () => at === epoch && !stopped && !member.closed && isRunning() && !isStale();
-    let part = parts.get(batch.partition);
-    if (part === undefined) {
-      part = new PartitionOffsets(Number(batch.firstOffset()) - 1);
-      parts.set(batch.partition, part);
+    let state = parts.get(batch.partition);
+    if (state === undefined) {
+      state = new PartitionState(Number(batch.firstOffset()) - 1);
+      parts.set(batch.partition, state);
     }
+    const mine = state;
+    const live = () =>
+      parts.get(batch.partition) === mine && !stopped && !member.closed && isRunning() && !isStale();
     for (const message of batch.messages) {
       if (!live()) return;
-      const msg = KafkaMsg.from(options.topic, batch.partition, message, at);
+      const msg = KafkaMsg.from(options.topic, batch.partition, message, mine.epoch);
       while (!g.tryOffer(msg)) {
         // Full: wait for room, but keep heartbeating. A pending rebalance makes heartbeat() throw; the
         // error ends this batch (its unresolved records are fetched again) and kafkajs rejoins the group.
@@ -214,7 +247,7 @@ export function startGroupConsumer(options: GroupConsumerOptions): GroupConsumer
           throw err;
         }
       }
-      part.handedOut(msg.seq);
+      mine.handedOut(msg.seq);
       resolveOffset(message.offset);
     }
     await heartbeat();
@@ -240,8 +273,8 @@ export function startGroupConsumer(options: GroupConsumerOptions): GroupConsumer
     if (stopped) return;
     const c = options.kafka.consumer({ groupId: options.groupId, ...CONSUMER_TIMING });
     consumer = c;
-    c.on(c.events.GROUP_JOIN, () => {
-      if (c === consumer) onJoin();
+    c.on(c.events.GROUP_JOIN, (event) => {
+      if (c === consumer) onJoin(c, event.payload.memberAssignment[options.kafkaTopic] ?? []);
     });
     c.on(c.events.CRASH, (event) => {
       if (c !== consumer) return;

@@ -1,8 +1,8 @@
 /**
  * The bus message read from Kafka ({@link KafkaMsg}): its id includes the partition
- * (`TOPIC:PARTITION:OFFSET`), and it remembers the consumer-group epoch it was fetched in, so an
- * acknowledgement that arrives after a rebalance cannot move the offsets of the next epoch
- * (bus/kafka/group_consumer.ts).
+ * (`TOPIC:PARTITION:OFFSET`), and it carries the epoch of its partition in the group member that fetched it,
+ * so an acknowledgement that arrives after the partition moved cannot move offsets that are no longer the
+ * member's (bus/kafka/group_consumer.ts).
  *
  * @module
  */
@@ -14,7 +14,7 @@ import { decodeMessage } from "./wire.ts";
 /** A message read from Kafka. */
 export class KafkaMsg<T = unknown> extends Msg<T> {
   readonly partition: number;
-  /** The group epoch it was fetched in (0 for fan-out subscribers, which have no epochs). */
+  /** Its partition's epoch in the group member that fetched it (0 for fan-out subscribers). */
   readonly epoch: number;
   constructor(
     topic: string,

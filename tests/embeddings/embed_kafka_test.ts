@@ -80,15 +80,17 @@ Deno.test({
       const outputs = Promise.all([b.output(), restarted.output()]);
 
       // Takeover: every partition that still had records at the kill moves on again, including those of
-      // the killed worker, which only a new owner can move. The floor on the mock cluster is the session
-      // timeout (6 s) plus the 5 s it waits for members to rejoin after one leaves.
+      // the killed worker, which only a new owner can move. On the mock cluster that takes the session
+      // timeout (6 s) and a 5 s join window, which overlap when the restarted worker's join starts the
+      // rebalance; each follower whose SyncGroup the mock refuses adds a few seconds (measured 7-21 s on a
+      // loaded 2-core machine, see docs/embeddings.md). The bound only catches a hang.
       const topic = `${prefix}embedding_input`;
       const start = await kafkaGroupOffsets(kafka.bootstrap, "embed-worker", topic);
       const waiting = new Set(start.filter((p) => p.committed < p.end).map((p) => p.partition));
       const atStart = new Map(start.map((p) => [p.partition, p.committed]));
       while (waiting.size > 0) {
         const elapsed = Date.now() - killedAt;
-        assert.ok(elapsed < 30_000, `partitions ${[...waiting]} not taken over ${elapsed} ms after the kill`);
+        assert.ok(elapsed < 40_000, `partitions ${[...waiting]} not taken over ${elapsed} ms after the kill`);
         await new Promise((r) => setTimeout(r, 250));
         for (const p of await kafkaGroupOffsets(kafka.bootstrap, "embed-worker", topic)) {
           if (p.committed > atStart.get(p.partition)! || p.committed >= p.end) waiting.delete(p.partition);
@@ -113,10 +115,7 @@ Deno.test({
       ]).finally(() => clearTimeout(timer));
       assert.equal(rb.code, 0, new TextDecoder().decode(rb.stderr));
       assert.equal(ra.code, 0, new TextDecoder().decode(ra.stderr));
-      console.log(
-        `partitions taken over ${(takeoverMs / 1000).toFixed(1)} s after the SIGKILL; ` +
-          `both workers done (idle 3 s) ${((Date.now() - killedAt) / 1000).toFixed(1)} s after it`,
-      );
+      const doneMs = Date.now() - killedAt;
 
       const store = (await loadStore(ws))!;
       const ids = new Set(store.records.map((r) => r.doc_id));
@@ -127,6 +126,15 @@ Deno.test({
       const workers = await readWorkerMetrics(ws);
       assert.equal(workers.length, 3);
       assert.ok(workers.every((w) => w.group === "embed-worker"));
+      // At-least-once: the kill and the rebalances redeliver some records. Every record a worker embeds is
+      // published to the output topic, so its end offsets count them all, the killed worker's included.
+      const published = await kafkaGroupOffsets(kafka.bootstrap, "embed-worker", `${prefix}embeddings`);
+      const embedded = published.reduce((sum, p) => sum + p.end, 0);
+      assert.ok(embedded >= n, `${embedded} published`);
+      console.log(
+        `partitions taken over ${(takeoverMs / 1000).toFixed(1)} s after the SIGKILL; both workers done ` +
+          `(idle 3 s) ${(doneMs / 1000).toFixed(1)} s after it; ${embedded} records embedded for ${n}`,
+      );
     } finally {
       await kafka.stop();
       await Deno.remove(ws, { recursive: true });
