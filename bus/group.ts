@@ -61,6 +61,13 @@ export class Member<T> extends QueueBase<T> implements GroupMember<T> {
     this.wake();
   }
 
+  /** Internal: drops the queued messages `which` selects (never what is handed out); how many. */
+  dropQueued(which: (msg: Msg) => boolean): number {
+    const all = this.q.drain();
+    for (const m of all) if (!which(m)) this.q.push(m);
+    return all.length - this.q.length;
+  }
+
   ack(messages: BusMessage<T> | BusMessage<T>[]): void {
     const list = (Array.isArray(messages) ? messages : [messages]) as Msg[];
     const done: Msg[] = [];
@@ -196,6 +203,30 @@ export class Group {
         this.bus.backpressure(msg.topic, this.name, qsize, maxsize, this.policy);
         return;
     }
+  }
+
+  /**
+   * Internal (Kafka backend): hands `msg` to the member with the most room, or does nothing and returns
+   * false when no member has room (or publishes are already waiting for it). Never blocks, never drops.
+   */
+  tryOffer(msg: Msg): boolean {
+    if (this.blocked.length > 0) return false;
+    const m = this.#pick();
+    if (m === null) return false;
+    m.push(msg);
+    return true;
+  }
+
+  /**
+   * Internal (Kafka backend): forgets the messages `which` selects among those queued and not yet handed out
+   * (their partition went to another member at a rebalance); what members hold unacknowledged stays.
+   * Returns how many were dropped.
+   */
+  dropQueued(which: (msg: Msg) => boolean): number {
+    let n = 0;
+    for (const m of this.members) n += m.dropQueued(which);
+    if (n > 0) this.#refill();
+    return n;
   }
 
   #block(msg: Msg): Promise<void> {

@@ -3,21 +3,20 @@
  * with keys and headers; a fan-out subscriber is a consumer with its own group; a consumer group maps to a
  * Kafka group; offsets are committed only after the messages were acknowledged; dead letters are kept
  * locally (KV and dlq.jsonl) and produced to `agent.deadletter`. An unreachable broker at start is an error.
- * Subscribers and group members are the LocalBus's queues, fed by kafkajs instead of a local topic.
+ * Subscribers and group members are the LocalBus's queues, fed by kafkajs instead of a local topic. A group
+ * member's consumer (rebalances, heartbeats while its queue is full, crash recovery) is in group_consumer.ts.
  *
  * @module
  */
 
-import type { Consumer as KafkaConsumer, Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { Consumer as KafkaConsumer, Kafka, Producer } from "kafkajs";
 import { UserError } from "../../core/errors.ts";
 import { startConsumer } from "../consume.ts";
 import { DeadLetterSink } from "../dlq.ts";
-import type { Group } from "../group.ts";
+import type { Group, Member } from "../group.ts";
 import { assertJsonValue } from "../json_check.ts";
 import { DEADLETTER_TOPIC, LocalBus } from "../local_bus.ts";
-import { Msg } from "../message.ts";
 import { assertTopic, isPattern, patternRegExp } from "../pattern.ts";
-import { Ring } from "../ring.ts";
 import type { KafkaSettings } from "../start.ts";
 import type {
   Bus,
@@ -38,45 +37,9 @@ import type {
 } from "../types.ts";
 import { startWorkerGroup } from "../workers.ts";
 import { CONSUMER_TIMING, kafkaClient, unreachable } from "./client.ts";
-import { decodeMessage, toWire, type WireMessage } from "./wire.ts";
-
-/** A message read from Kafka: its id includes the partition. */
-class KafkaMsg<T = unknown> extends Msg<T> {
-  readonly partition: number;
-  constructor(
-    topic: string,
-    partition: number,
-    offset: number,
-    key: string | null,
-    headers: Record<string, string> | null,
-    ts: number,
-    value: T,
-    attempt: number,
-  ) {
-    super(topic, offset, key, headers, ts, value, attempt);
-    this.partition = partition;
-  }
-  override get id(): string {
-    return `${this.topic}:${this.partition}:${this.seq}`;
-  }
-  override retry(): Msg<T> {
-    return new KafkaMsg(
-      this.topic,
-      this.partition,
-      this.seq,
-      this.key,
-      this.headers,
-      this.ts,
-      this.value,
-      this.attempt + 1,
-    );
-  }
-  /** A kafkajs message read from `topic` (without the prefix) and `partition`, as a bus message. */
-  static from(topic: string, partition: number, message: KafkaMessage): KafkaMsg {
-    const d = decodeMessage(message);
-    return new KafkaMsg(topic, partition, d.offset, d.key, d.headers, d.ts, d.value, 1);
-  }
-}
+import { startGroupConsumer } from "./group_consumer.ts";
+import { KafkaMsg } from "./kafka_msg.ts";
+import { toWire, type WireMessage } from "./wire.ts";
 
 /** Options for {@link startKafkaBus}. */
 export interface KafkaBusOptions {
@@ -107,7 +70,8 @@ export class KafkaBus implements Bus {
   readonly #inner: LocalBus;
   #kafka: Kafka | null = null;
   #producer: Producer | null = null;
-  #consumers = new Set<KafkaConsumer>();
+  /** Kafka consumers (fan-out subscribers) and group consumers, disconnected at close. */
+  #consumers = new Set<{ disconnect(): Promise<void> }>();
   #joins: Promise<void>[] = [];
   #published = new Map<string, number>();
   #subs: { topic: string; sub: Subscription; metrics: () => SubscriberMetrics }[] = [];
@@ -307,95 +271,24 @@ export class KafkaBus implements Bus {
     assertTopic(topic);
     const { group: g, member } = this.#inner.detachedMember<T>(topic, group, options);
     this.#groups.push({ topic, group: g });
-    // Per partition: offsets handed out in order, and those acknowledged; the committable offset is the end
-    // of the acknowledged prefix. eachBatch never waits for acks (only for room), so a consumer may hold many.
-    const parts = new Map<number, { outstanding: Ring<number>; acked: Set<number>; committed: number }>();
-    const dirty = new Set<number>();
-    let commitTimer: ReturnType<typeof setTimeout> | null = null;
-    const name = this.#name(topic);
-    const consumer = this.#consumer(group);
-    const commit = async () => {
-      commitTimer = null;
-      const offsets = [...dirty].map((p) => ({
-        topic: name,
-        partition: p,
-        offset: String(parts.get(p)!.committed + 1),
-      }));
-      dirty.clear();
-      if (offsets.length === 0) return;
-      try {
-        await consumer.commitOffsets(offsets);
-      } catch { /* rebalanced or disconnected: the next commit (or a redelivery) covers it */ }
-    };
-    g.onAck = (msgs) => {
-      for (const m of msgs) {
-        const km = m as KafkaMsg;
-        const part = parts.get(km.partition);
-        if (part === undefined) continue;
-        part.acked.add(km.seq);
-        let head = part.outstanding.peek();
-        while (head !== undefined && part.acked.has(head)) {
-          part.acked.delete(head);
-          part.outstanding.shift();
-          part.committed = head;
-          dirty.add(km.partition);
-          head = part.outstanding.peek();
-        }
-      }
-      if (dirty.size > 0 && commitTimer === null) {
-        commitTimer = setTimeout(() => void this.#track(commit()), 20);
-      }
-    };
-    g.onCommit = async () => {
-      if (commitTimer !== null) clearTimeout(commitTimer);
-      await commit();
-    };
+    const feed = startGroupConsumer({
+      kafka: this.#kafka!,
+      groupId: group,
+      kafkaTopic: this.#name(topic),
+      topic,
+      group: g,
+      member: member as Member<unknown>,
+      fromBeginning: (options.from ?? "earliest") === "earliest",
+      track: (p) => void this.#track(p),
+      warn: (message) => console.error(`warning: ${message}`),
+    });
+    const handle = { disconnect: () => feed.stop() };
+    this.#consumers.add(handle);
+    this.#joins.push(feed.ready);
     g.onEmpty = () => {
-      this.#consumers.delete(consumer);
-      const stop = (async () => {
-        if (commitTimer !== null) {
-          clearTimeout(commitTimer);
-          await commit();
-        }
-        await consumer.disconnect().catch(() => {});
-      })();
-      this.#track(stop);
+      this.#consumers.delete(handle);
+      this.#track(feed.stop());
     };
-    const run = (async () => {
-      await consumer.connect();
-      await consumer.subscribe({
-        topics: [name],
-        fromBeginning: (options.from ?? "earliest") === "earliest",
-      });
-      await consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          let part = parts.get(batch.partition);
-          if (part === undefined) {
-            part = {
-              outstanding: new Ring<number>(),
-              acked: new Set(),
-              committed: Number(batch.firstOffset()) - 1,
-            };
-            parts.set(batch.partition, part);
-          }
-          for (const message of batch.messages) {
-            if (!isRunning() || isStale() || member.closed) break;
-            const msg = KafkaMsg.from(topic, batch.partition, message);
-            part.outstanding.push(msg.seq);
-            const w = g.offer(msg, false);
-            if (w !== undefined) await w;
-            resolveOffset(message.offset);
-          }
-          await heartbeat();
-        },
-      });
-    })();
-    this.#track(
-      run.catch((err) =>
-        console.error(`warning: Kafka group '${group}' on '${topic}' failed: ${err?.message ?? err}`)
-      ),
-    );
     return member;
   }
 

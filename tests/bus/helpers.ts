@@ -139,3 +139,44 @@ export async function startMockKafka(): Promise<MockKafka> {
     },
   };
 }
+
+/** One partition of a Kafka topic, as a consumer group sees it. */
+export interface GroupPartition {
+  partition: number;
+  /** The group's committed offset (the partition's start when the group has committed nothing). */
+  committed: number;
+  /** The end offset (the next offset to be written). */
+  end: number;
+}
+
+/** Where a consumer group stands on each partition of one Kafka topic, from the broker. */
+export async function kafkaGroupOffsets(
+  bootstrap: string,
+  group: string,
+  topic: string,
+): Promise<GroupPartition[]> {
+  const { Kafka, logLevel } = await import("kafkajs");
+  const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const at = new Map<number, number>();
+    for (const p of committed?.partitions ?? []) {
+      if (Number(p.offset) >= 0) at.set(p.partition, Number(p.offset));
+    }
+    return ends.map((p) => ({
+      partition: p.partition,
+      committed: at.get(p.partition) ?? Number(p.low),
+      end: Number(p.high),
+    })).sort((x, y) => x.partition - y.partition);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A consumer group's lag on one Kafka topic: end minus committed offsets, summed over partitions. */
+export async function kafkaGroupLag(bootstrap: string, group: string, topic: string): Promise<number> {
+  const parts = await kafkaGroupOffsets(bootstrap, group, topic);
+  return parts.reduce((sum, p) => sum + Math.max(0, p.end - p.committed), 0);
+}

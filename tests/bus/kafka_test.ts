@@ -1,6 +1,6 @@
 import { KafkaBus } from "../../bus/kafka/bus.ts";
 import { listDeadLetters, startBus, tailKafka } from "../../bus/mod.ts";
-import type { BusMessage, DeadLetterRecord } from "../../bus/mod.ts";
+import type { BusMessage, DeadLetterRecord, GroupMember } from "../../bus/mod.ts";
 import { UserError } from "../../core/errors.ts";
 import { runDspy } from "../support/cli.ts";
 import { configureEvents, emitMetric, flushEvents } from "../../core/events.ts";
@@ -11,6 +11,7 @@ import {
   assertEquals,
   assertRejects,
   hasKcat,
+  kafkaGroupLag,
   startMockKafka,
   waitFor,
   withWorkspace,
@@ -183,6 +184,70 @@ Deno.test({
         assertEquals(got.map((m) => m.topic).sort(), ["logs.ctx.backend", "logs.ctx.frontend"]);
         await bus.close();
       });
+
+      await t.step(
+        "primary: a member whose queue is full keeps its partitions when another joins; nothing is lost",
+        async () => {
+          const open = () =>
+            startBus({
+              workspace: null,
+              backend: "kafka",
+              kafka: { bootstrap: kafka.bootstrap, prefix: "t6." },
+              metricsIntervalSec: 0,
+              routeEvents: false,
+            }) as Promise<KafkaBus>;
+          const partitionOf = (m: BusMessage) => Number(m.id.split(":")[1]);
+          const n = 40;
+          const done = new Set<number>();
+          /** Reads and acknowledges until interrupted; returns the partitions it got records from. */
+          const read = async (member: GroupMember<{ n: number }>) => {
+            const parts = new Set<number>();
+            for (;;) {
+              const batch = await member.nextBatch(100);
+              if (batch.length === 0) return parts;
+              for (const m of batch) {
+                parts.add(partitionOf(m));
+                done.add(m.value.n);
+              }
+              member.ack(batch);
+            }
+          };
+          const bus1 = await open();
+          const m1 = bus1.subscribeGroup<{ n: number }>("work", "full", { ack: "manual", maxsize: 4 });
+          await bus1.whenReady();
+          for (let i = 0; i < n; i++) await bus1.publish("work", { n: i }, { key: `k${i}` });
+          // The first member reads nothing yet: its queue fills and its batch waits for room.
+          await waitFor(() => m1.size === 4, 20_000, "the first member's queue to fill");
+          const bus2 = await open();
+          const m2 = bus2.subscribeGroup<{ n: number }>("work", "full", { ack: "manual" });
+          const reading2 = read(m2);
+          await waitFor(() => done.size > 0, 20_000, "the second member's first records");
+          // Longer than a session timeout (6 s) plus a rebalance (5 s on the mock cluster): a member that
+          // waited for room without heartbeating is dropped from the group by then, and the second member
+          // holds every partition.
+          await new Promise((r) => setTimeout(r, 9_000));
+          m2.interrupt();
+          const parts2 = await reading2;
+          assert(parts2.size < 4, `the second member holds every partition (${[...parts2]}): the first left`);
+          const reading1 = read(m1);
+          const reading2b = read(m2);
+          await waitFor(() => done.size === n, 30_000, `every record (${done.size} of ${n})`);
+          m1.interrupt();
+          m2.interrupt();
+          const parts1 = await reading1;
+          await reading2b;
+          assert(
+            parts1.size > 0 && parts1.size < 4,
+            `the first member kept some partitions (${[...parts1]})`,
+          );
+          // Everything acknowledged is committed: the group has no lag left.
+          await m1.commit();
+          await m2.commit();
+          assertEquals(await kafkaGroupLag(kafka.bootstrap, "full", "t6.work"), 0);
+          await bus2.close();
+          await bus1.close();
+        },
+      );
 
       await t.step("CLI: bus publish / consume over Kafka (KAFKA_BOOTSTRAP_SERVERS)", async () => {
         await withWorkspace(async (dir) => {
