@@ -105,6 +105,15 @@ function within<T>(p: Promise<T>, ms: number | null, signal?: AbortSignal): Prom
 }
 
 /**
+ * Batches parsed and embedded beyond the one being finished (see the main loop). Finishing (store write,
+ * acknowledgement, commit) stays one batch at a time, so a crash still repeats at most two batches.
+ */
+const AHEAD = 2;
+
+/** Texts up to this many characters are their own cache key; longer ones are keyed by their SHA-256. */
+const TEXT_KEY_CHARS = 256;
+
+/**
  * Runs the worker until it is idle for `exitWhenIdleSec`, the signal aborts, or the subscription closes.
  *
  * @example
@@ -192,11 +201,15 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   };
 
   let lastCommit: Promise<void> = Promise.resolve();
-  type Item = { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array };
-  /** The model call of one batch; calls run one after another (`embedChain`). */
-  let embedChain: Promise<unknown> = Promise.resolve();
-
-  /** Parses, looks texts up in the cache and starts the model call for the rest (after the previous one). */
+  type Item = { msg: BusMessage; rec: InputRecord; ns: string; key: string; vec?: Float32Array };
+  // The cache key of a text: the text itself when short (exact, and a Map hashes a short string faster than
+  // SHA-256 runs: 2.6 µs a record), else its SHA-256 in a namespace of its own (bounded memory per entry).
+  const hashedNs = `${embedder.model}\u0000sha256`;
+  /**
+   * Parses, looks texts up in the cache and starts the model call for the rest at once: while the previous
+   * batch's call still runs, this one is already queued behind it (a model thread then goes from one call to
+   * the next without waiting for a message).
+   */
   const startBatch = (msgs: BusMessage[]) => {
     metrics.records_in += msgs.length;
     const valid: Item[] = [];
@@ -208,33 +221,32 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
         dead++;
         continue;
       }
-      const hash = sha256Hex(rec.text);
-      const vec = cache.get(embedder.model, hash);
+      const long = rec.text.length > TEXT_KEY_CHARS;
+      const ns = long ? hashedNs : embedder.model;
+      const key = long ? sha256Hex(rec.text) : rec.text;
+      const vec = cache.get(ns, key);
       if (vec) metrics.cache_hits++;
-      valid.push({ msg, rec, hash, vec });
+      valid.push({ msg, rec, ns, key, vec });
     }
     const todo = valid.filter((v) => v.vec === undefined);
-    const embedded: Promise<string | null> = todo.length === 0
-      ? Promise.resolve(null)
-      : embedChain.then(async () => {
-        const started = performance.now();
-        try {
-          const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
-          if (vecs.length !== todo.length) {
-            throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
-          }
-          const out = vecs.map((v) => options.normalize ? normalize(v) : v);
-          if (out.some((v) => v.length === 0)) throw new Error("the embedder returned an empty vector");
-          todo.forEach((t, i) => (t.vec = out[i]));
-          for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
-          return null;
-        } catch (err) {
-          return err instanceof Error ? err.message : String(err);
-        } finally {
-          metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+    const embedded: Promise<string | null> = todo.length === 0 ? Promise.resolve(null) : (async () => {
+      const started = performance.now();
+      try {
+        const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
+        if (vecs.length !== todo.length) {
+          throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
         }
-      });
-    embedChain = embedded;
+        const out = vecs.map((v) => options.normalize ? normalize(v) : v);
+        if (out.some((v) => v.length === 0)) throw new Error("the embedder returned an empty vector");
+        todo.forEach((t, i) => (t.vec = out[i]));
+        for (const t of todo) cache.set(t.ns, t.key, t.vec!);
+        return null;
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      } finally {
+        metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+      }
+    })();
     return { msgs, valid, todo, dead, embedded };
   };
 
@@ -319,6 +331,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
 
   let pending: Promise<BusMessage[]> | null = null;
   let previous: Promise<void> = Promise.resolve();
+  const inFlight: Promise<void>[] = [];
   let reason: EmbedWorkerResult["reason"] = "closed";
   try {
     for (;;) {
@@ -353,13 +366,14 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
         if (got.length === 0) break;
         msgs.push(...got);
       }
-      // Two batches in flight at most: this one's model call overlaps the previous one's store write,
-      // publish and commit (the model runs on native threads; the rest runs here).
+      // Batches are finished (stored, acknowledged, committed) one after another, in order; up to AHEAD more
+      // are parsed and embedded meanwhile, so the wait for a commit (an fsync) is spent on the next batches.
       const job = startBatch(msgs);
       const done = previous.then(() => finishBatch(job));
       done.catch(() => {}); // awaited below (next batch or exit); this only keeps it from counting as unhandled
-      await previous;
       previous = done;
+      inFlight.push(done);
+      if (inFlight.length > AHEAD) await inFlight.shift();
       if (options.signal?.aborted) {
         reason = "signal";
         break;
