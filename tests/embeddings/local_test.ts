@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cosine, createLocalEmbedder } from "../../embeddings/mod.ts";
+import { cosine, createLocalEmbedder, loadStore } from "../../embeddings/mod.ts";
 import { makeTinyModel } from "../../scripts/make_tiny_model.ts";
 import { runDspy } from "../support/cli.ts";
 
@@ -95,4 +95,41 @@ Deno.test("emb-index --backend local and emb-search through the CLI", async () =
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "embed worker --backend local: the model thread (and EMBED_MODEL_THREAD=0) store the embedder's vectors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const texts = Array.from({ length: 300 }, (_, i) => `retry backoff record ${i} kafka consumer`);
+    const e = await createLocalEmbedder({ modelPath: FIXTURE, batchSize: 64 });
+    const want = new Map((await e.embed(texts)).map((v, i) => [`doc-${i}`, v]));
+    await e.dispose();
+    for (const thread of ["1", "0"]) {
+      const ws = await Deno.makeTempDir({ prefix: "dspy-local-worker-" });
+      try {
+        await Deno.writeTextFile(
+          join(ws, "in.jsonl"),
+          texts.map((text, i) => JSON.stringify({ text, doc_id: `doc-${i}` })).join("\n") + "\n",
+        );
+        const env = { BUS_METRICS_INTERVAL: "0", EMBED_MODEL_THREAD: thread };
+        assert.equal((await runDspy(["--workspace", ws, "embed", "ingest", "in.jsonl"], { env })).code, 0);
+        const args = ["--workspace", ws, "embed", "worker", "--backend", "local", "--model-path", FIXTURE];
+        const w = await runDspy([...args, "--exit-when-idle", "1", "--json"], { env });
+        assert.equal(w.code, 0, w.stderr);
+        assert.deepEqual([JSON.parse(w.stdout).records_out, JSON.parse(w.stdout).reason], [300, "idle"]);
+        const store = (await loadStore(ws))!;
+        assert.equal(store.records.length, 300);
+        assert.equal(store.header.dim, 16);
+        store.records.forEach((r, i) => {
+          const v = store.vectors.subarray(i * 16, (i + 1) * 16);
+          assert.deepEqual(Array.from(v), Array.from(want.get(r.doc_id)!), `thread=${thread} ${r.doc_id}`);
+        });
+      } finally {
+        await Deno.remove(ws, { recursive: true });
+      }
+    }
+  },
 });
