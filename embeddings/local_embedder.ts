@@ -16,7 +16,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import type { Embedder } from "./embedder.ts";
 import { type EncodedVectors, loadOnnxEncoder, type OnnxEncoder } from "./onnx_encoder.ts";
-import { startModelThread } from "./model_thread.ts";
+import { startModelThread, type ThreadEncoder } from "./model_thread.ts";
+import type { StoreSink, StoreSinkOptions } from "./store_sink.ts";
 
 /** Default model id. */
 export const DEFAULT_LOCAL_MODEL = "Xenova/all-MiniLM-L6-v2";
@@ -53,6 +54,11 @@ export interface LocalEmbedderOptions {
 export interface LocalEmbedder extends Embedder {
   readonly engine: "fast" | "transformers";
   readonly thread: boolean;
+  /**
+   * On a model thread: opens the embed worker's cache and store writer in that thread, so a batch is
+   * looked up, embedded and stored there (`store_sink.ts`). The embed worker uses it when it is there.
+   */
+  openStoreSink?(options: StoreSinkOptions): Promise<StoreSink>;
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -128,7 +134,7 @@ export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): P
   const batchSize = Math.max(1, options.batchSize ?? 16);
   const engine = options.engine ?? engineFromEnv();
   if (engine !== "transformers") {
-    let fast: OnnxEncoder | string;
+    let fast: OnnxEncoder | ThreadEncoder | string;
     const encoderOptions = {
       dir: found.dir,
       dtype: options.dtype,
@@ -224,9 +230,9 @@ function rowsOf(v: EncodedVectors): Float32Array[] {
   return out;
 }
 
-function fastEmbedder(model: string, encoder: OnnxEncoder, thread: boolean): LocalEmbedder {
+function fastEmbedder(model: string, encoder: OnnxEncoder | ThreadEncoder, thread: boolean): LocalEmbedder {
   let dim: number | undefined;
-  return {
+  const embedder: LocalEmbedder = {
     backend: "local",
     model,
     engine: "fast",
@@ -242,4 +248,6 @@ function fastEmbedder(model: string, encoder: OnnxEncoder, thread: boolean): Loc
     },
     dispose: () => encoder.dispose(),
   };
+  if ("openSink" in encoder) embedder.openStoreSink = (options) => encoder.openSink(options);
+  return embedder;
 }

@@ -1,7 +1,7 @@
 /**
  * A bounded LRU cache of vectors keyed by `(model, key)`, with an optional time to live. Only successful
  * embeddings go in: a failure is never cached (the old worker cached empty vectors for the TTL). The embed
- * worker's key is the text itself when it is short, or its SHA-256 (see worker.ts).
+ * worker's key is the text itself when it is short, or its SHA-256 ({@link cacheSlot}).
  *
  * Layout, chosen for the garbage collector: each model has a map from key to a slot number and one
  * Float32Array holding every slot's vector (plus one Float64Array of insertion times), so a full cache is
@@ -14,6 +14,20 @@
  *
  * @module
  */
+
+import { sha256Hex } from "./records.ts";
+
+/** Texts up to this many characters are their own cache key; longer ones are keyed by their SHA-256. */
+export const TEXT_KEY_CHARS = 256;
+
+/**
+ * Where a text's vector is cached for `model`: `[namespace, key]`. The key is the text itself when it is
+ * short (exact, and a Map hashes a short string faster than SHA-256 runs: 2.6 µs a record), else its SHA-256
+ * in a namespace of its own (bounded memory per entry, and a short text can never match a long one's hash).
+ */
+export function cacheSlot(model: string, text: string): [string, string] {
+  return text.length > TEXT_KEY_CHARS ? [`${model}\u0000sha256`, sha256Hex(text)] : [model, text];
+}
 
 interface Space {
   dim: number;

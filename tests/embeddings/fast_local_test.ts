@@ -196,7 +196,7 @@ function assertSameIds(ours: BertTokenizer, ref: RefTokenizer, texts: string[], 
   }
   // Batches: truncation to model_max_length, padding to the longest, the side the config says.
   for (let i = 0; i < texts.length; i += 37) {
-    const batch = texts.slice(i, i + 37).filter((t) => t !== "");
+    const batch = texts.slice(i, i + 37);
     if (batch.length === 0) continue;
     const want = ref(batch, { padding: true, truncation: true });
     const got = ours.encodeBatch(batch);
@@ -333,7 +333,7 @@ Deno.test({
       assert.deepEqual([reference.engine, fast.engine, threaded.engine], ["transformers", "fast", "fast"]);
       assert.deepEqual([fast.thread, threaded.thread], [false, true]);
       // More texts than a batch, of very different lengths: our path sorts them into batches by length.
-      const texts = corpus().filter((t) => t.trim() !== "").slice(0, 120);
+      const texts = corpus().slice(0, 120);
       texts.push("x ".repeat(300), "short", "[MASK]");
       const want = await reference.embed(texts);
       const got = await fast.embed(texts);
