@@ -108,7 +108,8 @@ function within<T>(p: Promise<T>, ms: number | null, signal?: AbortSignal): Prom
 
 /**
  * Batches parsed and embedded beyond the one being finished (see the main loop). Finishing (store write,
- * acknowledgement, commit) stays one batch at a time, so a crash still repeats at most two batches.
+ * acknowledgement, commit) stays one batch at a time, so a crash still repeats at most two batches; with a
+ * store sink, which stores the batches handed to it ahead, at most four.
  */
 const AHEAD = 2;
 
