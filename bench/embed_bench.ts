@@ -2,16 +2,20 @@
  * Embeddings pipeline benchmark (`deno task bench:embed`). Every figure is a ratio against a baseline
  * measured in the same run, the cases interleaved round by round, medians reported:
  *
+ * 0. The local embedder (tiny ONNX model) in-process: our path vs the transformers.js pipeline it replaced,
+ *    64-text and one-text calls.
  * 1. `embed serve` (a subprocess, tiny ONNX model), 64 concurrent clients sending one text each: requests/s
  *    with dynamic batching vs `--no-batching` (goal ≥ 3×).
  * 2. The same server with 4 clients sending batches of 64 texts: texts/s vs the in-process embedder on
  *    batches of 64 (goal ≥ 0.7×).
  * 3. The embed worker end to end (records on a durable topic → store): records/s with the hash backend
- *    (goal ≥ 20,000/s) and with the tiny model vs the slower of the embedder's own batch throughput and the
- *    durable topic's consume throughput (a committing group member that does nothing else) (goal ≥ 0.8×).
+ *    (goal ≥ 20,000/s) and with the tiny model (on a model thread, as `embed worker` runs it) vs the slower of
+ *    the embedder's own batch throughput (its best configuration) and the durable topic's consume
+ *    throughput (a committing group member that does nothing else) (goal ≥ 0.8×). Also the main thread's CPU
+ *    per record of each, the figure that decides the ratio when the machine has no idle core.
  * 4. RSS of a worker process while 200,000 records stream through it (goal: flat within ±20 MB).
  *
- * Usage: `deno run -A bench/embed_bench.ts [--json] [--quick] [--rounds N]`
+ * Usage: `deno run -A bench/embed_bench.ts [--json] [--quick] [--rounds N] [--only engine,server,worker,rss]`
  *
  * @module
  */
@@ -37,8 +41,11 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
+    only: { type: "string" },
   },
 });
+/** `--only engine,server,worker,rss`: run some sections (default all). */
+const only = new Set((values.only ?? "engine,server,worker,rss").split(","));
 const quick = values.quick;
 const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
 const log = values.json ? (_: string) => {} : (line: string) => console.error(line);
@@ -66,10 +73,21 @@ function cpuSeconds(pid: number | "self"): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (CLK_TCK 100)
 }
 
-/** A rate measured both ways. */
+/**
+ * CPU seconds of this process's main thread alone (`/proc/self/task/<pid>`): the JavaScript thread that
+ * consumes, parses, stores and commits. A model thread, V8's helper threads and the SQLite thread are not in it.
+ */
+function mainThreadSeconds(): number {
+  const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** A rate measured both ways, and the main thread's CPU microseconds per item where measured. */
 interface Rate {
   wall: number;
   cpu: number;
+  mainUs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -188,6 +206,7 @@ async function consumeBaseline(ws: string, topic: string, n: number, group: stri
     const member = bus.subscribeGroup(topic, group, { ack: "manual", maxsize: 1000 });
     const started = performance.now();
     const cpu0 = cpuSeconds("self");
+    const main0 = mainThreadSeconds();
     let got = 0;
     while (got < n) {
       const batch = await member.nextBatch(64);
@@ -195,7 +214,11 @@ async function consumeBaseline(ws: string, topic: string, n: number, group: stri
       member.ack(batch);
       await member.commit();
     }
-    const rate = { wall: n / ((performance.now() - started) / 1000), cpu: n / (cpuSeconds("self") - cpu0) };
+    const rate = {
+      wall: n / ((performance.now() - started) / 1000),
+      cpu: n / (cpuSeconds("self") - cpu0),
+      mainUs: ((mainThreadSeconds() - main0) / n) * 1e6,
+    };
     member.close();
     return rate;
   } finally {
@@ -236,10 +259,15 @@ async function workerRun(
     });
     const t0 = performance.now();
     const cpu0 = cpuSeconds("self");
+    const main0 = mainThreadSeconds();
     await run;
     const cpu = cpuSeconds("self") - cpu0;
     // The first batch's own time counts too: measure from the start of the run.
-    return { wall: n / (((finished || performance.now()) - t0) / 1000), cpu: n / cpu };
+    return {
+      wall: n / (((finished || performance.now()) - t0) / 1000),
+      cpu: n / cpu,
+      mainUs: ((mainThreadSeconds() - main0) / n) * 1e6,
+    };
   } finally {
     await bus.close();
   }
@@ -251,8 +279,44 @@ const result: Record<string, unknown> = { rounds, machine_load: Deno.loadavg() }
 const tiny = await createLocalEmbedder({ modelPath: TINY, batchSize: 64 });
 await tiny.embed(["warm up"]);
 
+// 0: the embedder itself, our path vs the transformers.js pipeline it replaces (same model, same texts).
+if (only.has("engine")) {
+  const ms = quick ? 1000 : 2000;
+  const pipeline = await createLocalEmbedder({ modelPath: TINY, batchSize: 64, engine: "transformers" });
+  await pipeline.embed(["warm up"]);
+  type Row = { fast64: Rate; fast1: Rate; pipe64: Rate; pipe1: Rate };
+  const rows: Row[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const row = {
+      fast64: await inProcessTexts(tiny, 64, ms),
+      pipe64: await inProcessTexts(pipeline, 64, ms),
+      fast1: await inProcessTexts(tiny, 1, ms),
+      pipe1: await inProcessTexts(pipeline, 1, ms),
+    };
+    rows.push(row);
+    const f = (x: Rate) => `${x.wall.toFixed(0)}/s (${x.cpu.toFixed(0)}/CPU-s)`;
+    log(
+      `round ${r + 1}: embedder, 64-text calls: ours ${f(row.fast64)}, transformers.js pipeline ` +
+        `${f(row.pipe64)}; one-text calls: ours ${f(row.fast1)}, pipeline ${f(row.pipe1)}`,
+    );
+  }
+  await pipeline.dispose();
+  const ratio = (a: (x: Row) => Rate, b: (x: Row) => Rate) => ({
+    wall: r2(median(rows.map((x) => a(x).wall / b(x).wall))),
+    cpu: r2(median(rows.map((x) => a(x).cpu / b(x).cpu))),
+  });
+  result.engine = {
+    texts_per_s_batch64: Math.round(median(rows.map((x) => x.fast64.wall))),
+    pipeline_texts_per_s_batch64: Math.round(median(rows.map((x) => x.pipe64.wall))),
+    texts_per_s_single: Math.round(median(rows.map((x) => x.fast1.wall))),
+    pipeline_texts_per_s_single: Math.round(median(rows.map((x) => x.pipe1.wall))),
+    speedup_batch64: ratio((x) => x.fast64, (x) => x.pipe64),
+    speedup_single: ratio((x) => x.fast1, (x) => x.pipe1),
+  };
+}
+
 // 1 + 2
-{
+if (only.has("server")) {
   const ms = quick ? 1500 : 3000;
   const batching = await startServe([]);
   const noBatching = await startServe(["--no-batching"]);
@@ -307,7 +371,7 @@ await tiny.embed(["warm up"]);
 }
 
 // 3
-{
+if (only.has("worker")) {
   const n = quick ? 10_000 : 30_000;
   const ws = await Deno.makeTempDir({ prefix: "dspy-embed-bench-" });
   try {
@@ -325,31 +389,46 @@ await tiny.embed(["warm up"]);
     });
     await ingestPath(file, { bus, topic: "bench_input" });
     await bus.close();
-    type Row = { consume: Rate; embedder: Rate; hash: Rate; tiny: Rate };
+    // The worker's embedder is set up as `embed worker` sets it up: on a model thread when there are cores
+    // to spare. The embedder's own throughput is its best configuration: calls one after another on this
+    // thread (a model thread only adds a message round trip to each call), measured both ways anyway.
+    const modelThread = navigator.hardwareConcurrency > 1;
+    const tinyThread = await createLocalEmbedder({ modelPath: TINY, batchSize: 64, thread: true });
+    await tinyThread.embed(["warm up"]);
+    const tinyWorker = modelThread ? tinyThread : tiny;
+    type Row = { consume: Rate; embedder: Rate; embedderThread: Rate; hash: Rate; tiny: Rate };
     const rows: Row[] = [];
     for (let r = 0; r < rounds; r++) {
       const consume = await consumeBaseline(ws, "bench_input", n, `consume-${r}`);
       const embedder = await inProcessTexts(tiny, 64, quick ? 1500 : 3000);
+      const embedderThread = await inProcessTexts(tinyThread, 64, quick ? 1500 : 3000);
       const hash = await workerRun(ws, "bench_input", n, createHashEmbedder(), `hash-${r}`);
-      const t = await workerRun(ws, "bench_input", n, tiny, `tiny-${r}`);
-      rows.push({ consume, embedder, hash, tiny: t });
-      const f = (x: Rate) => `${x.wall.toFixed(0)}/s (${x.cpu.toFixed(0)}/CPU-s)`;
+      const t = await workerRun(ws, "bench_input", n, tinyWorker, `tiny-${r}`);
+      rows.push({ consume, embedder, embedderThread, hash, tiny: t });
+      const f = (x: Rate) =>
+        `${x.wall.toFixed(0)}/s (${x.cpu.toFixed(0)}/CPU-s${
+          x.mainUs === undefined ? "" : `, main thread ${x.mainUs.toFixed(1)} µs each`
+        })`;
       log(
-        `round ${r + 1}: durable consume ${f(consume)}, tiny embedder ${f(embedder)}, worker hash ${
-          f(hash)
-        }, ` +
-          `worker tiny ${f(t)}`,
+        `round ${r + 1}: durable consume ${f(consume)}, tiny embedder ${f(embedder)} (on a model thread ` +
+          `${f(embedderThread)}), worker hash ${f(hash)}, worker tiny ${f(t)}`,
       );
     }
+    await tinyThread.dispose();
     const med = (g: (x: Row) => Rate) => ({
       wall: Math.round(median(rows.map((x) => g(x).wall))),
       cpu: Math.round(median(rows.map((x) => g(x).cpu))),
+      ...(g(rows[0]).mainUs === undefined ? {} : { main_us: r2(median(rows.map((x) => g(x).mainUs!))) }),
     });
-    const bottleneck = (x: Row, k: "wall" | "cpu") => x.tiny[k] / Math.min(x.consume[k], x.embedder[k]);
+    /** The embedder's best configuration in this round. */
+    const best = (x: Row, k: "wall" | "cpu") => Math.max(x.embedder[k], x.embedderThread[k]);
+    const bottleneck = (x: Row, k: "wall" | "cpu") => x.tiny[k] / Math.min(x.consume[k], best(x, k));
     result.worker = {
       records: n,
+      model_thread: modelThread,
       durable_consume_per_s: med((x) => x.consume),
       tiny_embedder_texts_per_s: med((x) => x.embedder),
+      tiny_embedder_on_model_thread_texts_per_s: med((x) => x.embedderThread),
       hash_worker_records_per_s: med((x) => x.hash),
       tiny_worker_records_per_s: med((x) => x.tiny),
       tiny_worker_to_bottleneck_ratio: {
@@ -358,7 +437,7 @@ await tiny.embed(["warm up"]);
       },
       // CPU per record of the worker vs consuming + embedding it (their costs add up when nothing overlaps).
       tiny_worker_cpu_to_sum_of_parts: r2(
-        median(rows.map((x) => x.tiny.cpu * (1 / x.consume.cpu + 1 / x.embedder.cpu))),
+        median(rows.map((x) => x.tiny.cpu * (1 / x.consume.cpu + 1 / best(x, "cpu")))),
       ),
     };
   } finally {
@@ -368,7 +447,7 @@ await tiny.embed(["warm up"]);
 }
 
 // 4
-{
+if (only.has("rss")) {
   const total = quick ? 40_000 : 200_000;
   const ws = await Deno.makeTempDir({ prefix: "dspy-embed-rss-" });
   const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
@@ -451,45 +530,71 @@ if (values.json) console.log(JSON.stringify(result));
 else {
   type R = { wall: number; cpu: number };
   const s = result.server as
-    & { batching_rps: number; no_batching_rps: number; batching_ratio: R }
-    & Record<
-      string,
-      // deno-lint-ignore no-explicit-any -- a report object read back for printing
-      any
-    >;
-  const w = result.worker as Record<string, R> & { tiny_worker_cpu_to_sum_of_parts: number };
-  const m = result.rss as Record<string, number>;
+    | (
+      & { batching_rps: number; no_batching_rps: number; batching_ratio: R }
+      & Record<
+        string,
+        // deno-lint-ignore no-explicit-any -- a report object read back for printing
+        any
+      >
+    )
+    | undefined;
+  const w = result.worker as
+    | (Record<string, R> & { tiny_worker_cpu_to_sum_of_parts: number; model_thread: boolean })
+    | undefined;
+  const m = result.rss as Record<string, number> | undefined;
   const goal = (ok: boolean) => (ok ? "meets" : "BELOW");
+  const e = result.engine as Record<string, number & R> | undefined;
   const rr = (x: R, g: number) =>
     `${x.wall}x wall (${goal(x.wall >= g)}), ${x.cpu}x per CPU-s (${goal(x.cpu >= g)})`;
   console.log(
     `load average at start: ${(result.machine_load as number[]).map((x) => x.toFixed(2)).join(" ")}`,
   );
-  console.log(
-    `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s: ` +
-      `${rr(s.batching_ratio, 3)} goal 3x; the model alone, 64-text calls vs one-text calls in-process: ` +
-      `${s.model_batch64_vs_single_ratio.wall}x wall, ${s.model_batch64_vs_single_ratio.cpu}x per CPU-s`,
-  );
-  console.log(
-    `server, batches of 64: ${s.server_texts_per_s_batch64} texts/s vs in-process ${s.in_process_texts_per_s_batch64} ` +
-      `texts/s: ${rr(s.server_to_in_process_ratio, 0.7)} goal 0.7x`,
-  );
-  console.log(
-    `worker, hash backend: ${w.hash_worker_records_per_s.wall} records/s, ${w.hash_worker_records_per_s.cpu} per ` +
-      `CPU-s (goal 20,000/s); durable consume alone ${w.durable_consume_per_s.wall}/s, ` +
-      `${w.durable_consume_per_s.cpu} per CPU-s`,
-  );
-  console.log(
-    `worker, tiny model: ${w.tiny_worker_records_per_s.wall} records/s vs min(embedder ` +
-      `${w.tiny_embedder_texts_per_s.wall}, consume ${w.durable_consume_per_s.wall}): ` +
-      `${rr(w.tiny_worker_to_bottleneck_ratio, 0.8)} goal 0.8x; per CPU-s vs consume + embed ` +
-      `together: ${w.tiny_worker_cpu_to_sum_of_parts}x`,
-  );
-  console.log(
-    `worker RSS over ${m.records} records: ${m.rss_at_25pct_mb} MB at 25%, ${m.rss_min_after_mb}-${m.rss_max_after_mb} MB ` +
-      `after, end ${m.rss_end_mb} MB, spread ${m.spread_mb} MB (${goal(m.spread_mb <= 20)} goal ±20 MB); ` +
-      `anonymous memory spread ${m.anon_spread_mb} MB; V8 heap ${m.heap_at_25pct_mb} -> ${m.heap_end_mb} MB`,
-  );
-  console.log(`  by quarter: ${JSON.stringify((result.rss as { by_quarter: unknown }).by_quarter)}`);
+  if (e) {
+    console.log(
+      `embedder (tiny model, in-process): 64-text calls ${e.texts_per_s_batch64} texts/s vs the transformers.js ` +
+        `pipeline ${e.pipeline_texts_per_s_batch64}: ${e.speedup_batch64.wall}x wall, ${e.speedup_batch64.cpu}x ` +
+        `per CPU-s; one-text calls ${e.texts_per_s_single} vs ${e.pipeline_texts_per_s_single}: ` +
+        `${e.speedup_single.wall}x wall, ${e.speedup_single.cpu}x per CPU-s`,
+    );
+  }
+  if (s) {
+    console.log(
+      `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s: ` +
+        `${rr(s.batching_ratio, 3)} goal 3x; the model alone, 64-text calls vs one-text calls in-process: ` +
+        `${s.model_batch64_vs_single_ratio.wall}x wall, ${s.model_batch64_vs_single_ratio.cpu}x per CPU-s`,
+    );
+    console.log(
+      `server, batches of 64: ${s.server_texts_per_s_batch64} texts/s vs in-process ${s.in_process_texts_per_s_batch64} ` +
+        `texts/s: ${rr(s.server_to_in_process_ratio, 0.7)} goal 0.7x`,
+    );
+  }
+  if (w) {
+    const mainUs = (x: R & { main_us?: number }) => `${x.main_us} µs`;
+    console.log(
+      `worker, hash backend: ${w.hash_worker_records_per_s.wall} records/s, ${w.hash_worker_records_per_s.cpu} per ` +
+        `CPU-s (goal 20,000/s); durable consume alone ${w.durable_consume_per_s.wall}/s, ` +
+        `${w.durable_consume_per_s.cpu} per CPU-s`,
+    );
+    console.log(
+      `worker, tiny model${w.model_thread ? " (model thread)" : ""}: ${w.tiny_worker_records_per_s.wall} ` +
+        `records/s vs min(embedder ${w.tiny_embedder_texts_per_s.wall} (on a model thread ` +
+        `${w.tiny_embedder_on_model_thread_texts_per_s.wall}), consume ${w.durable_consume_per_s.wall}): ` +
+        `${rr(w.tiny_worker_to_bottleneck_ratio, 0.8)} goal 0.8x; per CPU-s vs consume + embed ` +
+        `together: ${w.tiny_worker_cpu_to_sum_of_parts}x`,
+    );
+    console.log(
+      `  main-thread CPU per record: consume ${mainUs(w.durable_consume_per_s)}, worker hash ` +
+        `${mainUs(w.hash_worker_records_per_s)}, worker tiny ${mainUs(w.tiny_worker_records_per_s)}`,
+    );
+  }
+  if (m) {
+    console.log(
+      `worker RSS over ${m.records} records: ${m.rss_at_25pct_mb} MB at 25%, ${m.rss_min_after_mb}-${m.rss_max_after_mb} MB ` +
+        `after, end ${m.rss_end_mb} MB, spread ${m.spread_mb} MB (${goal(m.spread_mb <= 20)} goal ±20 MB); ` +
+        `anonymous memory spread ${m.anon_spread_mb} MB; V8 heap ${m.heap_at_25pct_mb} -> ${m.heap_end_mb} MB`,
+    );
+    console.log(`  by quarter: ${JSON.stringify((result.rss as { by_quarter: unknown }).by_quarter)}`);
+  }
 }
 Deno.exit(0);

@@ -1,10 +1,13 @@
 /**
- * The local embedding backend: transformers.js (`@huggingface/transformers`) running ONNX models on
- * onnxruntime-node, feature extraction with mean pooling and normalisation. Models are never downloaded:
- * a model is a local folder (`--model-path DIR`, holding `config.json`, `tokenizer.json` and
- * `onnx/model.onnx`) or a Hugging Face id found in a local model folder (`--model-path`, `DSPY_MODELS_DIR`,
- * `~/.cache/dspy-code/models`, or transformers.js's own cache). When none has it, the error names the model
- * and says how to provide it. transformers.js is imported lazily, only when this backend is used.
+ * The local embedding backend: ONNX sentence-embedding models on onnxruntime-node, mean pooling and
+ * normalisation. BERT-style models (a WordPiece tokenizer, like all-MiniLM-L6-v2) run on our own path
+ * (`onnx_encoder.ts`: our tokenizer, one onnxruntime session, pooling in one pass), several times faster than
+ * the transformers.js pipeline and with its vectors (to 1e-5); any other model runs on the transformers.js
+ * `feature-extraction` pipeline, imported lazily. `DSPY_EMBED_ENGINE=transformers` forces the pipeline.
+ * Models are never downloaded: a model is a local folder (`--model-path DIR`, holding `config.json`,
+ * `tokenizer.json` and `onnx/model.onnx`) or a Hugging Face id found in a local model folder
+ * (`--model-path`, `DSPY_MODELS_DIR`, `~/.cache/dspy-code/models`, or transformers.js's own cache). When none
+ * has it, the error names the model and says how to provide it.
  *
  * @module
  */
@@ -12,6 +15,9 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import type { Embedder } from "./embedder.ts";
+import { type EncodedVectors, loadOnnxEncoder, type OnnxEncoder } from "./onnx_encoder.ts";
+import { startModelThread, type ThreadEncoder } from "./model_thread.ts";
+import type { StoreSink, StoreSinkOptions } from "./store_sink.ts";
 
 /** Default model id. */
 export const DEFAULT_LOCAL_MODEL = "Xenova/all-MiniLM-L6-v2";
@@ -26,6 +32,33 @@ export interface LocalEmbedderOptions {
   batchSize?: number;
   /** ONNX weight variant (default `fp32`: `onnx/model.onnx`; `q8` uses `onnx/model_quantized.onnx`). */
   dtype?: "fp32" | "fp16" | "q8" | "int8" | "uint8" | "q4";
+  /**
+   * `fast` (our own tokenizer, onnxruntime session and pooling: `onnx_encoder.ts`), `transformers` (the
+   * transformers.js pipeline), or `auto` (default: fast when the model is a plain BERT-style model, else the
+   * pipeline).
+   */
+  engine?: "auto" | "fast" | "transformers";
+  /** onnxruntime intra-op threads on the fast path (default: onnxruntime's choice, one per core). */
+  threads?: number;
+  /**
+   * Run the model on its own thread (a Worker; fast path only). onnxruntime-node runs a model call
+   * synchronously on the calling thread, so on the main thread a call stops everything else there; on a
+   * model thread the caller keeps working meanwhile (the embed worker consumes, parses, stores and commits
+   * while a batch is embedded). Each call then pays a message round trip (tens of microseconds), so a caller
+   * that only waits for one call after another is slightly faster without it. Default false.
+   */
+  thread?: boolean;
+}
+
+/** The local embedder, saying which engine runs it and whether on a model thread. */
+export interface LocalEmbedder extends Embedder {
+  readonly engine: "fast" | "transformers";
+  readonly thread: boolean;
+  /**
+   * On a model thread: opens the embed worker's cache and store writer in that thread, so a batch is
+   * looked up, embedded and stored there (`store_sink.ts`). The embed worker uses it when it is there.
+   */
+  openStoreSink?(options: StoreSinkOptions): Promise<StoreSink>;
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -79,7 +112,7 @@ export async function resolveLocalModel(
  * await e.dispose();
  * ```
  */
-export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): Promise<Embedder> {
+export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): Promise<LocalEmbedder> {
   let model = options.model ?? DEFAULT_LOCAL_MODEL;
   const found = await resolveLocalModel(model, options.modelPath);
   // `--model-path DIR` alone names the model folder itself: report that, not the default id.
@@ -98,6 +131,26 @@ export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): P
         `DSPY_MODELS_DIR; or use --backend infermesh / --backend hash.`,
     );
   }
+  const batchSize = Math.max(1, options.batchSize ?? 16);
+  const engine = options.engine ?? engineFromEnv();
+  if (engine !== "transformers") {
+    let fast: OnnxEncoder | ThreadEncoder | string;
+    const encoderOptions = {
+      dir: found.dir,
+      dtype: options.dtype,
+      batchSize,
+      threads: options.threads ?? threadsFromEnv(),
+    };
+    try {
+      fast = options.thread ? await startModelThread(encoderOptions) : await loadOnnxEncoder(encoderOptions);
+    } catch (err) {
+      throw loadError(model, found.dir, err);
+    }
+    if (typeof fast !== "string") return fastEmbedder(model, fast, options.thread === true);
+    if (engine === "fast") {
+      throw new UserError(`local embeddings: '${model}' cannot run on the fast path: ${fast}`);
+    }
+  }
   const transformers = await import("@huggingface/transformers");
   const { env, pipeline } = transformers;
   env.allowRemoteModels = false;
@@ -110,18 +163,14 @@ export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): P
       device: "cpu",
     });
   } catch (err) {
-    throw new UserError(
-      `local embeddings: could not load '${model}' from ${found.dir}: ${
-        err instanceof Error ? err.message : err
-      }. ` +
-        `The folder needs config.json, tokenizer.json and onnx/model.onnx (fp32).`,
-    );
+    throw loadError(model, found.dir, err);
   }
-  const batchSize = Math.max(1, options.batchSize ?? 16);
   let dim: number | undefined;
   return {
     backend: "local",
     model,
+    engine: "transformers",
+    thread: false,
     get dim() {
       return dim;
     },
@@ -143,4 +192,62 @@ export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): P
       await extractor.dispose();
     },
   };
+}
+
+/** `DSPY_EMBED_ENGINE` (fast, transformers or auto): the engine when the caller does not choose one. */
+function engineFromEnv(): "auto" | "fast" | "transformers" {
+  const v = Deno.env.get("DSPY_EMBED_ENGINE");
+  if (v === undefined || v === "" || v === "auto") return "auto";
+  if (v === "fast" || v === "transformers") return v;
+  throw new UserError(`DSPY_EMBED_ENGINE='${v}': use fast, transformers or auto`);
+}
+
+/** `DSPY_EMBED_THREADS`: onnxruntime intra-op threads when the caller does not choose. */
+function threadsFromEnv(): number | undefined {
+  const v = Deno.env.get("DSPY_EMBED_THREADS");
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UserError(`DSPY_EMBED_THREADS='${v}': use a whole number >= 1`);
+  }
+  return n;
+}
+
+function loadError(model: string, dir: string, err: unknown): UserError {
+  return new UserError(
+    `local embeddings: could not load '${model}' from ${dir}: ${err instanceof Error ? err.message : err}. ` +
+      `The folder needs config.json, tokenizer.json and onnx/model.onnx (fp32).`,
+  );
+}
+
+/**
+ * One vector per text: views of the call's one row-major array (rows never overlap, and a call's rows are
+ * used together, so nothing keeps a large buffer alive for one small row).
+ */
+function rowsOf(v: EncodedVectors): Float32Array[] {
+  const out: Float32Array[] = new Array(v.rows);
+  for (let r = 0; r < v.rows; r++) out[r] = v.data.subarray(r * v.dim, (r + 1) * v.dim);
+  return out;
+}
+
+function fastEmbedder(model: string, encoder: OnnxEncoder | ThreadEncoder, thread: boolean): LocalEmbedder {
+  let dim: number | undefined;
+  const embedder: LocalEmbedder = {
+    backend: "local",
+    model,
+    engine: "fast",
+    thread,
+    get dim() {
+      return dim;
+    },
+    lexical: false,
+    async embed(texts: string[]): Promise<Float32Array[]> {
+      const v = await encoder.embed(texts);
+      if (v.rows > 0) dim = v.dim;
+      return rowsOf(v);
+    },
+    dispose: () => encoder.dispose(),
+  };
+  if ("openSink" in encoder) embedder.openStoreSink = (options) => encoder.openSink(options);
+  return embedder;
 }

@@ -1,13 +1,56 @@
 /**
- * A bounded LRU cache of vectors keyed by `(model, sha256(text))`, with an optional time to live. Only
- * successful embeddings go in: a failure is never cached (the old worker cached empty vectors for the TTL).
+ * A bounded LRU cache of vectors keyed by `(model, key)`, with an optional time to live. Only successful
+ * embeddings go in: a failure is never cached (the old worker cached empty vectors for the TTL). The embed
+ * worker's key is the text itself when it is short, or its SHA-256 ({@link cacheSlot}).
+ *
+ * Layout, chosen for the garbage collector: each model has a map from key to a slot number and one
+ * Float32Array holding every slot's vector (plus one Float64Array of insertion times), so a full cache is
+ * a few large arrays instead of ten thousand small vectors and entry objects that every major collection
+ * has to mark. `set` copies the vector in; `get` returns a copy (a slot is reused after an eviction).
+ * A lookup hashes the key alone (no `model + key` string to build and hash).
+ *
+ * The bound is on all entries together; a new entry evicts the least recently used entry of its own model
+ * (of the fullest other model when its own has none).
  *
  * @module
  */
 
+import { sha256Hex } from "./records.ts";
+
+/** Texts up to this many characters are their own cache key; longer ones are keyed by their SHA-256. */
+export const TEXT_KEY_CHARS = 256;
+
+/**
+ * Where a text's vector is cached for `model`: `[namespace, key]`. The key is the text itself when it is
+ * short (exact, and a Map hashes a short string faster than SHA-256 runs: 2.6 µs a record), else its SHA-256
+ * in a namespace of its own (bounded memory per entry, and a short text can never match a long one's hash).
+ */
+export function cacheSlot(model: string, text: string): [string, string] {
+  return text.length > TEXT_KEY_CHARS ? [`${model}\u0000sha256`, sha256Hex(text)] : [model, text];
+}
+
+interface Space {
+  dim: number;
+  /** key -> slot, least recently used first. */
+  slots: Map<string, number>;
+  vectors: Float32Array;
+  at: Float64Array;
+  /** Slots handed out so far (the arrays hold `capacity` slots). */
+  used: number;
+  capacity: number;
+  free: number[];
+  /**
+   * Walks the keys oldest first for eviction. One iterator per map: a fresh `keys()` per eviction starts at
+   * the front of the table and steps over every slot deleted since the table was last compacted, which made
+   * each eviction cost thousands of steps once the cache was full.
+   */
+  oldest: Iterator<string> | null;
+}
+
 /** The cache. */
 export class VectorCache {
-  #map = new Map<string, { v: Float32Array; at: number }>();
+  #spaces = new Map<string, Space>();
+  #size = 0;
   #max: number;
   #ttlMs: number;
   hits = 0;
@@ -21,31 +64,105 @@ export class VectorCache {
 
   /** Entries held. */
   get size(): number {
-    return this.#map.size;
+    return this.#size;
   }
 
-  /** The vector for `(model, hash)`, refreshed as most recent; undefined on a miss or when expired. */
-  get(model: string, hash: string): Float32Array | undefined {
-    if (this.#max === 0) return undefined;
-    const key = model + "\u0000" + hash;
-    const e = this.#map.get(key);
-    if (!e || (this.#ttlMs > 0 && Date.now() - e.at > this.#ttlMs)) {
-      if (e) this.#map.delete(key);
+  /** A copy of the vector for `(model, key)`, refreshed as most recent; undefined on a miss or when expired. */
+  get(model: string, key: string): Float32Array | undefined {
+    const s = this.#max === 0 ? undefined : this.#spaces.get(model);
+    const slot = s?.slots.get(key);
+    if (slot === undefined || (this.#ttlMs > 0 && Date.now() - s!.at[slot] > this.#ttlMs)) {
+      if (slot !== undefined) this.#drop(s!, key, slot);
       this.misses++;
       return undefined;
     }
-    this.#map.delete(key);
-    this.#map.set(key, e);
+    s!.slots.delete(key);
+    s!.slots.set(key, slot);
     this.hits++;
-    return e.v;
+    return s!.vectors.slice(slot * s!.dim, (slot + 1) * s!.dim);
   }
 
-  /** Stores a successful vector; evicts the least recently used entry past the bound. */
-  set(model: string, hash: string, v: Float32Array): void {
+  /** Stores (a copy of) a successful vector; evicts the least recently used entry past the bound. */
+  set(model: string, key: string, v: Float32Array): void {
     if (this.#max === 0 || v.length === 0) return;
-    const key = model + "\u0000" + hash;
-    this.#map.delete(key);
-    this.#map.set(key, { v, at: Date.now() });
-    while (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
+    let s = this.#spaces.get(model);
+    if (s && s.dim !== v.length) {
+      // Another dimension under the same name (a model swapped in place): start this model over.
+      this.#size -= s.slots.size;
+      s = undefined;
+    }
+    if (!s) {
+      s = this.#space(v.length);
+      this.#spaces.set(model, s);
+    }
+    let slot = s.slots.get(key);
+    if (slot !== undefined) s.slots.delete(key);
+    else {
+      if (this.#size >= this.#max) this.#evict(s);
+      slot = this.#slot(s);
+      this.#size++;
+    }
+    s.slots.set(key, slot);
+    s.vectors.set(v, slot * s.dim);
+    s.at[slot] = Date.now();
+  }
+
+  #space(dim: number): Space {
+    const capacity = Math.min(this.#max, 64);
+    return {
+      dim,
+      slots: new Map(),
+      vectors: new Float32Array(capacity * dim),
+      at: new Float64Array(capacity),
+      used: 0,
+      capacity,
+      free: [],
+      oldest: null,
+    };
+  }
+
+  /** A free slot of `s`, growing its arrays (doubling, up to the bound) when all are in use. */
+  #slot(s: Space): number {
+    const reused = s.free.pop();
+    if (reused !== undefined) return reused;
+    if (s.used === s.capacity) {
+      const capacity = Math.min(this.#max, s.capacity * 2);
+      const vectors = new Float32Array(capacity * s.dim);
+      vectors.set(s.vectors);
+      const at = new Float64Array(capacity);
+      at.set(s.at);
+      Object.assign(s, { vectors, at, capacity });
+    }
+    return s.used++;
+  }
+
+  #drop(s: Space, key: string, slot: number): void {
+    s.slots.delete(key);
+    s.free.push(slot);
+    this.#size--;
+  }
+
+  /** Makes room for one entry of `own`: its least recently used entry, or the fullest other model's. */
+  #evict(own: Space): void {
+    let from = own;
+    if (own.slots.size === 0) {
+      let best = 0;
+      for (const other of this.#spaces.values()) {
+        if (other.slots.size > best) {
+          best = other.slots.size;
+          from = other;
+        }
+      }
+    }
+    for (;;) {
+      from.oldest ??= from.slots.keys();
+      const next = from.oldest.next();
+      if (next.done) {
+        from.oldest = null; // walked to the end: start again from the (new) front
+        continue;
+      }
+      this.#drop(from, next.value, from.slots.get(next.value)!);
+      return;
+    }
   }
 }

@@ -25,9 +25,11 @@ import {
 import type { KafkaLagProbe } from "./kafka_lag.ts";
 import type { Embedder } from "./embedder.ts";
 import { normalize } from "./embedder.ts";
-import { VectorCache } from "./lru_cache.ts";
-import { type InputRecord, type OutputRecord, parseInputRecord, sha256Hex, vectorToJson } from "./records.ts";
-import { openStoreWriter, type StoreWriter } from "./store.ts";
+import { cacheSlot, VectorCache } from "./lru_cache.ts";
+import { type InputRecord, type OutputRecord, parseInputRecord, vectorToJson } from "./records.ts";
+import { openStoreWriter, StoreMismatchError, type StoreWriter } from "./store.ts";
+import type { LocalEmbedder } from "./local_embedder.ts";
+import type { StoreSink } from "./store_sink.ts";
 import { type EmbedWorkerMetrics, writeWorkerMetrics } from "./worker_metrics.ts";
 
 /** Default topic and group names (env `EMBED_INPUT_TOPIC`, `EMBED_OUTPUT_TOPIC`, `EMBED_GROUP`). */
@@ -105,6 +107,13 @@ function within<T>(p: Promise<T>, ms: number | null, signal?: AbortSignal): Prom
 }
 
 /**
+ * Batches parsed and embedded beyond the one being finished (see the main loop). Finishing (store write,
+ * acknowledgement, commit) stays one batch at a time, so a crash still repeats at most two batches; with a
+ * store sink, which stores the batches handed to it ahead, at most four.
+ */
+const AHEAD = 2;
+
+/**
  * Runs the worker until it is idle for `exitWhenIdleSec`, the signal aborts, or the subscription closes.
  *
  * @example
@@ -133,6 +142,20 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     modelPath: options.modelPath,
     url: options.url,
   });
+  // A local model on its own thread stores there too (see store_sink.ts); any other embedder is called from
+  // here and its batches are stored here.
+  const sink: StoreSink | null = (embedder as LocalEmbedder).openStoreSink
+    ? await (embedder as LocalEmbedder).openStoreSink!({
+      workspace,
+      model: embedder.model,
+      backend: embedder.backend,
+      normalized,
+      modelPath: options.modelPath,
+      normalize: options.normalize === true,
+      cacheMax: options.cacheMax ?? 10_000,
+      cacheTtlSec: options.cacheTtlSec ?? 300,
+    })
+    : null;
   const metrics: EmbedWorkerMetrics = {
     worker,
     pid: Deno.pid,
@@ -192,11 +215,16 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
   };
 
   let lastCommit: Promise<void> = Promise.resolve();
-  type Item = { msg: BusMessage; rec: InputRecord; hash: string; vec?: Float32Array };
-  /** The model call of one batch; calls run one after another (`embedChain`). */
-  let embedChain: Promise<unknown> = Promise.resolve();
+  type Item = { msg: BusMessage; rec: InputRecord; ns?: string; key?: string; vec?: Float32Array };
+  // Output records only when something can receive them (decided per batch, when it starts).
+  const wantOutputs = () => bus.isDurable(outputTopic) || bus.hasReceivers?.(outputTopic) !== false;
 
-  /** Parses, looks texts up in the cache and starts the model call for the rest (after the previous one). */
+  /**
+   * Parses the batch and starts its embedding at once: while the previous batch's model call still runs,
+   * this one is already queued behind it (a model thread then goes from one call to the next without
+   * waiting for a message). With a store sink the thread also looks the texts up in its cache and stores
+   * the batch; otherwise the cache is looked up here and the batch is stored when it is finished.
+   */
   const startBatch = (msgs: BusMessage[]) => {
     metrics.records_in += msgs.length;
     const valid: Item[] = [];
@@ -208,87 +236,126 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
         dead++;
         continue;
       }
-      const hash = sha256Hex(rec.text);
-      const vec = cache.get(embedder.model, hash);
+      if (sink) {
+        valid.push({ msg, rec });
+        continue;
+      }
+      const [ns, key] = cacheSlot(embedder.model, rec.text);
+      const vec = cache.get(ns, key);
       if (vec) metrics.cache_hits++;
-      valid.push({ msg, rec, hash, vec });
+      valid.push({ msg, rec, ns, key, vec });
+    }
+    const outputs = wantOutputs();
+    if (sink) {
+      const sunk = valid.length === 0 ? null : sink.process({
+        texts: valid.map((v) => v.rec.text),
+        docIds: valid.map((v) => v.rec.doc_id),
+        topics: valid.map((v) => v.rec.topic ?? v.msg.topic),
+        kafkaTs: valid.map((v) => v.rec.kafka_ts ?? v.msg.ts / 1000),
+        wantVectors: outputs,
+      });
+      sunk?.catch(() => {}); // awaited in finishBatch; this only keeps it from counting as unhandled
+      return { msgs, valid, todo: [] as Item[], dead, outputs, embedded: Promise.resolve(null), sunk };
     }
     const todo = valid.filter((v) => v.vec === undefined);
-    const embedded: Promise<string | null> = todo.length === 0
-      ? Promise.resolve(null)
-      : embedChain.then(async () => {
-        const started = performance.now();
-        try {
-          const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
-          if (vecs.length !== todo.length) {
-            throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
-          }
-          const out = vecs.map((v) => options.normalize ? normalize(v) : v);
-          if (out.some((v) => v.length === 0)) throw new Error("the embedder returned an empty vector");
-          todo.forEach((t, i) => (t.vec = out[i]));
-          for (const t of todo) cache.set(embedder.model, t.hash, t.vec!);
-          return null;
-        } catch (err) {
-          return err instanceof Error ? err.message : String(err);
-        } finally {
-          metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+    const embedded: Promise<string | null> = todo.length === 0 ? Promise.resolve(null) : (async () => {
+      const started = performance.now();
+      try {
+        const vecs = await embedder.embed(todo.map((t) => t.rec.text), { kind: "document" });
+        if (vecs.length !== todo.length) {
+          throw new Error(`the embedder returned ${vecs.length} vectors for ${todo.length} texts`);
         }
-      });
-    embedChain = embedded;
-    return { msgs, valid, todo, dead, embedded };
+        const out = vecs.map((v) => options.normalize ? normalize(v) : v);
+        if (out.some((v) => v.length === 0)) throw new Error("the embedder returned an empty vector");
+        todo.forEach((t, i) => (t.vec = out[i]));
+        for (const t of todo) cache.set(t.ns!, t.key!, t.vec!);
+        return null;
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      } finally {
+        metrics.last_rtt_ms = Math.round((performance.now() - started) * 100) / 100;
+      }
+    })();
+    return { msgs, valid, todo, dead, outputs, embedded, sunk: null };
   };
 
-  /** Waits for the model call, writes the store, publishes, and only then acknowledges the batch. */
+  /** Waits for the model call and the store write, publishes, and only then acknowledges the batch. */
   const finishBatch = async (job: ReturnType<typeof startBatch>) => {
     const { msgs, valid, todo } = job;
     let dead = job.dead;
     let ok = valid;
-    const failed = await job.embedded;
-    if (failed !== null) {
-      metrics.failures++;
-      for (const t of todo) {
-        deadLetter(t.msg, "embedding_failed", failed);
-        dead++;
+    let now = Date.now() / 1000;
+    if (job.sunk) {
+      // The thread has looked up, embedded and stored the batch (or says which records it could not embed).
+      const r = await job.sunk;
+      if (r.fatal) {
+        throw r.fatal.name === "StoreMismatchError"
+          ? new StoreMismatchError(r.fatal.message)
+          : new Error(`the vector store write failed: ${r.fatal.message}`);
       }
-      ok = valid.filter((v) => v.vec !== undefined);
-    }
-    const now = Date.now() / 1000;
-    if (ok.length > 0) {
-      await store.upsert(ok.map((v) => ({
-        doc_id: v.rec.doc_id,
-        text: v.rec.text,
-        vector: v.vec!,
-        topic: v.rec.topic ?? v.msg.topic,
-        kafka_ts: v.rec.kafka_ts ?? v.msg.ts / 1000,
-        embedded_ts: now,
-      })));
-      // Downstream consumers get the old worker's record; skipped when nothing could receive it.
-      if (bus.isDurable(outputTopic) || bus.hasReceivers?.(outputTopic) !== false) {
-        const pubs: Promise<void>[] = [];
-        for (const v of ok) {
-          const out: OutputRecord = {
-            topic: v.rec.topic ?? v.msg.topic,
-            text: v.rec.text,
-            doc_id: v.rec.doc_id,
-            vector: vectorToJson(v.vec!),
-            kafka_ts: v.rec.kafka_ts ?? v.msg.ts / 1000,
-            embedded_ts: now,
-            model: embedder.model,
-            dim: v.vec!.length,
-            normalized,
-          };
-          const p = bus.publish(outputTopic, out, { key: v.rec.doc_id });
-          if (p) pubs.push(p);
+      metrics.cache_hits += r.hits;
+      if (r.rttMs > 0) metrics.last_rtt_ms = r.rttMs;
+      now = r.embeddedTs;
+      if (r.error !== null) {
+        metrics.failures++;
+        const failed = new Set(r.failed);
+        for (const i of r.failed) {
+          deadLetter(valid[i].msg, "embedding_failed", r.error);
+          dead++;
         }
-        await Promise.all(pubs);
+        ok = valid.filter((_, i) => !failed.has(i));
       }
+      if (r.vectors) valid.forEach((v, i) => (v.vec = r.vectors!.subarray(i * r.dim, (i + 1) * r.dim)));
+    } else {
+      const failed = await job.embedded;
+      if (failed !== null) {
+        metrics.failures++;
+        for (const t of todo) {
+          deadLetter(t.msg, "embedding_failed", failed);
+          dead++;
+        }
+        ok = valid.filter((v) => v.vec !== undefined);
+      }
+      if (ok.length > 0) {
+        await store.upsert(ok.map((v) => ({
+          doc_id: v.rec.doc_id,
+          text: v.rec.text,
+          vector: v.vec!,
+          topic: v.rec.topic ?? v.msg.topic,
+          kafka_ts: v.rec.kafka_ts ?? v.msg.ts / 1000,
+          embedded_ts: now,
+        })));
+      }
+    }
+    // Downstream consumers get the old worker's record; skipped when nothing could receive it.
+    if (ok.length > 0 && job.outputs) {
+      const pubs: Promise<void>[] = [];
+      for (const v of ok) {
+        if (!v.vec) continue;
+        const out: OutputRecord = {
+          topic: v.rec.topic ?? v.msg.topic,
+          text: v.rec.text,
+          doc_id: v.rec.doc_id,
+          vector: vectorToJson(v.vec),
+          kafka_ts: v.rec.kafka_ts ?? v.msg.ts / 1000,
+          embedded_ts: now,
+          model: embedder.model,
+          dim: v.vec.length,
+          normalized,
+        };
+        const p = bus.publish(outputTopic, out, { key: v.rec.doc_id });
+        if (p) pubs.push(p);
+      }
+      await Promise.all(pubs);
     }
     metrics.records_out += ok.length;
     // Dead letters are written before the offsets move past them.
     if (dead > 0) await bus.flush();
     // Acknowledged only now, after the store write: the offset can never pass a record that is not stored.
     // The commit starts at once and overlaps the next batch; that batch waits for it before committing its
-    // own, so a crash repeats at most the last two batches (and the upsert makes that harmless).
+    // own, so a crash repeats at most the batches stored since the last commit finished (the upsert makes
+    // that harmless): two on the main thread, up to four with a store sink, which stores the batches handed
+    // to it while the worker still finishes earlier ones.
     member.ack(msgs);
     await lastCommit;
     lastCommit = member.commit().catch(() => {});
@@ -319,6 +386,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
 
   let pending: Promise<BusMessage[]> | null = null;
   let previous: Promise<void> = Promise.resolve();
+  const inFlight: Promise<void>[] = [];
   let reason: EmbedWorkerResult["reason"] = "closed";
   try {
     for (;;) {
@@ -353,13 +421,14 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
         if (got.length === 0) break;
         msgs.push(...got);
       }
-      // Two batches in flight at most: this one's model call overlaps the previous one's store write,
-      // publish and commit (the model runs on native threads; the rest runs here).
+      // Batches are finished (stored, acknowledged, committed) one after another, in order; up to AHEAD more
+      // are parsed and embedded meanwhile, so the wait for a commit (an fsync) is spent on the next batches.
       const job = startBatch(msgs);
       const done = previous.then(() => finishBatch(job));
       done.catch(() => {}); // awaited below (next batch or exit); this only keeps it from counting as unhandled
-      await previous;
       previous = done;
+      inFlight.push(done);
+      if (inFlight.length > AHEAD) await inFlight.shift();
       if (options.signal?.aborted) {
         reason = "signal";
         break;
@@ -373,6 +442,7 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
     await lastCommit;
     member.close();
     store.close();
+    sink?.close();
     await (probe as KafkaLagProbe | null)?.close();
     metrics.stopped = true;
     snapshot();

@@ -279,6 +279,94 @@ Deno.test("vector cache: LRU bound, TTL, never an empty vector", async () => {
   assert.equal(c.get("m", "a"), undefined, "expired");
 });
 
+Deno.test("vector cache: copies in and out, one bound over models, a new dimension starts a model over", () => {
+  const c = new VectorCache(3);
+  const v = new Float32Array([1, 2]);
+  c.set("m", "a", v);
+  v[0] = 99; // the caller's array is not the cached one
+  const got = c.get("m", "a")!;
+  assert.deepEqual(Array.from(got), [1, 2]);
+  got[1] = 42; // nor is the returned one
+  assert.deepEqual(Array.from(c.get("m", "a")!), [1, 2]);
+  // Past the bound a new entry evicts its own model's least recently used entry, or the fullest other one's.
+  c.set("m", "b", new Float32Array([3, 4]));
+  c.set("m", "c", new Float32Array([5, 6]));
+  c.set("other", "x", new Float32Array([7])); // "other" has nothing to evict: m's oldest (a) goes
+  assert.equal(c.size, 3);
+  assert.equal(c.get("m", "a"), undefined);
+  assert.deepEqual(Array.from(c.get("other", "x")!), [7]);
+  c.set("other", "y", new Float32Array([8])); // now other's own oldest (x) goes
+  assert.equal(c.get("other", "x"), undefined);
+  assert.deepEqual(Array.from(c.get("m", "b")!), [3, 4]);
+  // Many entries through a small cache: slots are reused, vectors never mixed up.
+  const big = new VectorCache(50);
+  for (let i = 0; i < 2000; i++) {
+    big.set("m", `k${i}`, new Float32Array([i, i + 0.5]));
+    const back = big.get("m", `k${i - 20}`);
+    if (i >= 20) assert.deepEqual(Array.from(back!), [i - 20, i - 19.5]);
+    assert.ok(big.size <= 50);
+  }
+  assert.equal(big.get("m", "k1000"), undefined);
+  // Another dimension under the same model name replaces that model's entries.
+  big.set("m", "new", new Float32Array([1, 2, 3]));
+  assert.equal(big.get("m", "k1999"), undefined);
+  assert.deepEqual(Array.from(big.get("m", "new")!), [1, 2, 3]);
+  assert.equal(big.size, 1);
+});
+
+Deno.test("embed worker: long texts are cached by their SHA-256, short ones by their text", async () => {
+  const ws = await tempWorkspace();
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  const hash = createHashEmbedder({ dim: 16 });
+  const seen: string[] = [];
+  const embedder: Embedder = {
+    ...hash,
+    backend: "hash",
+    model: hash.model,
+    dim: 16,
+    lexical: true,
+    embed(texts) {
+      seen.push(...texts);
+      return hash.embed(texts);
+    },
+    dispose: () => Promise.resolve(),
+  };
+  const long = "retry with backoff ".repeat(40); // 760 characters
+  const longHash = createHash("sha256").update(long).digest("hex");
+  const ac = new AbortController();
+  const batches: number[] = [];
+  try {
+    await bus.configureTopic("embedding_input", { durable: true });
+    const run = runEmbedWorker({
+      bus,
+      workspace: ws,
+      embedder,
+      batchSize: 64,
+      maxWaitSec: 0.2,
+      signal: ac.signal,
+      metricsIntervalSec: 0,
+      onBatch: (m) => batches.push(m.records_in),
+    });
+    for (const round of [[long, "short text"], [long, "short text", longHash]]) {
+      await Promise.all(
+        round.map((t, i) => bus.publish("embedding_input", { text: t, id: `${batches.length}-${i}` })),
+      );
+      const want = batches.length + 1;
+      while (batches.length < want) await new Promise((r) => setTimeout(r, 10));
+    }
+    ac.abort();
+    const { metrics } = await run;
+    assert.equal(metrics.records_out, 5);
+    assert.equal(metrics.cache_hits, 2, "the long text and the short text, the second time");
+    // A short text that happens to equal the long text's SHA-256 is its own entry, never the long text's.
+    assert.deepEqual(seen, [long, "short text", longHash]);
+  } finally {
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
 Deno.test("vector store: another model or dimension is a clear error, never a mix", async () => {
   const ws = await tempWorkspace();
   try {
