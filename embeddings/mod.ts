@@ -56,6 +56,7 @@ export {
 export {
   createLocalEmbedder,
   DEFAULT_LOCAL_MODEL,
+  type LocalEmbedder,
   type LocalEmbedderOptions,
   resolveLocalModel,
 } from "./local_embedder.ts";

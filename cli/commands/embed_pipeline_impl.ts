@@ -131,9 +131,10 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
     embedder = await createEmbedder({ backend: "use", model, modelPath, batchSize });
   } else {
     const m = model && /^\.{0,2}\//.test(model) ? resolve(ctx.workspace, model) : model;
-    // The model on its own thread, so consuming, storing and committing go on while a batch is embedded
-    // (onnxruntime-node's run blocks the thread that calls it). EMBED_MODEL_THREAD=0 keeps it here.
-    const thread = (env("EMBED_MODEL_THREAD") ?? (navigator.hardwareConcurrency > 1 ? "1" : "0")) !== "0";
+    // EMBED_MODEL_THREAD=1: the model on its own thread, which also caches and stores, so consuming and
+    // committing go on while a batch is embedded (onnxruntime-node's run blocks the thread that calls it).
+    // Off by default: on the 2-core machines it was measured on, it was no faster end to end (docs).
+    const thread = truthy(env("EMBED_MODEL_THREAD"));
     embedder = await createLocalEmbedder({ model: m, modelPath, batchSize, thread });
   }
   const bus = await startPipelineBus(ctx, values.kafka);
