@@ -34,6 +34,7 @@ import {
   runEmbedWorker,
   storeDir,
 } from "../embeddings/mod.ts";
+import { median } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -51,10 +52,6 @@ const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
 const log = values.json ? (_: string) => {} : (line: string) => console.error(line);
 const TINY = fileURLToPath(new URL("../tests/fixtures/tiny-bert", import.meta.url));
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const words = "retry backoff kafka consumer offset commit topic message batch vector search index embed model"
   .split(

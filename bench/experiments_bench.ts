@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { closeAllKv } from "../core/kv.ts";
 import { createLocalEmbedder } from "../embeddings/mod.ts";
 import { followExperiment, startExperiment, stopAllRunners } from "../experiments/mod.ts";
+import { median } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -28,11 +29,6 @@ const rounds = Number(values.rounds ?? 5);
 const nTexts = Number(values.texts ?? 4000);
 const BATCH = 64;
 const TINY = fileURLToPath(new URL("../tests/fixtures/tiny-bert", import.meta.url));
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const ws = await Deno.realPath(await Deno.makeTempDir({ prefix: "dspy_exp_bench_" }));
 const words = ["retry", "backoff", "kafka", "offset", "vector", "index", "patch", "test", "router", "bandit"];

@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "./stats.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -102,10 +103,6 @@ async function runOnce(c: Contender): Promise<{ wall: number; cpu: number; match
   return { wall, cpu: m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN, matches: c.count(stdout) };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
 const loadBefore = load();

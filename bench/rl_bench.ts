@@ -38,6 +38,7 @@ import {
   trainPufferPolicy,
 } from "../rl/mod.ts";
 import { seededRepo, seededToolOptions } from "../tests/rl/helpers.ts";
+import { median } from "./stats.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -88,12 +89,6 @@ function table(headers: string[], rows: (string | number)[][]): void {
     );
     if (k === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function loadavg(): Promise<string> {

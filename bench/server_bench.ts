@@ -29,6 +29,7 @@ import { fromBus } from "../server/bus_adapter.ts";
 import { startServer } from "../server/server.ts";
 import { createApp, createHandler } from "../server/app.ts";
 import { BUILTIN_ROUTES } from "../server/routes/mod.ts";
+import { median as medianOf } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -52,12 +53,6 @@ interface WrkResult {
   p50_ms: number;
   p99_ms: number;
   errors: number;
-}
-
-function medianOf(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** The run with the median requests/s (its latency and CPU figures go in the table). */

@@ -21,6 +21,7 @@ import {
   resolveUseModel,
   toWords,
 } from "../embeddings/mod.ts";
+import { median } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,10 +33,6 @@ const { values } = parseArgs({
 });
 const rounds = values.rounds ? Number(values.rounds) : values.quick ? 1 : 3;
 const log = values.json ? (_: string) => {} : (line: string) => console.error(line);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
 const sentences = [
