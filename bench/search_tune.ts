@@ -35,7 +35,7 @@ import {
   type UseTextMode,
 } from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, type EvalQuery, loadEvalSet } from "./search_corpora.ts";
-import { evaluate } from "./search_quality.ts";
+import { evaluate, type Ranker } from "./search_quality.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
@@ -57,7 +57,7 @@ const variants = (positionals.length ? positionals : ["{}"]).map((v) => {
 });
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 let built = "";
-const corpora: { name: string; root: string; index: LexicalIndex; tune: EvalQuery[] }[] = [];
+const corpora: Corpus[] = [];
 for (const name of CORPORA) {
   const set = await loadEvalSet(name);
   const root = await ensureCorpus(set, cache);
@@ -68,6 +68,37 @@ for (const name of CORPORA) {
     tune: set.queries.filter((q) => q.split === "tune"),
   });
 }
+type Corpus = { name: string; root: string; index: LexicalIndex; tune: EvalQuery[] };
+
+/**
+ * Scores one ranking on every corpus's tune half and prints one line: the averages, then each corpus's
+ * behavioural MRR@10 / recall@5 / identifier MRR@10; with `misses`, every query not answered first.
+ */
+async function scoreTune(label: string, rankFor: (c: Corpus) => Ranker, misses = false): Promise<void> {
+  const cells: string[] = [];
+  let mrr = 0;
+  let rec = 0;
+  let idm = 0;
+  for (const c of corpora) {
+    const rank = rankFor(c);
+    const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
+    const i = await evaluate(c.tune.filter((q) => q.kind === "identifier"), rank);
+    mrr += b.mrr10 / corpora.length;
+    rec += b.recall5 / corpora.length;
+    idm += i.mrr10 / corpora.length;
+    cells.push(`${c.name} ${r3(b.mrr10)}/${r3(b.recall5)}/${r3(i.mrr10)}`);
+    if (misses) {
+      for (const o of [...b.outcomes, ...i.outcomes]) {
+        if (o.rank === 1 && o.recall5 === 1) continue;
+        console.log(
+          `  [${c.name}] rank ${o.rank || "-"} r5 ${r3(o.recall5)}  ${o.query}\n      ${o.top.join("  ")}`,
+        );
+      }
+    }
+  }
+  console.log(`${label}: avg ${r3(mrr)}/${r3(rec)}/${r3(idm)} | ${cells.join(" | ")}`);
+}
+
 for (const v of variants) {
   // A variant may carry build-time BM25F field weights: {"build": {"pathWeight": 1}}.
   const build = JSON.stringify((v.params as { build?: unknown }).build ?? {});
@@ -79,28 +110,11 @@ for (const v of variants) {
     }
     built = build;
   }
-  const cells: string[] = [];
-  let mrr = 0;
-  let rec = 0;
-  let idm = 0;
-  for (const c of corpora) {
-    const rank = (q: string) => rankChunks(c.index, q, 50, v.params as RankingParams).map((h) => h.path);
-    const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
-    const i = await evaluate(c.tune.filter((q) => q.kind === "identifier"), rank);
-    mrr += b.mrr10 / corpora.length;
-    rec += b.recall5 / corpora.length;
-    idm += i.mrr10 / corpora.length;
-    cells.push(`${c.name} ${r3(b.mrr10)}/${r3(b.recall5)}/${r3(i.mrr10)}`);
-    if (flags.misses) {
-      for (const o of [...b.outcomes, ...i.outcomes]) {
-        if (o.rank === 1 && o.recall5 === 1) continue;
-        console.log(
-          `  [${c.name}] rank ${o.rank || "-"} r5 ${r3(o.recall5)}  ${o.query}\n      ${o.top.join("  ")}`,
-        );
-      }
-    }
-  }
-  console.log(`avg ${r3(mrr)}/${r3(rec)}/${r3(idm)} | ${cells.join(" | ")} | ${v.label}`);
+  await scoreTune(
+    v.label,
+    (c) => (q) => rankChunks(c.index, q, 50, v.params as RankingParams).map((h) => h.path),
+    flags.misses,
+  );
 }
 
 if (flags.hybrid) {
@@ -120,31 +134,15 @@ if (flags.hybrid) {
           (r.embedded > 0 ? ` (${(r.embedded / r.seconds).toFixed(1)} chunks/s)` : ""),
       );
     }
-    const score = async (label: string, rankFor: (root: string) => (q: string) => Promise<string[]>) => {
-      const cells: string[] = [];
-      let mrr = 0;
-      let rec = 0;
-      let idm = 0;
-      for (const c of corpora) {
-        const rank = rankFor(c.root);
-        const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
-        const i = await evaluate(c.tune.filter((q) => q.kind === "identifier"), rank);
-        mrr += b.mrr10 / corpora.length;
-        rec += b.recall5 / corpora.length;
-        idm += i.mrr10 / corpora.length;
-        cells.push(`${c.name} ${r3(b.mrr10)}/${r3(b.recall5)}/${r3(i.mrr10)}`);
-      }
-      console.log(`${label}: avg ${r3(mrr)}/${r3(rec)}/${r3(idm)} | ${cells.join(" | ")}`);
-    };
-    await score(
+    await scoreTune(
       `${embedder.model} alone`,
-      (root) => async (q) =>
+      ({ root }) => async (q) =>
         (await searchEmbeddings(root, q, { k: 50, context: 0, embedder })).hits.map((h) => h.path),
     );
     for (const w of flags.hybrid.split(",").map(Number)) {
-      await score(
+      await scoreTune(
         `hybrid ${embedder.model} w=${w}${rrfK ? ` rrfK=${rrfK}` : ""}`,
-        (root) => async (q) =>
+        ({ root }) => async (q) =>
           (await hybridSearch(root, q, { k: 20, context: 0, vectorWeight: w, embedder, rrfK })).hits
             .map((h) => h.path),
       );
