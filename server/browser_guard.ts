@@ -139,10 +139,9 @@ export class BrowserGuard {
     return this.#origins;
   }
 
-  /** True when `host` (a Host header value) names this server. */
-  hostAllowed(host: string | null): boolean {
+  /** True when `host` (the request URL's authority, `name[:port]`) names this server. */
+  hostAllowed(host: string): boolean {
     if (this.#anyHost) return true;
-    if (host === null) return false;
     let verdict = this.#hostVerdicts.get(host);
     if (verdict === undefined) {
       verdict = this.#judgeHost(host);
@@ -203,10 +202,9 @@ export class BrowserGuard {
   }
 
   /** True when `origin` is the server's own (as named by `host`) or a configured CORS origin. */
-  originAllowed(origin: string, host: string | null): boolean {
+  originAllowed(origin: string, host: string): boolean {
     const o = origin.toLowerCase();
     if (this.#origins.has(o)) return true;
-    if (host === null) return false;
     const h = host.toLowerCase();
     return o === `http://${h}` || o === `https://${h}`;
   }
