@@ -26,13 +26,13 @@ import { fileURLToPath } from "node:url";
 import {
   buildIndex,
   grepWorkspace,
+  INDEX_EXCLUDES,
   loadIndex,
   rankChunks,
   readTextIfText,
   searchIndex,
   walkFiles,
 } from "../agent/search/mod.ts";
-import { INDEX_EXCLUDES } from "../agent/search/lexical_index.ts";
 import {
   buildEmbeddingIndex,
   createHashEmbedder,
