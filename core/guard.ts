@@ -125,15 +125,22 @@ export async function saveGuardThresholds(kv: Deno.Kv, thresholds: GuardThreshol
 }
 
 let gpuCache: { at: number; value: Promise<GpuInfo[]> } | undefined;
+/** Until when `nvidia-smi` is known to be missing (0: not known). */
+let nvidiaSmiMissingUntil = 0;
+/** How long a missing `nvidia-smi` is believed missing before it is looked for again. */
+const MISSING_RECHECK_MS = 5 * 60_000;
 
 /** GPU information, queried at most every 2 s (dashboards poll several routes that need it). */
 function gpuInfo(): Promise<GpuInfo[]> {
   const now = Date.now();
-  if (!gpuCache || now - gpuCache.at > 2000) gpuCache = { at: now, value: queryGpus() };
+  if (!gpuCache || now - gpuCache.at > 2000) gpuCache = { at: now, value: queryGpus(now) };
   return gpuCache.value;
 }
 
-async function queryGpus(): Promise<GpuInfo[]> {
+async function queryGpus(now: number): Promise<GpuInfo[]> {
+  // On a machine without NVIDIA's tools, do not spawn a process every few seconds to learn it again: a
+  // server samples resources every 5 s, and each failed spawn forks the whole process first.
+  if (now < nvidiaSmiMissingUntil) return [];
   try {
     const cmd = new Deno.Command("nvidia-smi", {
       args: ["--query-gpu=name,memory.used,memory.total,utilization.gpu", "--format=csv,noheader,nounits"],
@@ -158,7 +165,8 @@ async function queryGpus(): Promise<GpuInfo[]> {
       });
     }
     return gpus;
-  } catch {
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) nvidiaSmiMissingUntil = now + MISSING_RECHECK_MS;
     return []; // nvidia-smi missing or timed out: no GPU information
   }
 }
