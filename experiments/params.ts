@@ -10,13 +10,14 @@
 
 import { parseArgs } from "node:util";
 import { UsageError } from "../core/errors.ts";
+import { USE_LITE_MODEL, useTextModeOf } from "../embeddings/mod.ts";
 import type { EmbedParams, ExperimentSpec, RlParams, SweepParams } from "./types.ts";
 
 /** Default texts per batch (the original's `EMBED_BATCH_SIZE` default). */
 export const DEFAULT_BATCH_SIZE = 64;
 /** Built-in envs an `rl` experiment accepts. */
 export const RL_ENVS = ["cartpole", "bandit"];
-const BACKENDS = ["local", "infermesh", "hash"] as const;
+const BACKENDS = ["local", "use", "infermesh", "hash"] as const;
 /** Upper bounds that keep one request from asking for absurd work. */
 const MAX_BATCH = 4096;
 const MAX_RL_STEPS = 50_000_000;
@@ -68,7 +69,7 @@ function backendOf(body: Body): EmbedParams["backend"] {
   const b = str(body, "backend");
   if (b !== undefined) {
     if (!(BACKENDS as readonly string[]).includes(b)) {
-      throw new UsageError(`backend must be local, infermesh or hash, got '${b}'`);
+      throw new UsageError(`backend must be local, use, infermesh or hash, got '${b}'`);
     }
     return b as EmbedParams["backend"];
   }
@@ -114,6 +115,16 @@ function embedCommon(body: Body): Omit<EmbedParams, "batch_size" | "model" | "mo
   };
 }
 
+/** The use backend runs one model, in a few text modes (`universal-sentence-encoder-lite[:MODE]`). */
+function checkUseModel(model: string): void {
+  if (!useTextModeOf(model)) {
+    throw new UsageError(
+      `the use backend runs ${USE_LITE_MODEL} (optionally ${USE_LITE_MODEL}:MODE), not '${model}'; ` +
+        "leave the model out, or use backend local for an ONNX model",
+    );
+  }
+}
+
 /** Validates the body of `POST /api/experiments/run` (kind `embed` unless `kind: "rl"`). */
 export function embedParamsFrom(value: unknown): EmbedParams {
   const body = asBody(value);
@@ -123,6 +134,7 @@ export function embedParamsFrom(value: unknown): EmbedParams {
   if (common.backend === "local" && !model_path && !model) {
     throw new UsageError("backend local needs model_path (a model folder inside the workspace) or model");
   }
+  if (common.backend === "use" && model) checkUseModel(model);
   return {
     ...common,
     ...(model ? { model } : {}),
@@ -176,7 +188,11 @@ function list<T>(body: Body, key: string, parse: (s: unknown) => T, fallback: T[
 export function sweepParamsFrom(value: unknown): SweepParams {
   const body = asBody(value);
   const common = embedCommon(body);
-  const defaultModel = common.backend === "hash" ? "hash-256" : str(body, "model_path") ?? str(body, "model");
+  const defaultModel = common.backend === "hash"
+    ? "hash-256"
+    : common.backend === "use"
+    ? USE_LITE_MODEL
+    : str(body, "model_path") ?? str(body, "model");
   const models = list(body, "models", (m) => {
     if (typeof m !== "string" || m.trim() === "" || m.length > 512) {
       throw new UsageError("models must be non-empty strings (model ids, or model folders for local)");
@@ -202,6 +218,7 @@ export function sweepParamsFrom(value: unknown): SweepParams {
     if (common.backend === "hash" && !/^hash-\d{1,5}$/.test(m)) {
       throw new UsageError(`hash backend models are named hash-<dim> (e.g. hash-256), got '${m}'`);
     }
+    if (common.backend === "use") checkUseModel(m);
   }
   return { ...common, models, batch_sizes };
 }
@@ -223,7 +240,7 @@ export function specFrom(kind: unknown, value: unknown): ExperimentSpec {
 
 /** Usage of the run command lines, shown in errors and `--help`. */
 export const RUN_USAGE = [
-  "run embed --dataset FILE [--backend local|infermesh|hash] [--model M] [--model-path DIR]",
+  "run embed --dataset FILE [--backend local|use|infermesh|hash] [--model M] [--model-path DIR]",
   "          [--infermesh-url U] [--batch-size 64] [--max-count N] [--normalize] [--store]",
   "run rl [--env cartpole|bandit] [--steps N] [--seed N] [--n-envs N] [--lr X] [--entropy-coef X]",
   "sweep --dataset FILE --models a,b --batch-sizes 16,64 [--backend ...] [--max-count N] [--normalize]",

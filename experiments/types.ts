@@ -24,8 +24,11 @@ export function isTerminal(status: ExperimentStatus): boolean {
 export interface EmbedParams {
   /** Dataset path relative to the workspace (JSONL `{"text"}` a line, or TXT a text a line). */
   dataset_path: string;
-  backend: "local" | "infermesh" | "hash";
-  /** Model id: a Hugging Face id (local), the InferMesh model, or `hash-<dim>`. */
+  backend: "local" | "use" | "infermesh" | "hash";
+  /**
+   * Model id: a Hugging Face id (local), the InferMesh model, `hash-<dim>`, or for use
+   * `universal-sentence-encoder-lite[:MODE]` (the default).
+   */
   model?: string;
   /** Local model folder, relative to the workspace. */
   model_path?: string;

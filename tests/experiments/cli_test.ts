@@ -167,6 +167,62 @@ Deno.test("CLI: run embed (tiny model, embed serve), status, list, history, comp
   }
 });
 
+Deno.test("CLI: run embed and sweep with the built-in sentence encoder (backend use); a wrong model is exit 2", async () => {
+  const ws = await experimentWorkspace(60);
+  try {
+    const run = await json(
+      ws,
+      "experiments",
+      "run",
+      "embed",
+      "--dataset",
+      "data/d.jsonl",
+      "--backend",
+      "use",
+    );
+    assert.equal(run.status, "done", run.error);
+    assert.equal(run.metrics.backend, "use");
+    assert.equal(run.metrics.model, "universal-sentence-encoder-lite");
+    assert.equal(run.metrics.texts, 60);
+    assert.equal(run.metrics.embedded, 60);
+    assert.equal(run.metrics.dims, 512);
+    // A sweep over the encoder's text modes: one cell per model, each a finished embed run.
+    const sweep = await json(
+      ws,
+      "experiments",
+      "sweep",
+      "--dataset",
+      "data/d.jsonl",
+      "--backend",
+      "use",
+      "--models",
+      "universal-sentence-encoder-lite,universal-sentence-encoder-lite:raw",
+      "--batch-sizes",
+      "32",
+    );
+    assert.equal(sweep.status, "done", sweep.error);
+    const models = (sweep.metrics.results as { model: string; status: string }[]).map((c) => c.model).sort();
+    assert.deepEqual(models, ["universal-sentence-encoder-lite", "universal-sentence-encoder-lite:raw"]);
+    const wrong = await cli(
+      ws,
+      "experiments",
+      "run",
+      "embed",
+      "--dataset",
+      "data/d.jsonl",
+      "--backend",
+      "use",
+      "--model",
+      "bge-small",
+    );
+    assert.equal(wrong.code, 2, wrong.stderr);
+    assert.match(wrong.stderr, /the use backend runs universal-sentence-encoder-lite/);
+  } finally {
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
 Deno.test("CLI: a killed run is interrupted at the next start; cancel stops a running one", async () => {
   const ws = await experimentWorkspace(20);
   try {
