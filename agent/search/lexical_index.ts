@@ -562,6 +562,24 @@ export function rankChunks(
       scores.set(c, (scores.get(c) ?? 0) + ranking.expand * s);
     }
   }
+  if (!ident && ranking.fileComplement) {
+    // Each chunk borrows, at weight fileComplement, the best score in its file of each query term it lacks.
+    const perTerm = qTerms.map((t) => bm25Scores(index, [t], k1, b, opts));
+    const bonus = new Map<number, number>();
+    for (const m of perTerm) {
+      const bestInFile = new Map<number, number>();
+      for (const [c, v] of m) {
+        const f = meta.chunkPath[c];
+        bestInFile.set(f, Math.max(bestInFile.get(f) ?? 0, v));
+      }
+      for (const c of scores.keys()) {
+        if (m.has(c)) continue;
+        const v = bestInFile.get(meta.chunkPath[c]);
+        if (v) bonus.set(c, (bonus.get(c) ?? 0) + v);
+      }
+    }
+    for (const [c, v] of bonus) scores.set(c, scores.get(c)! + ranking.fileComplement * v);
+  }
   if (!ident && ranking.synonyms) {
     // Code words for the query's behaviour words (code_thesaurus.ts), at a fraction of a query term's weight.
     for (const [c, s] of bm25Scores(index, synonymTerms(query, qTerms), k1, b, opts)) {

@@ -105,6 +105,11 @@ export interface RankingParams {
    * this once more (0: every file's best chunk first); undefined or 1: off. Files keep their order.
    */
   diversify?: number;
+  /**
+   * Complementary file evidence for descriptive queries: a chunk gains this share of the best score, within
+   * its own file, of each query term it does not contain itself; 0 or undefined turns it off.
+   */
+  fileComplement?: number;
   /** BM25 parameters at query time (undefined: those stored with the index). */
   k1?: number;
   b?: number;
