@@ -5,7 +5,9 @@
  * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] [--embedder hash|use]
  * [--use-text digest|words|windows|raw] [--rrf-k 60] [--full] [--baselines] '{"defBoost":2}' ...`
  *
- * `--baselines` also scores the old TF-IDF scheme and plain BM25 on the same tune queries.
+ * `--baselines` also scores the old TF-IDF scheme and plain BM25 on the same tune queries. `--time N` times
+ * `rankChunks` over every tune query for each variant (of the same build), interleaved, N rounds, and prints
+ * the median milliseconds per query.
  *
  * `--hybrid` scores hybrid search at each vector weight (default ranking), and the embedding search alone,
  * with the embedder `--embedder` names (default `hash`; `use` is the Universal Sentence Encoder Lite in its
@@ -50,6 +52,7 @@ const { values: flags, positionals } = parseArgs({
     "rrf-k": { type: "string" },
     full: { type: "boolean" },
     baselines: { type: "boolean" },
+    time: { type: "string" },
   },
   allowPositionals: true,
 });
@@ -148,6 +151,26 @@ for (const v of variants) {
     (c) => (q) => rankChunks(c.index, q, 50, v.params as RankingParams).map((h) => h.path),
     flags.misses,
   );
+}
+
+if (flags.time) {
+  // Ranking time per query (the index is loaded; proximity re-reads chunk text), variants interleaved.
+  const rounds = Number(flags.time);
+  const times = variants.map(() => [] as number[]);
+  const all = corpora.flatMap((c) => c.tune.map((q) => ({ c, q: q.query })));
+  for (let r = 0; r < rounds; r++) {
+    variants.forEach((v, i) => {
+      const t0 = performance.now();
+      for (const { c, q } of all) rankChunks(c.index, q, 50, v.params as RankingParams);
+      times[i].push((performance.now() - t0) / all.length);
+    });
+  }
+  variants.forEach((v, i) => {
+    const sorted = times[i].sort((a, b) => a - b);
+    console.log(
+      `${v.label}: ${sorted[sorted.length >> 1].toFixed(2)} ms per query (median of ${rounds} rounds)`,
+    );
+  });
 }
 
 if (flags.hybrid) {

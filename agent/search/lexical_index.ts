@@ -17,15 +17,8 @@ import { fileCentrality } from "./graph_prior.ts";
 import { expansionTerms } from "./cooccur.ts";
 import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
 import { integrityNotice, integrityProblem, type IntegrityStamp, integrityStamp } from "./index_integrity.ts";
-import {
-  baseName,
-  DEFAULT_RANKING,
-  fileKind,
-  FILLER,
-  isIdentifierQuery,
-  type RankingParams,
-} from "./ranking.ts";
-import { codeTokens, pathTokens, splitIdentifier, stem } from "./tokenize.ts";
+import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
+import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
 import { synonymTerms } from "./code_thesaurus.ts";
 
@@ -142,7 +135,7 @@ export interface LexicalIndex {
   ids: Uint32Array;
   weights: Float32Array;
   avgLen: number;
-  /** The workspace the index was loaded from (for re-ranking steps that read chunk text). */
+  /** The workspace the index was loaded from: term proximity re-reads the text of the best chunks. */
   root?: string;
 }
 
@@ -523,8 +516,9 @@ export interface RankedChunk {
 
 /**
  * Ranks the index's chunks for a query: BM25F per chunk, then (ranking.ts) a boost for chunks declaring a
- * looked-up identifier, priors per file kind for descriptive queries, and file-level aggregation (off by
- * default). Returns the top `k`; `ranking` overrides the defaults (the bench's tuning uses it).
+ * looked-up identifier, priors per file kind and term proximity for descriptive queries, file-level
+ * aggregation (off by default), and file diversification of the listed chunks. Returns the top `k`;
+ * `ranking` overrides the defaults (the bench's tuning uses it).
  */
 export function rankChunks(
   index: LexicalIndex,
@@ -537,52 +531,20 @@ export function rankChunks(
   const k1 = ranking.k1 ?? meta.params.k1;
   const b = ranking.b ?? meta.params.b;
   const qTerms = queryTokens(query);
-  const soft = !ident && ranking.fillerWeight !== undefined && ranking.fillerWeight !== 1
-    ? ranking.fillerWeight
-    : undefined;
-  const opts: ScoreOptions = {
-    fileIdf: ranking.fileIdf,
-    fields: ranking.fields
-      ? {
-        path: ranking.fields.path ?? meta.params.pathWeight,
-        symbol: ranking.fields.symbol ?? meta.params.symbolWeight,
-        b: ranking.fields.b ?? 0,
-      }
-      : undefined,
-    termWeight: soft === undefined ? undefined : (t) => FILLER.has(t) ? soft : 1,
-  };
-  const scores = bm25Scores(index, qTerms, k1, b, opts);
+  const scores = bm25Scores(index, qTerms, k1, b);
   if (!ident && ranking.expand) {
     const ids = qTerms.map((t) => findTerm(meta.terms, t)).filter((t) => t >= 0);
     const extra = expansionTerms(index, ids, {
       perTerm: ranking.expandPerTerm,
       minLift: ranking.expandLift,
     }).map((t) => meta.terms[t]);
-    for (const [c, s] of bm25Scores(index, extra, k1, b, opts)) {
+    for (const [c, s] of bm25Scores(index, extra, k1, b)) {
       scores.set(c, (scores.get(c) ?? 0) + ranking.expand * s);
     }
   }
-  if (!ident && ranking.fileComplement) {
-    // Each chunk borrows, at weight fileComplement, the best score in its file of each query term it lacks.
-    const perTerm = qTerms.map((t) => bm25Scores(index, [t], k1, b, opts));
-    const bonus = new Map<number, number>();
-    for (const m of perTerm) {
-      const bestInFile = new Map<number, number>();
-      for (const [c, v] of m) {
-        const f = meta.chunkPath[c];
-        bestInFile.set(f, Math.max(bestInFile.get(f) ?? 0, v));
-      }
-      for (const c of scores.keys()) {
-        if (m.has(c)) continue;
-        const v = bestInFile.get(meta.chunkPath[c]);
-        if (v) bonus.set(c, (bonus.get(c) ?? 0) + v);
-      }
-    }
-    for (const [c, v] of bonus) scores.set(c, scores.get(c)! + ranking.fileComplement * v);
-  }
   if (!ident && ranking.synonyms) {
     // Code words for the query's behaviour words (code_thesaurus.ts), at a fraction of a query term's weight.
-    for (const [c, s] of bm25Scores(index, synonymTerms(query, qTerms), k1, b, opts)) {
+    for (const [c, s] of bm25Scores(index, synonymTerms(query, qTerms), k1, b)) {
       scores.set(c, (scores.get(c) ?? 0) + ranking.synonyms * s);
     }
   }
@@ -631,23 +593,7 @@ export function rankChunks(
       }
     }
   }
-  if (!ident && ranking.proximity && index.root) proximityRerank(index, scores, qTerms, ranking);
-  if (!ident && ranking.fileBm25) {
-    // The whole file as one BM25 document (its chunks' terms summed), scaled to [0, 1] by the best file and
-    // added to each chunk's score scaled by the best chunk.
-    const fs = fileBm25(index, [...qTerms], k1, b);
-    let maxF = 0;
-    for (const v of fs.values()) maxF = Math.max(maxF, v);
-    let maxC = 0;
-    for (const v of scores.values()) maxC = Math.max(maxC, v);
-    if (maxF > 0 && maxC > 0) {
-      for (const [c, s] of scores) {
-        const f = (fs.get(meta.chunkPath[c]) ?? 0) / maxF;
-        const prior = ranking.prior[fileKind(meta.paths[meta.chunkPath[c]])];
-        scores.set(c, s / maxC + ranking.fileBm25 * f * prior);
-      }
-    }
-  }
+  if (!ident && ranking.proximity && index.root) proximityBoost(index, scores, qTerms, ranking);
   if (ranking.fileAgg > 0) {
     // Each file's 2nd and 3rd best chunks lift all of its chunks.
     const best = new Map<number, [number, number, number]>();
@@ -666,8 +612,8 @@ export function rankChunks(
   }
   let top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]);
   if (ranking.diversify !== undefined && ranking.diversify < 1) {
-    // Each further chunk of a file already listed is multiplied by `diversify` once more; a file's first
-    // chunk keeps its score, so the order of files is unchanged.
+    // Each further chunk of a file already listed is multiplied by `diversify` once more. A file's best chunk
+    // keeps its score, so the order of files is unchanged; only which chunks fill the first k places moves.
     const seen = new Map<number, number>();
     top = top.slice(0, Math.max(k, 50) * 4).map(([c, s]) => {
       const pi = meta.chunkPath[c];
@@ -687,81 +633,15 @@ export function rankChunks(
   }));
 }
 
-/** How {@link bm25Scores} weighs terms beyond plain BM25F. */
-interface ScoreOptions {
-  /** Per-term multiplier (1 when absent). */
-  termWeight?: (term: string) => number;
-  /** Share (0-1) of the IDF taken from file-level document frequency instead of chunk-level. */
-  fileIdf?: number;
-  /**
-   * Per-field BM25F: the path and symbol fields are length-normalised on their own (not by the body's
-   * length), with these weights and `b` (see {@link RankingParams.fields}).
-   */
-  fields?: { path: number; symbol: number; b: number };
-}
-
-/** Token counts of a chunk's path and symbol fields, derived from the stored meta (cached per index). */
-interface FieldCache {
-  path: Map<number, { tf: Map<string, number>; len: number }>;
-  symbol: Map<number, { tf: Map<string, number>; len: number }>;
-  avgPath: number;
-  avgSymbol: number;
-}
-const fieldCaches = new WeakMap<LexicalIndex, FieldCache>();
-
-function fieldCache(index: LexicalIndex): FieldCache {
-  let fc = fieldCaches.get(index);
-  if (!fc) {
-    const { meta } = index;
-    let pl = 0;
-    for (const p of meta.paths) pl += pathTokens(p).length;
-    let sl = 0;
-    let sn = 0;
-    for (const s of meta.chunkSymbol) {
-      if (!s) continue;
-      sl += codeTokens(s.replace(/\./g, " ")).length;
-      sn++;
-    }
-    fc = {
-      path: new Map(),
-      symbol: new Map(),
-      avgPath: Math.max(1, pl / Math.max(1, meta.paths.length)),
-      avgSymbol: Math.max(1, sl / Math.max(1, sn)),
-    };
-    fieldCaches.set(index, fc);
-  }
-  return fc;
-}
-
-function fieldTf(
-  cache: Map<number, { tf: Map<string, number>; len: number }>,
-  key: number,
-  tokens: () => string[],
-): { tf: Map<string, number>; len: number } {
-  let e = cache.get(key);
-  if (!e) {
-    const toks = tokens();
-    const tf = new Map<string, number>();
-    for (const t of toks) tf.set(t, (tf.get(t) ?? 0) + 1);
-    cache.set(key, e = { tf, len: toks.length });
-  }
-  return e;
-}
-
-/** Number of distinct files in a term's postings. */
-function fileDf(index: LexicalIndex, t: number): number {
-  const { meta, ids } = index;
-  const seen = new Set<number>();
-  for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) seen.add(meta.chunkPath[ids[p]]);
-  return seen.size;
-}
-
 /**
  * Term proximity for descriptive queries: re-reads the text of the best `proximityTop` chunks and multiplies
- * each by 1 + proximity × cover, where cover is the share of the query's indexed terms (beyond the first)
- * that occur together within some window of `proximityLines` consecutive lines of the chunk.
+ * each by 1 + proximity × cover, where cover is the share of the query's indexed terms beyond the first that
+ * occur together within some window of `proximityLines` consecutive lines of the chunk (1 when all do). A
+ * chunk whose matches sit together (`if (this.timeout) … setTimeout(…)`) describes the behaviour; one that
+ * has the same words scattered across unrelated lines mostly does not. A file that cannot be read keeps its
+ * score.
  */
-function proximityRerank(
+function proximityBoost(
   index: LexicalIndex,
   scores: Map<number, number>,
   qTerms: string[],
@@ -786,28 +666,10 @@ function proximityRerank(
       texts.set(path, lines);
     }
     if (!lines) continue;
-    const chunkLines = lines.slice(meta.chunkStart[c] - 1, meta.chunkEnd[c]);
+    const perLine = lines.slice(meta.chunkStart[c] - 1, meta.chunkEnd[c])
+      .map((l) => new Set(codeTokens(l).filter((t) => present.has(t))));
     let best = 0;
-    if (ranking.proximityTokens) {
-      // A window of that many tokens instead of lines: the most distinct query terms within it.
-      const seq = codeTokens(chunkLines.join("\n"));
-      const w = ranking.proximityTokens;
-      const count = new Map<string, number>();
-      for (let i = 0; i < seq.length; i++) {
-        if (present.has(seq[i])) count.set(seq[i], (count.get(seq[i]) ?? 0) + 1);
-        if (i >= w && present.has(seq[i - w])) {
-          const n = count.get(seq[i - w])! - 1;
-          if (n === 0) count.delete(seq[i - w]);
-          else count.set(seq[i - w], n);
-        }
-        if (count.size > best) best = count.size;
-      }
-      const cover = Math.max(0, best - 1) / (present.size - 1);
-      scores.set(c, s * (1 + ranking.proximity! * cover));
-      continue;
-    }
-    const perLine = chunkLines.map((l) => new Set(codeTokens(l).filter((t) => present.has(t))));
-    for (let i = 0; i < perLine.length; i++) {
+    for (let i = 0; i < perLine.length && best < present.size; i++) {
       const seen = new Set<string>();
       for (let j = i; j < Math.min(perLine.length, i + span); j++) for (const t of perLine[j]) seen.add(t);
       if (seen.size > best) best = seen.size;
@@ -817,45 +679,8 @@ function proximityRerank(
   }
 }
 
-/** BM25 over whole files (each file's chunks summed), per path index. */
-function fileBm25(index: LexicalIndex, terms: string[], k1: number, b: number): Map<number, number> {
-  const { meta, ids, weights } = index;
-  const nf = meta.paths.length;
-  let lens = fileLens.get(index);
-  if (!lens) {
-    lens = new Float64Array(nf);
-    for (let c = 0; c < meta.chunkLen.length; c++) lens[meta.chunkPath[c]] += meta.chunkLen[c];
-    fileLens.set(index, lens);
-  }
-  let avg = 0;
-  for (const l of lens) avg += l / Math.max(1, nf);
-  const out = new Map<number, number>();
-  for (const term of terms) {
-    const t = findTerm(meta.terms, term);
-    if (t < 0) continue;
-    const tf = new Map<number, number>();
-    for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) {
-      const f = meta.chunkPath[ids[p]];
-      tf.set(f, (tf.get(f) ?? 0) + weights[p]);
-    }
-    const idf = Math.log(1 + (nf - tf.size + 0.5) / (tf.size + 0.5));
-    for (const [f, x] of tf) {
-      const norm = k1 * (1 - b + b * (lens[f] / Math.max(1, avg)));
-      out.set(f, (out.get(f) ?? 0) + idf * x * (k1 + 1) / (x + norm));
-    }
-  }
-  return out;
-}
-const fileLens = new WeakMap<LexicalIndex, Float64Array>();
-
 /** BM25F score of every chunk that has at least one of the terms. */
-function bm25Scores(
-  index: LexicalIndex,
-  terms: string[],
-  k1: number,
-  b: number,
-  opts: ScoreOptions = {},
-): Map<number, number> {
+function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number): Map<number, number> {
   const { meta, ids, weights, avgLen } = index;
   const n = meta.chunkLen.length;
   const scores = new Map<number, number>();
@@ -865,37 +690,7 @@ function bm25Scores(
     const from = meta.termOffset[t];
     const to = meta.termOffset[t + 1];
     const df = to - from;
-    let idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
-    if (opts.fileIdf) {
-      const nf = meta.paths.length;
-      const fdf = fileDf(index, t);
-      const fidf = Math.log(1 + (nf - fdf + 0.5) / (fdf + 0.5));
-      idf = (1 - opts.fileIdf) * idf + opts.fileIdf * fidf;
-    }
-    if (opts.termWeight) idf *= opts.termWeight(term);
-    if (opts.fields) {
-      // BM25F with each field normalised by its own length: the stored weight is body tf + path tf ×
-      // pathWeight + symbol tf × symbolWeight, and the path and symbol parts are recovered from the meta.
-      const f = opts.fields;
-      const fc = fieldCache(index);
-      for (let p = from; p < to; p++) {
-        const c = ids[p];
-        const pi = meta.chunkPath[c];
-        const pt = fieldTf(fc.path, pi, () => pathTokens(meta.paths[pi]));
-        const sym = meta.chunkSymbol[c];
-        const st = sym
-          ? fieldTf(fc.symbol, c, () => codeTokens(sym.replace(/\./g, " ")))
-          : { tf: new Map<string, number>(), len: 0 };
-        const ptf = pt.tf.get(term) ?? 0;
-        const stf = st.tf.get(term) ?? 0;
-        const body = Math.max(0, weights[p] - ptf * meta.params.pathWeight - stf * meta.params.symbolWeight);
-        const tf = body / (1 - b + b * (meta.chunkLen[c] / avgLen)) +
-          f.path * ptf / (1 - f.b + f.b * (pt.len / fc.avgPath)) +
-          f.symbol * stf / (1 - f.b + f.b * (st.len / fc.avgSymbol));
-        scores.set(c, (scores.get(c) ?? 0) + idf * (tf * (k1 + 1)) / (tf + k1));
-      }
-      continue;
-    }
+    const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
     for (let p = from; p < to; p++) {
       const c = ids[p];
       const tf = weights[p];

@@ -2,8 +2,9 @@
  * What esearch adds on top of a chunk's BM25F score, chosen by measurement on the tune half of three
  * corpora (docs/search.md): the kind of query (an exact identifier or a description of behaviour), priors
  * per kind of file (tests, type declarations, docs, changelogs, generated code are demoted for
- * descriptions but not for identifier lookups), a boost for the chunk that declares a looked-up name, and
- * file-level aggregation (a file whose several chunks match gains on one lucky chunk elsewhere).
+ * descriptions but not for identifier lookups), a boost for the chunk that declares a looked-up name, term
+ * proximity (the query's words close together in a chunk), file-level aggregation (a file whose several
+ * chunks match gains on one lucky chunk elsewhere; off) and file diversification of the listed chunks.
  *
  * @module
  */
@@ -75,41 +76,20 @@ export interface RankingParams {
    * anywhere in the chunk's file)^fileCoord; 0 turns it off.
    */
   fileCoord?: number;
-  /** Share (0-1) of each term's IDF computed over files instead of chunks; 0 or undefined: chunks only. */
-  fileIdf?: number;
   /**
-   * Weight of newcomer filler words in a descriptive query ("make", "get", "way", "thing"; {@link FILLER}),
-   * relative to its other words; undefined or 1: no difference.
-   */
-  fillerWeight?: number;
-  /**
-   * Per-field BM25F: the path and symbol tokens are length-normalised by their own field's length (with `b`,
-   * default 0) instead of the body's, at these weights (default: those stored with the index); undefined
-   * keeps one bag normalised by the body's length.
-   */
-  fields?: { path?: number; symbol?: number; b?: number };
-  /**
-   * Term proximity for descriptive queries: the best `proximityTop` (default 30) chunks are re-read and
-   * multiplied by 1 + proximity × (share of the query's terms found within `proximityLines`, default 3,
-   * consecutive lines); 0 or undefined turns it off.
+   * Term proximity for descriptive queries: the best `proximityTop` chunks (default 30) are re-read and
+   * multiplied by 1 + proximity × (share of the query's terms beyond the first found together within
+   * `proximityLines` consecutive lines, default 3); 0 or undefined turns it off. Needs the index's `root`.
    */
   proximity?: number;
   proximityTop?: number;
   proximityLines?: number;
-  /** Measure proximity in a window of this many tokens instead of lines. */
-  proximityTokens?: number;
-  /** Weight of a whole-file BM25 score (scaled by the best file) added to the chunk's (scaled by the best). */
-  fileBm25?: number;
   /**
-   * File diversification of the listed chunks: each further chunk of an already listed file is multiplied by
-   * this once more (0: every file's best chunk first); undefined or 1: off. Files keep their order.
+   * File diversification of the listed chunks: each further chunk of a file already listed is multiplied by
+   * this once more (0: every file's best chunk before any file's second); undefined or 1 turns it off. The
+   * order of files does not change, only which chunks fill the first k places.
    */
   diversify?: number;
-  /**
-   * Complementary file evidence for descriptive queries: a chunk gains this share of the best score, within
-   * its own file, of each query term it does not contain itself; 0 or undefined turns it off.
-   */
-  fileComplement?: number;
   /** BM25 parameters at query time (undefined: those stored with the index). */
   k1?: number;
   b?: number;
@@ -121,17 +101,10 @@ export const DEFAULT_RANKING: RankingParams = {
   defBoost: 3,
   fileAgg: 0,
   synonyms: 0.35,
+  proximity: 2,
+  proximityLines: 3,
+  diversify: 0.25,
 };
-
-/**
- * Words a newcomer's question carries that say little about which code answers it (stemmed, as query terms
- * are): verbs of intent ("make", "get", "want"), vague nouns ("way", "thing", "stuff") and quantifiers
- * ("each", "every", "some"). Not stop words in the index: code uses `get`, `make`, `each` as names.
- */
-export const FILLER: ReadonlySet<string> = new Set(
-  ("make get want need way thing stuff someth each everi some any all onli just also happen actual realli " +
-    "like kind sort instead whether abl possibl go goe take find look see know tell show").split(" "),
-);
 
 /** The file name without folders and extension(s), lower-cased (`src/utils/once.js` → `once`). */
 export function baseName(path: string): string {
