@@ -3,7 +3,11 @@
  * as JSON objects (merged over DEFAULT_RANKING) on the tune queries. It never reads the test half.
  *
  * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] [--embedder hash|use]
- * [--use-text digest|words|windows|raw] [--rrf-k 60] [--full] '{"defBoost":2}' ...`
+ * [--use-text digest|words|windows|raw] [--rrf-k 60] [--full] [--baselines] '{"defBoost":2}' ...`
+ *
+ * `--baselines` also scores the old TF-IDF scheme and plain BM25 on the same tune queries. `--time N` times
+ * `rankChunks` over every tune query for each variant (of the same build), interleaved, N rounds, and prints
+ * the median milliseconds per query.
  *
  * `--hybrid` scores hybrid search at each vector weight (default ranking), and the embedding search alone,
  * with the embedder `--embedder` names (default `hash`; `use` is the Universal Sentence Encoder Lite in its
@@ -35,7 +39,7 @@ import {
   type UseTextMode,
 } from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, type EvalQuery, loadEvalSet } from "./search_corpora.ts";
-import { evaluate, type Ranker } from "./search_quality.ts";
+import { evaluate, oldTfidfRanker, plainBm25Ranker, type Ranker } from "./search_quality.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
@@ -47,6 +51,8 @@ const { values: flags, positionals } = parseArgs({
     "use-text": { type: "string" },
     "rrf-k": { type: "string" },
     full: { type: "boolean" },
+    baselines: { type: "boolean" },
+    time: { type: "string" },
   },
   allowPositionals: true,
 });
@@ -68,25 +74,39 @@ for (const name of CORPORA) {
     tune: set.queries.filter((q) => q.split === "tune"),
   });
 }
+/** TF-IDF's behavioural MRR@10 per corpus, once `--baselines` has scored it. */
+const tfidfMrr = new Map<string, number>();
 type Corpus = { name: string; root: string; index: LexicalIndex; tune: EvalQuery[] };
 
 /**
  * Scores one ranking on every corpus's tune half and prints one line: the averages, then each corpus's
- * behavioural MRR@10 / recall@5 / identifier MRR@10; with `misses`, every query not answered first.
+ * behavioural MRR@10 / recall@5 / identifier MRR@10, the ratio to TF-IDF's MRR@10 (after `--baselines`),
+ * and the average recall@5 over the files of the first 5 chunks (what `esearch` shows by default); with
+ * `misses`, every query not answered first.
  */
 async function scoreTune(label: string, rankFor: (c: Corpus) => Ranker, misses = false): Promise<void> {
   const cells: string[] = [];
+  const ratios: string[] = [];
   let mrr = 0;
   let rec = 0;
   let idm = 0;
+  let shown = 0;
   for (const c of corpora) {
     const rank = rankFor(c);
     const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
+    // What `esearch` prints by default: the files among the first 5 chunks (not the first 5 files).
+    const s5 = await evaluate(
+      c.tune.filter((q) => q.kind === "behaviour"),
+      async (q) => (await rank(q)).slice(0, 5),
+    );
+    shown += s5.recall5 / corpora.length;
     const i = await evaluate(c.tune.filter((q) => q.kind === "identifier"), rank);
     mrr += b.mrr10 / corpora.length;
     rec += b.recall5 / corpora.length;
     idm += i.mrr10 / corpora.length;
     cells.push(`${c.name} ${r3(b.mrr10)}/${r3(b.recall5)}/${r3(i.mrr10)}`);
+    if (label === "old TF-IDF") tfidfMrr.set(c.name, b.mrr10);
+    else if (tfidfMrr.has(c.name)) ratios.push(`${c.name} ${(b.mrr10 / tfidfMrr.get(c.name)!).toFixed(2)}×`);
     if (misses) {
       for (const o of [...b.outcomes, ...i.outcomes]) {
         if (o.rank === 1 && o.recall5 === 1) continue;
@@ -96,16 +116,32 @@ async function scoreTune(label: string, rankFor: (c: Corpus) => Ranker, misses =
       }
     }
   }
-  console.log(`${label}: avg ${r3(mrr)}/${r3(rec)}/${r3(idm)} | ${cells.join(" | ")}`);
+  const vs = ratios.length ? ` | vs TF-IDF: ${ratios.join(" ")}` : "";
+  console.log(
+    `${label}: avg ${r3(mrr)}/${r3(rec)}/${r3(idm)} | ${cells.join(" | ")}${vs} | R@5 of 5 chunks ${
+      r3(shown)
+    }`,
+  );
+}
+
+if (flags.baselines) {
+  // The old TF-IDF scheme and plain BM25 on the same tune queries (the goal is a ratio to TF-IDF's MRR@10).
+  for (const [label, make] of [["old TF-IDF", oldTfidfRanker], ["plain BM25", plainBm25Ranker]] as const) {
+    const rankers = new Map<string, Ranker>();
+    for (const c of corpora) rankers.set(c.name, await make(c.root));
+    await scoreTune(label, (c) => rankers.get(c.name)!);
+  }
 }
 
 for (const v of variants) {
-  // A variant may carry build-time BM25F field weights: {"build": {"pathWeight": 1}}.
+  // A variant may carry build-time BM25F field weights or the line window: {"build": {"pathWeight": 1}}.
   const build = JSON.stringify((v.params as { build?: unknown }).build ?? {});
   if (build !== built) {
     for (const c of corpora) {
       await Deno.remove(join(c.root, ".dspy_index"), { recursive: true }).catch(() => {});
-      await buildIndex(c.root, { full: true, params: JSON.parse(build) });
+      // `chunkLines` is a build option of its own; the rest are BM25F parameters stored with the index.
+      const { chunkLines, ...params } = JSON.parse(build);
+      await buildIndex(c.root, { full: true, params, chunkLines });
       c.index = (await loadIndex(c.root))!;
     }
     built = build;
@@ -115,6 +151,26 @@ for (const v of variants) {
     (c) => (q) => rankChunks(c.index, q, 50, v.params as RankingParams).map((h) => h.path),
     flags.misses,
   );
+}
+
+if (flags.time) {
+  // Ranking time per query (the index is loaded; proximity re-reads chunk text), variants interleaved.
+  const rounds = Number(flags.time);
+  const times = variants.map(() => [] as number[]);
+  const all = corpora.flatMap((c) => c.tune.map((q) => ({ c, q: q.query })));
+  for (let r = 0; r < rounds; r++) {
+    variants.forEach((v, i) => {
+      const t0 = performance.now();
+      for (const { c, q } of all) rankChunks(c.index, q, 50, v.params as RankingParams);
+      times[i].push((performance.now() - t0) / all.length);
+    });
+  }
+  variants.forEach((v, i) => {
+    const sorted = times[i].sort((a, b) => a - b);
+    console.log(
+      `${v.label}: ${sorted[sorted.length >> 1].toFixed(2)} ms per query (median of ${rounds} rounds)`,
+    );
+  });
 }
 
 if (flags.hybrid) {

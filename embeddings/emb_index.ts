@@ -335,14 +335,15 @@ export async function searchEmbeddings(
 /**
  * Weight of the vector list in hybrid fusion, by the embedder that built the index (the lexical list
  * weighs 1). Measured on the tune half of the search quality bench (docs/search.md): the hash embedder only
- * re-counts the words BM25F already scores, and more than 0.1 made hybrid worse than lexical alone; the
- * Universal Sentence Encoder Lite, a general-purpose sentence model that has not seen code, ranks code
- * well below BM25F on its own, and helped only at a small weight. `local` and `infermesh` models could not
- * be measured here (no model can be downloaded), so they keep an equal vote.
+ * re-counts the words BM25F already scores; the Universal Sentence Encoder Lite, a general-purpose sentence
+ * model that has not seen code, ranks code well below BM25F on its own. Since lexical ranking has term
+ * proximity, any weight above 0.01 (where a vector vote only breaks ties) made hybrid worse than lexical
+ * alone with either. `local` and `infermesh` models could not be measured here (no model can be
+ * downloaded), so they keep an equal vote.
  */
 export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = {
-  hash: 0.1,
-  use: 0.05,
+  hash: 0.01,
+  use: 0.01,
   local: 1,
   infermesh: 1,
 };

@@ -135,6 +135,8 @@ export interface LexicalIndex {
   ids: Uint32Array;
   weights: Float32Array;
   avgLen: number;
+  /** The workspace the index was loaded from: term proximity re-reads the text of the best chunks. */
+  root?: string;
 }
 
 /** An analysed chunk together with the file it came from. */
@@ -206,7 +208,7 @@ export async function loadIndex(
   const weights = new Float32Array(buf, total * 4, total);
   const n = meta.chunkLen.length;
   const avgLen = n === 0 ? 1 : meta.chunkLen.reduce((a, b) => a + b, 0) / n;
-  return { meta, ids, weights, avgLen };
+  return { meta, ids, weights, avgLen, root };
 }
 
 /** Per-chunk terms recovered from a loaded index (for reusing unchanged files). */
@@ -514,8 +516,9 @@ export interface RankedChunk {
 
 /**
  * Ranks the index's chunks for a query: BM25F per chunk, then (ranking.ts) a boost for chunks declaring a
- * looked-up identifier, priors per file kind for descriptive queries, and file-level aggregation (off by
- * default). Returns the top `k`; `ranking` overrides the defaults (the bench's tuning uses it).
+ * looked-up identifier, priors per file kind and term proximity for descriptive queries, file-level
+ * aggregation (off by default), and file diversification of the listed chunks. Returns the top `k`;
+ * `ranking` overrides the defaults (the bench's tuning uses it).
  */
 export function rankChunks(
   index: LexicalIndex,
@@ -590,6 +593,7 @@ export function rankChunks(
       }
     }
   }
+  if (!ident && ranking.proximity && index.root) proximityBoost(index, scores, qTerms, ranking);
   if (ranking.fileAgg > 0) {
     // Each file's 2nd and 3rd best chunks lift all of its chunks.
     const best = new Map<number, [number, number, number]>();
@@ -606,7 +610,19 @@ export function rankChunks(
       scores.set(c, s + ranking.fileAgg * (b[1] + b[2] / 2));
     }
   }
-  const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, k);
+  let top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]);
+  if (ranking.diversify !== undefined && ranking.diversify < 1) {
+    // Each further chunk of a file already listed is multiplied by `diversify` once more. A file's best chunk
+    // keeps its score, so the order of files is unchanged; only which chunks fill the first k places moves.
+    const seen = new Map<number, number>();
+    top = top.slice(0, Math.max(k, 50) * 4).map(([c, s]) => {
+      const pi = meta.chunkPath[c];
+      const n = seen.get(pi) ?? 0;
+      seen.set(pi, n + 1);
+      return [c, n === 0 ? s : s * Math.pow(ranking.diversify!, n)] as [number, number];
+    }).sort((x, y) => y[1] - x[1] || x[0] - y[0]);
+  }
+  top = top.slice(0, k);
   return top.map(([c, score]) => ({
     chunk: c,
     path: meta.paths[meta.chunkPath[c]],
@@ -615,6 +631,52 @@ export function rankChunks(
     symbol: meta.chunkSymbol[c] || undefined,
     score: Math.round(score * 10000) / 10000,
   }));
+}
+
+/**
+ * Term proximity for descriptive queries: re-reads the text of the best `proximityTop` chunks and multiplies
+ * each by 1 + proximity × cover, where cover is the share of the query's indexed terms beyond the first that
+ * occur together within some window of `proximityLines` consecutive lines of the chunk (1 when all do). A
+ * chunk whose matches sit together (`if (this.timeout) … setTimeout(…)`) describes the behaviour; one that
+ * has the same words scattered across unrelated lines mostly does not. A file that cannot be read keeps its
+ * score.
+ */
+function proximityBoost(
+  index: LexicalIndex,
+  scores: Map<number, number>,
+  qTerms: string[],
+  ranking: RankingParams,
+): void {
+  const { meta } = index;
+  const present = new Set(qTerms.filter((t) => findTerm(meta.terms, t) >= 0));
+  if (present.size < 2) return;
+  const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])
+    .slice(0, ranking.proximityTop ?? 30);
+  const span = ranking.proximityLines ?? 3;
+  const texts = new Map<string, string[] | null>();
+  for (const [c, s] of top) {
+    const path = meta.paths[meta.chunkPath[c]];
+    let lines = texts.get(path);
+    if (lines === undefined) {
+      try {
+        lines = Deno.readTextFileSync(join(index.root!, path)).split("\n");
+      } catch {
+        lines = null;
+      }
+      texts.set(path, lines);
+    }
+    if (!lines) continue;
+    const perLine = lines.slice(meta.chunkStart[c] - 1, meta.chunkEnd[c])
+      .map((l) => new Set(codeTokens(l).filter((t) => present.has(t))));
+    let best = 0;
+    for (let i = 0; i < perLine.length && best < present.size; i++) {
+      const seen = new Set<string>();
+      for (let j = i; j < Math.min(perLine.length, i + span); j++) for (const t of perLine[j]) seen.add(t);
+      if (seen.size > best) best = seen.size;
+    }
+    const cover = Math.max(0, best - 1) / (present.size - 1);
+    scores.set(c, s * (1 + ranking.proximity! * cover));
+  }
 }
 
 /** BM25F score of every chunk that has at least one of the terms. */

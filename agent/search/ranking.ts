@@ -2,8 +2,9 @@
  * What esearch adds on top of a chunk's BM25F score, chosen by measurement on the tune half of three
  * corpora (docs/search.md): the kind of query (an exact identifier or a description of behaviour), priors
  * per kind of file (tests, type declarations, docs, changelogs, generated code are demoted for
- * descriptions but not for identifier lookups), a boost for the chunk that declares a looked-up name, and
- * file-level aggregation (a file whose several chunks match gains on one lucky chunk elsewhere).
+ * descriptions but not for identifier lookups), a boost for the chunk that declares a looked-up name, term
+ * proximity (the query's words close together in a chunk), file-level aggregation (a file whose several
+ * chunks match gains on one lucky chunk elsewhere; off) and file diversification of the listed chunks.
  *
  * @module
  */
@@ -75,6 +76,20 @@ export interface RankingParams {
    * anywhere in the chunk's file)^fileCoord; 0 turns it off.
    */
   fileCoord?: number;
+  /**
+   * Term proximity for descriptive queries: the best `proximityTop` chunks (default 30) are re-read and
+   * multiplied by 1 + proximity × (share of the query's terms beyond the first found together within
+   * `proximityLines` consecutive lines, default 3); 0 or undefined turns it off. Needs the index's `root`.
+   */
+  proximity?: number;
+  proximityTop?: number;
+  proximityLines?: number;
+  /**
+   * File diversification of the listed chunks: each further chunk of a file already listed is multiplied by
+   * this once more (0: every file's best chunk before any file's second); undefined or 1 turns it off. The
+   * order of files does not change, only which chunks fill the first k places.
+   */
+  diversify?: number;
   /** BM25 parameters at query time (undefined: those stored with the index). */
   k1?: number;
   b?: number;
@@ -86,6 +101,9 @@ export const DEFAULT_RANKING: RankingParams = {
   defBoost: 3,
   fileAgg: 0,
   synonyms: 0.35,
+  proximity: 2,
+  proximityLines: 3,
+  diversify: 0.25,
 };
 
 /** The file name without folders and extension(s), lower-cased (`src/utils/once.js` → `once`). */
