@@ -25,8 +25,6 @@ export interface RequestBindings {
   completed?: Promise<void>;
   /** Set by the app to the registered path pattern that handled the request (metrics label). */
   route?: string;
-  /** Set by the app to the request path (saves re-parsing the URL for the trace). */
-  path?: string;
 }
 
 /** Hono environment of the app. */
@@ -111,10 +109,7 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     entry.methods.add(method);
     if (method === "GET") entry.methods.add("HEAD");
     app.on(method, path, (c) => {
-      if (c.env) {
-        c.env.route = path;
-        c.env.path = c.req.path;
-      }
+      if (c.env) c.env.route = path;
       if (options.admin) checkAdmin(state.adminKey, c.req.header("x-admin-key"), remoteHost(c));
       return handler(c);
     });
@@ -129,7 +124,6 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
 
   app.notFound((c) => {
     const path = c.req.path;
-    if (c.env) c.env.path = path;
     const entry = paths.find((p) => p.pattern.test(path));
     if (entry) {
       if (c.env) c.env.route = entry.path;
@@ -163,11 +157,10 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
   return app;
 }
 
-function shortPath(path: string): string {
-  return path.length > 512 ? path.slice(0, 512) + "…" : path;
-}
-
-/** The request path without the query, kept short for the trace. */
+/**
+ * The request path without the query, kept short for the trace: as the client sent it (percent-encoding
+ * kept), sliced from the URL the handler already holds instead of asking the router for its decoded copy.
+ */
 function tracePath(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   let end = url.indexOf("?", start);
@@ -188,7 +181,6 @@ function tracePath(url: string): string {
 class LazyBindings implements RequestBindings {
   #info: Deno.ServeHandlerInfo;
   route?: string;
-  path?: string;
   /** True once a route read `completed`: the response streams on after the handler returns. */
   streams = false;
   constructor(info: Deno.ServeHandlerInfo) {
@@ -275,14 +267,11 @@ export function createHandler(
       }
     }
     const ms = performance.now() - started;
-    state.http.observe(env.route ?? "unmatched", req.method, res.status, ms / 1000);
-    state.trace.add(
-      Date.now() / 1000,
-      req.method,
-      env.path !== undefined ? shortPath(env.path) : tracePath(req.url),
-      res.status,
-      Math.round(ms * 1000) / 1000,
-    );
+    // Each getter of Request and Response checks its receiver's brand: read each value once.
+    const method = req.method;
+    const status = res.status;
+    state.http.observe(env.route ?? "unmatched", method, status, ms / 1000);
+    state.trace.add(Date.now() / 1000, method, tracePath(req.url), status, Math.round(ms * 1000) / 1000);
     return res;
   };
   return (req, info) => {

@@ -318,6 +318,7 @@ Deno.test("debug trace: requests are logged as JSON lines; clear truncates; non-
   await withServer({}, async (s) => {
     await (await fetch(`${s.url}/health?x=1`)).body?.cancel();
     await (await fetch(`${s.url}/nope`)).body?.cancel();
+    await (await fetch(`${s.url}/api/rl/runs/a%20b?x=%2F`)).body?.cancel();
     const info = await getJson(`${s.url}/api/debug/trace`);
     assert.equal(info.status, 200);
     assert.equal(info.body.enabled, true);
@@ -329,6 +330,8 @@ Deno.test("debug trace: requests are logged as JSON lines; clear truncates; non-
     assert.deepEqual(Object.keys(health).sort(), ["method", "ms", "path", "status", "ts"]);
     assert.equal(health.status, 200);
     assert.ok(lines.some((l) => l.path === "/nope" && l.status === 404));
+    // The path as the client sent it (percent-encoding kept), without the query, for matched routes too.
+    assert.ok(lines.some((l) => l.path === "/api/rl/runs/a%20b"), JSON.stringify(lines.map((l) => l.path)));
     assert.equal((await getJson(`${s.url}/api/debug/trace`, { method: "POST", body: "{}" })).status, 400);
     const cleared = await getJson(`${s.url}/api/debug/trace`, { method: "POST", body: '{"clear": true}' });
     assert.equal(cleared.status, 200);
