@@ -83,6 +83,13 @@ export function createBatcher(
   let depth = 0;
   let running = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * When a partial batch that is waiting for companions must run (`performance.now()` ms; 0: none waits).
+   * A batch that fills up runs at once and only clears this: the timer is left to lapse instead of being
+   * cleared and set again for every call (setTimeout and clearTimeout cost more than a one-text call of a
+   * small model, and a busy server waits and stops waiting hundreds of times a second).
+   */
+  let waitUntil = 0;
   let closed = false;
   /** Mean milliseconds per text of recent calls (for Retry-After). */
   let msPerText = 1;
@@ -105,11 +112,20 @@ export function createBatcher(
     return parts;
   };
 
-  const run = () => {
-    if (timer !== null) {
-      clearTimeout(timer);
-      timer = null;
+  const onTimer = () => {
+    timer = null;
+    if (waitUntil === 0 || closed) return; // the batch it was set for has run
+    const left = waitUntil - performance.now();
+    if (left > 0) {
+      timer = setTimeout(onTimer, left); // set for an earlier wait: this one has time left
+      return;
     }
+    run();
+    schedule(false);
+  };
+
+  const run = () => {
+    waitUntil = 0;
     const parts = take();
     if (parts.length === 0) return;
     const texts: string[] = [];
@@ -161,11 +177,10 @@ export function createBatcher(
       if (batching && !afterCall && depth < maxBatch && running === 0 && queue.length < lastRequests) {
         // Idle model, partial batch: give companions maxWaitMs to arrive — unless as many requests are
         // waiting as went into the last call (closed-loop clients are all back, or a lone client).
-        timer ??= setTimeout(() => {
-          timer = null;
-          run();
-          schedule(false);
-        }, maxWaitMs);
+        if (waitUntil === 0) {
+          waitUntil = performance.now() + maxWaitMs;
+          timer ??= setTimeout(onTimer, maxWaitMs);
+        }
         return;
       }
       if (batching && running > 0 && depth < maxBatch && !afterCall) return; // the next call takes them
@@ -202,6 +217,7 @@ export function createBatcher(
       closed = true;
       if (timer !== null) clearTimeout(timer);
       timer = null;
+      waitUntil = 0;
       for (const item of queue.splice(0)) {
         item.failed = true;
         item.reject(new Error("the embedding server is shutting down"));
