@@ -1,14 +1,18 @@
 /**
  * Dynamic batching for an embedding model: requests that arrive together are merged into one model call
  * (up to `maxBatch` texts, waiting at most `maxWaitMs` for companions when the model is idle, or less once
- * as many requests wait as went into the previous call), and the vectors are split back per request — the scheme text-embeddings-inference and Triton use. While a call
- * runs, new requests queue up and go in the next call as soon as it ends (they have already waited). The
+ * as many requests wait as went into the previous call), and the vectors are split back per request — the
+ * scheme text-embeddings-inference and Triton use. A call starts at the end of the event loop's turn, so it
+ * takes every request that turn read. While a call runs, new requests queue up and go in the next call as
+ * soon as it ends (they have already waited). The
  * queue is bounded in texts: past `maxQueue` a submit fails at once with {@link QueueFullError} (the server
  * answers 503 + `Retry-After`), so memory never grows without bound. With `batching: false` every request
  * is its own model call (in slices of `maxBatch`), one at a time: the baseline the benchmark compares with.
  *
  * @module
  */
+
+import { setImmediate } from "node:timers";
 
 /** The queue is full: retry after `retryAfterSec`. */
 export class QueueFullError extends Error {
@@ -90,6 +94,8 @@ export function createBatcher(
    * small model, and a busy server waits and stops waiting hundreds of times a second).
    */
   let waitUntil = 0;
+  /** A call starts at the end of this turn of the event loop ({@link startSoon}). */
+  let starting = false;
   let closed = false;
   /** Mean milliseconds per text of recent calls (for Retry-After). */
   let msPerText = 1;
@@ -173,6 +179,7 @@ export function createBatcher(
 
   /** Starts calls while there is capacity; `afterCall`: queued requests already waited, run them now. */
   const schedule = (afterCall = false) => {
+    if (starting) return; // the call about to start takes what is queued
     while (running < concurrency && queue.length > 0) {
       if (batching && !afterCall && depth < maxBatch && running === 0 && queue.length < lastRequests) {
         // Idle model, partial batch: give companions maxWaitMs to arrive — unless as many requests are
@@ -184,8 +191,30 @@ export function createBatcher(
         return;
       }
       if (batching && running > 0 && depth < maxBatch && !afterCall) return; // the next call takes them
+      if (batching) {
+        startSoon();
+        return;
+      }
       run();
     }
+  };
+
+  /**
+   * Starts a call once the current turn of the event loop has dispatched every request it read: the call
+   * then takes all of them. Run at once, a call took only the requests parsed so far, and under 64
+   * closed-loop clients the server settled into two or three groups of 20–30 requests taking turns, each
+   * paying a call's fixed cost (measured: 27 texts a call; with this, 64, and about a sixth less CPU a
+   * request).
+   */
+  const startSoon = () => {
+    if (starting) return;
+    starting = true;
+    setImmediate(() => {
+      starting = false;
+      if (closed) return;
+      if (running < concurrency && queue.length > 0) run();
+      schedule(false);
+    });
   };
 
   return {
