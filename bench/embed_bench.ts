@@ -181,6 +181,17 @@ async function loadOnly(url: string, clients: number, perRequest: number, ms: nu
   return { rps: requests / sec, tps: (requests * perRequest) / sec };
 }
 
+/** Texts and model calls so far, from the server's /metrics (for the mean batch size under load). */
+async function modelCalls(url: string): Promise<{ texts: number; batches: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (name: string) => {
+    let n = 0;
+    for (const m of text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, "gm"))) n += Number(m[1]);
+    return n;
+  };
+  return { texts: sum("infermesh_texts_total"), batches: sum("infermesh_batches_total") };
+}
+
 async function inProcessTexts(embedder: Embedder, batch: number, ms: number): Promise<Rate> {
   const cpu0 = cpuSeconds("self");
   const end = performance.now() + ms;
@@ -317,18 +328,29 @@ if (only.has("server")) {
   const ms = quick ? 1500 : 3000;
   const batching = await startServe([]);
   const noBatching = await startServe(["--no-batching"]);
-  type Row = { batched: Rate; unbatched: Rate; server64: Rate; inproc64: Rate; inproc1: Rate };
+  type Row = {
+    batched: Rate;
+    unbatched: Rate;
+    server64: Rate;
+    inproc64: Rate;
+    inproc1: Rate;
+    meanBatch: number;
+  };
   const rows: Row[] = [];
   try {
     await load(batching, 8, 1, 300);
     await load(noBatching, 8, 1, 300);
     for (let r = 0; r < rounds; r++) {
+      const calls0 = await modelCalls(batching.url);
       const b = await load(batching, 64, 1, ms);
+      const calls1 = await modelCalls(batching.url);
+      const meanBatch = (calls1.texts - calls0.texts) / Math.max(1, calls1.batches - calls0.batches);
       const u = await load(noBatching, 64, 1, ms);
       const s = await load(batching, 4, 64, ms);
       const p = await inProcessTexts(tiny, 64, ms);
       const p1 = await inProcessTexts(tiny, 1, ms);
       rows.push({
+        meanBatch,
         inproc1: p1,
         batched: { wall: b.rps, cpu: b.rpcs },
         unbatched: { wall: u.rps, cpu: u.rpcs },
@@ -338,7 +360,7 @@ if (only.has("server")) {
       log(
         `round ${r + 1}: 64 clients x 1 text: batching ${b.rps.toFixed(0)} req/s (${
           b.rpcs.toFixed(0)
-        }/CPU-s), ` +
+        }/CPU-s, ${meanBatch.toFixed(1)} texts a model call), ` +
           `no batching ${u.rps.toFixed(0)} req/s (${u.rpcs.toFixed(0)}/CPU-s); batches of 64: server ` +
           `${s.tps.toFixed(0)} texts/s (${s.tpcs.toFixed(0)}/CPU-s), in-process ${
             p.wall.toFixed(0)
@@ -359,6 +381,8 @@ if (only.has("server")) {
     batching_rps: Math.round(median(rows.map((x) => x.batched.wall))),
     no_batching_rps: Math.round(median(rows.map((x) => x.unbatched.wall))),
     batching_ratio: both((x) => [x.batched, x.unbatched]),
+    // Texts per model call of the batching server under the 64 connections (from its /metrics).
+    batching_mean_batch: r2(median(rows.map((x) => x.meanBatch))),
     server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.server64.wall))),
     in_process_texts_per_s_batch64: Math.round(median(rows.map((x) => x.inproc64.wall))),
     server_to_in_process_ratio: both((x) => [x.server64, x.inproc64]),
@@ -569,7 +593,9 @@ else {
   if (s) {
     console.log(
       `server, 64 clients x 1 text: batching ${s.batching_rps} req/s vs --no-batching ${s.no_batching_rps} req/s: ` +
-        `${rr(s.batching_ratio, 3)} goal 3x; the model alone, 64-text calls vs one-text calls in-process: ` +
+        `${
+          rr(s.batching_ratio, 3)
+        } goal 3x (${s.batching_mean_batch} texts a model call); the model alone, 64-text calls vs one-text calls in-process: ` +
         `${s.model_batch64_vs_single_ratio.wall}x wall, ${s.model_batch64_vs_single_ratio.cpu}x per CPU-s`,
     );
     console.log(

@@ -1,14 +1,18 @@
 /**
  * Dynamic batching for an embedding model: requests that arrive together are merged into one model call
  * (up to `maxBatch` texts, waiting at most `maxWaitMs` for companions when the model is idle, or less once
- * as many requests wait as went into the previous call), and the vectors are split back per request — the scheme text-embeddings-inference and Triton use. While a call
- * runs, new requests queue up and go in the next call as soon as it ends (they have already waited). The
+ * as many requests wait as went into the previous call), and the vectors are split back per request — the
+ * scheme text-embeddings-inference and Triton use. A call starts at the end of the event loop's turn, so it
+ * takes every request that turn read. While a call runs, new requests queue up and go in the next call as
+ * soon as it ends (they have already waited). The
  * queue is bounded in texts: past `maxQueue` a submit fails at once with {@link QueueFullError} (the server
  * answers 503 + `Retry-After`), so memory never grows without bound. With `batching: false` every request
  * is its own model call (in slices of `maxBatch`), one at a time: the baseline the benchmark compares with.
  *
  * @module
  */
+
+import { setImmediate } from "node:timers";
 
 /** The queue is full: retry after `retryAfterSec`. */
 export class QueueFullError extends Error {
@@ -83,6 +87,15 @@ export function createBatcher(
   let depth = 0;
   let running = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * When a partial batch that is waiting for companions must run (`performance.now()` ms; 0: none waits).
+   * A batch that fills up runs at once and only clears this: the timer is left to lapse instead of being
+   * cleared and set again for every call (setTimeout and clearTimeout cost more than a one-text call of a
+   * small model, and a busy server waits and stops waiting hundreds of times a second).
+   */
+  let waitUntil = 0;
+  /** A call starts at the end of this turn of the event loop ({@link startSoon}). */
+  let starting = false;
   let closed = false;
   /** Mean milliseconds per text of recent calls (for Retry-After). */
   let msPerText = 1;
@@ -105,11 +118,20 @@ export function createBatcher(
     return parts;
   };
 
-  const run = () => {
-    if (timer !== null) {
-      clearTimeout(timer);
-      timer = null;
+  const onTimer = () => {
+    timer = null;
+    if (waitUntil === 0 || closed) return; // the batch it was set for has run
+    const left = waitUntil - performance.now();
+    if (left > 0) {
+      timer = setTimeout(onTimer, left); // set for an earlier wait: this one has time left
+      return;
     }
+    run();
+    schedule(false);
+  };
+
+  const run = () => {
+    waitUntil = 0;
     const parts = take();
     if (parts.length === 0) return;
     const texts: string[] = [];
@@ -157,20 +179,42 @@ export function createBatcher(
 
   /** Starts calls while there is capacity; `afterCall`: queued requests already waited, run them now. */
   const schedule = (afterCall = false) => {
+    if (starting) return; // the call about to start takes what is queued
     while (running < concurrency && queue.length > 0) {
       if (batching && !afterCall && depth < maxBatch && running === 0 && queue.length < lastRequests) {
         // Idle model, partial batch: give companions maxWaitMs to arrive — unless as many requests are
         // waiting as went into the last call (closed-loop clients are all back, or a lone client).
-        timer ??= setTimeout(() => {
-          timer = null;
-          run();
-          schedule(false);
-        }, maxWaitMs);
+        if (waitUntil === 0) {
+          waitUntil = performance.now() + maxWaitMs;
+          timer ??= setTimeout(onTimer, maxWaitMs);
+        }
         return;
       }
       if (batching && running > 0 && depth < maxBatch && !afterCall) return; // the next call takes them
+      if (batching) {
+        startSoon();
+        return;
+      }
       run();
     }
+  };
+
+  /**
+   * Starts a call once the current turn of the event loop has dispatched every request it read: the call
+   * then takes all of them. Run at once, a call took only the requests parsed so far, and under 64
+   * closed-loop clients the server settled into two or three groups of 20–30 requests taking turns, each
+   * paying a call's fixed cost (measured: 27 texts a call; with this, 64, and about a sixth less CPU a
+   * request).
+   */
+  const startSoon = () => {
+    if (starting) return;
+    starting = true;
+    setImmediate(() => {
+      starting = false;
+      if (closed) return;
+      if (running < concurrency && queue.length > 0) run();
+      schedule(false);
+    });
   };
 
   return {
@@ -202,6 +246,7 @@ export function createBatcher(
       closed = true;
       if (timer !== null) clearTimeout(timer);
       timer = null;
+      waitUntil = 0;
       for (const item of queue.splice(0)) {
         item.failed = true;
         item.reject(new Error("the embedding server is shutting down"));

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { loadServedModels, type ServedModel, startEmbedServer } from "../../embeddings/mod.ts";
+import { vectorsJson } from "../../embeddings/embed_server.ts";
 import { makeTinyModel } from "../../scripts/make_tiny_model.ts";
 import { runDspy, tempWorkspace } from "../support/cli.ts";
 
@@ -70,6 +71,7 @@ Deno.test("embed server: bad input is a JSON 400 or 413 that says what is wrong"
   await withServer({ maxInputs: 8, maxTextChars: 50, maxBodyBytes: 2000, apiKey: "" }, async (url) => {
     const cases: [unknown, number, RegExp][] = [
       ["{not json", 400, /not valid JSON/],
+      ["", 400, /no body/],
       [[1, 2], 400, /JSON object/],
       [{ inputs: "hello" }, 400, /list of strings/],
       [{ inputs: [] }, 400, /empty/],
@@ -243,4 +245,16 @@ Deno.test("emb-index --backend infermesh works unchanged against a live 'embed s
     await server.stderr.cancel();
     await Deno.remove(ws, { recursive: true });
   }
+});
+
+Deno.test("embed server: the hand-written vector JSON is JSON.stringify's text, NaN and infinities as null", () => {
+  const rows = [
+    new Float32Array([0.1, -0.25, 1e-8, 3.4e38, 0, -0]),
+    new Float32Array([NaN, Infinity, -Infinity, 1 / 3]),
+    new Float32Array(0),
+  ];
+  const expected = JSON.stringify(rows.map((v) => Array.from(v)));
+  assert.equal(vectorsJson(rows), expected);
+  assert.equal(vectorsJson([]), "[]");
+  assert.deepEqual(JSON.parse(vectorsJson(rows))[1], [null, null, null, Math.fround(1 / 3)]);
 });
