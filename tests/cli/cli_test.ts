@@ -327,6 +327,35 @@ Deno.test("doctor probes OLLAMA_HOST normalised like the agent (0.0.0.0:PORT →
   }
 });
 
+Deno.test("doctor probes Ollama where the agent would, not at OPENAI_BASE_URL", async () => {
+  const ws = await tempWorkspace();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/api/tags"
+        ? Response.json({ models: [{ name: "qwen3:1.7b" }] })
+        : new Response("not found", { status: 404 }),
+  );
+  try {
+    // OPENAI_BASE_URL names another (here unreachable) server; in Ollama mode the agent ignores it.
+    const r = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
+      env: { OLLAMA_HOST: `127.0.0.1:${server.addr.port}`, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" },
+    });
+    const ollama = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "ollama");
+    assert.equal(ollama.status, "ok", ollama.detail);
+    assert.equal(ollama.detail, `http://127.0.0.1:${server.addr.port}: 1 model(s) qwen3:1.7b`);
+    // Unreachable: the hint names what configures an LLM, not OPENAI_BASE_URL alone.
+    const down = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
+      env: { OLLAMA_HOST: "http://127.0.0.1:9" },
+    });
+    const detail = JSON.parse(down.stdout).checks.find((c: { name: string }) => c.name === "ollama").detail;
+    assert.match(detail, /or use --no-ollama with OPENAI_API_KEY/);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
 Deno.test("stats shows the tool bandit: tried arms in a table, untried ones on one line", async () => {
   const ws = await tempWorkspace();
   await Deno.writeTextFile(
