@@ -37,6 +37,21 @@ Deno.test("unknown command suggests the closest and exits 2", async () => {
   assert.match(flag.stderr, /unknown option --bogus/);
 });
 
+Deno.test("a command's unknown option is named with the closest options, without node's long advice (exit 2)", async () => {
+  const ws = await tempWorkspace();
+  const typo = await runDspy(["--workspace", ws, "grep", "--fixd", "x"]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /grep: unknown option '--fixd' \(did you mean '--fixed'/);
+  assert.doesNotMatch(typo.stderr, /place it at the end/);
+  const none = await runDspy(["--workspace", ws, "grep", "--zzqqxx", "x"]);
+  assert.equal(none.code, 2);
+  assert.match(
+    none.stderr,
+    /unknown option '--zzqqxx' \(a positional argument that starts with '-' goes after '--'\)/,
+  );
+  await Deno.remove(ws, { recursive: true });
+});
+
 Deno.test("a flag given a value that starts with '-' says how to pass it (exit 2)", async () => {
   const ws = await tempWorkspace();
   const r = await runDspy(["--workspace", ws, "tail", "--limit", "-5"]);
