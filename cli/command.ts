@@ -10,6 +10,7 @@ import type { ParseArgsConfig } from "node:util";
 import { UsageError } from "../core/errors.ts";
 import type { Output } from "./output.ts";
 import { lazyImport } from "./lazy.ts";
+import { suggest } from "./tokenize.ts";
 
 /** Options every command sees (global flags merged with environment variables). */
 export interface GlobalOptions {
@@ -182,6 +183,19 @@ export function parseCommandArgs<T extends CommandOptionsConfig>(
     // node:util reads `--steps -5` as a flag missing its value; say how to pass a value starting with '-'.
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(msg);
     if (ambiguous) msg += ` (write ${ambiguous[1]}=VALUE for a value that starts with '-')`;
+    // node:util's "Unknown option '--x'. To specify a positional argument starting with a '-', place it at the
+    // end of the command after '--', as in '-- "--x"" buries a typo: name the option and the closest ones.
+    const unknown = /^Unknown option '([^']+)'/.exec(msg);
+    if (unknown) {
+      const known = Object.entries(options).flatMap((
+        [name, o],
+      ) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+      const hints = suggest(unknown[1], known);
+      msg = `unknown option '${unknown[1]}'` +
+        (hints.length
+          ? ` (did you mean ${hints.map((h) => `'${h}'`).join(" or ")}?)`
+          : ` (a positional argument that starts with '-' goes after '--')`);
+    }
     throw new UsageError(`${command}: ${msg}. See 'dspy-code ${command} --help'.`);
   }
   const count = parsed.positionals.length;

@@ -108,9 +108,11 @@ export async function runDoctor(
       } catch (err) {
         return {
           status: "warn",
-          detail: `${ollama} not reachable (${
-            errorMessage(err)
-          }); no-LLM mode. Start Ollama or set OPENAI_BASE_URL`,
+          detail:
+            `${ollama} not reachable (${
+              errorMessage(err)
+            }); no-LLM mode. Start Ollama ('ollama serve') or set OLLAMA_HOST, or use --no-ollama with ` +
+            `OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server)`,
         };
       }
     }),

@@ -114,8 +114,13 @@ export function createInferMeshEmbedder(options: InferMeshOptions = {}): Embedde
     }
     const body = await res.text();
     if (!res.ok) {
+      // A 400 about the model (e.g. embed serve's "model 'X' is not loaded; this server has: Y") is usually the
+      // default INFERMESH_MODEL meeting a server with other models: say how to pick one.
+      const modelHint = res.status === 400 && /model/i.test(body)
+        ? `; this client asked for model '${model}': choose one the server has with --model NAME or INFERMESH_MODEL`
+        : "";
       throw new InferMeshError(
-        `infermesh: POST ${url}/embed returned HTTP ${res.status}: ${body.slice(0, 300)}`,
+        `infermesh: POST ${url}/embed returned HTTP ${res.status}: ${body.slice(0, 300)}${modelHint}`,
         res.status,
         body.slice(0, 2000),
       );

@@ -287,7 +287,13 @@ export class ToolEnv implements Env {
       case "shell_cat": {
         const target = String(this.#args("shell_cat").path ?? "README.md");
         const abs = resolveInside(this.workspace, resolve(this.#cwd, target));
-        const bytes = await Deno.readFile(abs);
+        const bytes = await Deno.readFile(abs).catch((err) => {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+          throw new UserError(
+            `shell_cat: ${this.#rel(abs)} does not exist: name a file with --cat-path P ` +
+              `(.dspy_rl.json: action_args.shell_cat.path)`,
+          );
+        });
         const text = new TextDecoder().decode(bytes.subarray(0, MAX_CAT_BYTES));
         return {
           metrics: { shell_exit_code: 0, shell_bytes: bytes.length },
@@ -316,7 +322,10 @@ export class ToolEnv implements Env {
           ? raw.split(/\s+/)
           : [];
         if (command.length === 0 || command[0] === "") {
-          throw new UserError("shell_run needs actionArgs.shell_run.command (an argv list)");
+          throw new UserError(
+            "shell_run has no command: pass --shell-cmd C (.dspy_rl.json: action_args.shell_run.command; " +
+              "library: actionArgs.shell_run.command, an argv list)",
+          );
         }
         // Paths in the arguments must stay inside the workspace.
         for (const arg of command.slice(1)) {

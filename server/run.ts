@@ -119,7 +119,13 @@ export async function runUp(options: RunUpOptions): Promise<{ url: string }> {
     backend: bus.backend,
     traceFile: join(".dspy_reports", "server_trace.log"),
     adminKey: adminKey !== null,
-    acceptedHosts: ["127.0.0.1", "localhost", "[::1]", host, ...(options.allowedHosts ?? [])],
+    // Each name once: the default host 127.0.0.1 (or ::1) is already among the loopback names.
+    acceptedHosts: [
+      ...new Set(
+        ["127.0.0.1", "localhost", "[::1]", host, ...(options.allowedHosts ?? [])]
+          .map((h) => h === "::1" ? "[::1]" : h),
+      ),
+    ],
   });
   options.onReady?.(server);
   if (options.open) openBrowser(`${url}/`, log);

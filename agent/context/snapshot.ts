@@ -78,7 +78,9 @@ export async function buildCodeSnapshot(
   const analyse = (path: string, text: string, o: ReturnType<typeof outline>) => {
     const ext = extname(path).slice(1) || "(none)";
     languages[ext] = (languages[ext] ?? 0) + 1;
-    const n = text.split("\n").length;
+    // Lines as `wc -l` counts them, plus a last line without its newline: a trailing newline ends the last
+    // line, it does not start another.
+    const n = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
     lines += n;
     symbols += o.count;
     if (ENTRY_FILE.test(path) || o.hasMain || /^#!/.test(text)) entryPoints.push(path);

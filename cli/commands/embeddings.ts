@@ -19,7 +19,7 @@ export const embeddingsCommands: CommandSpec[] = [
     summary: "Embed the code chunks into a vector index in .dspy_index/ (local ONNX, USE, InferMesh or hash)",
     usage:
       "emb-index [--backend local|use|infermesh|hash] [--model M] [--model-path DIR] [--infermesh-url U] [--glob G]... " +
-      "[--exclude G]... [--chunk-lines N] [--full] [--jsonl] [--json]",
+      "[--exclude G]... [--chunk-lines N] [--dim N] [--full] [--jsonl] [--json]",
     examples: [
       "emb-index --backend hash",
       "emb-index --backend use",
@@ -40,6 +40,8 @@ export const embeddingsCommands: CommandSpec[] = [
       "  --infermesh-url U   InferMesh base URL (env INFERMESH_URL; INFERMESH_API_KEY for a bearer token,",
       "                      EMBED_BATCH_SIZE for the batch size, default 64)",
       "  --dim N             hash embedder size (default 256)",
+      "  --glob G, --exclude G  only / never these files (repeatable), as for 'index'",
+      "  --chunk-lines N     line window for files without symbols (default 60), as for 'index'",
       "  --full              re-embed every chunk (default: only changed files)",
       "  --jsonl             also write the old .dspy_index/emb_index.jsonl ({path,start_line,end_line,vector})",
     ].join("\n"),

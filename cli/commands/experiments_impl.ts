@@ -141,7 +141,8 @@ function printRecord(ctx: CommandContext, r: ExperimentRecord): void {
       rows.push([k, typeof v === "object" ? JSON.stringify(v) : String(v)]);
     }
   }
-  if (r.children?.length) rows.push(["cells", r.children.join(" ")]);
+  // "cells" is already the sweep's count (a metric); the ids get their own label.
+  if (r.children?.length) rows.push(["cell ids", r.children.join(" ")]);
   if (r.error) rows.push(["error", r.error]);
   rows.push(["log", r.log]);
   ctx.out.panel(`experiment ${r.id}`, rows);

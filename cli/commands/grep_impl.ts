@@ -40,7 +40,9 @@ export async function runGrep(args: string[], ctx: CommandContext): Promise<Comm
   const { out } = ctx;
   const c = out.c;
   const summary = `Found ${result.matches.length} match${result.matches.length === 1 ? "" : "es"} in ` +
-    `${result.seconds.toFixed(3)} s (${result.filesSearched} files searched)` +
+    `${result.seconds.toFixed(3)} s (${result.filesSearched} file${
+      result.filesSearched === 1 ? "" : "s"
+    } searched)` +
     (result.truncated ? `; stopped at --max ${max}` : "");
   if (out.json) {
     for (const m of result.matches) out.printJson(m);

@@ -30,10 +30,22 @@ export const systemCommands: CommandSpec[] = [
       const { runDoctor } = await lazyImport<typeof import("../doctor.ts")>(
         new URL("../doctor.ts", import.meta.url),
       );
+      const { describeEndpoint } = await lazyImport<typeof import("../../agent/mod.ts")>(
+        new URL("../../agent/mod.ts", import.meta.url),
+      );
+      // The Ollama address the agent would use: OPENAI_BASE_URL (which also fills options.baseUrl) is not
+      // one, only --base-url or OLLAMA_HOST.
+      const o = ctx.options;
+      const endpoint = describeEndpoint({
+        model: o.model,
+        ollama: o.ollama,
+        baseUrl: o.baseUrl,
+        apiKey: o.apiKey,
+      });
       const checks = await runDoctor(ctx.workspace, {
         port: intOption("doctor", "port", values.port, 8765),
         repair: Boolean(values.repair),
-        ollamaUrl: ctx.options.ollama ? ctx.options.baseUrl : undefined,
+        ollamaUrl: endpoint.provider === "ollama" && endpoint.url ? endpoint.url : undefined,
       });
       await addOpenAiCheck(checks, ctx);
       const ok = checks.every((c) => c.status !== "fail");

@@ -37,6 +37,21 @@ Deno.test("unknown command suggests the closest and exits 2", async () => {
   assert.match(flag.stderr, /unknown option --bogus/);
 });
 
+Deno.test("a command's unknown option is named with the closest options, without node's long advice (exit 2)", async () => {
+  const ws = await tempWorkspace();
+  const typo = await runDspy(["--workspace", ws, "grep", "--fixd", "x"]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /grep: unknown option '--fixd' \(did you mean '--fixed'/);
+  assert.doesNotMatch(typo.stderr, /place it at the end/);
+  const none = await runDspy(["--workspace", ws, "grep", "--zzqqxx", "x"]);
+  assert.equal(none.code, 2);
+  assert.match(
+    none.stderr,
+    /unknown option '--zzqqxx' \(a positional argument that starts with '-' goes after '--'\)/,
+  );
+  await Deno.remove(ws, { recursive: true });
+});
+
 Deno.test("a flag given a value that starts with '-' says how to pass it (exit 2)", async () => {
   const ws = await tempWorkspace();
   const r = await runDspy(["--workspace", ws, "tail", "--limit", "-5"]);
@@ -321,6 +336,35 @@ Deno.test("doctor probes OLLAMA_HOST normalised like the agent (0.0.0.0:PORT →
     assert.equal(ollama.detail, `http://127.0.0.1:${server.addr.port}: 1 model(s) qwen3:1.7b`);
     const disk = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "disk");
     assert.match(disk.detail, /^\d+\.\d GB free$/);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("doctor probes Ollama where the agent would, not at OPENAI_BASE_URL", async () => {
+  const ws = await tempWorkspace();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/api/tags"
+        ? Response.json({ models: [{ name: "qwen3:1.7b" }] })
+        : new Response("not found", { status: 404 }),
+  );
+  try {
+    // OPENAI_BASE_URL names another (here unreachable) server; in Ollama mode the agent ignores it.
+    const r = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
+      env: { OLLAMA_HOST: `127.0.0.1:${server.addr.port}`, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" },
+    });
+    const ollama = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "ollama");
+    assert.equal(ollama.status, "ok", ollama.detail);
+    assert.equal(ollama.detail, `http://127.0.0.1:${server.addr.port}: 1 model(s) qwen3:1.7b`);
+    // Unreachable: the hint names what configures an LLM, not OPENAI_BASE_URL alone.
+    const down = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
+      env: { OLLAMA_HOST: "http://127.0.0.1:9" },
+    });
+    const detail = JSON.parse(down.stdout).checks.find((c: { name: string }) => c.name === "ollama").detail;
+    assert.match(detail, /or use --no-ollama with OPENAI_API_KEY/);
   } finally {
     await server.shutdown();
     await Deno.remove(ws, { recursive: true });

@@ -40,7 +40,7 @@ Deno.test("session lines take --json, --plain and --workspace as the subcommands
   ];
   const r = await runDspy(["--workspace", ws], { stdin: lines.join("\n") + "\n" });
   assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stderr, /Unknown option/);
+  assert.doesNotMatch(r.stderr, /unknown option/i);
   const hit = JSON.parse(replyTo(r.stdout, lines[0]).split("\n")[0]);
   assert.equal(hit.path, "src/app.py");
   assert.deepEqual(JSON.parse(replyTo(r.stdout, lines[1])), [{ name: "app.py", dir: false, size: 34 }]);

@@ -102,7 +102,10 @@ Deno.test("InferMesh client fails loudly: status and body after retries, no retr
       return true;
     });
     assert.equal(s.seen.length, 3);
-    await assert.rejects(() => e.embed(["client"]), /HTTP 400: \{"detail":"unknown model"\}/);
+    await assert.rejects(
+      () => e.embed(["client"]),
+      /HTTP 400: \{"detail":"unknown model"\}; this client asked for model 'BAAI\/bge-small-en-v1\.5': choose one the server has with --model NAME or INFERMESH_MODEL/,
+    );
     assert.equal(s.seen.length, 4, "a 400 is not retried");
     await assert.rejects(() => e.embed(["bad-count", "y"]), /expected 2 vectors/);
     await assert.rejects(() => e.embed(["bad-shape"]), /not a non-empty list of numbers/);

@@ -401,3 +401,31 @@ Deno.test("CLI: schedules add/list/pause/resume/remove, schedule run, an overlap
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("CLI: a finished sweep's panel shows the cell count and the cell ids under different labels", async () => {
+  const ws = await experimentWorkspace(50);
+  try {
+    const r = await cli(
+      ws,
+      "--plain",
+      "experiments",
+      "sweep",
+      "--dataset",
+      "data/d.jsonl",
+      "--backend",
+      "hash",
+      "--models",
+      "hash-64,hash-128",
+      "--batch-sizes",
+      "16",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const label = (name: string) => r.stdout.split("\n").filter((l) => new RegExp(`^\\s+${name}\\s`).test(l));
+    assert.equal(label("cells").length, 1, r.stdout);
+    assert.match(label("cells")[0], /cells\s+2$/);
+    assert.match(label("cell ids")[0] ?? "", /cell ids\s+[0-9a-f]{16} [0-9a-f]{16}$/, r.stdout);
+  } finally {
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});

@@ -103,6 +103,26 @@ Deno.test("tool env confines shell actions to the workspace", async () => {
   }
 });
 
+Deno.test("tool env: a shell action without its target says which option to set", async () => {
+  const dir = await seededRepo();
+  try {
+    const opts = seededToolOptions(dir, ["shell_cat", "shell_run"]);
+    opts.actionArgs.shell_cat = { path: "missing.md" };
+    opts.actionArgs.shell_run = { command: [] };
+    const env = makeToolEnv(opts);
+    env.reset();
+    const cat = await env.step(0);
+    assert.match(
+      String(cat.info.error),
+      /shell_cat: missing\.md does not exist: name a file with --cat-path P/,
+    );
+    const run = await env.step(1);
+    assert.match(String(run.info.error), /shell_run has no command: pass --shell-cmd C/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a bandit trained on the tool env beats the uniform-random policy", async () => {
   const dir = await seededRepo();
   try {

@@ -94,7 +94,9 @@ Deno.test("grep command: text lines, summary, --json objects and exit codes", as
     const text = await runDspy(["--workspace", root, "--plain", "grep", "def .*test"]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^src\/app\.py:3: def test_one\(\):$/m);
-    assert.match(text.stdout, /Found 1 match in [0-9.]+ s/);
+    assert.match(text.stdout, /Found 1 match in [0-9.]+ s \(\d+ files searched\)/);
+    const one = await runDspy(["--workspace", root, "--plain", "grep", "def", "--file", "src/app.py"]);
+    assert.match(one.stdout, /\(1 file searched\)/, one.stdout);
     const json = await runDspy(["--workspace", root, "grep", "helper", "--context", "1", "--json"]);
     assert.equal(json.code, 0, json.stderr);
     const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l));

@@ -133,3 +133,33 @@ Deno.test("up on a port that is taken fails with a clear message (exit 1)", asyn
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("up's panel lists each accepted host once (the default 127.0.0.1 is not repeated)", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "dspy_up_hosts_" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, "--workspace", ws, "--plain", "up", "--port", "0", "--allowed-host", "box"],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    const deadline = Date.now() + 60_000;
+    // The panel is on stdout ("Press Ctrl-C" goes to stderr): read until the hosts line is complete.
+    while (!/\n\s*hosts[^\n]*\n/.test(out) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    const line = out.split("\n").find((l) => l.trim().startsWith("hosts")) ?? "";
+    assert.match(line, /hosts\s+127\.0\.0\.1, localhost, \[::1\], box \(others: 403/, out);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    await Deno.remove(ws, { recursive: true });
+  }
+});
