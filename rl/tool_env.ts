@@ -115,6 +115,17 @@ export interface ToolEnvOptions {
 const MAX_CAT_BYTES = 64 * 1024;
 
 /** The coding-tool env. */
+/**
+ * Whether the tool itself ran: an error (a refused path, a missing target), a timeout, or a shell command's
+ * non-zero exit is a failure. It enters the reward through `quality_ok` (one of the `quality_*` metrics that
+ * `quality_avg` averages). The tools with verifiers of their own (tests, lint, build, patch) are judged by
+ * those; for the shell tools this is the only signal, and without it a `shell_run` that failed scored the
+ * same as one that worked.
+ */
+function toolRan(metrics: ActionMetrics): boolean {
+  return !metrics.error && !metrics.timed_out && !metrics.shell_exit_code && metrics.shell_cd_ok !== 0;
+}
+
 export class ToolEnv implements Env {
   readonly observationSize: number;
   readonly actionCount: number;
@@ -172,6 +183,7 @@ export class ToolEnv implements Env {
       detail = { error: err instanceof Error ? err.message : String(err) };
     }
     metrics.quality_policy ??= 1;
+    metrics.quality_ok ??= toolRan(metrics) ? 1 : 0;
     const scored = aggregateReward(metrics, DEFAULT_VERIFIERS, this.reward);
     this.#t++;
     this.#lastAction = action;

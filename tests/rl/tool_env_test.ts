@@ -123,6 +123,28 @@ Deno.test("tool env: a shell action without its target says which option to set"
   }
 });
 
+Deno.test("tool env: a shell tool that fails scores below one that works (quality_ok)", async () => {
+  const dir = await seededRepo();
+  try {
+    const reward = async (command: string[]) => {
+      const opts = seededToolOptions(dir, ["shell_run"]);
+      opts.actionArgs.shell_run = { command };
+      const env = makeToolEnv(opts);
+      env.reset();
+      return await env.step(0);
+    };
+    const works = await reward(["sh", "-c", "exit 0"]);
+    const fails = await reward(["sh", "-c", "exit 3"]);
+    const refused = await reward([]);
+    assert.equal((works.info.metrics as Record<string, number>).quality_ok, 1);
+    assert.equal((fails.info.metrics as Record<string, number>).quality_ok, 0);
+    assert.ok(fails.reward < works.reward, `failed ${fails.reward} vs worked ${works.reward}`);
+    assert.ok(refused.reward < works.reward, `refused ${refused.reward} vs worked ${works.reward}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a bandit trained on the tool env beats the uniform-random policy", async () => {
   const dir = await seededRepo();
   try {
