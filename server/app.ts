@@ -95,6 +95,13 @@ function errorResponse(
   });
 }
 
+/**
+ * Whether some route of an app built by {@link createApp} takes `method` on `path`. The handler asks only
+ * when it is about to refuse a request for its content type: a request no route takes gets the app's 404 or
+ * 405 (which says what to use) instead, since no handler would run for it anyway.
+ */
+const routeTakes = new WeakMap<Hono<AppEnv>, (method: string, path: string) => boolean>();
+
 /** Builds the app with the given route modules. */
 export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -154,7 +161,16 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     return errorResponse(500, "internal server error (details are in the server log)");
   });
 
+  routeTakes.set(app, (method, path) => paths.some((p) => p.methods.has(method) && p.pattern.test(path)));
   return app;
+}
+
+/** The request path without the query, as sent. */
+function urlPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const end = url.indexOf("?", start);
+  return end === -1 ? url.slice(start) : url.slice(start, end);
 }
 
 /**
@@ -162,11 +178,8 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
  * kept), sliced from the URL the handler already holds instead of asking the router for its decoded copy.
  */
 function tracePath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  let end = url.indexOf("?", start);
-  if (end === -1) end = url.length;
-  const path = start === -1 ? "/" : url.slice(start, Math.min(end, start + 512));
-  return end - start > 512 ? path + "…" : path;
+  const path = urlPath(url);
+  return path.length > 512 ? path.slice(0, 512) + "…" : path;
 }
 
 /**
@@ -278,7 +291,10 @@ export function createHandler(
     const started = performance.now();
     const env = new LazyBindings(info);
     // Host allow-list, and Origin + JSON content type for state-changing methods: every route, before routing.
-    const refusal = state.browser.check(req);
+    let refusal = state.browser.check(req);
+    if (refusal?.status === 415 && routeTakes.get(app)?.(req.method, urlPath(req.url)) === false) {
+      refusal = null; // no route takes it: the app's 404 or 405 says more than "send JSON"
+    }
     if (refusal) {
       env.route = "refused";
       return finish(req, env, errorResponse(refusal.status, refusal.message), started);

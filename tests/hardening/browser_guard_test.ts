@@ -113,14 +113,27 @@ Deno.test("state-changing requests need application/json and a same-origin Origi
         .status,
       200,
     );
-    // Every non-GET method is covered, also on routes that do not exist (future routes get it for free).
+    // Every non-GET method a route takes is covered (a route added later gets it for free: the check runs
+    // before routing, against the live route table).
+    assert.equal(
+      (await statusOf(
+        p,
+        "DELETE",
+        "/api/experiments/schedules",
+        { host, "content-type": "text/plain" },
+        "{}",
+      ))
+        .status,
+      415,
+    );
+    // A method no route takes on that path is told what to use (405 with Allow), not to send JSON; a path no
+    // route has is a 404. No handler runs for either.
     for (const method of ["PUT", "DELETE", "PATCH"]) {
-      assert.equal(
-        (await statusOf(p, method, "/api/experiments/x", { host, "content-type": "text/plain" }, "{}"))
-          .status,
-        415,
-        method,
-      );
+      const wrong = await statusOf(p, method, "/health", { host, "content-type": "text/plain" }, "{}");
+      assert.equal(wrong.status, 405, method);
+      assert.match(wrong.head, /allow: GET, HEAD/i);
+      const missing = await statusOf(p, method, "/api/no-such-route", { host }, "{}");
+      assert.equal(missing.status, 404, method);
     }
     // No CORS: a preflight gets no allow headers; reads carry none either.
     const pre = await statusOf(p, "OPTIONS", "/api/system/guard", {
