@@ -95,13 +95,6 @@ function errorResponse(
   });
 }
 
-/**
- * Whether some route of an app built by {@link createApp} takes `method` on `path`. The handler asks only
- * when it is about to refuse a request for its content type: a request no route takes gets the app's 404 or
- * 405 (which says what to use) instead, since no handler would run for it anyway.
- */
-const routeTakes = new WeakMap<Hono<AppEnv>, (method: string, path: string) => boolean>();
-
 /** Builds the app with the given route modules. */
 export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -161,16 +154,7 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
     return errorResponse(500, "internal server error (details are in the server log)");
   });
 
-  routeTakes.set(app, (method, path) => paths.some((p) => p.methods.has(method) && p.pattern.test(path)));
   return app;
-}
-
-/** The request path without the query, as sent. */
-function urlPath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  const end = url.indexOf("?", start);
-  return end === -1 ? url.slice(start) : url.slice(start, end);
 }
 
 /**
@@ -178,8 +162,11 @@ function urlPath(url: string): string {
  * kept), sliced from the URL the handler already holds instead of asking the router for its decoded copy.
  */
 function tracePath(url: string): string {
-  const path = urlPath(url);
-  return path.length > 512 ? path.slice(0, 512) + "…" : path;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  let end = url.indexOf("?", start);
+  if (end === -1) end = url.length;
+  const path = start === -1 ? "/" : url.slice(start, Math.min(end, start + 512));
+  return end - start > 512 ? path + "…" : path;
 }
 
 /**
@@ -265,6 +252,8 @@ export function createHandler(
 ): (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> {
   const cors = state.browser.corsOrigins.size > 0;
   const slots = state.maxRequestsPerClient > 0 ? new ClientSlots(state.maxRequestsPerClient) : null;
+  /** Whether the app sends `req` to a route's handler: Hono's own decision (its path decoding, its router). */
+  const routed = (req: Request) => app.router.match(req.method, app.getPath(req))[0].length > 0;
   const finish = (req: Request, env: RequestBindings, res: Response, started: number): Response => {
     if (cors) {
       const headers = state.browser.corsHeaders(req.headers.get("origin"));
@@ -292,8 +281,9 @@ export function createHandler(
     const env = new LazyBindings(info);
     // Host allow-list, and Origin + JSON content type for state-changing methods: every route, before routing.
     let refusal = state.browser.check(req);
-    if (refusal?.status === 415 && routeTakes.get(app)?.(req.method, urlPath(req.url)) === false) {
-      refusal = null; // no route takes it: the app's 404 or 405 says more than "send JSON"
+    if (refusal?.status === 415 && !routed(req)) {
+      // No handler would run: the app's 404, or its 405 naming the methods to use, says more than "send JSON".
+      refusal = null;
     }
     if (refusal) {
       env.route = "refused";
