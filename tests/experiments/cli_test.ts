@@ -170,16 +170,8 @@ Deno.test("CLI: run embed (tiny model, embed serve), status, list, history, comp
 Deno.test("CLI: run embed and sweep with the built-in sentence encoder (backend use); a wrong model is exit 2", async () => {
   const ws = await experimentWorkspace(60);
   try {
-    const run = await json(
-      ws,
-      "experiments",
-      "run",
-      "embed",
-      "--dataset",
-      "data/d.jsonl",
-      "--backend",
-      "use",
-    );
+    const embedUse = "experiments run embed --dataset data/d.jsonl --backend use".split(" ");
+    const run = await json(ws, ...embedUse);
     assert.equal(run.status, "done", run.error);
     assert.equal(run.metrics.backend, "use");
     assert.equal(run.metrics.model, "universal-sentence-encoder-lite");
@@ -189,32 +181,13 @@ Deno.test("CLI: run embed and sweep with the built-in sentence encoder (backend 
     // A sweep over the encoder's text modes: one cell per model, each a finished embed run.
     const sweep = await json(
       ws,
-      "experiments",
-      "sweep",
-      "--dataset",
-      "data/d.jsonl",
-      "--backend",
-      "use",
-      "--models",
+      ..."experiments sweep --dataset data/d.jsonl --backend use --batch-sizes 32 --models".split(" "),
       "universal-sentence-encoder-lite,universal-sentence-encoder-lite:raw",
-      "--batch-sizes",
-      "32",
     );
     assert.equal(sweep.status, "done", sweep.error);
     const models = (sweep.metrics.results as { model: string; status: string }[]).map((c) => c.model).sort();
     assert.deepEqual(models, ["universal-sentence-encoder-lite", "universal-sentence-encoder-lite:raw"]);
-    const wrong = await cli(
-      ws,
-      "experiments",
-      "run",
-      "embed",
-      "--dataset",
-      "data/d.jsonl",
-      "--backend",
-      "use",
-      "--model",
-      "bge-small",
-    );
+    const wrong = await cli(ws, ...embedUse, "--model", "bge-small");
     assert.equal(wrong.code, 2, wrong.stderr);
     assert.match(wrong.stderr, /the use backend runs universal-sentence-encoder-lite/);
   } finally {
