@@ -317,16 +317,20 @@ Deno.test("doctor --json reports every check", async () => {
   await Deno.remove(ws, { recursive: true });
 });
 
-Deno.test("doctor probes OLLAMA_HOST normalised like the agent (0.0.0.0:PORT → 127.0.0.1:PORT)", async () => {
-  const ws = await tempWorkspace();
-  // A stand-in answering Ollama's /api/tags, so the probe's address is what the test checks.
-  const server = Deno.serve(
+/** A stand-in answering Ollama's `/api/tags` with one model, so a probe's address is what a test checks. */
+function ollamaStandIn(): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (req) =>
       new URL(req.url).pathname === "/api/tags"
         ? Response.json({ models: [{ name: "qwen3:1.7b" }] })
         : new Response("not found", { status: 404 }),
   );
+}
+
+Deno.test("doctor probes OLLAMA_HOST normalised like the agent (0.0.0.0:PORT → 127.0.0.1:PORT)", async () => {
+  const ws = await tempWorkspace();
+  const server = ollamaStandIn();
   try {
     const r = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
       env: { OLLAMA_HOST: `0.0.0.0:${server.addr.port}` },
@@ -344,13 +348,7 @@ Deno.test("doctor probes OLLAMA_HOST normalised like the agent (0.0.0.0:PORT →
 
 Deno.test("doctor probes Ollama where the agent would, not at OPENAI_BASE_URL", async () => {
   const ws = await tempWorkspace();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req) =>
-      new URL(req.url).pathname === "/api/tags"
-        ? Response.json({ models: [{ name: "qwen3:1.7b" }] })
-        : new Response("not found", { status: 404 }),
-  );
+  const server = ollamaStandIn();
   try {
     // OPENAI_BASE_URL names another (here unreachable) server; in Ollama mode the agent ignores it.
     const r = await runDspy(["--workspace", ws, "doctor", "--json", "--port", "1"], {
