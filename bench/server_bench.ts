@@ -6,8 +6,9 @@
  *    the same JSON, declared without parameters (Deno then skips building the Request: a path no router
  *    can take), (a') the same handler reading its request's path, (b) a minimal Hono app on `Deno.serve`
  *    with that one route (Hono's own cost), and (c) our server exactly as `startServer` builds it (whatever
- *    middleware `server/app.ts` adds, a LocalBus with busy topics, the debug trace on, as `up` runs it).
- *    The four alternate for `--rounds` rounds; the ratios are of the medians. Goal: (c)/(a) ≥ 0.8, with
+ *    middleware `server/app.ts` adds, a LocalBus with busy topics, the debug trace on, as `up` runs it),
+ *    and (c′) the same server with the debug trace off (the trace's share on the wire). The five alternate
+ *    for `--rounds` rounds; the ratios are of the medians. Goal: (c)/(a) ≥ 0.8, with
  *    (c)/(a') beside it, and the median per-round ratio of this process's CPU time per request (bare /
  *    ours), which other jobs on the machine disturb less.
  * 2. Where our per-request time goes: CPU µs per call of each layer of the request path, in this process
@@ -150,28 +151,41 @@ for (const topic of ["agent.results", "logs.ctx.app", "embeddings.jobs"]) {
   for (let i = 0; i < 50; i++) await bus.publish(topic, { i });
 }
 const server = await startServer({ workspace, port: 0, bus: fromBus(bus), adminKey: null, probes: {} });
+// (c′) The same server with the debug trace off: the trace's share of (c), on the wire.
+const untraced = await startServer({
+  workspace,
+  port: 0,
+  bus: fromBus(bus),
+  adminKey: null,
+  probes: {},
+  traceEnabled: false,
+});
 
 // ------------------------------------------------------------------------------------------------ 1
 await wrk(`${bareUrl}/health`, 1); // warm-up
 await wrk(`${routedUrl}/health`, 1);
 await wrk(`${honoUrl}/health`, 1);
 await wrk(`${server.url}/health`, 1);
+await wrk(`${untraced.url}/health`, 1);
 const runs = {
   bare: [] as WrkResult[],
   routed: [] as WrkResult[],
   hono: [] as WrkResult[],
   server: [] as WrkResult[],
+  untraced: [] as WrkResult[],
 };
 for (let r = 0; r < rounds; r++) {
   runs.bare.push(await wrk(`${bareUrl}/health`));
   runs.routed.push(await wrk(`${routedUrl}/health`));
   runs.hono.push(await wrk(`${honoUrl}/health`));
   runs.server.push(await wrk(`${server.url}/health`));
+  runs.untraced.push(await wrk(`${untraced.url}/health`));
 }
 const bareMed = medianRun(runs.bare);
 const routedMed = medianRun(runs.routed);
 const honoMed = medianRun(runs.hono);
 const serverMed = medianRun(runs.server);
+const untracedMed = medianRun(runs.untraced);
 const perRound = runs.server.map((s, i) => s.rps / runs.bare[i].rps);
 const perRoundRouted = runs.server.map((s, i) => s.rps / runs.routed[i].rps);
 // The same comparison by this process's CPU time per request (bare / ours): steadier than requests/s when
@@ -184,6 +198,7 @@ const rows: Row[] = [
   { case: "(a') bare handler reading its path", ...routedMed, vs_bare: routedMed.rps / bareMed.rps },
   { case: "(b) minimal Hono app /health", ...honoMed, vs_bare: honoMed.rps / bareMed.rps },
   { case: "(c) our server /health", ...serverMed, vs_bare: serverMed.rps / bareMed.rps },
+  { case: "(c′) our server, trace off /health", ...untracedMed, vs_bare: untracedMed.rps / bareMed.rps },
 ];
 
 // ------------------------------------------------------------------------------------------------ 2
@@ -290,6 +305,7 @@ await clients.status;
 await clientOut.cancel();
 
 await server.shutdown();
+await untraced.shutdown();
 await bus.close();
 await bare.shutdown();
 await routed.shutdown();
@@ -328,7 +344,7 @@ if (values.json) {
   };
   console.log(
     `wrk -t${threads} -c${connections} -d${duration}s; /health: medians of ${rounds} interleaved rounds ` +
-      `(a, a', b, c); ${navigator.hardwareConcurrency} cores, load average ${loadStart} at the start, ${loadEnd} at the end`,
+      `(a, a', b, c, c′); ${navigator.hardwareConcurrency} cores, load average ${loadStart} at the start, ${loadEnd} at the end`,
   );
   print(
     ["case", "req/s", "CPU µs/req", "p50 ms", "p99 ms", "errors", "vs bare"],
