@@ -123,7 +123,7 @@ const MAX_CAT_BYTES = 64 * 1024;
  * same as one that worked.
  */
 function toolRan(metrics: ActionMetrics): boolean {
-  return !metrics.error && !metrics.timed_out && !metrics.shell_exit_code && metrics.shell_cd_ok !== 0;
+  return !metrics.error && !metrics.timed_out && !metrics.shell_exit_code;
 }
 
 export class ToolEnv implements Env {
