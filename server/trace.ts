@@ -8,11 +8,11 @@
  * a trace stream that reconnects with `Last-Event-ID` gets exactly what it missed. `clear()` truncates the
  * file.
  *
- * {@link TraceLog.add} is on every request, so it allocates nothing that outlives the request: the line is
- * written as bytes straight into a reused buffer (ts in whole milliseconds, ms in whole microseconds), and
- * the in-memory records live in preallocated columns (typed arrays, and paths shared through a small intern
- * table), so nothing per request survives into the garbage collector's old generation. Record objects are
- * made only when a stream asks for them.
+ * {@link TraceLog.add} is on every request, so it only stores the record in preallocated columns (typed
+ * arrays, and paths shared through a small intern table): nothing per request survives into the garbage
+ * collector's old generation. The file lines are formatted later, a batch at a time, as bytes straight into
+ * a reused buffer (ts in whole milliseconds, ms in whole microseconds), and two such buffers take turns, one
+ * filling while the other is written. Record objects are made only when a stream asks for them.
  *
  * @module
  */
@@ -84,8 +84,13 @@ export class TraceLog {
   #maxBytes: number;
   #flushMs: number;
   /** Encoded lines not yet written: `#out[0, #outLen)`. */
-  #out = new Uint8Array(64 * 1024);
+  #out: Uint8Array<ArrayBuffer> = new Uint8Array(64 * 1024);
   #outLen = 0;
+  /**
+   * The other line buffer, when no write holds it. A flush hands `#out` itself to the write and carries on
+   * in this one, so no buffer is allocated and copied per flush.
+   */
+  #spare: Uint8Array<ArrayBuffer> | null = null;
   /** Bytes in the file as far as this writer knows (null: not read yet). */
   #fileBytes: number | null = null;
   #dirReady = false;
@@ -94,6 +99,10 @@ export class TraceLog {
   #listeners = new Set<(batch: TraceBatch) => void>();
   #closed = false;
   #seq = 0;
+  /** Sequence number of the newest record whose line is in the write buffer (or was not to be written). */
+  #formatted = 0;
+  /** Format the waiting lines once this many records wait (half the ring: none is overwritten first). */
+  #formatEvery: number;
   /** First sequence number of the batch the listeners have not had yet (0: none pending). */
   #batchFrom = 0;
   #batchMs: number;
@@ -119,6 +128,7 @@ export class TraceLog {
     this.#batchMs = options.batchMs ?? 50;
     this.#maxBatch = options.maxBatch ?? 50;
     this.#cap = Math.max(1, options.recentCapacity ?? 2000);
+    this.#formatEvery = Math.max(1, Math.floor(this.#cap / 2));
     this.#ts = new Float64Array(this.#cap);
     this.#ms = new Float64Array(this.#cap);
     this.#status = new Uint16Array(this.#cap);
@@ -181,7 +191,11 @@ export class TraceLog {
     this.add(rec.ts, rec.method, rec.path, rec.status, rec.ms);
   }
 
-  /** Records one request from its fields (the per-request path: see the module comment). */
+  /**
+   * Records one request from its fields (the per-request path: see the module comment). The record goes
+   * into the ring's columns only; its file line is formatted later, with the others of its batch, when the
+   * trace flushes or when half the ring is waiting (so no record leaves the ring before it is written).
+   */
   add(ts: number, method: string, path: string, status: number, ms: number): void {
     const seq = ++this.#seq;
     const i = seq % this.#cap;
@@ -199,9 +213,21 @@ export class TraceLog {
       if (this.#batchFrom === 0) this.#batchFrom = seq;
       this.#batchTimer ??= setTimeout(() => this.#deliver(), this.#batchMs);
     }
-    if (!this.enabled || this.#closed) return;
-    this.#writeLine(ts, method, path, status, ms);
+    if (!this.enabled || this.#closed) {
+      this.#formatted = seq;
+      return;
+    }
+    if (seq - this.#formatted >= this.#formatEvery) this.#formatPending();
     if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#flushMs);
+  }
+
+  /** Formats the file lines of the records added since the last call into the write buffer. */
+  #formatPending(): void {
+    for (let n = this.#formatted + 1; n <= this.#seq; n++) {
+      const i = n % this.#cap;
+      this.#writeLine(this.#ts[i], this.#method[i], this.#path[i], this.#status[i], this.#ms[i]);
+    }
+    this.#formatted = this.#seq;
   }
 
   /** Appends `{"ts":…,"method":…,"path":…,"status":…,"ms":…}\n` to the byte buffer, allocation-free. */
@@ -333,13 +359,20 @@ export class TraceLog {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    if (this.enabled && !this.#closed) this.#formatPending();
     if (this.#outLen === 0) return this.#writing;
-    const bytes = this.#out.slice(0, this.#outLen);
+    const full = this.#out;
+    const bytes = full.subarray(0, this.#outLen);
+    this.#out = this.#spare ?? new Uint8Array(full.length);
+    this.#spare = null;
     this.#outLen = 0;
     this.#writing = this.#writing.then(() => this.#write(bytes)).catch((err) => {
       this.#dirReady = false;
       this.#fileBytes = null;
       console.error(`warning: could not write the server trace: ${err?.message ?? err}`);
+    }).finally(() => {
+      // Written (or given up on): its buffer can take lines again.
+      if (this.#spare === null || this.#spare.length < full.length) this.#spare = full;
     });
     return this.#writing;
   }
@@ -376,6 +409,7 @@ export class TraceLog {
   /** Truncates the trace file (and its rotated copy) and drops buffered lines. */
   async clear(): Promise<void> {
     this.#outLen = 0;
+    this.#formatted = this.#seq;
     await this.#writing;
     this.#fileBytes = null;
     await Deno.remove(this.file + ".1").catch(() => {});

@@ -59,3 +59,40 @@ Deno.test("recent records stay in memory for resuming, up to the capacity; ids c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("lines are formatted in batches from the ring: a burst many times its size is written whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dspy_trace_" });
+  // A ring of 8 records and no timer flush during the burst: every line must be formatted before its slot
+  // is reused, and the lines written across flushes (two buffers taking turns) stay in order.
+  const trace = new TraceLog({ dir, recentCapacity: 8, flushMs: 60_000 });
+  try {
+    for (let i = 0; i < 100; i++) {
+      trace.record({
+        ts: 1000 + i,
+        method: i % 2 ? "POST" : "GET",
+        path: `/p${i}`,
+        status: 200 + i,
+        ms: i / 8,
+      });
+      if (i % 30 === 29) void trace.flush(); // writes overlap the next records
+    }
+    const lines = (await trace.tail(1000)).map((r) => `${r.ts} ${r.method} ${r.path} ${r.status} ${r.ms}`);
+    assert.deepEqual(
+      lines,
+      Array.from(
+        { length: 100 },
+        (_, i) => `${1000 + i} ${i % 2 ? "POST" : "GET"} /p${i} ${200 + i} ${i / 8}`,
+      ),
+    );
+    await trace.clear();
+    trace.record({ ts: 5, method: "GET", path: "/after", status: 200, ms: 1 });
+    assert.deepEqual(
+      (await trace.tail(10)).map((r) => r.path),
+      ["/after"],
+      "clear drops lines not yet written",
+    );
+  } finally {
+    await trace.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
