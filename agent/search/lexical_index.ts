@@ -139,8 +139,8 @@ export interface LexicalIndex {
   root?: string;
 }
 
-/** An analysed chunk together with the file it came from. */
-type WorkChunk = AnalyzedChunk & { path: string };
+/** A chunk of the index being built: where it is, without its terms (those go to the postings). */
+type ChunkInfo = Pick<AnalyzedChunk, "start" | "end" | "symbol" | "kind" | "len"> & { path: string };
 
 /** Where the lexical index of a workspace lives. */
 export function indexFiles(root: string): { dir: string; meta: string; postings: string; files: string } {
@@ -209,21 +209,6 @@ export async function loadIndex(
   const n = meta.chunkLen.length;
   const avgLen = n === 0 ? 1 : meta.chunkLen.reduce((a, b) => a + b, 0) / n;
   return { meta, ids, weights, avgLen, root };
-}
-
-/** Per-chunk terms recovered from a loaded index (for reusing unchanged files). */
-function invert(index: LexicalIndex): { terms: string[]; weights: number[] }[] {
-  const { meta, ids, weights } = index;
-  const perChunk = meta.chunkLen.map(() => ({ terms: [] as string[], weights: [] as number[] }));
-  for (let t = 0; t < meta.terms.length; t++) {
-    const term = meta.terms[t];
-    for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) {
-      const c = perChunk[ids[p]];
-      c.terms.push(term);
-      c.weights.push(weights[p]);
-    }
-  }
-  return perChunk;
 }
 
 /** Files at or above this count are analysed in worker threads. */
@@ -323,7 +308,6 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const compatible = previous && previous.meta.files && previous.meta.chunkLines === chunkLines &&
     previous.meta.analyzer === ANALYZER_VERSION &&
     JSON.stringify(previous.meta.params) === JSON.stringify(params);
-  let prevTerms: { terms: string[]; weights: number[] }[] | null = null;
   if (compatible) {
     // Nothing changed (same files, sizes and mtimes): keep the index as it is.
     const old = previous!.meta.files!;
@@ -365,31 +349,33 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const fresh = new Map<string, AnalyzedChunk[] | null>();
   toRead.forEach((f, i) => fresh.set(f.rel, analysed[i]));
 
-  const chunks: WorkChunk[] = [];
+  // The new chunk list, in walk order. A reused chunk keeps its postings in the previous index: it is only
+  // renumbered (`oldToNew`); the terms of fresh chunks are collected in `added`, ids ascending.
+  const chunks: ChunkInfo[] = [];
   const files: Record<string, FileEntry> = {};
   const filesRead = toRead.length;
   let filesReused = 0;
+  const oldToNew = new Int32Array(compatible ? previous!.meta.chunkLen.length : 0).fill(-1);
+  const added = new Map<string, { ids: number[]; w: number[] }>();
   for (const f of walked) {
     const first = chunks.length;
     if (fresh.has(f.rel)) {
       // Binary/minified files are remembered with no chunks, so an unchanged one is not read again.
       for (const a of fresh.get(f.rel) ?? []) {
-        chunks.push({
-          path: f.rel,
-          start: a.start,
-          end: a.end,
-          symbol: a.symbol,
-          kind: a.kind,
-          len: a.len,
-          terms: a.terms,
-          weights: a.weights,
-        });
+        const id = chunks.length;
+        chunks.push({ path: f.rel, start: a.start, end: a.end, symbol: a.symbol, kind: a.kind, len: a.len });
+        for (let k = 0; k < a.terms.length; k++) {
+          let p = added.get(a.terms[k]);
+          if (!p) added.set(a.terms[k], p = { ids: [], w: [] });
+          p.ids.push(id);
+          p.w.push(a.weights[k]);
+        }
       }
     } else {
       const old = previous!.meta.files![f.rel];
-      prevTerms ??= invert(previous!);
       const m = previous!.meta;
       for (let c = old.first; c < old.first + old.count; c++) {
+        oldToNew[c] = chunks.length;
         chunks.push({
           path: f.rel,
           start: m.chunkStart[c],
@@ -397,8 +383,6 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
           symbol: m.chunkSymbol[c],
           kind: m.chunkKind[c],
           len: m.chunkLen[c],
-          terms: prevTerms[c].terms,
-          weights: prevTerms[c].weights,
         });
       }
       filesReused++;
@@ -409,33 +393,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     ? Object.keys(previous!.meta.files!).filter((p) => !(p in files)).length
     : 0;
 
-  // Invert into sorted postings.
-  const postings = new Map<string, { ids: number[]; w: number[] }>();
-  chunks.forEach((c, id) => {
-    for (let k = 0; k < c.terms.length; k++) {
-      const term = c.terms[k];
-      let p = postings.get(term);
-      if (!p) postings.set(term, p = { ids: [], w: [] });
-      p.ids.push(id);
-      p.w.push(c.weights[k]);
-    }
-  });
-  const terms = [...postings.keys()].sort();
-  const termOffset: number[] = [];
-  let total = 0;
-  for (const t of terms) {
-    termOffset.push(total);
-    total += postings.get(t)!.ids.length;
-  }
-  termOffset.push(total);
-  const bin = new Uint8Array(total * 8);
-  const ids = new Uint32Array(bin.buffer, 0, total);
-  const weights = new Float32Array(bin.buffer, total * 4, total);
-  terms.forEach((t, i) => {
-    const p = postings.get(t)!;
-    ids.set(p.ids, termOffset[i]);
-    weights.set(p.w, termOffset[i]);
-  });
+  const { terms, termOffset, bin } = mergePostings(compatible ? previous : null, oldToNew, added);
   const paths: string[] = [];
   const pathIdx = new Map<string, number>();
   const chunkPath = chunks.map((c) => {
@@ -479,6 +437,89 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     seconds: (performance.now() - started) / 1000,
     dir: loc.dir,
   };
+}
+
+/**
+ * The postings of a build: the previous index's, renumbered through `oldToNew` (-1: the chunk is gone),
+ * merged term by term with the postings of the fresh chunks. Every list comes out sorted by chunk id, as a
+ * build from scratch writes it. Working on the stored arrays instead of rebuilding per-chunk term lists
+ * keeps a small change to a large index cheap: one pass over the old postings, no object per chunk.
+ */
+function mergePostings(
+  previous: LexicalIndex | null,
+  oldToNew: Int32Array,
+  added: Map<string, { ids: number[]; w: number[] }>,
+): { terms: string[]; termOffset: number[]; bin: Uint8Array<ArrayBuffer> } {
+  const oldTerms = previous?.meta.terms ?? [];
+  const oldOffset = previous?.meta.termOffset ?? [0];
+  const addedTerms = [...added.keys()].sort();
+  const capacity = (oldOffset[oldOffset.length - 1] ?? 0) + addedTerms.reduce(
+    (n, t) => n + added.get(t)!.ids.length,
+    0,
+  );
+  const outIds = new Uint32Array(capacity);
+  const outW = new Float32Array(capacity);
+  const terms: string[] = [];
+  const termOffset: number[] = [];
+  let total = 0;
+  let i = 0;
+  let j = 0;
+  while (i < oldTerms.length || j < addedTerms.length) {
+    const fromOld = j >= addedTerms.length || (i < oldTerms.length && oldTerms[i] <= addedTerms[j]);
+    const term = fromOld ? oldTerms[i] : addedTerms[j];
+    const start = total;
+    if (fromOld) {
+      // Kept chunks are renumbered in walk order, so the old list stays sorted (checked below).
+      for (let p = oldOffset[i]; p < oldOffset[i + 1]; p++) {
+        const id = oldToNew[previous!.ids[p]];
+        if (id >= 0) {
+          outIds[total] = id;
+          outW[total++] = previous!.weights[p];
+        }
+      }
+      i++;
+    }
+    const fresh = term === addedTerms[j] ? added.get(term)! : null;
+    if (fresh) {
+      // Merge the fresh chunks' ids (ascending) into the kept ones.
+      const keptEnd = total;
+      let a = keptEnd - 1;
+      total += fresh.ids.length;
+      for (let b = fresh.ids.length - 1, at = total - 1; b >= 0; at--) {
+        if (a >= start && outIds[a] > fresh.ids[b]) {
+          outIds[at] = outIds[a];
+          outW[at] = outW[a--];
+        } else {
+          outIds[at] = fresh.ids[b];
+          outW[at] = fresh.w[b--];
+        }
+      }
+      j++;
+    }
+    if (total === start) continue; // every chunk with this term is gone
+    if (!sortedRun(outIds, start, total)) sortRun(outIds, outW, start, total);
+    terms.push(term);
+    termOffset.push(start);
+  }
+  termOffset.push(total);
+  const bin = new Uint8Array(total * 8);
+  new Uint32Array(bin.buffer, 0, total).set(outIds.subarray(0, total));
+  new Float32Array(bin.buffer, total * 4, total).set(outW.subarray(0, total));
+  return { terms, termOffset, bin };
+}
+
+function sortedRun(ids: Uint32Array, from: number, to: number): boolean {
+  for (let k = from + 1; k < to; k++) if (ids[k - 1] > ids[k]) return false;
+  return true;
+}
+
+/** Sorts `ids[from, to)` ascending, carrying the weights along (walk order changed between builds). */
+function sortRun(ids: Uint32Array, weights: Float32Array, from: number, to: number): void {
+  const order = Array.from({ length: to - from }, (_, k) => from + k).sort((x, y) => ids[x] - ids[y]);
+  const sortedIds = order.map((k) => ids[k]);
+  const sortedW = order.map((k) => weights[k]);
+  ids.set(sortedIds, from);
+  weights.set(sortedW, from);
 }
 
 function findTerm(terms: string[], term: string): number {

@@ -127,6 +127,42 @@ Deno.test("buildIndex is incremental and searchIndex ranks the right chunk first
   }
 });
 
+Deno.test("an incremental build writes exactly the index a full build writes", async () => {
+  const root = await makeTree({
+    "a/one.ts": "export function alphaBeta() { return gammaDelta(); }\n",
+    "b/two.py": "def gamma_rho():\n    return 'upsilon'\n",
+    "c/three.go": 'package c\n\nfunc Zeta() string { return "eta theta" }\n',
+    "d/four.md": "# Four\nIota kappa lambda, and epsilon once more.\n",
+  });
+  try {
+    await buildIndex(root);
+    // A changed file (a term gone, a new one), a new file between two unchanged ones, a removed file.
+    await Deno.writeTextFile(join(root, "b/two.py"), "def gamma_omicron():\n    return 'sigma'\n");
+    await Deno.writeTextFile(join(root, "bb/new.rs"), "fn alpha_sigma() -> u8 { 0 }\n").catch(async () => {
+      await Deno.mkdir(join(root, "bb"));
+      await Deno.writeTextFile(join(root, "bb/new.rs"), "fn alpha_sigma() -> u8 { 0 }\n");
+    });
+    await Deno.remove(join(root, "c/three.go"));
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "b/two.py"), future, future);
+    const inc = await buildIndex(root);
+    assert.deepEqual([inc.filesRead, inc.filesReused, inc.filesRemoved], [2, 2, 1]);
+    const incremental = await loadIndex(root, { files: true });
+    const full = await buildIndex(root, { full: true });
+    assert.equal(full.filesRead, 4);
+    const scratch = await loadIndex(root, { files: true });
+    assert.ok(incremental && scratch);
+    const comparable = (i: typeof scratch) => ({ ...i.meta, createdAt: "", postingsIntegrity: "" });
+    assert.deepEqual(comparable(incremental), comparable(scratch));
+    assert.deepEqual([...incremental.ids], [...scratch.ids]);
+    assert.deepEqual([...incremental.weights], [...scratch.weights]);
+    assert.ok(!incremental.meta.terms.includes("upsilon"), "a term only the old text had is gone");
+    assert.ok(incremental.meta.terms.includes("omicron"));
+  } finally {
+    await removeTree(root);
+  }
+});
+
 Deno.test("index/esearch commands: auto-build, JSON hits, retrieval events", async () => {
   const root = await makeTree({ "src/app.ts": APP_TS, "README.md": "Parse the config file.\n" });
   try {

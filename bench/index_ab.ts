@@ -1,0 +1,81 @@
+/**
+ * A/B of the incremental re-index: this checkout's `buildIndex` against a baseline checkout's (`--base DIR`,
+ * e.g. `git worktree add --detach DIR <commit>`), alternating in one process on the same tree. Before each
+ * build the same file is touched, so each build reads that one file and reuses the rest of the index the
+ * other just wrote (the two must share the index format). Also times the re-run with nothing changed (this
+ * checkout; the floor) and, with `--full N`, N interleaved full builds of each.
+ *
+ * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--touch REL] [--rounds 5] [--full 3]` —
+ * `--tree` defaults to the npm tree `bench/search_bench.ts` builds (`$TMPDIR/dspy-search-bench/tree`).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { buildIndex } from "../agent/search/mod.ts";
+import { median } from "./stats.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    base: { type: "string" },
+    tree: { type: "string" },
+    touch: { type: "string", default: "kafkajs/src/retry/index.js" },
+    rounds: { type: "string", default: "5" },
+    full: { type: "string", default: "0" },
+  },
+});
+if (!flags.base) {
+  console.error("--base DIR is required: a checkout of the commit to compare against");
+  Deno.exit(2);
+}
+const tree = flags.tree ?? join(Deno.env.get("TMPDIR") ?? "/tmp", "dspy-search-bench", "tree");
+const touched = join(tree, flags.touch!);
+try {
+  await Deno.stat(touched);
+} catch {
+  console.error(
+    `${touched} does not exist: run 'deno task bench:search' once to build the tree, or pass --tree`,
+  );
+  Deno.exit(2);
+}
+const base: { buildIndex: typeof buildIndex } = await import(
+  pathToFileURL(resolve(flags.base, "agent/search/mod.ts")).href
+);
+const contenders = [["base", base.buildIndex], ["this", buildIndex]] as const;
+const rounds = Math.max(1, Number(flags.rounds));
+const loadStart = Deno.loadavg()[0];
+
+await buildIndex(tree); // an index to start from
+const one: Record<string, number[]> = { base: [], this: [] };
+const same: number[] = [];
+let clock = Date.now();
+for (let r = 0; r < rounds; r++) {
+  for (const [name, build] of r % 2 ? [...contenders].reverse() : contenders) {
+    clock += 1000;
+    await Deno.utime(touched, new Date(clock), new Date(clock));
+    const result = await build(tree);
+    if (result.filesRead !== 1) throw new Error(`${name}: read ${result.filesRead} files, expected 1`);
+    one[name].push(result.seconds);
+  }
+  same.push((await buildIndex(tree)).seconds);
+}
+const full: Record<string, number[]> = { base: [], this: [] };
+for (let r = 0; r < Number(flags.full); r++) {
+  for (const [name, build] of r % 2 ? [...contenders].reverse() : contenders) {
+    full[name].push((await build(tree, { full: true })).seconds);
+  }
+}
+const s = (x: number[]) => `${median(x).toFixed(2)} s`;
+console.log(
+  `tree ${tree}; load ${loadStart.toFixed(1)} → ${Deno.loadavg()[0].toFixed(1)}; medians of ${rounds}`,
+);
+console.log(
+  `one file touched: base ${s(one.base)}, this ${s(one.this)} (${
+    (median(one.base) / median(one.this)).toFixed(2)
+  }× faster)`,
+);
+console.log(`nothing changed (this): ${s(same)}`);
+if (full.this.length) console.log(`full build: base ${s(full.base)}, this ${s(full.this)}`);
