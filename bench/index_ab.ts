@@ -3,9 +3,12 @@
  * e.g. `git worktree add --detach DIR <commit>`), alternating in one process on the same tree. Before each
  * build the same file is touched, so each build reads that one file and reuses the rest of the index the
  * other just wrote (the two must share the index format). Also times the re-run with nothing changed (this
- * checkout; the floor) and, with `--full N`, N interleaved full builds of each.
+ * checkout; the floor); with `--full N`, N interleaved full builds of each; with `--esearch N`, N interleaved
+ * `dspy-code esearch` runs of each checkout's CLI on the tree (a new process each: wall time as a user sees
+ * it, index load included).
  *
- * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--touch REL] [--rounds 5] [--full 3]` —
+ * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--touch REL] [--rounds 5] [--full 3]
+ *         [--esearch 7]` —
  * `--tree` defaults to the npm tree `bench/search_bench.ts` builds (`$TMPDIR/dspy-search-bench/tree`).
  *
  * @module
@@ -25,6 +28,7 @@ const { values: flags } = parseArgs({
     touch: { type: "string", default: "kafkajs/src/retry/index.js" },
     rounds: { type: "string", default: "5" },
     full: { type: "string", default: "0" },
+    esearch: { type: "string", default: "0" },
   },
 });
 if (!flags.base) {
@@ -68,6 +72,28 @@ for (let r = 0; r < Number(flags.full); r++) {
     full[name].push((await build(tree, { full: true })).seconds);
   }
 }
+const cli: Record<string, number[]> = { base: [], this: [] };
+const checkouts = { base: resolve(flags.base), this: resolve(import.meta.dirname!, "..") };
+for (let r = 0; r < Number(flags.esearch); r++) {
+  for (const name of r % 2 ? ["this", "base"] as const : ["base", "this"] as const) {
+    const started = performance.now();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(checkouts[name], "main.ts"),
+        "--workspace",
+        tree,
+        "esearch",
+        "retry with backoff",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`${name} esearch failed: ${new TextDecoder().decode(out.stderr)}`);
+    cli[name].push((performance.now() - started) / 1000);
+  }
+}
 const s = (x: number[]) => `${median(x).toFixed(2)} s`;
 console.log(
   `tree ${tree}; load ${loadStart.toFixed(1)} → ${Deno.loadavg()[0].toFixed(1)}; medians of ${rounds}`,
@@ -79,3 +105,4 @@ console.log(
 );
 console.log(`nothing changed (this): ${s(same)}`);
 if (full.this.length) console.log(`full build: base ${s(full.base)}, this ${s(full.this)}`);
+if (cli.this.length) console.log(`esearch (CLI, wall): base ${s(cli.base)}, this ${s(cli.this)}`);

@@ -18,3 +18,4 @@ export * from "./jsonl.ts";
 export * from "./regex.ts";
 export * from "./sleep.ts";
 export * from "./git_exclude.ts";
+export * from "./read_whole.ts";

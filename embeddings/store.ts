@@ -20,6 +20,7 @@
 
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { readWholeFile } from "../core/read_whole.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import type { EmbedderBackend } from "./embedder.ts";
 
@@ -298,7 +299,7 @@ export async function loadStore(root: string): Promise<LoadedStore | null> {
     let vecBytes: Uint8Array;
     try {
       metaText = await Deno.readTextFile(s.meta);
-      vecBytes = await Deno.readFile(s.vec);
+      vecBytes = await readWholeFile(s.vec);
     } catch {
       continue; // removed by a compaction in progress
     }

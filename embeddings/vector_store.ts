@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import { atomicWriteFile } from "../core/atomic.ts";
+import { readWholeFile } from "../core/read_whole.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import {
   IndexDamagedError,
@@ -101,10 +102,10 @@ export async function loadVectorIndex(
 ): Promise<VectorIndex | null> {
   const f = vectorFiles(root);
   let meta: VectorMeta & { vectorsIntegrity?: IntegrityStamp };
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   let problem: string | null = null;
   try {
-    bytes = await Deno.readFile(f.vectors);
+    bytes = await readWholeFile(f.vectors);
     const text = await Deno.readTextFile(f.meta);
     try {
       meta = JSON.parse(text);
@@ -134,8 +135,9 @@ export async function loadVectorIndex(
     }
     throw new IndexDamagedError(f.vectors, problem, "emb-index --full");
   }
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return { meta, vectors: new Float32Array(buf) };
+  // A view on the bytes as read, not a copy of them (a misaligned start is copied).
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  return { meta, vectors: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4) };
 }
 
 function allFinite(bytes: Uint8Array): boolean {

@@ -10,6 +10,7 @@
 
 import { join } from "node:path";
 import { atomicWriteFile } from "../../core/atomic.ts";
+import { readWholeFile, readWholeTextFile } from "../../core/read_whole.ts";
 import { UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
@@ -172,8 +173,8 @@ export async function loadIndex(
   let meta: StoredMeta;
   let bytes: Uint8Array;
   try {
-    meta = JSON.parse(await Deno.readTextFile(files.meta));
-    bytes = await Deno.readFile(files.postings);
+    meta = JSON.parse(await readWholeTextFile(files.meta));
+    bytes = await readWholeFile(files.postings);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     if (err instanceof SyntaxError) {
@@ -193,7 +194,7 @@ export async function loadIndex(
   }
   if (options.files) {
     try {
-      const stored = JSON.parse(await Deno.readTextFile(files.files));
+      const stored = JSON.parse(await readWholeTextFile(files.files));
       // Written with the same build stamp as the meta; a mismatch means a torn write: rebuild from scratch.
       if (stored.createdAt !== meta.createdAt) return null;
       meta.files = stored.files;
@@ -203,9 +204,10 @@ export async function loadIndex(
   }
   const total = meta.termOffset[meta.termOffset.length - 1] ?? 0;
   if (bytes.byteLength !== total * 8) return null; // torn or foreign file: rebuild
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const ids = new Uint32Array(buf, 0, total);
-  const weights = new Float32Array(buf, total * 4, total);
+  // Views on the bytes as read (a copy of 15 MB cost 60-110 ms here); a misaligned start is copied.
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const ids = new Uint32Array(aligned.buffer, aligned.byteOffset, total);
+  const weights = new Float32Array(aligned.buffer, aligned.byteOffset + total * 4, total);
   const n = meta.chunkLen.length;
   const avgLen = n === 0 ? 1 : meta.chunkLen.reduce((a, b) => a + b, 0) / n;
   return { meta, ids, weights, avgLen, root };
