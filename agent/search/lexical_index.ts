@@ -213,6 +213,41 @@ export async function loadIndex(
   return { meta, ids, weights, avgLen, root };
 }
 
+/**
+ * The indexes this process loaded for searching, by workspace, with the identity of the meta file they were
+ * loaded from. A session searching the same workspace again reuses its index (loading one of 20k files
+ * costs a few hundred ms, ranking it a few ms) until a build replaces the meta file. At most two
+ * workspaces (a session that `cd`s back and forth), so the memory stays bounded.
+ */
+const searchCache = new Map<string, { stamp: string; index: LexicalIndex }>();
+const SEARCH_CACHE_SIZE = 2;
+
+/** {@link loadIndex} through the search cache. */
+async function loadIndexCached(root: string): Promise<LexicalIndex | null> {
+  let stamp: string;
+  try {
+    const info = await Deno.stat(indexFiles(root).meta);
+    // A build writes a new meta file and renames it into place: a new inode, size or mtime.
+    stamp = `${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+  } catch {
+    searchCache.delete(root);
+    return loadIndex(root);
+  }
+  const hit = searchCache.get(root);
+  if (hit && hit.stamp === stamp) {
+    searchCache.delete(root); // most recently used last
+    searchCache.set(root, hit);
+    return hit.index;
+  }
+  const index = await loadIndex(root);
+  searchCache.delete(root);
+  if (index) {
+    searchCache.set(root, { stamp, index });
+    if (searchCache.size > SEARCH_CACHE_SIZE) searchCache.delete(searchCache.keys().next().value!);
+  }
+  return index;
+}
+
 /** Files at or above this count are analysed in worker threads. */
 const PARALLEL_MIN_FILES = 200;
 const WORKER_BATCH = 32;
@@ -809,11 +844,11 @@ export async function searchIndex(
   if (options.refresh && (options.autoBuild !== false || await hasIndex(root))) {
     await buildIndex(root, options.build);
   }
-  let index = await loadIndex(root);
+  let index = await loadIndexCached(root);
   if (!index) {
     if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");
     await buildIndex(root, options.build);
-    index = await loadIndex(root);
+    index = await loadIndexCached(root);
     if (!index) throw new UserError("esearch: the index could not be built");
   }
   const ranked = rankChunks(index, query, options.k ?? 5);

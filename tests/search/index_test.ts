@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildIndex, chunkFile, codeTokens, loadIndex, readRetrievalLog, searchIndex } from "./deps.ts";
+import {
+  buildIndex,
+  chunkFile,
+  codeTokens,
+  indexFiles,
+  loadIndex,
+  readRetrievalLog,
+  searchIndex,
+} from "./deps.ts";
 import { runDspy } from "../support/cli.ts";
 import { makeTree, removeTree } from "./helpers.ts";
 
@@ -158,6 +166,33 @@ Deno.test("an incremental build writes exactly the index a full build writes", a
     assert.deepEqual([...incremental.weights], [...scratch.weights]);
     assert.ok(!incremental.meta.terms.includes("upsilon"), "a term only the old text had is gone");
     assert.ok(incremental.meta.terms.includes("omicron"));
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("repeated searches reuse the loaded index until a build replaces it", async () => {
+  const root = await makeTree({ "src/app.ts": APP_TS, "src/other.py": "def zebra_crossing():\n    pass\n" });
+  try {
+    await buildIndex(root);
+    assert.equal((await searchIndex(root, "zebra crossing", { k: 1 }))[0].symbol, "zebra_crossing");
+    // Damage the postings behind the loaded index's back (the meta file is untouched): a search that loaded
+    // the index again would refuse them and rebuild; the cached one answers from memory.
+    const postings = indexFiles(root).postings;
+    const bytes = await Deno.readFile(postings);
+    bytes.fill(0);
+    await Deno.writeFile(postings, bytes);
+    assert.equal(
+      (await searchIndex(root, "zebra crossing", { k: 1, autoBuild: false }))[0].symbol,
+      "zebra_crossing",
+    );
+    // A build writes a new meta file: the next search loads the new index and sees the edit.
+    await Deno.writeTextFile(join(root, "src/other.py"), "def yak_shaving():\n    pass\n");
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/other.py"), future, future);
+    await buildIndex(root, { full: true });
+    assert.equal((await searchIndex(root, "yak shaving", { k: 1 }))[0].symbol, "yak_shaving");
+    assert.equal((await searchIndex(root, "zebra crossing", { k: 1 })).length, 0);
   } finally {
     await removeTree(root);
   }
