@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { listDeadLetters, startBus } from "../../bus/mod.ts";
+import { durableStatus, type GroupOptions, listDeadLetters, startBus } from "../../bus/mod.ts";
 import { closeAllKv } from "../../core/kv.ts";
 import {
   createHashEmbedder,
@@ -92,9 +92,9 @@ Deno.test("embed worker: 5,000 records, SIGKILL midway, restart: every doc_id st
     assert.equal(new Set(ids).size, 5000);
     const idSet = new Set(ids);
     for (let i = 0; i < 5000; i++) assert.ok(idSet.has(`doc-${i}`), `doc-${i}`);
-    // Offsets moved only after store writes, committed batch by batch: the restart redid at most the
-    // last two or three batches (of 10) stored but not yet committed at the kill, never the whole topic.
-    assert.ok(store.rows - 5000 <= 30, `${store.rows - 5000} rows written twice`);
+    // Offsets moved only after store writes: the restart redid at most the batches (of 10) stored past the
+    // last finished commit at the kill (at most 17, see the slow-commit test), never the whole topic.
+    assert.ok(store.rows - 5000 <= 170, `${store.rows - 5000} rows written twice`);
     assert.equal(m.records_out + atKill - (store.rows - 5000), 5000);
 
     const stats = await runDspy(["--workspace", ws, "embed", "stats", "--json"], { env: TEST_ENV });
@@ -258,6 +258,88 @@ Deno.test("embed worker in-process: a timer flushes a partial batch; cached text
     ]);
   } finally {
     out.close();
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("embed worker: a slow commit does not hold up the batches; at most 17 are stored past the last commit", async () => {
+  const ws = await tempWorkspace();
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  // The real bus and group member; only the member's commit waits for a gate we open, and is counted.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let commits = 0;
+  const slowCommits = new Proxy(bus, {
+    get(target, prop) {
+      if (prop === "subscribeGroup") {
+        return (topic: string, group: string, options?: GroupOptions) => {
+          const member = target.subscribeGroup(topic, group, options);
+          return new Proxy(member, {
+            get(m, p) {
+              if (p === "commit") {
+                return () => {
+                  commits++;
+                  return gate.then(() => m.commit());
+                };
+              }
+              const v = Reflect.get(m, p);
+              return typeof v === "function" ? v.bind(m) : v;
+            },
+          });
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const ac = new AbortController();
+  try {
+    await bus.configureTopic("embedding_input", { durable: true });
+    await Promise.all(
+      Array.from(
+        { length: 400 },
+        (_, i) => bus.publish("embedding_input", { text: `t${i}`, doc_id: `d${i}` }),
+      ),
+    );
+    let out = 0;
+    const run = runEmbedWorker({
+      bus: slowCommits,
+      workspace: ws,
+      embedder: createHashEmbedder({ dim: 8 }),
+      batchSize: 10,
+      maxWaitSec: 0.05,
+      signal: ac.signal,
+      metricsIntervalSec: 0,
+      onBatch: (m) => {
+        out = m.records_out;
+        if (out >= 400) ac.abort();
+      },
+    });
+    // The first commit hangs: the worker stores on until 17 batches are past the last finished commit
+    // (the old worker waited for each batch's commit before finishing the next, so it stopped at 2 batches).
+    const deadline = Date.now() + 10_000;
+    while ((await storeRows(ws)) < 170) {
+      assert.ok(Date.now() < deadline, `stalled at ${await storeRows(ws)} rows while a commit hung`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await storeRows(ws), 170, "no more than 17 batches stored past the last finished commit");
+    assert.equal(commits, 1, "one commit at a time");
+    open();
+    const { metrics } = await run;
+    assert.equal(metrics.records_out, 400);
+    assert.equal(out, 400);
+    // Commits covered several batches each, and the last one covers everything.
+    assert.ok(commits < metrics.batches, `${commits} commits for ${metrics.batches} batches`);
+    const status = (await durableStatus(ws)).find((t) => t.topic === "embedding_input")!;
+    assert.equal(status.groups["embed-worker"].lag, 0);
+    const store = (await loadStore(ws))!;
+    assert.equal(store.records.length, 400);
+    assert.equal(store.rows, 400);
+  } finally {
+    open();
     await bus.close();
     await closeAllKv();
     await Deno.remove(ws, { recursive: true });
