@@ -13,6 +13,7 @@ import {
   StoreMismatchError,
   VectorCache,
 } from "../../embeddings/mod.ts";
+import { keyHash } from "../../embeddings/lru_cache.ts";
 import { MAIN_TS, runDspy, tempWorkspace } from "../support/cli.ts";
 import { getJson, parsePrometheus, withServer } from "../server/helpers.ts";
 
@@ -394,6 +395,27 @@ Deno.test("vector cache: copies in and out, one bound over models, a new dimensi
   assert.equal(big.get("m", "k1999"), undefined);
   assert.deepEqual(Array.from(big.get("m", "new")!), [1, 2, 3]);
   assert.equal(big.size, 1);
+});
+
+Deno.test("vector cache: two keys with the same hash never get each other's vector", () => {
+  // Keys are found by a 30-bit hash; find two texts that share one.
+  const seen = new Map<number, string>();
+  let pair: [string, string] | null = null;
+  for (let i = 0; pair === null; i++) {
+    const k = `text ${i}`;
+    const other = seen.get(keyHash(k));
+    if (other !== undefined) pair = [other, k];
+    else seen.set(keyHash(k), k);
+  }
+  const [a, b] = pair;
+  const c = new VectorCache(10);
+  c.set("m", a, new Float32Array([1]));
+  assert.equal(c.get("m", b), undefined, "a colliding key is a miss");
+  assert.deepEqual(Array.from(c.get("m", a)!), [1]);
+  c.set("m", b, new Float32Array([2])); // takes the slot
+  assert.deepEqual(Array.from(c.get("m", b)!), [2]);
+  assert.equal(c.get("m", a), undefined);
+  assert.equal(c.size, 1);
 });
 
 Deno.test("embed worker: long texts are cached by their SHA-256, short ones by their text", async () => {
