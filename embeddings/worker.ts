@@ -6,8 +6,8 @@
  * embeds the texts missing from the LRU cache, upserts the records into the store, publishes output records,
  * and only then acknowledges the batch. Commits run beside the pipeline, one at a time, each covering every
  * batch acknowledged when it starts. So a worker killed with SIGKILL redelivers at most its unacknowledged
- * batches and the (at most 17) batches stored since its last finished commit, and the upsert by `doc_id`
- * makes the redelivery harmless.
+ * batches and the (at most 17) acknowledged since its last finished commit, and the upsert by `doc_id` makes
+ * the redelivery harmless.
  *
  * A batch that cannot be embedded after the backend's retries goes to the dead-letter queue, one record per
  * message, with `reason: "embedding_failed"` and the error (and records that are not records with
@@ -121,7 +121,8 @@ const AHEAD_SINK = 8;
 /**
  * A finished batch waits for the commit in flight while more than this many batches are stored and
  * acknowledged past the last finished commit (the commit runs beside the pipeline, see finishBatch); so at
- * most 17 batches are stored and not yet committed, which is what a crash can repeat.
+ * most 17 acknowledged batches are not yet committed. A crash repeats those, plus, with a model thread, the
+ * up to AHEAD_SINK + 1 batches the thread stored before the worker acknowledged them.
  */
 const MAX_UNCOMMITTED = 16;
 
