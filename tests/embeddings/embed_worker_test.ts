@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { listDeadLetters, startBus } from "../../bus/mod.ts";
+import { durableStatus, type GroupOptions, listDeadLetters, startBus } from "../../bus/mod.ts";
 import { closeAllKv } from "../../core/kv.ts";
 import {
   createHashEmbedder,
@@ -13,6 +13,7 @@ import {
   StoreMismatchError,
   VectorCache,
 } from "../../embeddings/mod.ts";
+import { keyHash } from "../../embeddings/lru_cache.ts";
 import { MAIN_TS, runDspy, tempWorkspace } from "../support/cli.ts";
 import { getJson, parsePrometheus, withServer } from "../server/helpers.ts";
 
@@ -92,9 +93,9 @@ Deno.test("embed worker: 5,000 records, SIGKILL midway, restart: every doc_id st
     assert.equal(new Set(ids).size, 5000);
     const idSet = new Set(ids);
     for (let i = 0; i < 5000; i++) assert.ok(idSet.has(`doc-${i}`), `doc-${i}`);
-    // Offsets moved only after store writes, committed batch by batch: the restart redid at most the
-    // last two or three batches (of 10) stored but not yet committed at the kill, never the whole topic.
-    assert.ok(store.rows - 5000 <= 30, `${store.rows - 5000} rows written twice`);
+    // Offsets moved only after store writes: the restart redid at most the batches (of 10) stored past the
+    // last finished commit at the kill (at most 17, see the slow-commit test), never the whole topic.
+    assert.ok(store.rows - 5000 <= 170, `${store.rows - 5000} rows written twice`);
     assert.equal(m.records_out + atKill - (store.rows - 5000), 5000);
 
     const stats = await runDspy(["--workspace", ws, "embed", "stats", "--json"], { env: TEST_ENV });
@@ -264,6 +265,88 @@ Deno.test("embed worker in-process: a timer flushes a partial batch; cached text
   }
 });
 
+Deno.test("embed worker: a slow commit does not hold up the batches; at most 17 are stored past the last commit", async () => {
+  const ws = await tempWorkspace();
+  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  // The real bus and group member; only the member's commit waits for a gate we open, and is counted.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let commits = 0;
+  const slowCommits = new Proxy(bus, {
+    get(target, prop) {
+      if (prop === "subscribeGroup") {
+        return (topic: string, group: string, options?: GroupOptions) => {
+          const member = target.subscribeGroup(topic, group, options);
+          return new Proxy(member, {
+            get(m, p) {
+              if (p === "commit") {
+                return () => {
+                  commits++;
+                  return gate.then(() => m.commit());
+                };
+              }
+              const v = Reflect.get(m, p);
+              return typeof v === "function" ? v.bind(m) : v;
+            },
+          });
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const ac = new AbortController();
+  try {
+    await bus.configureTopic("embedding_input", { durable: true });
+    await Promise.all(
+      Array.from(
+        { length: 400 },
+        (_, i) => bus.publish("embedding_input", { text: `t${i}`, doc_id: `d${i}` }),
+      ),
+    );
+    let out = 0;
+    const run = runEmbedWorker({
+      bus: slowCommits,
+      workspace: ws,
+      embedder: createHashEmbedder({ dim: 8 }),
+      batchSize: 10,
+      maxWaitSec: 0.05,
+      signal: ac.signal,
+      metricsIntervalSec: 0,
+      onBatch: (m) => {
+        out = m.records_out;
+        if (out >= 400) ac.abort();
+      },
+    });
+    // The first commit hangs: the worker stores on until 17 batches are past the last finished commit
+    // (the old worker waited for each batch's commit before finishing the next, so it stopped at 2 batches).
+    const deadline = Date.now() + 10_000;
+    while ((await storeRows(ws)) < 170) {
+      assert.ok(Date.now() < deadline, `stalled at ${await storeRows(ws)} rows while a commit hung`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await storeRows(ws), 170, "no more than 17 batches stored past the last finished commit");
+    assert.equal(commits, 1, "one commit at a time");
+    open();
+    const { metrics } = await run;
+    assert.equal(metrics.records_out, 400);
+    assert.equal(out, 400);
+    // Commits covered several batches each, and the last one covers everything.
+    assert.ok(commits < metrics.batches, `${commits} commits for ${metrics.batches} batches`);
+    const status = (await durableStatus(ws)).find((t) => t.topic === "embedding_input")!;
+    assert.equal(status.groups["embed-worker"].lag, 0);
+    const store = (await loadStore(ws))!;
+    assert.equal(store.records.length, 400);
+    assert.equal(store.rows, 400);
+  } finally {
+    open();
+    await bus.close();
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
 Deno.test("vector cache: LRU bound, TTL, never an empty vector", async () => {
   const c = new VectorCache(2, 0.05);
   c.set("m", "a", new Float32Array([1]));
@@ -312,6 +395,27 @@ Deno.test("vector cache: copies in and out, one bound over models, a new dimensi
   assert.equal(big.get("m", "k1999"), undefined);
   assert.deepEqual(Array.from(big.get("m", "new")!), [1, 2, 3]);
   assert.equal(big.size, 1);
+});
+
+Deno.test("vector cache: two keys with the same hash never get each other's vector", () => {
+  // Keys are found by a 30-bit hash; find two texts that share one.
+  const seen = new Map<number, string>();
+  let pair: [string, string] | null = null;
+  for (let i = 0; pair === null; i++) {
+    const k = `text ${i}`;
+    const other = seen.get(keyHash(k));
+    if (other !== undefined) pair = [other, k];
+    else seen.set(keyHash(k), k);
+  }
+  const [a, b] = pair;
+  const c = new VectorCache(10);
+  c.set("m", a, new Float32Array([1]));
+  assert.equal(c.get("m", b), undefined, "a colliding key is a miss");
+  assert.deepEqual(Array.from(c.get("m", a)!), [1]);
+  c.set("m", b, new Float32Array([2])); // takes the slot
+  assert.deepEqual(Array.from(c.get("m", b)!), [2]);
+  assert.equal(c.get("m", a), undefined);
+  assert.equal(c.size, 1);
 });
 
 Deno.test("embed worker: long texts are cached by their SHA-256, short ones by their text", async () => {
