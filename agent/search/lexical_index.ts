@@ -825,6 +825,11 @@ export interface SearchOptions {
   refresh?: boolean;
   /** Passed to the automatic build (progress bar). */
   build?: BuildIndexOptions;
+  /**
+   * Reuse the index this process last loaded for the workspace while its `lexical.json` is unchanged
+   * (default true); false loads it from disk, as a new process does.
+   */
+  reuse?: boolean;
 }
 
 /**
@@ -844,11 +849,12 @@ export async function searchIndex(
   if (options.refresh && (options.autoBuild !== false || await hasIndex(root))) {
     await buildIndex(root, options.build);
   }
-  let index = await loadIndexCached(root);
+  const load = options.reuse === false ? loadIndex : loadIndexCached;
+  let index = await load(root);
   if (!index) {
     if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");
     await buildIndex(root, options.build);
-    index = await loadIndexCached(root);
+    index = await load(root);
     if (!index) throw new UserError("esearch: the index could not be built");
   }
   const ranked = rankChunks(index, query, options.k ?? 5);

@@ -186,6 +186,11 @@ Deno.test("repeated searches reuse the loaded index until a build replaces it", 
       (await searchIndex(root, "zebra crossing", { k: 1, autoBuild: false }))[0].symbol,
       "zebra_crossing",
     );
+    // `reuse: false` loads from disk as a new process does, and finds the damage.
+    await assert.rejects(
+      () => searchIndex(root, "zebra crossing", { k: 1, autoBuild: false, reuse: false }),
+      /No index found/,
+    );
     // A build writes a new meta file: the next search loads the new index and sees the edit.
     await Deno.writeTextFile(join(root, "src/other.py"), "def yak_shaving():\n    pass\n");
     const future = new Date(Date.now() + 5000);
