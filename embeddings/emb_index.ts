@@ -15,7 +15,7 @@ import {
   DEFAULT_CHUNK_LINES,
   INDEX_EXCLUDES,
   isIdentifierQuery,
-  loadIndex,
+  loadIndexForSearch,
   rankChunks,
   type RankedChunk,
   readTextIfText,
@@ -389,10 +389,10 @@ export async function hybridSearch(
   if (query.trim() === "") throw new UserError("esearch: the query is empty: say what you are looking for");
   const k = options.k ?? 5;
   const depth = Math.max(k, options.depth ?? 50);
-  let lex = await loadIndex(root);
+  let lex = await loadIndexForSearch(root);
   if (!lex) {
     await buildIndex(root);
-    lex = await loadIndex(root);
+    lex = await loadIndexForSearch(root);
   }
   const lexical = lex ? rankChunks(lex, query, depth) : [];
   const vindex = await loadVectorIndex(root);

@@ -222,8 +222,11 @@ export async function loadIndex(
 const searchCache = new Map<string, { stamp: string; index: LexicalIndex }>();
 const SEARCH_CACHE_SIZE = 2;
 
-/** {@link loadIndex} through the search cache. */
-async function loadIndexCached(root: string): Promise<LexicalIndex | null> {
+/**
+ * {@link loadIndex} for searching: the index this process already loaded for `root` while its
+ * `lexical.json` is unchanged, else loaded from disk (and kept for the next search).
+ */
+export async function loadIndexForSearch(root: string): Promise<LexicalIndex | null> {
   let stamp: string;
   try {
     const info = await Deno.stat(indexFiles(root).meta);
@@ -849,7 +852,7 @@ export async function searchIndex(
   if (options.refresh && (options.autoBuild !== false || await hasIndex(root))) {
     await buildIndex(root, options.build);
   }
-  const load = options.reuse === false ? loadIndex : loadIndexCached;
+  const load = options.reuse === false ? loadIndex : loadIndexForSearch;
   let index = await load(root);
   if (!index) {
     if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");

@@ -61,6 +61,7 @@ export {
   indexFiles,
   type LexicalIndex,
   loadIndex,
+  loadIndexForSearch,
   queryTokens,
   rankChunks,
   type RankedChunk,
