@@ -23,6 +23,7 @@ import {
   writeInside,
 } from "../../agent/search/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
+import { lazyImport } from "../lazy.ts";
 
 function lastExtractFile(root: string): string {
   return join(workspacePaths(root).stateDir, "last_extract.json");
@@ -233,7 +234,11 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       await buildIndex(ctx.workspace, { onProgress: progress.onProgress, signal: ctx.signal });
       progress.done();
     }
-    const { hybridSearch } = await import("../../embeddings/mod.ts");
+    // By URL (cli/lazy.ts): a literal import would put the whole embeddings layer, the bus and their npm
+    // packages into the module graph Deno loads before every esearch, hybrid or not.
+    const { hybridSearch } = await lazyImport<typeof import("../../embeddings/mod.ts")>(
+      new URL("../../embeddings/mod.ts", import.meta.url),
+    );
     const r = await hybridSearch(ctx.workspace, query, { k, context });
     hits = r.hits;
     source = r.fused ? "hybrid" : "bm25";
