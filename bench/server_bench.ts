@@ -7,8 +7,9 @@
  *    can take), (a') the same handler reading its request's path, (b) a minimal Hono app on `Deno.serve`
  *    with that one route (Hono's own cost), and (c) our server exactly as `startServer` builds it (whatever
  *    middleware `server/app.ts` adds, a LocalBus with busy topics, the debug trace on, as `up` runs it),
- *    and (c′) the same server with the debug trace off (the trace's share on the wire). The five alternate
- *    for `--rounds` rounds; the ratios are of the medians. Goal: (c)/(a) ≥ 0.8, with
+ *    and (c′) the same server with the debug trace off (the trace's share on the wire). The five alternate,
+ *    their order rotating every round, for `--rounds` rounds; the ratios are of the medians. Goal: (c)/(a)
+ *    ≥ 0.8, with
  *    (c)/(a') beside it, and the median per-round ratio of this process's CPU time per request (bare /
  *    ours), which other jobs on the machine disturb less.
  * 2. Where our per-request time goes: CPU µs per call of each layer of the request path, in this process
@@ -174,12 +175,19 @@ const runs = {
   server: [] as WrkResult[],
   untraced: [] as WrkResult[],
 };
+const cases: [keyof typeof runs, string][] = [
+  ["bare", bareUrl],
+  ["routed", routedUrl],
+  ["hono", honoUrl],
+  ["server", server.url],
+  ["untraced", untraced.url],
+];
 for (let r = 0; r < rounds; r++) {
-  runs.bare.push(await wrk(`${bareUrl}/health`));
-  runs.routed.push(await wrk(`${routedUrl}/health`));
-  runs.hono.push(await wrk(`${honoUrl}/health`));
-  runs.server.push(await wrk(`${server.url}/health`));
-  runs.untraced.push(await wrk(`${untraced.url}/health`));
+  // The order rotates every round, so no case always runs first (or right after the same other case).
+  for (let k = 0; k < cases.length; k++) {
+    const [name, url] = cases[(k + r) % cases.length];
+    runs[name].push(await wrk(`${url}/health`));
+  }
 }
 const bareMed = medianRun(runs.bare);
 const routedMed = medianRun(runs.routed);
@@ -344,7 +352,7 @@ if (values.json) {
   };
   console.log(
     `wrk -t${threads} -c${connections} -d${duration}s; /health: medians of ${rounds} interleaved rounds ` +
-      `(a, a', b, c, c′); ${navigator.hardwareConcurrency} cores, load average ${loadStart} at the start, ${loadEnd} at the end`,
+      `(a, a', b, c, c′, order rotating); ${navigator.hardwareConcurrency} cores, load average ${loadStart} at the start, ${loadEnd} at the end`,
   );
   print(
     ["case", "req/s", "CPU µs/req", "p50 ms", "p99 ms", "errors", "vs bare"],
