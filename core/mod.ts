@@ -19,3 +19,4 @@ export * from "./regex.ts";
 export * from "./sleep.ts";
 export * from "./git_exclude.ts";
 export * from "./read_whole.ts";
+export * from "./url_path.ts";

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { urlPath } from "../core/url_path.ts";
 import { type Batcher, createBatcher, QueueFullError } from "./batcher.ts";
 import type { ServedModel } from "./served_models.ts";
 import { EmbedServerMetrics } from "./server_metrics.ts";
@@ -151,19 +152,11 @@ export function vectorsJson(vectors: Float32Array[]): string {
   return s + "]";
 }
 
-/** `/embed` → `/embed`: the path of a request URL without building a URL object (every request needs it). */
-function rawPath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const q = url.indexOf("?", start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
-
 const ROUTES = new Set(["/embed", "/v1/embeddings", "/health", "/metrics", "/v1/models"]);
 
 /** The route path: the raw path when it names a route (the hot path), else the URL's normalised path. */
 function pathOf(url: string): string {
-  const raw = rawPath(url);
+  const raw = urlPath(url);
   if (ROUTES.has(raw)) return raw;
   return new URL(url).pathname.replace(/\/+$/, "") || "/";
 }

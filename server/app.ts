@@ -15,6 +15,7 @@ import { InsufficientResourcesError } from "../core/guard.ts";
 import { errorMessage, UserError } from "../core/errors.ts";
 import { explainKvError, isKvCorruptError } from "../core/kv_health.ts";
 import { escapeRegExp } from "../core/regex.ts";
+import { urlPath } from "../core/url_path.ts";
 import { checkAdmin } from "./auth.ts";
 import { HttpError } from "./http.ts";
 import type { ServerState } from "./state.ts";
@@ -162,11 +163,8 @@ export function createApp(state: ServerState, modules: RouteModule[]): Hono<AppE
  * kept), sliced from the URL the handler already holds instead of asking the router for its decoded copy.
  */
 function tracePath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  let end = url.indexOf("?", start);
-  if (end === -1) end = url.length;
-  const path = start === -1 ? "/" : url.slice(start, Math.min(end, start + 512));
-  return end - start > 512 ? path + "…" : path;
+  const path = urlPath(url);
+  return path.length > 512 ? path.slice(0, 512) + "…" : path;
 }
 
 /**

@@ -25,6 +25,8 @@
  * @module
  */
 
+import { urlPathStart } from "../core/url_path.ts";
+
 /** Configuration of {@link BrowserGuard}. */
 export interface BrowserGuardOptions {
   /**
@@ -68,9 +70,8 @@ export function splitHost(value: string): { name: string; port: string | null } 
 
 /** The authority (`host[:port]`) of an absolute URL as Deno builds it: between `//` and the next `/`. */
 function urlAuthority(url: string): string {
-  const start = url.indexOf("//") + 2;
-  const end = url.indexOf("/", start);
-  return url.slice(start, end === -1 ? url.length : end);
+  const end = urlPathStart(url);
+  return url.slice(url.indexOf("//") + 2, end === -1 ? url.length : end);
 }
 
 function isIpLiteral(name: string): boolean {
@@ -175,7 +176,7 @@ export class BrowserGuard {
             `(or DSPY_ALLOWED_HOSTS)`,
         };
       }
-      this.#allowedPrefix = url.slice(0, url.indexOf("/", url.indexOf("//") + 2) + 1);
+      this.#allowedPrefix = url.slice(0, urlPathStart(url) + 1);
     }
     const method = req.method;
     if (SAFE_METHODS.has(method)) return null;
