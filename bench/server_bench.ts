@@ -9,8 +9,7 @@
  *    middleware `server/app.ts` adds, a LocalBus with busy topics, the debug trace on, as `up` runs it),
  *    and (c′) the same server with the debug trace off (the trace's share on the wire). The five alternate,
  *    their order rotating every round, for `--rounds` rounds; the ratios are of the medians. Goal: (c)/(a)
- *    ≥ 0.8, with
- *    (c)/(a') beside it, and the median per-round ratio of this process's CPU time per request (bare /
+ *    ≥ 0.8, with (c)/(a') beside it, and the median per-round ratio of this process's CPU time per request (bare /
  *    ours), which other jobs on the machine disturb less.
  * 2. Where our per-request time goes: CPU µs per call of each layer of the request path, in this process
  *    (the Hono app with the app's middleware and route, the metrics `observe`, the trace `add`, our whole
@@ -163,11 +162,6 @@ const untraced = await startServer({
 });
 
 // ------------------------------------------------------------------------------------------------ 1
-await wrk(`${bareUrl}/health`, 1); // warm-up
-await wrk(`${routedUrl}/health`, 1);
-await wrk(`${honoUrl}/health`, 1);
-await wrk(`${server.url}/health`, 1);
-await wrk(`${untraced.url}/health`, 1);
 const runs = {
   bare: [] as WrkResult[],
   routed: [] as WrkResult[],
@@ -182,6 +176,7 @@ const cases: [keyof typeof runs, string][] = [
   ["server", server.url],
   ["untraced", untraced.url],
 ];
+for (const [, url] of cases) await wrk(`${url}/health`, 1); // warm-up
 for (let r = 0; r < rounds; r++) {
   // The order rotates every round, so no case always runs first (or right after the same other case).
   for (let k = 0; k < cases.length; k++) {

@@ -4,10 +4,10 @@
  * as many requests wait as went into the previous call), and the vectors are split back per request — the
  * scheme text-embeddings-inference and Triton use. A call starts at the end of the event loop's turn, so it
  * takes every request that turn read. While a call runs, new requests queue up and go in the next call as
- * soon as it ends (they have already waited). The
- * queue is bounded in texts: past `maxQueue` a submit fails at once with {@link QueueFullError} (the server
- * answers 503 + `Retry-After`), so memory never grows without bound. With `batching: false` every request
- * is its own model call (in slices of `maxBatch`), one at a time: the baseline the benchmark compares with.
+ * soon as it ends (they have already waited). The queue is bounded in texts: past `maxQueue` a submit fails
+ * at once with {@link QueueFullError} (the server answers 503 + `Retry-After`), so memory never grows
+ * without bound. With `batching: false` every request is its own model call (in slices of `maxBatch`), one
+ * at a time: the baseline the benchmark compares with.
  *
  * @module
  */

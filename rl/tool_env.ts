@@ -114,7 +114,6 @@ export interface ToolEnvOptions {
 
 const MAX_CAT_BYTES = 64 * 1024;
 
-/** The coding-tool env. */
 /**
  * Whether the tool itself ran: an error (a refused path, a missing target), a timeout, or a shell command's
  * non-zero exit is a failure. It enters the reward through `quality_ok` (one of the `quality_*` metrics that
@@ -126,6 +125,7 @@ function toolRan(metrics: ActionMetrics): boolean {
   return !metrics.error && !metrics.timed_out && !metrics.shell_exit_code;
 }
 
+/** The coding-tool env. */
 export class ToolEnv implements Env {
   readonly observationSize: number;
   readonly actionCount: number;
