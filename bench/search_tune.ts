@@ -40,6 +40,7 @@ import {
 } from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, type EvalQuery, loadEvalSet } from "./search_corpora.ts";
 import { evaluate, oldTfidfRanker, plainBm25Ranker, type Ranker } from "./search_quality.ts";
+import { median } from "./stats.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
@@ -92,7 +93,14 @@ async function scoreTune(label: string, rankFor: (c: Corpus) => Ranker, misses =
   let idm = 0;
   let shown = 0;
   for (const c of corpora) {
-    const rank = rankFor(c);
+    // Each query is ranked once: the two behavioural evaluations below share the ranking.
+    const rankings = new Map<string, Promise<string[]> | string[]>();
+    const ranker = rankFor(c);
+    const rank: Ranker = (q) => {
+      let r = rankings.get(q);
+      if (r === undefined) rankings.set(q, r = ranker(q));
+      return r;
+    };
     const b = await evaluate(c.tune.filter((q) => q.kind === "behaviour"), rank);
     // What `esearch` prints by default: the files among the first 5 chunks (not the first 5 files).
     const s5 = await evaluate(
@@ -166,10 +174,7 @@ if (flags.time) {
     });
   }
   variants.forEach((v, i) => {
-    const sorted = times[i].sort((a, b) => a - b);
-    console.log(
-      `${v.label}: ${sorted[sorted.length >> 1].toFixed(2)} ms per query (median of ${rounds} rounds)`,
-    );
+    console.log(`${v.label}: ${median(times[i]).toFixed(2)} ms per query (median of ${rounds} rounds)`);
   });
 }
 
