@@ -466,6 +466,10 @@ if (only.has("worker")) {
         wall: r2(median(rows.map((x) => bottleneck(x, "wall")))),
         cpu: r2(median(rows.map((x) => bottleneck(x, "cpu")))),
       },
+      // By round, to show how far the ratio follows the consume (fsync-bound: it commits every batch).
+      tiny_worker_to_bottleneck_by_round: rows.map((x) => r2(bottleneck(x, "wall"))),
+      durable_consume_by_round: rows.map((x) => Math.round(x.consume.wall)),
+      tiny_worker_by_round: rows.map((x) => Math.round(x.tiny.wall)),
       // CPU per record of the worker vs consuming + embedding it (their costs add up when nothing overlaps).
       tiny_worker_cpu_to_sum_of_parts: r2(
         median(rows.map((x) => x.tiny.cpu * (1 / x.consume.cpu + 1 / best(x, "cpu")))),
@@ -619,6 +623,12 @@ else {
         `${w.tiny_embedder_on_model_thread_texts_per_s.wall}), consume ${w.durable_consume_per_s.wall}): ` +
         `${rr(w.tiny_worker_to_bottleneck_ratio, 0.8)} goal 0.8x; per CPU-s vs consume + embed ` +
         `together: ${w.tiny_worker_cpu_to_sum_of_parts}x`,
+    );
+    console.log(
+      `  by round: ratio ${w.tiny_worker_to_bottleneck_by_round.join(", ")}; worker ` +
+        `${w.tiny_worker_by_round.join(", ")} records/s; consume ${
+          w.durable_consume_by_round.join(", ")
+        } records/s`,
     );
     console.log(
       `  the other set-up (${w.model_thread ? "model on the main thread" : "model thread"}): ` +
