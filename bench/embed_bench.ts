@@ -579,6 +579,9 @@ else {
       tiny_worker_cpu_to_sum_of_parts: number;
       model_thread: boolean;
       tiny_worker_other_setup_to_bottleneck_ratio: number;
+      tiny_worker_to_bottleneck_by_round: number[];
+      tiny_worker_by_round: number[];
+      durable_consume_by_round: number[];
     })
     | undefined;
   const m = result.rss as Record<string, number> | undefined;
