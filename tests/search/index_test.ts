@@ -146,10 +146,8 @@ Deno.test("an incremental build writes exactly the index a full build writes", a
     await buildIndex(root);
     // A changed file (a term gone, a new one), a new file between two unchanged ones, a removed file.
     await Deno.writeTextFile(join(root, "b/two.py"), "def gamma_omicron():\n    return 'sigma'\n");
-    await Deno.writeTextFile(join(root, "bb/new.rs"), "fn alpha_sigma() -> u8 { 0 }\n").catch(async () => {
-      await Deno.mkdir(join(root, "bb"));
-      await Deno.writeTextFile(join(root, "bb/new.rs"), "fn alpha_sigma() -> u8 { 0 }\n");
-    });
+    await Deno.mkdir(join(root, "bb"));
+    await Deno.writeTextFile(join(root, "bb/new.rs"), "fn alpha_sigma() -> u8 { 0 }\n");
     await Deno.remove(join(root, "c/three.go"));
     const future = new Date(Date.now() + 5000);
     await Deno.utime(join(root, "b/two.py"), future, future);
