@@ -34,6 +34,7 @@ import {
   runEmbedWorker,
   storeDir,
 } from "../embeddings/mod.ts";
+import { cpuSeconds, mainThreadSeconds } from "./proc_cpu.ts";
 import { median } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -60,27 +61,10 @@ const words = "retry backoff kafka consumer offset commit topic message batch ve
 const textOf = (i: number) => `${words[i % 14]} ${words[(i * 7) % 14]} record ${i} ${words[(i * 3) % 14]}`;
 
 /**
- * CPU seconds (user + system, all threads) a process has used, from /proc. On a shared, overloaded machine
- * the work done per CPU second is a steadier measure of efficiency than wall-clock rates, so the bench
- * reports both.
+ * A rate measured both ways, and the main thread's CPU microseconds per item where measured. On a shared,
+ * overloaded machine the work done per CPU second is a steadier measure of efficiency than the wall-clock
+ * rate, so the bench reports both.
  */
-function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (CLK_TCK 100)
-}
-
-/**
- * CPU seconds of this process's main thread alone (`/proc/self/task/<pid>`): the JavaScript thread that
- * consumes, parses, stores and commits. A model thread, V8's helper threads and the SQLite thread are not in it.
- */
-function mainThreadSeconds(): number {
-  const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** A rate measured both ways, and the main thread's CPU microseconds per item where measured. */
 interface Rate {
   wall: number;
   cpu: number;
