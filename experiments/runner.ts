@@ -375,6 +375,7 @@ export class ExperimentRunner {
   #pollMs: number;
   #until = new Set<string>();
   #untilOnly = true;
+  #executing = new Map<string, Promise<void>>();
   constructor(workspace: string, options: { pollMs?: number } = {}) {
     this.workspace = workspace;
     this.#pollMs = options.pollMs ?? 500;
@@ -419,12 +420,28 @@ export class ExperimentRunner {
         await recoverInterrupted(ws);
         continue;
       }
+      const done = (async () => {
+        try {
+          await execute(ws, rec, this.#stop.signal);
+        } finally {
+          await releaseLock(ws, rec.id);
+        }
+      })();
+      this.#executing.set(rec.id, done.catch(() => {}));
       try {
-        await execute(ws, rec, this.#stop.signal);
+        await done;
       } finally {
-        await releaseLock(ws, rec.id);
+        this.#executing.delete(rec.id);
       }
     }
+  }
+
+  /**
+   * Resolves when this process has finished with a run: its end, history line and lock written. A follower
+   * sees the terminal status in KV a moment before that; a CLI that exited then lost the history line.
+   */
+  finished(id: string): Promise<void> {
+    return this.#executing.get(id) ?? Promise.resolve();
   }
 
   /** Stops the loop; a run in progress ends `interrupted`. Resolves when it has. */
