@@ -8,7 +8,7 @@
  */
 
 import { ACTIONS_STREAM, type AgentEnvelope, METRICS_STREAM } from "../../core/events.ts";
-import { readStream, type StreamEntry, streamHead } from "../../core/streams.ts";
+import { readStream, scanStreamBackward, type StreamEntry, streamHead } from "../../core/streams.ts";
 import type { RouteModule } from "../app.ts";
 import { HttpError, intParam, numberParam } from "../http.ts";
 import { sseResponse } from "../sse.ts";
@@ -99,14 +99,10 @@ async function latest(
     }
     return out;
   }
-  const iter = kv.list<StreamEntry>(
-    { start: ["stream", stream, "e", 0], end: ["stream", stream, "e", Number.MAX_SAFE_INTEGER] },
-    { reverse: true, batchSize: 500 },
-  );
   let scanned = 0;
-  for await (const e of iter) {
+  for await (const e of scanStreamBackward(kv, stream, opts.scanMax)) {
     if (++scanned > opts.scanMax) break;
-    const item = toItem(stream, e.value);
+    const item = toItem(stream, e);
     if (opts.since !== undefined && item.ts < opts.since) break;
     if (opts.match(item.name)) out.push(item);
     if (out.length >= opts.limit) break;

@@ -9,7 +9,7 @@
 
 import { METRICS_STREAM } from "../../core/events.ts";
 import { aggregateToolEnds, SESSION_SUMMARY_KEY, type ToolStatsRow } from "../../core/tool_stats.ts";
-import type { StreamEntry } from "../../core/streams.ts";
+import { scanStreamBackward } from "../../core/streams.ts";
 import type { RouteModule } from "../app.ts";
 import { intParam } from "../http.ts";
 import { type EventItem, toItem } from "./events.ts";
@@ -29,16 +29,9 @@ export const toolRoutes: RouteModule = {
       let summary: unknown = null;
       let summaryTs: number | null = null;
       let scanned = 0;
-      const iter = kv.list<StreamEntry>(
-        {
-          start: ["stream", METRICS_STREAM, "e", 0],
-          end: ["stream", METRICS_STREAM, "e", Number.MAX_SAFE_INTEGER],
-        },
-        { reverse: true, batchSize: 500 },
-      );
-      for await (const e of iter) {
+      for await (const e of scanStreamBackward(kv, METRICS_STREAM, window)) {
         if (++scanned > window) break;
-        const item = toItem(METRICS_STREAM, e.value);
+        const item = toItem(METRICS_STREAM, e);
         if (item.name === "tool.end") ends.push(item);
         else if (item.name === "session.summary" && summary === null) {
           summary = item.data;

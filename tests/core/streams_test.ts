@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { appendToStream, readStream, streamHead, trimStream } from "../../core/streams.ts";
+import {
+  appendRecordsToStream,
+  appendToStream,
+  BLOCK_RECORDS,
+  readStream,
+  scanStreamBackward,
+  streamHead,
+  trimStream,
+} from "../../core/streams.ts";
 import { openWorkspaceKv } from "../../core/kv.ts";
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { resolveInside } from "../../core/workspace.ts";
@@ -60,6 +68,102 @@ Deno.test("large batches split into several commits; trim keeps the newest", asy
   assert.equal(rest[0].seq, 1135);
   // New appends continue the sequence after a trim.
   assert.deepEqual(await appendToStream(kv, "big", ["x"]), [1235]);
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("entries are packed into blocks yet read from any position, forward and backward", async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(join(dir, "s.kv"));
+  // Commits of uneven sizes, so blocks of 1, 64 and in between sit side by side.
+  const sizes = [1, 200, 3, 64, 65, 1, 1];
+  let n = 0;
+  for (const size of sizes) {
+    await appendRecordsToStream(
+      kv,
+      "mixed",
+      Array.from({ length: size }, () => {
+        n++;
+        return { value: { n }, key: n % 2 ? `k${n}` : null, headers: n % 3 ? null : { h: String(n) } };
+      }),
+    );
+  }
+  let blocks = 0;
+  for await (const _ of kv.list({ prefix: ["stream", "mixed", "b"] })) blocks++;
+  assert.ok(blocks < n / 8, `${blocks} KV entries hold ${n} stream entries`);
+  const all = await readStream<{ n: number }>(kv, "mixed", { limit: 10_000 });
+  assert.deepEqual(all.map((e) => e.seq), Array.from({ length: n }, (_, i) => i + 1));
+  assert.deepEqual(all.map((e) => e.value.n), Array.from({ length: n }, (_, i) => i + 1));
+  assert.equal(all[0].key, "k1");
+  assert.equal("key" in all[1], false, "an entry without a key has no key field, as before blocks");
+  assert.deepEqual(all[2].headers, { h: "3" });
+  // Every start position and page size gives the same entries as slicing the whole stream.
+  for (const after of [0, 1, 2, 63, 64, 65, 100, 201, 204, 268, 333, 334, n - 1, n, n + 5]) {
+    for (const limit of [1, 7, 64, 500]) {
+      const page = await readStream<{ n: number }>(kv, "mixed", { after, limit });
+      assert.deepEqual(
+        page.map((e) => e.seq),
+        all.slice(after, after + limit).map((e) => e.seq),
+        `${after}/${limit}`,
+      );
+      const back = await readStream(kv, "mixed", { after, limit, reverse: true });
+      const expected = all.slice(after).reverse().slice(0, limit).map((e) => e.seq);
+      assert.deepEqual(back.map((e) => e.seq), expected, `reverse ${after}/${limit}`);
+    }
+  }
+  const newestFirst: number[] = [];
+  for await (const e of scanStreamBackward(kv, "mixed", 10)) newestFirst.push(e.seq);
+  assert.deepEqual(newestFirst, all.map((e) => e.seq).reverse());
+  // Retention is exact even when the cut falls inside a block.
+  assert.equal(await trimStream(kv, "mixed", { maxCount: 100 }), n - 100);
+  const kept = await readStream(kv, "mixed", { limit: 10_000 });
+  assert.deepEqual(kept.map((e) => e.seq), all.slice(n - 100).map((e) => e.seq));
+  assert.deepEqual((await readStream(kv, "mixed", { after: 0, limit: 1 }))[0].seq, n - 99);
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a block KV finds too large is split, down to one entry per KV value", async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(join(dir, "s.kv"));
+  // Short JSON, long in KV's encoding: every float is 9 bytes there and about 4 characters in JSON.
+  const value = { v: Array.from({ length: 2500 }, (_, i) => i + 0.5) };
+  const seqs = await appendToStream(kv, "floats", Array.from({ length: BLOCK_RECORDS }, () => value));
+  assert.equal(seqs.length, BLOCK_RECORDS);
+  const back = await readStream<typeof value>(kv, "floats", { limit: 1000 });
+  assert.equal(back.length, BLOCK_RECORDS);
+  assert.deepEqual(back[BLOCK_RECORDS - 1].value, value);
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a workspace written one KV entry per record is converted to blocks on first use", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = join(dir, "old.kv");
+  const old = await Deno.openKv(file);
+  // The pre-block layout: a head counter and one entry per record, two commits with their own timestamps.
+  for (let seq = 1; seq <= 150; seq++) {
+    const entry: Record<string, unknown> = { seq, ts: seq <= 100 ? 1000 : 2000, value: { seq } };
+    if (seq === 7) entry.key = "seven";
+    await old.set(["stream", "agent.metrics", "e", seq], entry);
+  }
+  await old.set(["stream", "agent.metrics", "head"], new Deno.KvU64(151n));
+  await old.set(["stream", "other", "e", 1], { seq: 1, ts: 5, value: "x" });
+  await old.set(["stream", "other", "head"], new Deno.KvU64(2n));
+  old.close();
+
+  const kv = await Deno.openKv(file);
+  const entries = await readStream<{ seq: number }>(kv, "agent.metrics", { limit: 1000 });
+  assert.deepEqual(entries.map((e) => e.value.seq), Array.from({ length: 150 }, (_, i) => i + 1));
+  assert.equal(entries[6].key, "seven");
+  assert.equal(entries[99].ts, 1000);
+  assert.equal(entries[100].ts, 2000);
+  assert.deepEqual((await readStream(kv, "other"))[0].value, "x");
+  let legacy = 0;
+  for await (const e of kv.list({ prefix: ["stream"] })) if (e.key[2] === "e") legacy++;
+  assert.equal(legacy, 0);
+  // Appends continue the old sequence.
+  assert.deepEqual(await appendToStream(kv, "agent.metrics", ["new"]), [151]);
   kv.close();
   await Deno.remove(dir, { recursive: true });
 });
