@@ -168,6 +168,60 @@ Deno.test("a workspace written one KV entry per record is converted to blocks on
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("processes converting the same old workspace at once leave every entry exactly once", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = join(dir, "old.kv");
+  const old = await Deno.openKv(file);
+  const streams = ["a", "b", "c"];
+  const perStream = 700;
+  for (const stream of streams) {
+    for (let start = 1; start <= perStream; start += 100) {
+      const op = old.atomic();
+      for (let seq = start; seq < start + 100; seq++) {
+        // Timestamps change every 7 entries, so runs (and blocks) are short and the processes race often.
+        op.set(["stream", stream, "e", seq], { seq, ts: Math.floor(seq / 7), value: { stream, seq } });
+      }
+      await op.commit();
+    }
+    await old.set(["stream", stream, "head"], new Deno.KvU64(BigInt(perStream + 1)));
+  }
+  old.close();
+  const script = `
+    import { readStream } from "${STREAMS_TS}";
+    import { withKvRetry } from "${KV_TS}";
+    const kv = await withKvRetry(() => Deno.openKv(${JSON.stringify(file)}));
+    const got = await readStream(kv, "a", { limit: 10 });
+    if (got.length !== 10) throw new Error("read " + got.length);
+    kv.close();
+  `;
+  const procs = Array.from(
+    { length: 3 },
+    () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--unstable-kv", script],
+        stdout: "null",
+        stderr: "piped",
+      })
+        .output(),
+  );
+  for (const out of await Promise.all(procs)) assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const kv = await Deno.openKv(file);
+  for (const stream of streams) {
+    const entries = await readStream<{ stream: string; seq: number }>(kv, stream, { limit: 10_000 });
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: perStream }, (_, i) => i + 1), stream);
+    assert.ok(
+      entries.every((e) =>
+        e.value.stream === stream && e.value.seq === e.seq && e.ts === Math.floor(e.seq / 7)
+      ),
+    );
+  }
+  for await (const e of kv.list({ prefix: ["stream"] })) {
+    assert.notEqual(e.key[2], "e", `left over: ${e.key}`);
+  }
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("the workspace KV handle is opened once per process", async () => {
   const dir = await Deno.makeTempDir();
   const a = await openWorkspaceKv(dir);
