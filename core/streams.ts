@@ -193,7 +193,7 @@ export interface ReadStreamOptions {
 }
 
 /**
- * Lists a stream's blocks from `start` (inclusive) towards `end` (exclusive), forward or backward. The
+ * Lists the stream's blocks whose first entry is in `[from, to)`, oldest first or (`reverse`) newest first. The
  * number of blocks fetched per `kv.list` call follows how many entries the caller still `wants` and how many
  * entries the blocks seen so far held, so a page of 500 entries costs a few KV calls whether its blocks hold
  * one entry or 64.
