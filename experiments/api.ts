@@ -26,6 +26,17 @@ export async function startExperiment(
   return rec;
 }
 
+/**
+ * The record as callers should see it: when it has ended and this process ran it, only once the run is
+ * finished here (its history line and lock written), so a caller that reads the history next finds it.
+ */
+export async function readExperiment(workspace: string, id: string): Promise<ExperimentRecord> {
+  const rec = await requireExperiment(workspace, id);
+  if (!isTerminal(rec.status)) return rec;
+  await experimentRunner(workspace).finished(id);
+  return rec;
+}
+
 /** Yields the record every `intervalMs` until it is terminal (the last value yielded is terminal). */
 export async function* followExperiment(
   workspace: string,
@@ -33,7 +44,7 @@ export async function* followExperiment(
   options: { intervalMs?: number; signal?: AbortSignal } = {},
 ): AsyncGenerator<ExperimentRecord> {
   while (true) {
-    const rec = await requireExperiment(workspace, id);
+    const rec = await readExperiment(workspace, id);
     yield rec;
     if (isTerminal(rec.status) || options.signal?.aborted) return;
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));

@@ -62,4 +62,10 @@ export {
   setSchedulePaused,
   startScheduler,
 } from "./schedules.ts";
-export { compareExperiments, type Comparison, followExperiment, startExperiment } from "./api.ts";
+export {
+  compareExperiments,
+  type Comparison,
+  followExperiment,
+  readExperiment,
+  startExperiment,
+} from "./api.ts";

@@ -12,7 +12,6 @@ import {
   compareExperiments,
   confinePath,
   type ExperimentRecord,
-  experimentRunner,
   fireSchedule,
   followExperiment,
   isTerminal,
@@ -162,7 +161,6 @@ async function run(args: string[], ctx: CommandContext): Promise<CommandResult> 
   }
   if (!ctx.out.json) ctx.out.info(`experiment ${rec.id} (${rec.kind}); Ctrl-C cancels it`);
   const end = await follow(ctx, rec.id, true);
-  await experimentRunner(ctx.workspace).finished(rec.id);
   printRecord(ctx, end);
   return { ok: end.status === "done", error: end.error ?? undefined, data: end };
 }
@@ -362,7 +360,6 @@ async function schedule(args: string[], ctx: CommandContext): Promise<CommandRes
         }
         if (!out.json) out.info(`schedule ${name} fired: experiment ${firing.experiment}`);
         const end = await follow(ctx, firing.experiment!, true);
-        await experimentRunner(ws).finished(firing.experiment!);
         printRecord(ctx, end);
         return { ok: end.status === "done", data: end };
       }

@@ -31,6 +31,7 @@ import {
   listExperiments,
   listSchedules,
   previewDataset,
+  readExperiment,
   readHistory,
   readLogLines,
   removeSchedule,
@@ -113,7 +114,7 @@ export const experimentRoutes: RouteModule = {
 
     routes.get("/api/experiments/status", async (c) => {
       const id = idParam(c);
-      const rec = await userErrors(() => requireExperiment(state.workspace, id));
+      const rec = await userErrors(() => readExperiment(state.workspace, id));
       const { lines } = await readLogLines(state.workspace, id);
       return c.json({ ...rec, logs: lines.slice(-50) });
     });
@@ -161,7 +162,7 @@ export const experimentRoutes: RouteModule = {
           let byte = first.byte;
           for (const line of first.lines) sink.send({ id: String(++seen), data: JSON.stringify(line) });
           while (!sink.signal.aborted) {
-            const rec = await requireExperiment(ws, id);
+            const rec = await readExperiment(ws, id);
             const next = await readLogLines(ws, id, { byte });
             byte = next.byte;
             for (const line of next.lines) {
