@@ -376,6 +376,7 @@ export class ExperimentRunner {
   #until = new Set<string>();
   #untilOnly = true;
   #executing = new Map<string, Promise<void>>();
+  #kicked = false;
   constructor(workspace: string, options: { pollMs?: number } = {}) {
     this.workspace = workspace;
     this.#pollMs = options.pollMs ?? 500;
@@ -395,10 +396,24 @@ export class ExperimentRunner {
     if (this.#stop.signal.aborted) return Promise.resolve();
     if (options.until) this.#until.add(options.until);
     else this.#untilOnly = false;
-    this.#loop ??= this.#run().finally(() => {
-      this.#loop = null;
-    });
+    this.#kicked = true;
+    this.#loop ??= this.#drive();
     return this.#loop;
+  }
+
+  /**
+   * Runs the loop again while kicks arrived during it: a loop about to return (nothing queued, or its
+   * `until` runs ended) would otherwise leave a run queued by a kick at that moment with no runner.
+   */
+  async #drive(): Promise<void> {
+    try {
+      while (this.#kicked && !this.#stop.signal.aborted) {
+        this.#kicked = false;
+        await this.#run();
+      }
+    } finally {
+      this.#loop = null;
+    }
   }
 
   async #run(): Promise<void> {
