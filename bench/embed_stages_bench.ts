@@ -1,0 +1,209 @@
+/**
+ * Where the embed worker's time goes (`deno run -A bench/embed_stages_bench.ts`): the stages of the worker
+ * run one after another in a plain loop, adding one stage at a time, against the worker itself, on the same
+ * durable topic in one process, interleaved round by round, medians:
+ *
+ * - consume: a group member taking batches of 64 and acknowledging them (the group commits in the
+ *   background every 20 ms);
+ * - + embed: each batch embedded with the tiny test model on this thread;
+ * - + store: each batch also written to the vector store;
+ * - the worker (`runEmbedWorker`, its default set-up) on the same records;
+ * - the embedder alone on the same texts.
+ *
+ * If the stages add up to the worker's rate, the pipeline costs nothing beyond them; the gap is the worker's
+ * own machinery (validation, cache, promises, metrics). Each line gives records/s, the main thread's CPU µs
+ * a record and the whole process's (`/proc`).
+ *
+ * Usage: `deno run -A bench/embed_stages_bench.ts [--records 60000] [--rounds 3] [--json]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { startBus } from "../bus/mod.ts";
+import { closeAllKv } from "../core/kv.ts";
+import { createLocalEmbedder, ingestPath, openStoreWriter, runEmbedWorker } from "../embeddings/mod.ts";
+import { cpuSeconds, mainThreadSeconds } from "./proc_cpu.ts";
+import { median } from "./stats.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    records: { type: "string", default: "60000" },
+    rounds: { type: "string", default: "3" },
+    json: { type: "boolean", default: false },
+  },
+});
+const n = Math.max(1000, Number(values.records));
+const rounds = Math.max(1, Number(values.rounds));
+const TINY = new URL("../tests/fixtures/tiny-bert", import.meta.url).pathname;
+const TOPIC = "stages_input";
+
+type Measure = { perSec: number; mainUs: number; allUs: number };
+
+async function timed(run: () => Promise<number>): Promise<Measure> {
+  const t0 = performance.now();
+  const main0 = mainThreadSeconds();
+  const all0 = cpuSeconds("self");
+  const count = await run();
+  return {
+    perSec: count / ((performance.now() - t0) / 1000),
+    mainUs: ((mainThreadSeconds() - main0) / count) * 1e6,
+    allUs: ((cpuSeconds("self") - all0) / count) * 1e6,
+  };
+}
+
+const words = "retry backoff kafka consumer offset commit topic message batch vector search index embed model"
+  .split(" ");
+const textOf = (i: number) =>
+  Array.from({ length: 12 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ") + ` ${i}`;
+
+const ws = await Deno.makeTempDir({ prefix: "dspy-embed-stages-" });
+const storeDir = join(ws, ".dspy_index");
+const results = new Map<string, Measure[]>();
+const note = (name: string, m: Measure) => results.set(name, [...(results.get(name) ?? []), m]);
+try {
+  const file = join(ws, "in.jsonl");
+  await Deno.writeTextFile(
+    file,
+    Array.from({ length: n }, (_, i) => JSON.stringify({ text: textOf(i), doc_id: `d${i}` })).join("\n") +
+      "\n",
+  );
+  const ingestBus = await startBus({
+    workspace: ws,
+    backend: "local",
+    metricsIntervalSec: 0,
+    routeEvents: false,
+  });
+  await ingestPath(file, { bus: ingestBus, topic: TOPIC });
+  await ingestBus.close();
+  const embedder = await createLocalEmbedder({ modelPath: TINY, batchSize: 64 });
+  await embedder.embed(["warm up"]);
+
+  /** The stages in a plain loop: `embed` and `store` add those stages. */
+  const loop = (group: string, embed: boolean, store: boolean) =>
+    timed(async () => {
+      const bus = await startBus({
+        workspace: ws,
+        backend: "local",
+        metricsIntervalSec: 0,
+        routeEvents: false,
+      });
+      const writer = store ? await openStoreWriter(ws, { model: embedder.model, backend: "local" }) : null;
+      try {
+        const member = bus.subscribeGroup<{ text: string; doc_id: string }>(TOPIC, group, {
+          ack: "manual",
+          maxsize: 2000,
+          from: "earliest",
+        });
+        let got = 0;
+        while (got < n) {
+          const batch = await member.nextBatch(64);
+          got += batch.length;
+          if (embed) {
+            const vectors = await embedder.embed(batch.map((m) => m.value.text), { kind: "document" });
+            await writer?.upsert(batch.map((m, i) => ({
+              doc_id: m.value.doc_id,
+              text: m.value.text,
+              vector: vectors[i],
+              topic: TOPIC,
+              kafka_ts: m.ts / 1000,
+              embedded_ts: Date.now() / 1000,
+            })));
+          }
+          member.ack(batch);
+        }
+        member.close();
+        return got;
+      } finally {
+        writer?.close();
+        await bus.close();
+        await Deno.remove(storeDir, { recursive: true }).catch(() => {});
+      }
+    });
+  const worker = (group: string) =>
+    timed(async () => {
+      const bus = await startBus({
+        workspace: ws,
+        backend: "local",
+        metricsIntervalSec: 0,
+        routeEvents: false,
+      });
+      const ac = new AbortController();
+      let out = 0;
+      try {
+        await runEmbedWorker({
+          bus,
+          workspace: ws,
+          embedder,
+          inputTopic: TOPIC,
+          group,
+          batchSize: 64,
+          maxWaitSec: 0.05,
+          metricsIntervalSec: 0,
+          signal: ac.signal,
+          onBatch(m) {
+            out = m.records_out;
+            if (out >= n) ac.abort();
+          },
+        });
+        return out;
+      } finally {
+        await bus.close();
+        await Deno.remove(storeDir, { recursive: true }).catch(() => {});
+      }
+    });
+  const embedAlone = () =>
+    timed(async () => {
+      for (let i = 0; i < n; i += 64) {
+        await embedder.embed(Array.from({ length: Math.min(64, n - i) }, (_, k) => textOf(i + k)), {
+          kind: "document",
+        });
+      }
+      return n;
+    });
+
+  const cases: [string, (r: number) => Promise<Measure>][] = [
+    ["consume", (r) => loop(`consume-${r}`, false, false)],
+    ["consume + embed", (r) => loop(`embed-${r}`, true, false)],
+    ["consume + embed + store", (r) => loop(`store-${r}`, true, true)],
+    ["the worker", (r) => worker(`worker-${r}`)],
+    ["the embedder alone (texts built too)", () => embedAlone()],
+  ];
+  for (let r = 0; r < rounds; r++) {
+    // Each round starts with another case, so no case always runs first.
+    for (let k = 0; k < cases.length; k++) {
+      const [name, run] = cases[(k + r) % cases.length];
+      note(name, await run(r));
+    }
+  }
+  await embedder.dispose();
+} finally {
+  await closeAllKv();
+  await Deno.remove(ws, { recursive: true });
+}
+
+const summary = [...results.entries()].map(([name, ms]) => ({
+  case: name,
+  records_per_s: Math.round(median(ms.map((m) => m.perSec))),
+  main_thread_us: Math.round(median(ms.map((m) => m.mainUs)) * 10) / 10,
+  process_cpu_us: Math.round(median(ms.map((m) => m.allUs)) * 10) / 10,
+}));
+if (values.json) {
+  console.log(JSON.stringify({ records: n, rounds, load: Deno.loadavg(), cases: summary }));
+} else {
+  console.log(
+    `${n} records, medians of ${rounds} rounds (load average ${
+      Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+    })`,
+  );
+  for (const s of summary) {
+    console.log(
+      `${s.case.padEnd(38)} ${
+        String(s.records_per_s).padStart(8)
+      } records/s  main thread ${s.main_thread_us} µs` +
+        `  process ${s.process_cpu_us} µs`,
+    );
+  }
+}
