@@ -22,6 +22,7 @@ import {
   readStream,
   type StreamEntry,
   streamHead,
+  type StreamRecord,
   trimStream,
 } from "../core/streams.ts";
 import type { Group } from "./group.ts";
@@ -59,7 +60,7 @@ export async function listDurableTopics(kv: Deno.Kv): Promise<Map<string, TopicC
 }
 
 interface PendingAppend {
-  records: { value: unknown; key: string | null; headers: Record<string, string> | null }[];
+  records: StreamRecord[];
   resolvers: { resolve: () => void; reject: (err: unknown) => void }[];
 }
 
@@ -153,7 +154,7 @@ export class DurableStore {
       p = { records: [], resolvers: [] };
       this.#pending.set(topic, p);
     }
-    p.records.push({ value, key, headers });
+    p.records.push({ value, key, headers, jsonLength: size });
     const pending = p;
     const done = new Promise<void>((resolve, reject) => pending.resolvers.push({ resolve, reject }));
     this.#schedule();
@@ -194,7 +195,9 @@ export class DurableStore {
             const ts = Date.now();
             for (let i = 0; i < seqs.length; i++) {
               const rec = batch.records[i];
-              bus.deliverDurableToPatterns(new Msg(topic, seqs[i], rec.key, rec.headers, ts, rec.value, 1));
+              bus.deliverDurableToPatterns(
+                new Msg(topic, seqs[i], rec.key ?? null, rec.headers ?? null, ts, rec.value, 1),
+              );
             }
           }
           for (const r of this.#readers) if (r.topic === topic) r.wake();

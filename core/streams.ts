@@ -38,6 +38,8 @@ export interface StreamRecord {
   value: unknown;
   key?: string | null;
   headers?: Record<string, string> | null;
+  /** `JSON.stringify(value).length` when the caller already measured it (sizes the commits and blocks). */
+  jsonLength?: number;
 }
 
 /** How consecutive entries of one commit are stored: one KV value. */
@@ -92,7 +94,7 @@ export async function appendRecordsToStream(
   records: StreamRecord[],
 ): Promise<number[]> {
   await ensureBlockFormat(kv);
-  const sizes = records.map((r) => JSON.stringify(r.value)?.length ?? 0);
+  const sizes = records.map((r) => r.jsonLength ?? JSON.stringify(r.value)?.length ?? 0);
   const seqs: number[] = [];
   let start = 0;
   let maxEntries = MAX_ENTRIES_PER_COMMIT;
@@ -422,7 +424,7 @@ interface LegacyEntry {
  * records it). Each block replaces its entries in one atomic commit that checks they are unchanged, so two
  * processes converting at once cannot duplicate an entry; a failed check is simply converted by the other.
  */
-export function ensureBlockFormat(kv: Deno.Kv): Promise<void> {
+function ensureBlockFormat(kv: Deno.Kv): Promise<void> {
   let checked = formatChecked.get(kv);
   if (checked === undefined) {
     checked = convertLegacyStreams(kv);
