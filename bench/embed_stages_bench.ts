@@ -7,7 +7,8 @@
  *   background every 20 ms);
  * - + embed: each batch embedded with the tiny test model on this thread;
  * - + store: each batch also written to the vector store;
- * - the worker (`runEmbedWorker`, its default set-up) on the same records;
+ * - the worker (`runEmbedWorker`) on the same records, 1, 2 and 4 batches ahead (1 is its default with a
+ *   local model on the main thread);
  * - the embedder alone on the same texts.
  *
  * If the stages add up to the worker's rate, the pipeline costs nothing beyond them; the gap is the worker's
@@ -20,11 +21,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { join } from "node:path";
-import { startBus } from "../bus/mod.ts";
+import type { Bus } from "../bus/mod.ts";
 import { closeAllKv } from "../core/kv.ts";
-import { createLocalEmbedder, ingestPath, openStoreWriter, runEmbedWorker } from "../embeddings/mod.ts";
-import { cpuSeconds, mainThreadSeconds } from "./proc_cpu.ts";
+import { createLocalEmbedder, openStoreWriter, runEmbedWorker, storeDir } from "../embeddings/mod.ts";
+import { benchBus, drainGroup, ingestRecords } from "./durable_fixtures.ts";
+import { type TimedRate, timedRate } from "./proc_cpu.ts";
 import { median } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -40,122 +41,79 @@ const rounds = Math.max(1, Number(values.rounds));
 const TINY = new URL("../tests/fixtures/tiny-bert", import.meta.url).pathname;
 const TOPIC = "stages_input";
 
-type Measure = { perSec: number; mainUs: number; allUs: number };
-
-async function timed(run: () => Promise<number>): Promise<Measure> {
-  const t0 = performance.now();
-  const main0 = mainThreadSeconds();
-  const all0 = cpuSeconds("self");
-  const count = await run();
-  return {
-    perSec: count / ((performance.now() - t0) / 1000),
-    mainUs: ((mainThreadSeconds() - main0) / count) * 1e6,
-    allUs: ((cpuSeconds("self") - all0) / count) * 1e6,
-  };
-}
-
 const words = "retry backoff kafka consumer offset commit topic message batch vector search index embed model"
   .split(" ");
 const textOf = (i: number) =>
   Array.from({ length: 12 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ") + ` ${i}`;
 
 const ws = await Deno.makeTempDir({ prefix: "dspy-embed-stages-" });
-const storeDir = join(ws, ".dspy_index");
-const results = new Map<string, Measure[]>();
-const note = (name: string, m: Measure) => results.set(name, [...(results.get(name) ?? []), m]);
+const results = new Map<string, TimedRate[]>();
+const note = (name: string, m: TimedRate) => results.set(name, [...(results.get(name) ?? []), m]);
 try {
-  const file = join(ws, "in.jsonl");
-  await Deno.writeTextFile(
-    file,
-    Array.from({ length: n }, (_, i) => JSON.stringify({ text: textOf(i), doc_id: `d${i}` })).join("\n") +
-      "\n",
-  );
-  const ingestBus = await startBus({
-    workspace: ws,
-    backend: "local",
-    metricsIntervalSec: 0,
-    routeEvents: false,
-  });
-  await ingestPath(file, { bus: ingestBus, topic: TOPIC });
-  await ingestBus.close();
+  await ingestRecords(ws, TOPIC, n, textOf);
   const embedder = await createLocalEmbedder({ modelPath: TINY, batchSize: 64 });
   await embedder.embed(["warm up"]);
 
+  /** Runs `work` on a fresh bus, then drops the store it may have written. */
+  const onBus = (work: (bus: Bus) => Promise<number>) =>
+    timedRate(async () => {
+      const bus = await benchBus(ws);
+      try {
+        return await work(bus);
+      } finally {
+        await bus.close();
+        await Deno.remove(storeDir(ws), { recursive: true }).catch(() => {});
+      }
+    });
+
   /** The stages in a plain loop: `embed` and `store` add those stages. */
   const loop = (group: string, embed: boolean, store: boolean) =>
-    timed(async () => {
-      const bus = await startBus({
-        workspace: ws,
-        backend: "local",
-        metricsIntervalSec: 0,
-        routeEvents: false,
-      });
+    onBus(async (bus) => {
       const writer = store ? await openStoreWriter(ws, { model: embedder.model, backend: "local" }) : null;
       try {
-        const member = bus.subscribeGroup<{ text: string; doc_id: string }>(TOPIC, group, {
-          ack: "manual",
-          maxsize: 2000,
-          from: "earliest",
+        return await drainGroup(bus, TOPIC, group, n, {
+          handle: embed
+            ? async (batch) => {
+              const vectors = await embedder.embed(batch.map((m) => m.value.text), { kind: "document" });
+              await writer?.upsert(batch.map((m, i) => ({
+                doc_id: m.value.doc_id,
+                text: m.value.text,
+                vector: vectors[i],
+                topic: TOPIC,
+                kafka_ts: m.ts / 1000,
+                embedded_ts: Date.now() / 1000,
+              })));
+            }
+            : undefined,
         });
-        let got = 0;
-        while (got < n) {
-          const batch = await member.nextBatch(64);
-          got += batch.length;
-          if (embed) {
-            const vectors = await embedder.embed(batch.map((m) => m.value.text), { kind: "document" });
-            await writer?.upsert(batch.map((m, i) => ({
-              doc_id: m.value.doc_id,
-              text: m.value.text,
-              vector: vectors[i],
-              topic: TOPIC,
-              kafka_ts: m.ts / 1000,
-              embedded_ts: Date.now() / 1000,
-            })));
-          }
-          member.ack(batch);
-        }
-        member.close();
-        return got;
       } finally {
         writer?.close();
-        await bus.close();
-        await Deno.remove(storeDir, { recursive: true }).catch(() => {});
       }
     });
-  const worker = (group: string) =>
-    timed(async () => {
-      const bus = await startBus({
-        workspace: ws,
-        backend: "local",
-        metricsIntervalSec: 0,
-        routeEvents: false,
-      });
+  const worker = (group: string, ahead: number) =>
+    onBus(async (bus) => {
       const ac = new AbortController();
       let out = 0;
-      try {
-        await runEmbedWorker({
-          bus,
-          workspace: ws,
-          embedder,
-          inputTopic: TOPIC,
-          group,
-          batchSize: 64,
-          maxWaitSec: 0.05,
-          metricsIntervalSec: 0,
-          signal: ac.signal,
-          onBatch(m) {
-            out = m.records_out;
-            if (out >= n) ac.abort();
-          },
-        });
-        return out;
-      } finally {
-        await bus.close();
-        await Deno.remove(storeDir, { recursive: true }).catch(() => {});
-      }
+      await runEmbedWorker({
+        bus,
+        workspace: ws,
+        embedder,
+        inputTopic: TOPIC,
+        group,
+        batchSize: 64,
+        maxWaitSec: 0.05,
+        ahead,
+        metricsIntervalSec: 0,
+        signal: ac.signal,
+        onBatch(m) {
+          out = m.records_out;
+          if (out >= n) ac.abort();
+        },
+      });
+      return out;
     });
   const embedAlone = () =>
-    timed(async () => {
+    timedRate(async () => {
       for (let i = 0; i < n; i += 64) {
         await embedder.embed(Array.from({ length: Math.min(64, n - i) }, (_, k) => textOf(i + k)), {
           kind: "document",
@@ -164,11 +122,14 @@ try {
       return n;
     });
 
-  const cases: [string, (r: number) => Promise<Measure>][] = [
+  const cases: [string, (r: number) => Promise<TimedRate>][] = [
     ["consume", (r) => loop(`consume-${r}`, false, false)],
     ["consume + embed", (r) => loop(`embed-${r}`, true, false)],
     ["consume + embed + store", (r) => loop(`store-${r}`, true, true)],
-    ["the worker", (r) => worker(`worker-${r}`)],
+    ...[1, 2, 4].map((ahead): [string, (r: number) => Promise<TimedRate>] => [
+      `the worker, ${ahead} ahead`,
+      (r) => worker(`worker-${ahead}-${r}`, ahead),
+    ]),
     ["the embedder alone (texts built too)", () => embedAlone()],
   ];
   for (let r = 0; r < rounds; r++) {
@@ -188,7 +149,7 @@ const summary = [...results.entries()].map(([name, ms]) => ({
   case: name,
   records_per_s: Math.round(median(ms.map((m) => m.perSec))),
   main_thread_us: Math.round(median(ms.map((m) => m.mainUs)) * 10) / 10,
-  process_cpu_us: Math.round(median(ms.map((m) => m.allUs)) * 10) / 10,
+  process_cpu_us: Math.round(median(ms.map((m) => m.processUs)) * 10) / 10,
 }));
 if (values.json) {
   console.log(JSON.stringify({ records: n, rounds, load: Deno.loadavg(), cases: summary }));

@@ -18,9 +18,9 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { startBus } from "../bus/mod.ts";
 import { closeAllKv } from "../core/kv.ts";
-import { mainThreadSeconds } from "./proc_cpu.ts";
+import { benchBus, drainGroup } from "./durable_fixtures.ts";
+import { type TimedRate, timedRate } from "./proc_cpu.ts";
 import { median } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -34,17 +34,13 @@ const { values } = parseArgs({
 const n = Math.max(1000, Number(values.records));
 const rounds = Math.max(1, Number(values.rounds));
 
-type Measure = { perSec: number; mainUs: number };
+type Measure = TimedRate;
 
+/** {@link timedRate}, checking that every record was read. */
 async function timed(run: () => Promise<number>): Promise<Measure> {
-  const t0 = performance.now();
-  const c0 = mainThreadSeconds();
-  const count = await run();
-  if (count !== n) throw new Error(`read ${count} records, expected ${n}`);
-  return {
-    perSec: n / ((performance.now() - t0) / 1000),
-    mainUs: ((mainThreadSeconds() - c0) / n) * 1e6,
-  };
+  const m = await timedRate(run);
+  if (m.count !== n) throw new Error(`read ${m.count} records, expected ${n}`);
+  return m;
 }
 
 const record = (i: number) => ({
@@ -81,7 +77,7 @@ try {
     }
   }
   // The same records on a durable topic of the workspace's bus.
-  const bus = await startBus({ workspace: ws, backend: "local", metricsIntervalSec: 0, routeEvents: false });
+  const bus = await benchBus(ws);
   await bus.configureTopic("bench", { durable: true });
   await Promise.all(Array.from({ length: n }, (_, i) => bus.publish("bench", record(i).value)));
   await bus.close();
@@ -95,25 +91,11 @@ try {
       }
       return count;
     });
-  const consume = (commit: boolean, group: string) =>
+  const consume = (commitEachBatch: boolean, group: string) =>
     timed(async () => {
-      const b = await startBus({
-        workspace: ws,
-        backend: "local",
-        metricsIntervalSec: 0,
-        routeEvents: false,
-      });
+      const b = await benchBus(ws);
       try {
-        const member = b.subscribeGroup("bench", group, { ack: "manual", maxsize: 2000, from: "earliest" });
-        let count = 0;
-        while (count < n) {
-          const batch = await member.nextBatch(64);
-          count += batch.length;
-          member.ack(batch);
-          if (commit) await member.commit();
-        }
-        member.close();
-        return count;
+        return await drainGroup(b, "bench", group, n, { commitEachBatch });
       } finally {
         await b.close();
       }

@@ -54,6 +54,11 @@ export interface EmbedWorkerOptions {
   batchSize?: number;
   /** Flush a partial batch after this many seconds (default 0.5). */
   maxWaitSec?: number;
+  /**
+   * Batches embedded beyond the one being finished (default by set-up, see AHEAD below); the benchmarks
+   * set it to compare depths.
+   */
+  ahead?: number;
   /** L2-normalise vectors (`EMBED_NORMALIZE`). */
   normalize?: boolean;
   /** LRU entries (default 10,000; 0 disables). */
@@ -114,10 +119,9 @@ function within<T>(p: Promise<T>, ms: number | null, signal?: AbortSignal): Prom
  * acknowledgement) stays one batch at a time, in order. The thread's replies cross threads and take a
  * while to be seen, so it gets more: measured on 2 cores, 8 ahead kept it busier than 2 or 4 (64k against
  * 50k and 57k records/s). A local model on the main thread gets 1: its calls run on onnxruntime's threads
- * and more of them at once only compete for the cores with the thread that finishes batches (since durable
- * topics read in blocks, 4 pairs of new processes, 60,000 records: 85,600 records/s with 1 ahead against
- * 82,600 with 2 and 78,200 with 4; before blocks 4 had beaten 2, 67k against 57k, when reading the topic
- * was most of the main thread's work). Other embedders keep 4: InferMesh waits on the network, where
+ * and more of them at once only compete for the cores with the thread that finishes batches
+ * (`bench/embed_stages_bench.ts` runs the worker 1, 2 and 4 ahead; before durable topics read in blocks, 4
+ * had beaten 2, 67k against 57k records/s, when reading the topic was most of the main thread's work). Other embedders keep 4: InferMesh waits on the network, where
  * batches in flight overlap, and the hash embedder showed no difference.
  */
 const AHEAD = 4;
@@ -175,7 +179,10 @@ export async function runEmbedWorker(options: EmbedWorkerOptions): Promise<Embed
       cacheTtlSec: options.cacheTtlSec ?? 300,
     })
     : null;
-  const ahead = sink ? AHEAD_SINK : embedder.backend === "local" ? AHEAD_LOCAL_MAIN_THREAD : AHEAD;
+  const ahead = Math.max(
+    0,
+    options.ahead ?? (sink ? AHEAD_SINK : embedder.backend === "local" ? AHEAD_LOCAL_MAIN_THREAD : AHEAD),
+  );
   const metrics: EmbedWorkerMetrics = {
     worker,
     pid: Deno.pid,
