@@ -32,6 +32,7 @@ import { fromBus } from "../server/bus_adapter.ts";
 import { startServer } from "../server/server.ts";
 import { createApp, createHandler } from "../server/app.ts";
 import { BUILTIN_ROUTES } from "../server/routes/mod.ts";
+import { cpuSeconds, threadOnCpuMs } from "./proc_cpu.ts";
 import { median as medianOf } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -72,11 +73,7 @@ function toMs(v: string): number {
 }
 
 /** CPU time of this process (the servers run here; wrk and the SSE clients run elsewhere) in µs. */
-function cpuMicros(): number {
-  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  return (ticks / 100) * 1e6; // USER_HZ is 100 on Linux
-}
+const cpuMicros = () => cpuSeconds("self") * 1e6;
 
 async function loadavg(): Promise<string> {
   try {
@@ -208,7 +205,7 @@ const rows: Row[] = [
 // CPU per call of each layer, in this process: the Hono app with the app's middleware and its route
 // (built by createApp exactly as startServer does), the per-request metrics and trace work, and the whole
 // handler. The state is a second one over the same workspace, so the running server is not disturbed.
-const cpuNow = () => Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1000; // µs
+const cpuNow = () => threadOnCpuMs() * 1000; // µs
 /**
  * CPU µs per call of `fn` over `ms` of wall time, yielding to the event loop every 5,000 calls so timers
  * (the trace's batched writes) run as they would under real traffic; on-CPU time of this thread only

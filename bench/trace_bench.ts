@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { TraceLog } from "../server/trace.ts";
+import { processOnCpuMs, threadOnCpuMs } from "./proc_cpu.ts";
 import { median } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -30,20 +31,6 @@ const rounds = Math.max(1, Number(values.rounds));
 const rate = Math.max(1000, Number(values.rate));
 const seconds = Math.max(1, Number(values.seconds));
 
-/** On-CPU ms of this thread. */
-const threadMs = () => Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]) / 1e6;
-
-/** On-CPU ms of every live thread of this process. */
-function processMs(): number {
-  let ns = 0;
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
-    } catch { /* the thread ended */ }
-  }
-  return ns / 1e6;
-}
-
 const paths = ["/health", "/health", "/health", "/metrics", "/api/events/stream"];
 const add = (trace: TraceLog, k: number) =>
   trace.add(Date.now() / 1000, "GET", paths[k % paths.length], 200, (k % 977) / 1000);
@@ -52,27 +39,27 @@ const add = (trace: TraceLog, k: number) =>
 async function tightLoop(trace: TraceLog, ms: number): Promise<number> {
   let n = 0;
   const t0 = performance.now();
-  const c0 = threadMs();
+  const c0 = threadOnCpuMs();
   while (performance.now() - t0 < ms) {
     for (let k = 0; k < 5000; k++) add(trace, n + k);
     n += 5000;
     await new Promise((r) => setTimeout(r, 1));
   }
-  return ((threadMs() - c0) * 1000) / n;
+  return ((threadOnCpuMs() - c0) * 1000) / n;
 }
 
 /** Whole-process µs per record at `rate` records a second. */
 async function paced(trace: TraceLog): Promise<number> {
   let n = 0;
   const t0 = performance.now();
-  const c0 = processMs();
+  const c0 = processOnCpuMs();
   while (performance.now() - t0 < seconds * 1000) {
     const due = Math.floor(((performance.now() - t0) / 1000) * rate);
     for (; n < due; n++) add(trace, n);
     await new Promise((r) => setTimeout(r, 1));
   }
   await trace.flush();
-  return ((processMs() - c0) * 1000) / n;
+  return ((processOnCpuMs() - c0) * 1000) / n;
 }
 
 const dir = await Deno.makeTempDir({ prefix: "dspy_trace_bench_" });
