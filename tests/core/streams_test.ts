@@ -137,20 +137,40 @@ Deno.test("a block KV finds too large is split, down to one entry per KV value",
   await Deno.remove(dir, { recursive: true });
 });
 
+/**
+ * Writes a stream in the layout before blocks into the KV file `file`: one `["stream", name, "e", seq]`
+ * value per entry (in commits of 100) and the head counter.
+ */
+async function writeLegacyStream(
+  file: string,
+  stream: string,
+  entries: { seq: number; ts: number; value: unknown; key?: string }[],
+): Promise<void> {
+  const kv = await Deno.openKv(file);
+  for (let start = 0; start < entries.length; start += 100) {
+    const op = kv.atomic();
+    for (const e of entries.slice(start, start + 100)) op.set(["stream", stream, "e", e.seq], e);
+    await op.commit();
+  }
+  await kv.set(["stream", stream, "head"], new Deno.KvU64(BigInt(entries.length + 1)));
+  kv.close();
+}
+
 Deno.test("a workspace written one KV entry per record is converted to blocks on first use", async () => {
   const dir = await Deno.makeTempDir();
   const file = join(dir, "old.kv");
-  const old = await Deno.openKv(file);
-  // The pre-block layout: a head counter and one entry per record, two commits with their own timestamps.
-  for (let seq = 1; seq <= 150; seq++) {
-    const entry: Record<string, unknown> = { seq, ts: seq <= 100 ? 1000 : 2000, value: { seq } };
-    if (seq === 7) entry.key = "seven";
-    await old.set(["stream", "agent.metrics", "e", seq], entry);
-  }
-  await old.set(["stream", "agent.metrics", "head"], new Deno.KvU64(151n));
-  await old.set(["stream", "other", "e", 1], { seq: 1, ts: 5, value: "x" });
-  await old.set(["stream", "other", "head"], new Deno.KvU64(2n));
-  old.close();
+  // Two commits with their own timestamps; one entry with a key.
+  await writeLegacyStream(
+    file,
+    "agent.metrics",
+    Array.from({ length: 150 }, (_, i) => ({
+      seq: i + 1,
+      ts: i < 100 ? 1000 : 2000,
+      value: { seq: i + 1 },
+      ...(i === 6 ? { key: "seven" } : {}),
+    })),
+  );
+  await writeLegacyStream(file, "other", [{ seq: 1, ts: 5, value: "x" }]);
 
   const kv = await Deno.openKv(file);
   const entries = await readStream<{ seq: number }>(kv, "agent.metrics", { limit: 1000 });
@@ -171,21 +191,19 @@ Deno.test("a workspace written one KV entry per record is converted to blocks on
 Deno.test("processes converting the same old workspace at once leave every entry exactly once", async () => {
   const dir = await Deno.makeTempDir();
   const file = join(dir, "old.kv");
-  const old = await Deno.openKv(file);
   const streams = ["a", "b", "c"];
   const perStream = 700;
   for (const stream of streams) {
-    for (let start = 1; start <= perStream; start += 100) {
-      const op = old.atomic();
-      for (let seq = start; seq < start + 100; seq++) {
-        // Timestamps change every 7 entries, so runs (and blocks) are short and the processes race often.
-        op.set(["stream", stream, "e", seq], { seq, ts: Math.floor(seq / 7), value: { stream, seq } });
-      }
-      await op.commit();
-    }
-    await old.set(["stream", stream, "head"], new Deno.KvU64(BigInt(perStream + 1)));
+    // Timestamps change every 7 entries, so runs (and blocks) are short and the processes race often.
+    await writeLegacyStream(
+      file,
+      stream,
+      Array.from(
+        { length: perStream },
+        (_, i) => ({ seq: i + 1, ts: Math.floor((i + 1) / 7), value: { stream, seq: i + 1 } }),
+      ),
+    );
   }
-  old.close();
   const script = `
     import { readStream } from "${STREAMS_TS}";
     import { withKvRetry } from "${KV_TS}";

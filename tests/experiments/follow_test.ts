@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { closeAllKv } from "../../core/kv.ts";
 import {
+  type ExperimentRecord,
   isTerminal,
   readExperiment,
   readHistory,
@@ -11,52 +12,61 @@ import {
 } from "../../experiments/mod.ts";
 import { experimentWorkspace } from "./helpers.ts";
 
-Deno.test("a run reads as ended only once its history line is written", async () => {
+/** A workspace with a small dataset for hash-backend embed runs (fast: no model), removed after `body`. */
+async function withRunWorkspace(body: (ws: string) => Promise<void>): Promise<void> {
   const ws = await experimentWorkspace(50);
   try {
-    for (let run = 0; run < 3; run++) {
-      const spec = specFromArgs(["run", "embed", "--dataset", "data/d.jsonl", "--backend", "hash"]);
-      const rec = await startExperiment(ws, spec, { trigger: "test", until: true });
-      // Polled as fast as the event loop allows: the history line is appended just after the terminal
-      // status is committed, so a reader of the bare record could see the end before the line (it did).
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        assert.ok(Date.now() < deadline, `run ${run} did not end within 60 s`);
-        const r = await readExperiment(ws, rec.id);
-        if (isTerminal(r.status)) {
-          assert.equal(r.status, "done", r.error ?? "");
-          const history = await readHistory(ws);
-          assert.ok(history.some((h) => h.id === rec.id), `run ${run}: ended without its history line`);
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    }
+    await body(ws);
   } finally {
     await stopAllRunners();
     await closeAllKv();
     await Deno.remove(ws, { recursive: true });
   }
+}
+
+/** Queues a hash-backend embed run that this process runs. */
+function startHashRun(ws: string) {
+  const spec = specFromArgs(["run", "embed", "--dataset", "data/d.jsonl", "--backend", "hash"]);
+  return startExperiment(ws, spec, { trigger: "test", until: true });
+}
+
+/** Polls `read` every millisecond until the record it returns has ended; fails after `seconds`. */
+async function pollUntilEnded(
+  read: () => Promise<ExperimentRecord>,
+  seconds: number,
+  what: string,
+): Promise<ExperimentRecord> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    assert.ok(Date.now() < deadline, `${what} did not end within ${seconds} s`);
+    const r = await read();
+    if (isTerminal(r.status)) return r;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+Deno.test("a run reads as ended only once its history line is written", async () => {
+  await withRunWorkspace(async (ws) => {
+    for (let run = 0; run < 3; run++) {
+      const rec = await startHashRun(ws);
+      // Polled as fast as the event loop allows: the history line is appended just after the terminal
+      // status is committed, so a reader of the bare record could see the end before the line (it did).
+      const r = await pollUntilEnded(() => readExperiment(ws, rec.id), 60, `run ${run}`);
+      assert.equal(r.status, "done", r.error ?? "");
+      const history = await readHistory(ws);
+      assert.ok(history.some((h) => h.id === rec.id), `run ${run}: ended without its history line`);
+    }
+  });
 });
 
 Deno.test("a run queued while the runner is finishing the previous one still runs", async () => {
-  const ws = await experimentWorkspace(50);
-  try {
+  await withRunWorkspace(async (ws) => {
     for (let run = 0; run < 5; run++) {
-      const spec = specFromArgs(["run", "embed", "--dataset", "data/d.jsonl", "--backend", "hash"]);
-      const rec = await startExperiment(ws, spec, { trigger: "test", until: true });
+      const rec = await startHashRun(ws);
       // The bare record, polled fast: the next run is queued the moment this one reads as ended, while
       // the runner's loop is still deciding whether to stop (a kick then used to be lost: the run stayed
       // queued with no runner).
-      const deadline = Date.now() + 30_000;
-      while (!isTerminal((await requireExperiment(ws, rec.id)).status)) {
-        assert.ok(Date.now() < deadline, `run ${run} was never run`);
-        await new Promise((r) => setTimeout(r, 1));
-      }
+      await pollUntilEnded(() => requireExperiment(ws, rec.id), 30, `run ${run} (never run?)`);
     }
-  } finally {
-    await stopAllRunners();
-    await closeAllKv();
-    await Deno.remove(ws, { recursive: true });
-  }
+  });
 });
