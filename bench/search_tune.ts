@@ -5,13 +5,15 @@
  * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] [--embedder hash|use]
  * [--use-text digest|words|windows|raw] [--rrf-k 60] [--full] [--baselines] '{"defBoost":2}' ...`
  *
- * `--baselines` also scores the old TF-IDF scheme and plain BM25 on the same tune queries. `--time N` times
+ * `--baselines` also scores the old TF-IDF scheme and plain BM25 on the same tune queries. `--fuse 0.1,0.25`
+ * scores our ranking fused (reciprocal rank fusion over files, k 60) with each of them at those weights. `--time N` times
  * `rankChunks` over every tune query for each variant (of the same build), interleaved, N rounds, and prints
  * the median milliseconds per query.
  *
  * `--hybrid` scores hybrid search at each vector weight (default ranking), and the embedding search alone,
  * with the embedder `--embedder` names (default `hash`; `use` is the Universal Sentence Encoder Lite in its
- * default `digest` text mode, or another mode with `--use-text`). Identifier lookups are ranked lexically
+ * default `digest` text mode, or another mode with `--use-text`; `bag:PREFIX` is the code encoder trained by
+ * `bench/code_encoder/train.py`, reading `--doc-tokens` subwords of a chunk, default 256). Identifier lookups are ranked lexically
  * whatever the weight (as `hybridSearch` does). The embedding index is incremental: a corpus already embedded
  * with the same model is reused; `--full` re-embeds it (to time the build). Use your own `--cache DIR` when
  * others may run the search bench at the same time: building the lexical index removes `.dspy_index/`.
@@ -53,6 +55,8 @@ const { values: flags, positionals } = parseArgs({
     "rrf-k": { type: "string" },
     full: { type: "boolean" },
     baselines: { type: "boolean" },
+    fuse: { type: "string" },
+    "doc-tokens": { type: "string" },
     time: { type: "string" },
   },
   allowPositionals: true,
@@ -141,6 +145,34 @@ if (flags.baselines) {
   }
 }
 
+if (flags.fuse) {
+  // Our ranking (defaults) fused with a baseline's by reciprocal rank fusion over files: does a second,
+  // differently built lexical ranking add what ours misses?
+  const build = JSON.stringify({});
+  if (built !== build) {
+    for (const c of corpora) {
+      await buildIndex(c.root, { full: true });
+      c.index = (await loadIndex(c.root))!;
+    }
+    built = build;
+  }
+  const files = (ranked: string[]) => [...new Set(ranked)];
+  for (const [label, make] of [["old TF-IDF", oldTfidfRanker], ["plain BM25", plainBm25Ranker]] as const) {
+    const rankers = new Map<string, Ranker>();
+    for (const c of corpora) rankers.set(c.name, await make(c.root));
+    for (const w of flags.fuse.split(",").map(Number)) {
+      await scoreTune(`ours + ${label} (RRF) w=${w}`, (c) => async (q) => {
+        const score = new Map<string, number>();
+        const add = (ranked: string[], weight: number) =>
+          ranked.forEach((f, i) => score.set(f, (score.get(f) ?? 0) + weight / (60 + i + 1)));
+        add(files(rankChunks(c.index, q, 50, DEFAULT_RANKING).map((h) => h.path)), 1);
+        add(files(await rankers.get(c.name)!(q)), w);
+        return [...score].sort((x, y) => y[1] - x[1]).map(([f]) => f);
+      });
+    }
+  }
+}
+
 for (const v of variants) {
   // A variant may carry build-time BM25F field weights or the line window: {"build": {"pathWeight": 1}}.
   const build = JSON.stringify((v.params as { build?: unknown }).build ?? {});
@@ -184,7 +216,10 @@ if (flags.hybrid) {
   if (kind === "hash") embedder = createHashEmbedder();
   else if (kind === "use") {
     embedder = await createUseEmbedder({ textMode: (flags["use-text"] ?? "digest") as UseTextMode });
-  } else throw new Error(`--embedder must be hash or use, got '${kind}'`);
+  } else if (kind.startsWith("bag:")) {
+    const { createBagEmbedder } = await import("./code_encoder/bag_embedder.ts");
+    embedder = await createBagEmbedder(kind.slice(4), Number(flags["doc-tokens"] ?? 256));
+  } else throw new Error(`--embedder must be hash, use or bag:PREFIX, got '${kind}'`);
   const rrfK = flags["rrf-k"] ? Number(flags["rrf-k"]) : undefined;
   try {
     for (const c of corpora) {
