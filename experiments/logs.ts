@@ -82,7 +82,10 @@ export async function appendHistory(workspace: string, record: ExperimentRecord)
   await appendConfined(workspace, join(EXPERIMENTS_DIR, "history.jsonl"), JSON.stringify(row) + "\n");
 }
 
-/** The newest `limit` history rows, oldest first, read backwards from the end of the file. */
+/**
+ * The newest `limit` history rows, oldest first, read backwards from the end of the file; one row per
+ * experiment id (the newest: a row moved from the store's outbox by two processes at once is appended twice).
+ */
 export async function readHistory(workspace: string, limit = 100): Promise<HistoryRow[]> {
   let file: Deno.FsFile;
   try {
@@ -92,6 +95,7 @@ export async function readHistory(workspace: string, limit = 100): Promise<Histo
     throw err;
   }
   const rows: HistoryRow[] = [];
+  const seen = new Set<string>();
   try {
     const info = await file.stat();
     if (!info.isFile) return [];
@@ -102,9 +106,15 @@ export async function readHistory(workspace: string, limit = 100): Promise<Histo
     const take = (bytes: Uint8Array) => {
       const t = decoder.decode(bytes).trim();
       if (!t) return;
+      let row: HistoryRow;
       try {
-        rows.push(JSON.parse(t));
-      } catch { /* a torn or foreign line: skip */ }
+        row = JSON.parse(t);
+      } catch {
+        return; // a torn or foreign line: skip
+      }
+      if (typeof row !== "object" || row === null || typeof row.id !== "string" || seen.has(row.id)) return;
+      seen.add(row.id);
+      rows.push(row);
     };
     while (pos > 0 && rows.length < limit) {
       const size = Math.min(chunk, pos);

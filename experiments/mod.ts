@@ -41,6 +41,8 @@ export {
 export {
   cancelExperiment,
   ExperimentNotFoundError,
+  finishedHistory,
+  flushPendingHistory,
   getExperiment,
   listExperiments,
   recoverInterrupted,

@@ -453,7 +453,8 @@ export class ExperimentRunner {
 
   /**
    * Resolves when this process has finished with a run: its end, history line and lock written. A follower
-   * sees the terminal status in KV a moment before that; a CLI that exited then lost the history line.
+   * sees the terminal status in KV a moment before that (history reads still find the row: it is in the
+   * store's outbox until the line is written).
    */
   finished(id: string): Promise<void> {
     return this.#executing.get(id) ?? Promise.resolve();

@@ -2,6 +2,10 @@
  * Experiment records in the workspace's KV: `["experiments", "rec", id]` holds each record,
  * `["experiments", "queue", created, id]` orders the queued ones, and `["experiments", "lock"]` names the
  * one run in progress across every process of the workspace (a CLI run and the `up` server share the queue).
+ * `["experiments", "history_pending", id]` is an outbox: the commit that ends a run also writes its history
+ * row there, and the row moves to `history.jsonl` right after. A process killed between the two, or a reader
+ * in another process that looks in between, finds the row there instead of losing it
+ * ({@link flushPendingHistory}; {@link finishedHistory} reads through it).
  *
  * A record whose status is `running` carries its owner (pid, host, heartbeat). {@link recoverInterrupted}
  * marks it `interrupted` when its owner process is gone (same host, no such pid) or silent for
@@ -13,7 +17,7 @@
 
 import { UserError } from "../core/errors.ts";
 import { openWorkspaceKv, withKvRetry } from "../core/kv.ts";
-import { appendHistory, appendLog, logPathOf } from "./logs.ts";
+import { appendHistory, appendLog, type HistoryRow, logPathOf, readHistory } from "./logs.ts";
 import {
   type ExperimentOwner,
   type ExperimentRecord,
@@ -26,6 +30,7 @@ import {
 export const STALE_MS = 30_000;
 
 const REC = "rec";
+const HISTORY_PENDING = "history_pending";
 
 /** No experiment with that id (HTTP 404). */
 export class ExperimentNotFoundError extends UserError {
@@ -145,15 +150,53 @@ export async function updateExperiment(
     const p = typeof patch === "function" ? patch(entry.value) : patch;
     if (p === null) return entry.value;
     const next = { ...entry.value, ...p };
+    const ends = !isTerminal(entry.value.status) && isTerminal(next.status);
     const op = kv.atomic().check(entry).set(["experiments", REC, id], next);
     if (next.status !== "queued") op.delete(["experiments", "queue", next.created, id]);
+    if (ends) op.set(["experiments", HISTORY_PENDING, id], next);
     const res = await withKvRetry(() => op.commit());
     if (res.ok) {
-      if (!isTerminal(entry.value.status) && isTerminal(next.status)) await appendHistory(workspace, next);
+      if (ends) await moveToHistory(workspace, id);
       return next;
     }
   }
   throw new Error(`could not update experiment ${id}: too much contention`);
+}
+
+/**
+ * Appends the pending history row of `id` to `history.jsonl` and removes it from the outbox; nothing when
+ * another process moved it first. Two processes can both append it (the row is deleted only after its
+ * append, so a crash never loses it); {@link readHistory} keeps one row per id.
+ */
+async function moveToHistory(workspace: string, id: string): Promise<void> {
+  const kv = await openWorkspaceKv(workspace);
+  const entry = await withKvRetry(() => kv.get<ExperimentRecord>(["experiments", HISTORY_PENDING, id]));
+  if (!entry.value) return;
+  await appendHistory(workspace, entry.value);
+  await withKvRetry(() => kv.atomic().check(entry).delete(["experiments", HISTORY_PENDING, id]).commit());
+}
+
+/**
+ * Moves every pending history row (a run that ended in a process killed before it appended the row, or
+ * one that is ending right now) to `history.jsonl`. Returns how many it found.
+ */
+export async function flushPendingHistory(workspace: string): Promise<number> {
+  const kv = await openWorkspaceKv(workspace);
+  const ids: string[] = [];
+  for await (const e of kv.list<ExperimentRecord>({ prefix: ["experiments", HISTORY_PENDING] })) {
+    ids.push(String(e.key[2]));
+  }
+  for (const id of ids) await moveToHistory(workspace, id);
+  return ids.length;
+}
+
+/**
+ * The newest `limit` finished runs, oldest first, as `history.jsonl` holds them once every pending row is
+ * in: a run whose terminal status any process can read is in the result.
+ */
+export async function finishedHistory(workspace: string, limit = 100): Promise<HistoryRow[]> {
+  await flushPendingHistory(workspace);
+  return await readHistory(workspace, limit);
 }
 
 /** Every record, newest first (at most `limit`). Dead running records are marked interrupted first. */

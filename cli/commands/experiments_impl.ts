@@ -12,6 +12,7 @@ import {
   compareExperiments,
   confinePath,
   type ExperimentRecord,
+  finishedHistory,
   fireSchedule,
   followExperiment,
   isTerminal,
@@ -19,7 +20,6 @@ import {
   listExperiments,
   listSchedules,
   previewDataset,
-  readHistory,
   readLogLines,
   removeSchedule,
   requireExperiment,
@@ -212,7 +212,7 @@ async function history(args: string[], ctx: CommandContext): Promise<CommandResu
     limit: { type: "string" },
     json: { type: "boolean" },
   }, { max: 0 });
-  const rows = await readHistory(
+  const rows = await finishedHistory(
     ctx.workspace,
     intOption("experiments history", "limit", values.limit, 100, 1),
   );

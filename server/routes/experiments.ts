@@ -26,13 +26,13 @@ import {
   confinePath,
   ExperimentNotFoundError,
   type ExperimentSpec,
+  finishedHistory,
   fireSchedule,
   isTerminal,
   listExperiments,
   listSchedules,
   previewDataset,
   readExperiment,
-  readHistory,
   readLogLines,
   removeSchedule,
   requireExperiment,
@@ -124,7 +124,7 @@ export const experimentRoutes: RouteModule = {
     });
     routes.get("/api/experiments/history", async (c) => {
       const limit = intParam("limit", c.req.query("limit"), 100, 1, 5000);
-      return c.json({ items: await readHistory(state.workspace, limit) });
+      return c.json({ items: await finishedHistory(state.workspace, limit) });
     });
     routes.get("/api/experiments/compare", async (c) => {
       const ids = (c.req.query("ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
