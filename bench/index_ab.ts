@@ -5,7 +5,9 @@
  * other just wrote (the two must share the index format). Also times the re-run with nothing changed (this
  * checkout; the floor); with `--full N`, N interleaved full builds of each; with `--esearch N`, N interleaved
  * `dspy-code esearch` runs of each checkout's CLI on the tree (a new process each: wall time as a user sees
- * it, index load included).
+ * it, index load included; the two must print the same hits). `--rounds 0` skips the re-index rounds, for
+ * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
+ * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`).
  *
  * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--touch REL] [--rounds 5] [--full 3]
  *         [--esearch 7]` —
@@ -49,10 +51,10 @@ const base: { buildIndex: typeof buildIndex } = await import(
   pathToFileURL(resolve(flags.base, "agent/search/mod.ts")).href
 );
 const contenders = [["base", base.buildIndex], ["this", buildIndex]] as const;
-const rounds = Math.max(1, Number(flags.rounds));
+const rounds = Math.max(0, Number(flags.rounds));
 const loadStart = Deno.loadavg()[0];
 
-await buildIndex(tree); // an index to start from
+if (rounds > 0) await buildIndex(tree); // an index to start from
 const one: Record<string, number[]> = { base: [], this: [] };
 const same: number[] = [];
 let clock = Date.now();
@@ -74,6 +76,7 @@ for (let r = 0; r < Number(flags.full); r++) {
 }
 const cli: Record<string, number[]> = { base: [], this: [] };
 const checkouts = { base: resolve(flags.base), this: resolve(import.meta.dirname!, "..") };
+const printed: Record<string, string> = {};
 for (let r = 0; r < Number(flags.esearch); r++) {
   for (const name of r % 2 ? ["this", "base"] as const : ["base", "this"] as const) {
     const started = performance.now();
@@ -87,22 +90,34 @@ for (let r = 0; r < Number(flags.esearch); r++) {
         "esearch",
         "retry with backoff",
       ],
-      stdout: "null",
+      stdout: "piped",
       stderr: "piped",
     }).output();
-    if (!out.success) throw new Error(`${name} esearch failed: ${new TextDecoder().decode(out.stderr)}`);
     cli[name].push((performance.now() - started) / 1000);
+    if (!out.success) throw new Error(`${name} esearch failed: ${new TextDecoder().decode(out.stderr)}`);
+    printed[name] ??= new TextDecoder().decode(out.stdout);
   }
+}
+if (printed.base !== undefined && printed.base !== printed.this) {
+  throw new Error(`the two checkouts printed different hits:\n${printed.base}\n---\n${printed.this}`);
 }
 const s = (x: number[]) => `${median(x).toFixed(2)} s`;
 console.log(
   `tree ${tree}; load ${loadStart.toFixed(1)} → ${Deno.loadavg()[0].toFixed(1)}; medians of ${rounds}`,
 );
-console.log(
-  `one file touched: base ${s(one.base)}, this ${s(one.this)} (${
-    (median(one.base) / median(one.this)).toFixed(2)
-  }× faster)`,
-);
-console.log(`nothing changed (this): ${s(same)}`);
+if (rounds > 0) {
+  console.log(
+    `one file touched: base ${s(one.base)}, this ${s(one.this)} (${
+      (median(one.base) / median(one.this)).toFixed(2)
+    }× faster)`,
+  );
+  console.log(`nothing changed (this): ${s(same)}`);
+}
 if (full.this.length) console.log(`full build: base ${s(full.base)}, this ${s(full.this)}`);
-if (cli.this.length) console.log(`esearch (CLI, wall): base ${s(cli.base)}, this ${s(cli.this)}`);
+if (cli.this.length) {
+  console.log(
+    `esearch (CLI, wall, same hits): base ${s(cli.base)}, this ${s(cli.this)} (${
+      (median(cli.base) / median(cli.this)).toFixed(2)
+    }× faster)`,
+  );
+}

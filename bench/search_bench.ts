@@ -329,7 +329,7 @@ async function indexBench(tree: string, queries: LabelledQuery[], rounds: number
     lat.push(performance.now() - t0);
   }
   const cold = lat.shift()!;
-  // In a session the loaded index is reused while lexical.json is unchanged (the first call loads it).
+  // In a session the loaded index is reused while lexical.meta.bin is unchanged (the first call loads it).
   const session: number[] = [];
   for (const q of queries) {
     const t0 = performance.now();

@@ -9,10 +9,15 @@
  */
 
 import { DEF_PREFIX } from "./index_analyze.ts";
+import type { StringTable } from "./index_meta.ts";
 
 /** The parts of a loaded index expansion needs. */
 export interface CooccurSource {
-  meta: { terms: string[]; termOffset: number[]; chunkLen: number[] };
+  meta: {
+    terms: Pick<StringTable, "length" | "at">;
+    termOffset: ArrayLike<number>;
+    chunkLen: ArrayLike<number>;
+  };
   ids: Uint32Array;
 }
 
@@ -80,7 +85,7 @@ export function expansionTerms(
     }
     const scored: [number, number][] = [];
     for (const [t, co] of shared) {
-      if (co < minShared || inQuery.has(t) || meta.terms[t].startsWith(DEF_PREFIX)) continue;
+      if (co < minShared || inQuery.has(t) || meta.terms.at(t).startsWith(DEF_PREFIX)) continue;
       const dft = meta.termOffset[t + 1] - meta.termOffset[t];
       const lift = (co / dfq) / (dft / n);
       if (lift >= minLift) scored.push([t, options.byLift ? lift * Math.log(co) : co]);

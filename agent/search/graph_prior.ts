@@ -10,15 +10,16 @@
  */
 
 import { DEF_PREFIX } from "./index_analyze.ts";
+import type { StringTable } from "./index_meta.ts";
 import { stem } from "./tokenize.ts";
 
 /** The parts of a loaded index the graph needs. */
 export interface GraphSource {
   meta: {
-    paths: string[];
-    chunkPath: number[];
-    terms: string[];
-    termOffset: number[];
+    paths: { length: number };
+    chunkPath: ArrayLike<number>;
+    terms: Pick<StringTable, "all" | "find">;
+    termOffset: ArrayLike<number>;
   };
   ids: Uint32Array;
 }
@@ -31,27 +32,16 @@ export interface PageRankOptions {
   iterations?: number;
 }
 
-function findTerm(terms: string[], term: string): number {
-  let lo = 0;
-  let hi = terms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (terms[mid] === term) return mid;
-    if (terms[mid] < term) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
-
 /**
  * The weighted file graph: `edges[from]` maps a target file to the number of chunks of `from` that use a
  * name the target declares (a name declared in many files spreads its weight over them).
  */
 export function referenceGraph(index: GraphSource): Map<number, number>[] {
   const { meta, ids } = index;
-  const edges = meta.paths.map(() => new Map<number, number>());
-  for (let t = 0; t < meta.terms.length; t++) {
-    const term = meta.terms[t];
+  const edges = Array.from({ length: meta.paths.length }, () => new Map<number, number>());
+  const terms = meta.terms.all();
+  for (let t = 0; t < terms.length; t++) {
+    const term = terms[t];
     if (!term.startsWith(DEF_PREFIX)) continue;
     const name = term.slice(DEF_PREFIX.length);
     if (name.length < 3) continue;
@@ -60,7 +50,7 @@ export function referenceGraph(index: GraphSource): Map<number, number>[] {
     // Single-part names are indexed stemmed; multi-part ones also as the whole lower-cased name.
     const uses = new Set<number>();
     for (const form of new Set([name, stem(name)])) {
-      const u = findTerm(meta.terms, form);
+      const u = meta.terms.find(form);
       if (u < 0) continue;
       for (let p = meta.termOffset[u]; p < meta.termOffset[u + 1]; p++) uses.add(meta.chunkPath[ids[p]]);
     }

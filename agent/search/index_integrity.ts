@@ -1,6 +1,6 @@
 /**
  * Integrity of the binary index files (`.dspy_index/lexical.postings.bin`, `.dspy_index/emb_vectors.f32`).
- * Each is written with a stamp `{bytes, checksum}` in the JSON meta that describes it (written after the
+ * Each is written with a stamp `{bytes, checksum}` in the metadata that describes it (written after the
  * binary file, so a reader never trusts a stamp for bytes that were not written yet). Loading checks the
  * length and the checksum before the bytes are used: random bytes of the right length used to give
  * `undefined score=NaN` hits or "No results" with exit 0.

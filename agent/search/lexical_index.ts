@@ -1,8 +1,9 @@
 /**
  * The lexical index behind `index`/`esearch`: chunks (see chunker.ts) scored with BM25F — one BM25 over a
  * chunk's body tokens plus its path and symbol-name tokens with extra weight. Stored compactly under
- * `.dspy_index/` as `lexical.json` (files, chunks, sorted vocabulary) and `lexical.postings.bin` (chunk ids
- * and weighted term frequencies). Rebuilding is incremental: a file whose size and mtime are unchanged keeps
+ * `.dspy_index/` as `lexical.meta.bin` (chunks, paths, sorted vocabulary: index_meta.ts),
+ * `lexical.postings.bin` (chunk ids and weighted term frequencies) and `lexical.files.json` (each file's size,
+ * mtime and chunks, read by builds only). Rebuilding is incremental: a file whose size and mtime are unchanged keeps
  * its chunks and terms from the previous index without being read again.
  *
  * @module
@@ -17,7 +18,8 @@ import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
 import { fileCentrality } from "./graph_prior.ts";
 import { expansionTerms } from "./cooccur.ts";
 import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
-import { integrityNotice, integrityProblem, type IntegrityStamp, integrityStamp } from "./index_integrity.ts";
+import { integrityNotice, integrityProblem, integrityStamp } from "./index_integrity.ts";
+import { type Bm25Params, decodeMeta, encodeMeta, type LoadedMeta, MetaFormatError } from "./index_meta.ts";
 import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
@@ -33,22 +35,16 @@ export const INDEX_EXCLUDES: readonly string[] = [
   "*.svg",
 ];
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 /** Bump when chunking or tokenizing changes, so old indexes are rebuilt rather than reused. */
 export const ANALYZER_VERSION = 5;
-const META_FILE = "lexical.json";
+const META_FILE = "lexical.meta.bin";
+/** The JSON metadata of format 1, removed by the first build of format 2. */
+const FORMAT_1_META_FILE = "lexical.json";
 const POSTINGS_FILE = "lexical.postings.bin";
 const FILES_FILE = "lexical.files.json";
 
-/** BM25F parameters. */
-export interface Bm25Params {
-  k1: number;
-  b: number;
-  /** Weight of path tokens added to every chunk of a file. */
-  pathWeight: number;
-  /** Weight of the chunk's symbol-name tokens. */
-  symbolWeight: number;
-}
+export type { Bm25Params };
 
 /** Defaults tuned on the labelled query set (docs/search.md). */
 export const DEFAULT_BM25: Bm25Params = { k1: 1.2, b: 0.75, pathWeight: 2, symbolWeight: 3 };
@@ -107,28 +103,11 @@ interface FileEntry {
   count: number;
 }
 
-interface StoredMeta {
-  /** Length and checksum of the postings file (see index_integrity.ts). */
-  postingsIntegrity?: IntegrityStamp;
-  version: number;
-  analyzer: number;
-  chunkLines: number;
-  params: Bm25Params;
-  createdAt: string;
+/** The metadata as loaded, with each file's record when loaded for a build. */
+type StoredMeta = LoadedMeta & {
   /** Per-file records for incremental builds; loaded only for builds (`lexical.files.json`). */
   files?: Record<string, FileEntry>;
-  /** Per chunk: path index into `paths`, start, end, symbol ("" for none), kind, length. */
-  paths: string[];
-  chunkPath: number[];
-  chunkStart: number[];
-  chunkEnd: number[];
-  chunkSymbol: string[];
-  chunkKind: string[];
-  chunkLen: number[];
-  /** Sorted vocabulary and each term's offset into the postings; `termOffset` has one extra end entry. */
-  terms: string[];
-  termOffset: number[];
-}
+};
 
 /** A loaded index. */
 export interface LexicalIndex {
@@ -173,12 +152,12 @@ export async function loadIndex(
   let meta: StoredMeta;
   let bytes: Uint8Array;
   try {
-    meta = JSON.parse(await readWholeTextFile(files.meta));
+    meta = decodeMeta(await readWholeFile(files.meta));
     bytes = await readWholeFile(files.postings);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    if (err instanceof SyntaxError) {
-      integrityNotice(files.meta, `${files.meta} is damaged (not JSON): rebuilding the index`);
+    if (err instanceof MetaFormatError) {
+      integrityNotice(files.meta, `${files.meta} is damaged (${err.message}): rebuilding the index`);
       return null;
     }
     throw err;
@@ -224,7 +203,7 @@ const SEARCH_CACHE_SIZE = 2;
 
 /**
  * {@link loadIndex} for searching: the index this process already loaded for `root` while its
- * `lexical.json` is unchanged, else loaded from disk (and kept for the next search).
+ * `lexical.meta.bin` is unchanged, else loaded from disk (and kept for the next search).
  */
 export async function loadIndexForSearch(root: string): Promise<LexicalIndex | null> {
   let stamp: string;
@@ -397,6 +376,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   let filesReused = 0;
   const oldToNew = new Int32Array(compatible ? previous!.meta.chunkLen.length : 0).fill(-1);
   const added = new Map<string, { ids: number[]; w: number[] }>();
+  let oldSymbols: readonly string[] | undefined; // the previous index's, decoded at the first reused file
   for (const f of walked) {
     const first = chunks.length;
     if (fresh.has(f.rel)) {
@@ -414,13 +394,14 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     } else {
       const old = previous!.meta.files![f.rel];
       const m = previous!.meta;
+      oldSymbols ??= m.chunkSymbol.all();
       for (let c = old.first; c < old.first + old.count; c++) {
         oldToNew[c] = chunks.length;
         chunks.push({
           path: f.rel,
           start: m.chunkStart[c],
           end: m.chunkEnd[c],
-          symbol: m.chunkSymbol[c],
+          symbol: oldSymbols[c],
           kind: m.chunkKind[c],
           len: m.chunkLen[c],
         });
@@ -444,7 +425,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     }
     return i;
   });
-  const meta: StoredMeta = {
+  const meta = {
     version: FORMAT_VERSION,
     analyzer: ANALYZER_VERSION,
     chunkLines,
@@ -466,7 +447,8 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const { files: fileRecords, ...searchMeta } = meta;
   await atomicWriteFile(loc.postings, bin);
   await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, files: fileRecords }));
-  await atomicWriteFile(loc.meta, JSON.stringify({ ...searchMeta, postingsIntegrity: integrityStamp(bin) }));
+  await atomicWriteFile(loc.meta, encodeMeta({ ...searchMeta, postingsIntegrity: integrityStamp(bin) }));
+  await Deno.remove(join(loc.dir, FORMAT_1_META_FILE)).catch(() => {});
   return {
     files: Object.values(files).filter((e) => e.count > 0).length,
     chunks: chunks.length,
@@ -490,7 +472,7 @@ function mergePostings(
   oldToNew: Int32Array,
   added: Map<string, { ids: number[]; w: number[] }>,
 ): { terms: string[]; termOffset: number[]; bin: Uint8Array<ArrayBuffer> } {
-  const oldTerms = previous?.meta.terms ?? [];
+  const oldTerms = previous?.meta.terms.all() ?? [];
   const oldOffset = previous?.meta.termOffset ?? [0];
   const addedTerms = [...added.keys()].sort();
   const capacity = (oldOffset[oldOffset.length - 1] ?? 0) + addedTerms.reduce(
@@ -562,19 +544,6 @@ function sortRun(ids: Uint32Array, weights: Float32Array, from: number, to: numb
   weights.set(sortedW, from);
 }
 
-function findTerm(terms: string[], term: string): number {
-  let lo = 0;
-  let hi = terms.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const t = terms[mid];
-    if (t === term) return mid;
-    if (t < term) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
-
 /** Query tokens: like document tokens, plus the stems of whole words so `offsets` meets `offset`. */
 export function queryTokens(query: string): string[] {
   const toks = new Set(codeTokens(query));
@@ -614,11 +583,11 @@ export function rankChunks(
   const qTerms = queryTokens(query);
   const scores = bm25Scores(index, qTerms, k1, b);
   if (!ident && ranking.expand) {
-    const ids = qTerms.map((t) => findTerm(meta.terms, t)).filter((t) => t >= 0);
+    const ids = qTerms.map((t) => meta.terms.find(t)).filter((t) => t >= 0);
     const extra = expansionTerms(index, ids, {
       perTerm: ranking.expandPerTerm,
       minLift: ranking.expandLift,
-    }).map((t) => meta.terms[t]);
+    }).map((t) => meta.terms.at(t));
     for (const [c, s] of bm25Scores(index, extra, k1, b)) {
       scores.set(c, (scores.get(c) ?? 0) + ranking.expand * s);
     }
@@ -632,13 +601,13 @@ export function rankChunks(
   if (ident) {
     // The chunk that declares the name (or a file named after it) is what an exact-name lookup wants.
     const name = query.trim().split(".").pop()!.toLowerCase();
-    const t = findTerm(meta.terms, DEF_PREFIX + name);
+    const t = meta.terms.find(DEF_PREFIX + name);
     const defining = new Set<number>();
     if (t >= 0) {
       for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) defining.add(index.ids[p]);
     }
     for (const [c, s] of scores) {
-      if (defining.has(c) || baseName(meta.paths[meta.chunkPath[c]]) === name) {
+      if (defining.has(c) || baseName(meta.paths.at(meta.chunkPath[c])) === name) {
         scores.set(c, s * ranking.defBoost);
       }
     }
@@ -647,12 +616,12 @@ export function rankChunks(
     for (const [c, s] of scores) {
       const pi = meta.chunkPath[c];
       let prior = kinds.get(pi);
-      if (prior === undefined) kinds.set(pi, prior = ranking.prior[fileKind(meta.paths[pi])]);
+      if (prior === undefined) kinds.set(pi, prior = ranking.prior[fileKind(meta.paths.at(pi))]);
       if (prior !== 1) scores.set(c, s * prior);
     }
     if (ranking.fileCoord) {
       // How many of the query's terms each file holds, in any of its chunks.
-      const present = qTerms.map((t) => findTerm(meta.terms, t)).filter((t) => t >= 0);
+      const present = qTerms.map((t) => meta.terms.find(t)).filter((t) => t >= 0);
       const perFile = new Map<number, number>();
       for (const t of present) {
         const files = new Set<number>();
@@ -706,10 +675,10 @@ export function rankChunks(
   top = top.slice(0, k);
   return top.map(([c, score]) => ({
     chunk: c,
-    path: meta.paths[meta.chunkPath[c]],
+    path: meta.paths.at(meta.chunkPath[c]),
     start_line: meta.chunkStart[c],
     end_line: meta.chunkEnd[c],
-    symbol: meta.chunkSymbol[c] || undefined,
+    symbol: meta.chunkSymbol.at(c) || undefined,
     score: Math.round(score * 10000) / 10000,
   }));
 }
@@ -729,14 +698,14 @@ function proximityBoost(
   ranking: RankingParams,
 ): void {
   const { meta } = index;
-  const present = new Set(qTerms.filter((t) => findTerm(meta.terms, t) >= 0));
+  const present = new Set(qTerms.filter((t) => meta.terms.find(t) >= 0));
   if (present.size < 2) return;
   const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])
     .slice(0, ranking.proximityTop ?? 30);
   const span = ranking.proximityLines ?? 3;
   const texts = new Map<string, string[] | null>();
   for (const [c, s] of top) {
-    const path = meta.paths[meta.chunkPath[c]];
+    const path = meta.paths.at(meta.chunkPath[c]);
     let lines = texts.get(path);
     if (lines === undefined) {
       try {
@@ -766,7 +735,7 @@ function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number)
   const n = meta.chunkLen.length;
   const scores = new Map<number, number>();
   for (const term of terms) {
-    const t = findTerm(meta.terms, term);
+    const t = meta.terms.find(term);
     if (t < 0) continue;
     const from = meta.termOffset[t];
     const to = meta.termOffset[t + 1];
@@ -829,7 +798,7 @@ export interface SearchOptions {
   /** Passed to the automatic build (progress bar). */
   build?: BuildIndexOptions;
   /**
-   * Reuse the index this process last loaded for the workspace while its `lexical.json` is unchanged
+   * Reuse the index this process last loaded for the workspace while its `lexical.meta.bin` is unchanged
    * (default true); false loads it from disk, as a new process does.
    */
   reuse?: boolean;

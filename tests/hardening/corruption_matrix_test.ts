@@ -166,7 +166,7 @@ Deno.test({
 });
 
 Deno.test("corruption matrix: lexical index files × {random, half, zero} × {esearch, index} → rebuilt with a notice", async () => {
-  for (const file of ["lexical.postings.bin", "lexical.json"]) {
+  for (const file of ["lexical.postings.bin", "lexical.meta.bin"]) {
     for (const how of ["random", "half", "zero"] as const) {
       for (const cmd of [["esearch", QUERY], ["index"]]) {
         const ws = await freshCopy();

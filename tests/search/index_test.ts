@@ -162,8 +162,8 @@ Deno.test("an incremental build writes exactly the index a full build writes", a
     assert.deepEqual(comparable(incremental), comparable(scratch));
     assert.deepEqual([...incremental.ids], [...scratch.ids]);
     assert.deepEqual([...incremental.weights], [...scratch.weights]);
-    assert.ok(!incremental.meta.terms.includes("upsilon"), "a term only the old text had is gone");
-    assert.ok(incremental.meta.terms.includes("omicron"));
+    assert.ok(!incremental.meta.terms.all().includes("upsilon"), "a term only the old text had is gone");
+    assert.ok(incremental.meta.terms.all().includes("omicron"));
   } finally {
     await removeTree(root);
   }
@@ -272,7 +272,7 @@ Deno.test("a big build is analysed in worker threads and gives the same index as
     const inc = await buildIndex(root);
     assert.equal(inc.filesRead, 3);
     const after = await loadIndex(root);
-    assert.deepEqual(after!.meta.terms, before!.meta.terms);
+    assert.deepEqual(after!.meta.terms.all(), before!.meta.terms.all());
     assert.deepEqual(after!.meta.termOffset, before!.meta.termOffset);
     assert.deepEqual(after!.ids, before!.ids);
     assert.deepEqual(after!.weights, before!.weights);
@@ -295,7 +295,7 @@ Deno.test("index honours .dspyignore, --glob and --exclude, and skips lock files
     const r = await runDspy(["--workspace", root, "index", "--exclude", "vendor/", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const idx = await loadIndex(root, { files: true });
-    assert.deepEqual(idx!.meta.paths.sort(), [".dspyignore", "notes.md", "src/keep.py"]);
+    assert.deepEqual([...idx!.meta.paths.all()].sort(), [".dspyignore", "notes.md", "src/keep.py"]);
     assert.ok(!("secret/keys.py" in idx!.meta.files!) && !("vendor/lib.py" in idx!.meta.files!));
     const py = await buildIndex(root, { globs: ["*.py"], full: true });
     assert.equal(py.files, 2);
@@ -304,7 +304,7 @@ Deno.test("index honours .dspyignore, --glob and --exclude, and skips lock files
     // --max-file-bytes: notes.md (20 bytes) is over a 10-byte limit, .dspyignore (8 bytes) is not.
     const small = await runDspy(["--workspace", root, "index", "--max-file-bytes", "10", "--json"]);
     assert.equal(small.code, 0, small.stderr);
-    assert.deepEqual((await loadIndex(root))!.meta.paths, [".dspyignore"]);
+    assert.deepEqual((await loadIndex(root))!.meta.paths.all(), [".dspyignore"]);
   } finally {
     await removeTree(root);
   }

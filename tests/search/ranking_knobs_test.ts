@@ -37,11 +37,11 @@ Deno.test("the reference graph links users of a declared name to its file; graph
   try {
     await buildIndex(root, { full: true });
     const index = (await loadIndex(root))!;
-    const core = index.meta.paths.indexOf("z_core.js");
-    const leaf = index.meta.paths.indexOf("a_leaf.js");
+    const core = index.meta.paths.all().indexOf("z_core.js");
+    const leaf = index.meta.paths.all().indexOf("a_leaf.js");
     const edges = referenceGraph(index);
     assert.ok(
-      edges[index.meta.paths.indexOf("users/one.js")].has(core),
+      edges[index.meta.paths.all().indexOf("users/one.js")].has(core),
       "a user links to the declaring file",
     );
     const central = fileCentrality(index);
@@ -72,9 +72,9 @@ Deno.test("co-occurrence expansion adds the identifier parts that keep company w
   try {
     await buildIndex(root, { full: true });
     const index = (await loadIndex(root))!;
-    const lead = index.meta.terms.indexOf("lead");
+    const lead = index.meta.terms.find("lead");
     assert.ok(lead >= 0, "the stem of 'leads' is indexed");
-    const extra = expansionTerms(index, [lead], { maxDfShare: 1 }).map((t) => index.meta.terms[t]);
+    const extra = expansionTerms(index, [lead], { maxDfShare: 1 }).map((t) => index.meta.terms.at(t));
     assert.ok(extra.includes("leader"), `expansion: ${extra}`);
     assert.ok(!extra.includes("codec") && !extra.includes("lead"), `${extra}`);
     const q = "which broker leads";
