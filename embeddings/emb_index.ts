@@ -9,15 +9,13 @@
 
 import {
   ANALYZER_VERSION,
-  buildIndex,
   chunkFile,
   chunkKey,
   DEFAULT_CHUNK_LINES,
   INDEX_EXCLUDES,
   isIdentifierQuery,
-  loadIndexForSearch,
-  rankChunks,
   type RankedChunk,
+  rankInWorkspace,
   readTextIfText,
   reciprocalRankFusion,
   type SearchHit,
@@ -389,12 +387,7 @@ export async function hybridSearch(
   if (query.trim() === "") throw new UserError("esearch: the query is empty: say what you are looking for");
   const k = options.k ?? 5;
   const depth = Math.max(k, options.depth ?? 50);
-  let lex = await loadIndexForSearch(root);
-  if (!lex) {
-    await buildIndex(root);
-    lex = await loadIndexForSearch(root);
-  }
-  const lexical = lex ? rankChunks(lex, query, depth) : [];
+  const lexical = await rankInWorkspace(root, query, depth);
   const vindex = await loadVectorIndex(root);
   let vector: VectorRanked[] = [];
   let note: string | undefined;

@@ -1,9 +1,10 @@
 /**
  * Integrity of the binary index files (`.dspy_index/lexical.postings.bin`, `.dspy_index/emb_vectors.f32`).
- * Each is written with a stamp `{bytes, checksum}` in the metadata that describes it (written after the
- * binary file, so a reader never trusts a stamp for bytes that were not written yet). Loading checks the
- * length and the checksum before the bytes are used: random bytes of the right length used to give
- * `undefined score=NaN` hits or "No results" with exit 0.
+ * Each is written with its length and checksum in the metadata that describes it (written after the binary
+ * file, so a reader never trusts a checksum for bytes that were not written yet): the vectors with a stamp
+ * `{bytes, checksum}`, the postings with a checksum per 16 KiB block, so that a search can check just the
+ * blocks it reads. The bytes are checked before they are used: random bytes of the right length used to
+ * give `undefined score=NaN` hits or "No results" with exit 0.
  *
  * The checksum is a 64-bit FNV-1a-style mix over 32-bit words, computed in one pass (about 1 ms per MB
  * here): it detects damage (truncation, overwrites, bit rot), not a deliberate forgery — whoever can
@@ -40,6 +41,12 @@ export class IndexDamagedError extends UserError {
 
 /** 64-bit checksum (two 32-bit FNV-1a lanes over 32-bit words, tail bytes folded in) as 16 hex digits. */
 export function checksum(bytes: Uint8Array): string {
+  const [a, b] = checksumLanes(bytes);
+  return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
+}
+
+/** The two 32-bit lanes of {@link checksum}, unsigned. */
+export function checksumLanes(bytes: Uint8Array): [number, number] {
   let a = 0x811c9dc5 | 0;
   let b = 0x01000193 ^ bytes.byteLength;
   const words = bytes.byteLength >>> 2;
@@ -55,7 +62,31 @@ export function checksum(bytes: Uint8Array): string {
     a = Math.imul(a ^ bytes[i], 0x01000193);
     b = Math.imul(b ^ bytes[i], 0x5bd1e995);
   }
-  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
+  return [a >>> 0, b >>> 0];
+}
+
+/**
+ * The {@link checksumLanes} of every `blockSize` bytes of `bytes` (the last block may be shorter), two
+ * entries a block. Lets a reader check only the blocks it reads: `esearch` reads the postings of its query's
+ * terms, not the whole file.
+ */
+export function blockChecksums(bytes: Uint8Array, blockSize: number): Uint32Array {
+  const blocks = Math.ceil(bytes.byteLength / blockSize);
+  const sums = new Uint32Array(2 * blocks);
+  for (let i = 0; i < blocks; i++) {
+    const [a, b] = checksumLanes(
+      bytes.subarray(i * blockSize, Math.min(bytes.byteLength, (i + 1) * blockSize)),
+    );
+    sums[2 * i] = a;
+    sums[2 * i + 1] = b;
+  }
+  return sums;
+}
+
+/** True when block `i` (its bytes in `block`) has the checksum recorded in `sums`. */
+export function blockMatches(block: Uint8Array, sums: Uint32Array, i: number): boolean {
+  const [a, b] = checksumLanes(block);
+  return sums[2 * i] === a && sums[2 * i + 1] === b;
 }
 
 /** The stamp for `bytes`. */

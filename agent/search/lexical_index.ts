@@ -18,7 +18,15 @@ import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
 import { fileCentrality } from "./graph_prior.ts";
 import { expansionTerms } from "./cooccur.ts";
 import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
-import { integrityNotice, integrityProblem, integrityStamp } from "./index_integrity.ts";
+import { blockChecksums, integrityNotice } from "./index_integrity.ts";
+import {
+  identityOf,
+  lazyPostings,
+  POSTINGS_BLOCK,
+  type PostingsSource,
+  PostingsUnreadableError,
+  wholePostings,
+} from "./postings.ts";
 import { type Bm25Params, decodeMeta, encodeMeta, type LoadedMeta, MetaFormatError } from "./index_meta.ts";
 import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
@@ -35,7 +43,7 @@ export const INDEX_EXCLUDES: readonly string[] = [
   "*.svg",
 ];
 
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 /** Bump when chunking or tokenizing changes, so old indexes are rebuilt rather than reused. */
 export const ANALYZER_VERSION = 5;
 const META_FILE = "lexical.meta.bin";
@@ -112,8 +120,11 @@ type StoredMeta = LoadedMeta & {
 /** A loaded index. */
 export interface LexicalIndex {
   meta: StoredMeta;
-  ids: Uint32Array;
-  weights: Float32Array;
+  /** The postings, held whole or read term by term (postings.ts). */
+  postings: PostingsSource;
+  /** Every posting's chunk id and weight (a lazily loaded index reads and checks the whole file first). */
+  readonly ids: Uint32Array;
+  readonly weights: Float32Array;
   avgLen: number;
   /** The workspace the index was loaded from: term proximity re-reads the text of the best chunks. */
   root?: string;
@@ -143,33 +154,48 @@ export async function hasIndex(root: string): Promise<boolean> {
   }
 }
 
-/** Loads the workspace's index; `null` when there is none (or it is from an incompatible version). */
+/**
+ * Loads the workspace's index; `null` when there is none, it is from an incompatible version, or it is
+ * damaged (then with a notice: the caller rebuilds it). `postings: "lazy"` reads postings term by term when
+ * a query needs them instead of the whole file now (searches; see postings.ts); builds take them whole.
+ */
 export async function loadIndex(
   root: string,
-  options: { files?: boolean } = {},
+  options: { files?: boolean; postings?: "whole" | "lazy" } = {},
 ): Promise<LexicalIndex | null> {
   const files = indexFiles(root);
+  const damaged = (file: string, why: string) => {
+    integrityNotice(file, `${file} is damaged (${why}): rebuilding the index`);
+    return null;
+  };
   let meta: StoredMeta;
-  let bytes: Uint8Array;
+  let postings: PostingsSource;
   try {
-    meta = decodeMeta(await readWholeFile(files.meta));
-    bytes = await readWholeFile(files.postings);
+    meta = decodeMeta(await readWholeFile(files.meta), FORMAT_VERSION);
+    const total = meta.termOffset[meta.termOffset.length - 1];
+    const blockSize = meta.postings.blockSize;
+    if (options.postings === "lazy") {
+      const info = await Deno.stat(files.postings);
+      if (info.size !== total * 8) {
+        return damaged(files.postings, `${info.size} bytes where ${total * 8} were written`);
+      }
+      postings = lazyPostings(files.postings, total, identityOf(info), blockSize, meta.postingsBlockSums);
+    } else {
+      const bytes = await readWholeFile(files.postings);
+      if (bytes.byteLength !== total * 8) {
+        return damaged(files.postings, `${bytes.byteLength} bytes where ${total * 8} were written`);
+      }
+      const sums = blockChecksums(bytes, blockSize);
+      if (sums.some((v, i) => v !== meta.postingsBlockSums[i])) {
+        return damaged(files.postings, "checksum mismatch");
+      }
+      // Views on the bytes as read (a copy of 15 MB cost 60-110 ms here); a misaligned start is copied.
+      postings = wholePostings(bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(), total);
+    }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    if (err instanceof MetaFormatError) {
-      integrityNotice(files.meta, `${files.meta} is damaged (${err.message}): rebuilding the index`);
-      return null;
-    }
+    if (err instanceof MetaFormatError) return err.outdated ? null : damaged(files.meta, err.message);
     throw err;
-  }
-  if (meta.version !== FORMAT_VERSION) return null;
-  const damaged = integrityProblem(meta.postingsIntegrity, bytes);
-  if (damaged) {
-    integrityNotice(
-      files.postings,
-      `${files.postings} is damaged or unverifiable (${damaged}): rebuilding the index`,
-    );
-    return null;
   }
   if (options.files) {
     try {
@@ -181,15 +207,20 @@ export async function loadIndex(
       return null;
     }
   }
-  const total = meta.termOffset[meta.termOffset.length - 1] ?? 0;
-  if (bytes.byteLength !== total * 8) return null; // torn or foreign file: rebuild
-  // Views on the bytes as read (a copy of 15 MB cost 60-110 ms here); a misaligned start is copied.
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  const ids = new Uint32Array(aligned.buffer, aligned.byteOffset, total);
-  const weights = new Float32Array(aligned.buffer, aligned.byteOffset + total * 4, total);
   const n = meta.chunkLen.length;
   const avgLen = n === 0 ? 1 : meta.chunkLen.reduce((a, b) => a + b, 0) / n;
-  return { meta, ids, weights, avgLen, root };
+  return {
+    meta,
+    postings,
+    get ids() {
+      return postings.whole().ids;
+    },
+    get weights() {
+      return postings.whole().weights;
+    },
+    avgLen,
+    root,
+  };
 }
 
 /**
@@ -202,8 +233,9 @@ const searchCache = new Map<string, { stamp: string; index: LexicalIndex }>();
 const SEARCH_CACHE_SIZE = 2;
 
 /**
- * {@link loadIndex} for searching: the index this process already loaded for `root` while its
- * `lexical.meta.bin` is unchanged, else loaded from disk (and kept for the next search).
+ * {@link loadIndex} for searching (postings read as queries need them): the index this process already
+ * loaded for `root` while its `lexical.meta.bin` is unchanged, else loaded from disk (and kept for the next
+ * search).
  */
 export async function loadIndexForSearch(root: string): Promise<LexicalIndex | null> {
   let stamp: string;
@@ -213,7 +245,7 @@ export async function loadIndexForSearch(root: string): Promise<LexicalIndex | n
     stamp = `${info.ino}:${info.size}:${info.mtime?.getTime()}`;
   } catch {
     searchCache.delete(root);
-    return loadIndex(root);
+    return loadIndex(root, { postings: "lazy" });
   }
   const hit = searchCache.get(root);
   if (hit && hit.stamp === stamp) {
@@ -221,13 +253,58 @@ export async function loadIndexForSearch(root: string): Promise<LexicalIndex | n
     searchCache.set(root, hit);
     return hit.index;
   }
-  const index = await loadIndex(root);
+  const index = await loadIndex(root, { postings: "lazy" });
   searchCache.delete(root);
   if (index) {
     searchCache.set(root, { stamp, index });
     if (searchCache.size > SEARCH_CACHE_SIZE) searchCache.delete(searchCache.keys().next().value!);
   }
   return index;
+}
+
+/** What {@link rankInWorkspace} loads and builds. */
+export interface WorkspaceRankOptions {
+  /** Build the index first when there is none (default true). */
+  autoBuild?: boolean;
+  /** Passed to a build (progress bar). */
+  build?: BuildIndexOptions;
+  /** Reuse the index this process loaded for the workspace (default true). */
+  reuse?: boolean;
+}
+
+/**
+ * Ranks `query` on the workspace's index: loaded for searching (built first when missing and `autoBuild`).
+ * Its postings are read as the query needs them; when they turn out replaced by a build in another process,
+ * or damaged, since the index was loaded, the index is loaded again with its whole postings checked (a
+ * damaged one is rebuilt, with a notice) and the query ranked once more.
+ */
+export async function rankInWorkspace(
+  root: string,
+  query: string,
+  k: number,
+  options: WorkspaceRankOptions = {},
+): Promise<RankedChunk[]> {
+  const load = options.reuse === false
+    ? (r: string) => loadIndex(r, { postings: "lazy" })
+    : loadIndexForSearch;
+  const loadOrBuild = async (loader: (r: string) => Promise<LexicalIndex | null>) => {
+    let index = await loader(root);
+    if (!index) {
+      if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");
+      await buildIndex(root, options.build);
+      index = await loader(root);
+      if (!index) throw new UserError("esearch: the index could not be built");
+    }
+    return index;
+  };
+  const index = await loadOrBuild(load);
+  try {
+    return rankChunks(index, query, k);
+  } catch (err) {
+    if (!(err instanceof PostingsUnreadableError)) throw err;
+    searchCache.delete(root);
+    return rankChunks(await loadOrBuild((r) => loadIndex(r)), query, k);
+  }
 }
 
 /** Files at or above this count are analysed in worker threads. */
@@ -447,7 +524,14 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const { files: fileRecords, ...searchMeta } = meta;
   await atomicWriteFile(loc.postings, bin);
   await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, files: fileRecords }));
-  await atomicWriteFile(loc.meta, encodeMeta({ ...searchMeta, postingsIntegrity: integrityStamp(bin) }));
+  await atomicWriteFile(
+    loc.meta,
+    encodeMeta({
+      ...searchMeta,
+      postings: { bytes: bin.byteLength, blockSize: POSTINGS_BLOCK },
+      postingsBlockSums: blockChecksums(bin, POSTINGS_BLOCK),
+    }),
+  );
   await Deno.remove(join(loc.dir, FORMAT_1_META_FILE)).catch(() => {});
   return {
     files: Object.values(files).filter((e) => e.count > 0).length,
@@ -604,7 +688,7 @@ export function rankChunks(
     const t = meta.terms.find(DEF_PREFIX + name);
     const defining = new Set<number>();
     if (t >= 0) {
-      for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) defining.add(index.ids[p]);
+      for (const c of index.postings.range(meta.termOffset[t], meta.termOffset[t + 1]).ids) defining.add(c);
     }
     for (const [c, s] of scores) {
       if (defining.has(c) || baseName(meta.paths.at(meta.chunkPath[c])) === name) {
@@ -625,8 +709,8 @@ export function rankChunks(
       const perFile = new Map<number, number>();
       for (const t of present) {
         const files = new Set<number>();
-        for (let p = meta.termOffset[t]; p < meta.termOffset[t + 1]; p++) {
-          files.add(meta.chunkPath[index.ids[p]]);
+        for (const c of index.postings.range(meta.termOffset[t], meta.termOffset[t + 1]).ids) {
+          files.add(meta.chunkPath[c]);
         }
         for (const f of files) perFile.set(f, (perFile.get(f) ?? 0) + 1);
       }
@@ -731,17 +815,16 @@ function proximityBoost(
 
 /** BM25F score of every chunk that has at least one of the terms. */
 function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number): Map<number, number> {
-  const { meta, ids, weights, avgLen } = index;
+  const { meta, avgLen } = index;
   const n = meta.chunkLen.length;
   const scores = new Map<number, number>();
   for (const term of terms) {
     const t = meta.terms.find(term);
     if (t < 0) continue;
-    const from = meta.termOffset[t];
-    const to = meta.termOffset[t + 1];
-    const df = to - from;
+    const { ids, weights } = index.postings.range(meta.termOffset[t], meta.termOffset[t + 1]);
+    const df = ids.length;
     const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
-    for (let p = from; p < to; p++) {
+    for (let p = 0; p < df; p++) {
       const c = ids[p];
       const tf = weights[p];
       const norm = k1 * (1 - b + b * (meta.chunkLen[c] / avgLen));
@@ -821,15 +904,7 @@ export async function searchIndex(
   if (options.refresh && (options.autoBuild !== false || await hasIndex(root))) {
     await buildIndex(root, options.build);
   }
-  const load = options.reuse === false ? loadIndex : loadIndexForSearch;
-  let index = await load(root);
-  if (!index) {
-    if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");
-    await buildIndex(root, options.build);
-    index = await load(root);
-    if (!index) throw new UserError("esearch: the index could not be built");
-  }
-  const ranked = rankChunks(index, query, options.k ?? 5);
+  const ranked = await rankInWorkspace(root, query, options.k ?? 5, options);
   const context = options.context ?? 4;
   return await Promise.all(ranked.map(async (r) => ({
     path: r.path,

@@ -65,10 +65,12 @@ export {
   queryTokens,
   rankChunks,
   type RankedChunk,
+  rankInWorkspace,
   type SearchHit,
   searchIndex,
   type SearchOptions,
   snippetFor,
+  type WorkspaceRankOptions,
 } from "./lexical_index.ts";
 export {
   baseName,

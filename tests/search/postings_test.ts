@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { buildIndex, indexFiles, loadIndex, rankChunks, searchIndex } from "./deps.ts";
+import { POSTINGS_BLOCK, PostingsUnreadableError } from "../../agent/search/postings.ts";
+import { makeTree, removeTree } from "./helpers.ts";
+
+const WORDS = ("retry backoff offset commit consumer producer partition broker leader heartbeat session " +
+  "timeout buffer socket encode decode request response batch record").split(" ");
+
+/** 300 small files whose postings fill several blocks, each with a few distinctive names. */
+function corpus(): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let f = 0; f < 300; f++) {
+    const lines = [`// module ${f}: ${WORDS[f % WORDS.length]} and ${WORDS[(f * 7) % WORDS.length]}`];
+    for (let i = 0; i < 12; i++) {
+      lines.push(`export function ${WORDS[(f + i) % WORDS.length]}Step${f}_${i}(value${i}: number) {`);
+      lines.push(`  return ${WORDS[(f * 3 + i) % WORDS.length]}Count${i % 5} + value${i} * ${f};`);
+      lines.push("}");
+    }
+    files[`src/part${f % 10}/file${f}.ts`] = lines.join("\n") + "\n";
+  }
+  return files;
+}
+
+const QUERIES = [
+  "retry with backoff",
+  "commit the consumer offset",
+  "heartbeat session timeout",
+  "decode the broker response",
+  "leaderStep42_3",
+];
+
+Deno.test("postings read term by term rank exactly as the whole file does, across block boundaries", async () => {
+  const root = await makeTree(corpus());
+  try {
+    await buildIndex(root);
+    const whole = (await loadIndex(root))!;
+    const lazy = (await loadIndex(root, { postings: "lazy" }))!;
+    const bytes = (await Deno.stat(indexFiles(root).postings)).size;
+    assert.ok(bytes > 3 * POSTINGS_BLOCK, `postings of ${bytes} bytes should span several blocks`);
+    for (const q of QUERIES) assert.deepEqual(rankChunks(lazy, q, 10), rankChunks(whole, q, 10), q);
+    // Every term's range, read lazily, equals the whole file's (ids and weights).
+    const { termOffset } = whole.meta;
+    for (let t = 0; t < whole.meta.terms.length; t++) {
+      const a = lazy.postings.range(termOffset[t], termOffset[t + 1]);
+      const b = whole.postings.range(termOffset[t], termOffset[t + 1]);
+      assert.deepEqual([...a.ids], [...b.ids], whole.meta.terms.at(t));
+      assert.deepEqual([...a.weights], [...b.weights], whole.meta.terms.at(t));
+    }
+    assert.deepEqual(lazy.ids, whole.ids);
+    assert.deepEqual(lazy.weights, whole.weights);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("a lazily loaded index refuses postings a later build replaced, instead of mixing two indexes", async () => {
+  const root = await makeTree(corpus());
+  try {
+    await buildIndex(root);
+    const stale = (await loadIndex(root, { postings: "lazy" }))!;
+    await Deno.writeTextFile(`${root}/src/part0/file0.ts`, "export function fresh() { return 1; }\n");
+    await buildIndex(root);
+    assert.throws(() => rankChunks(stale, "retry with backoff", 5), PostingsUnreadableError);
+    // A search loads the new index.
+    const hits = await searchIndex(root, "fresh", { k: 1, context: 0 });
+    assert.equal(hits[0].path, "src/part0/file0.ts");
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("a postings block damaged in place: the search notices, rebuilds and answers right", async () => {
+  const root = await makeTree(corpus());
+  try {
+    await buildIndex(root);
+    const expected = await searchIndex(root, "heartbeat session timeout", { reuse: false, k: 3 });
+    const path = indexFiles(root).postings;
+    const bytes = await Deno.readFile(path);
+    for (let i = 0; i < bytes.length; i += 64) bytes[i] ^= 0xff; // every block, same length
+    await Deno.writeFile(path, bytes);
+    const before = (await Deno.stat(indexFiles(root).meta)).mtime!.getTime();
+    const hits = await searchIndex(root, "heartbeat session timeout", { reuse: false, k: 3 });
+    assert.deepEqual(hits, expected);
+    assert.notEqual((await Deno.stat(indexFiles(root).meta)).mtime!.getTime(), before, "rebuilt");
+    assert.ok(await loadIndex(root), "the rebuilt index loads and checks whole");
+  } finally {
+    await removeTree(root);
+  }
+});
