@@ -5,7 +5,8 @@
  * A search from a new process needs the postings of a few query terms, not all 15 MB of a 20,000-file tree:
  * reading the whole file and checking its checksum took about 80 ms of each `esearch` there. The lazy form
  * reads only the 16 KiB blocks that hold a term's postings, checks each block against the checksum the
- * metadata recorded for it, and keeps the checked blocks for later queries. The file is opened for each
+ * metadata recorded for it, and keeps the checked blocks for later queries (a whole read checks every
+ * block the same way). The file is opened for each
  * read; if a build has replaced it since the metadata was loaded (another inode, size or mtime), or a block
  * does not match its checksum, the read throws {@link PostingsUnreadableError} and the caller loads the index
  * again (rankInWorkspace in lexical_index.ts).
@@ -13,7 +14,7 @@
  * @module
  */
 
-import { blockChecksums, blockMatches } from "./index_integrity.ts";
+import { blockMatches } from "./index_integrity.ts";
 
 /** Size of the blocks the postings checksums cover. */
 export const POSTINGS_BLOCK = 16 * 1024;
@@ -67,7 +68,8 @@ const sameFile = (a: FileIdentity, b: FileIdentity) =>
 
 /**
  * Postings read from the file on demand: `identity` is the file's at load time, `sums` the checksums the
- * metadata recorded for each `blockSize` bytes.
+ * metadata recorded for each `blockSize` bytes. Blocks are read into one buffer the size of the file, at
+ * their place in it, so a term's postings are views on it: the memory of blocks never read is never touched.
  */
 export function lazyPostings(
   path: string,
@@ -76,39 +78,12 @@ export function lazyPostings(
   blockSize: number,
   sums: Uint32Array,
 ): PostingsSource {
-  const blocks = new Map<number, Uint8Array>();
   const fileBytes = total * 8;
-  let whole: TermPostings | null = null;
+  const blockCount = Math.ceil(fileBytes / blockSize);
+  let buffer: Uint8Array<ArrayBuffer> | null = null;
+  const loaded = new Uint8Array(blockCount);
+  let missing = blockCount;
 
-  /** Reads the blocks covering [start, end) that are not held yet, checking each. */
-  const load = (file: Deno.FsFile, start: number, end: number) => {
-    for (let b = Math.floor(start / blockSize); b * blockSize < end; b++) {
-      if (blocks.has(b)) continue;
-      const at = b * blockSize;
-      const block = new Uint8Array(Math.min(blockSize, fileBytes - at));
-      file.seekSync(at, Deno.SeekMode.Start);
-      for (let n = 0; n < block.length;) {
-        const got = file.readSync(block.subarray(n));
-        if (got === null) throw new PostingsUnreadableError(path, "shorter than its metadata says");
-        n += got;
-      }
-      if (!blockMatches(block, sums, b)) throw new PostingsUnreadableError(path, `block ${b} is damaged`);
-      blocks.set(b, block);
-    }
-  };
-  /** The bytes [start, end) from the held blocks. */
-  const copy = (start: number, end: number): ArrayBuffer => {
-    const out = new Uint8Array(end - start);
-    for (let at = start; at < end;) {
-      const b = Math.floor(at / blockSize);
-      const block = blocks.get(b)!;
-      const from = at - b * blockSize;
-      const n = Math.min(block.length - from, end - at);
-      out.set(block.subarray(from, from + n), at - start);
-      at += n;
-    }
-    return out.buffer;
-  };
   const open = () => {
     const file = Deno.openSync(path, { read: true });
     if (!sameFile(identityOf(file.statSync()), identity)) {
@@ -117,50 +92,46 @@ export function lazyPostings(
     }
     return file;
   };
+  /** Reads and checks the blocks covering each [start, end) byte range that are not loaded yet. */
+  const ensure = (ranges: (readonly [number, number])[]) => {
+    let file: Deno.FsFile | null = null;
+    try {
+      for (const [start, end] of ranges) {
+        for (let b = Math.floor(start / blockSize); b * blockSize < end; b++) {
+          if (loaded[b]) continue;
+          file ??= open();
+          buffer ??= new Uint8Array(fileBytes);
+          const at = b * blockSize;
+          const block = buffer.subarray(at, Math.min(fileBytes, at + blockSize));
+          file.seekSync(at, Deno.SeekMode.Start);
+          for (let n = 0; n < block.length;) {
+            const got = file.readSync(block.subarray(n));
+            if (got === null) throw new PostingsUnreadableError(path, "shorter than its metadata says");
+            n += got;
+          }
+          if (!blockMatches(block, sums, b)) throw new PostingsUnreadableError(path, `block ${b} is damaged`);
+          loaded[b] = 1;
+          missing--;
+        }
+      }
+    } finally {
+      file?.close();
+    }
+  };
+  const views = (from: number, to: number): TermPostings => ({
+    ids: new Uint32Array(buffer!.buffer, 4 * from, to - from),
+    weights: new Float32Array(buffer!.buffer, 4 * (total + from), to - from),
+  });
 
   return {
     range(from, to) {
-      if (whole) return { ids: whole.ids.subarray(from, to), weights: whole.weights.subarray(from, to) };
       if (to <= from) return { ids: new Uint32Array(0), weights: new Float32Array(0) };
-      const idsAt = [4 * from, 4 * to] as const;
-      const weightsAt = [4 * (total + from), 4 * (total + to)] as const;
-      let file: Deno.FsFile | null = null;
-      try {
-        for (const [start, end] of [idsAt, weightsAt]) {
-          for (let b = Math.floor(start / blockSize); b * blockSize < end; b++) {
-            if (!blocks.has(b)) {
-              file ??= open();
-              load(file, start, end);
-              break;
-            }
-          }
-        }
-      } finally {
-        file?.close();
-      }
-      return { ids: new Uint32Array(copy(...idsAt)), weights: new Float32Array(copy(...weightsAt)) };
+      ensure([[4 * from, 4 * to], [4 * (total + from), 4 * (total + to)]]);
+      return views(from, to);
     },
     whole() {
-      if (whole) return whole;
-      const file = open();
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = new Uint8Array(fileBytes);
-        for (let n = 0; n < bytes.length;) {
-          const got = file.readSync(bytes.subarray(n));
-          if (got === null) throw new PostingsUnreadableError(path, "shorter than its metadata says");
-          n += got;
-        }
-      } finally {
-        file.close();
-      }
-      const found = blockChecksums(bytes, blockSize);
-      if (found.length !== sums.length || found.some((v, i) => v !== sums[i])) {
-        throw new PostingsUnreadableError(path, "damaged");
-      }
-      whole = wholePostings(bytes, total).whole();
-      blocks.clear();
-      return whole;
+      if (missing > 0) ensure([[0, fileBytes]]);
+      return fileBytes === 0 ? { ids: new Uint32Array(0), weights: new Float32Array(0) } : views(0, total);
     },
   };
 }
