@@ -39,6 +39,7 @@ import {
 } from "../rl/mod.ts";
 import { seededRepo, seededToolOptions } from "../tests/rl/helpers.ts";
 import { median } from "./stats.ts";
+import { cpuSeconds } from "./proc_cpu.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -139,11 +140,10 @@ async function requireTorch(): Promise<void> {
   Deno.exit(1);
 }
 
-/** CPU time of this process (user + system) in seconds; 10 ms resolution, fine for runs of seconds. */
+/** CPU time of this process (user + system) in seconds (proc_cpu.ts); NaN where there is no `/proc`. */
 function processCpuS(): number {
   try {
-    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSeconds("self");
   } catch {
     return NaN;
   }
