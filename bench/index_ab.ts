@@ -7,10 +7,12 @@
  * `dspy-code esearch` runs of each checkout's CLI on the tree (a new process each: wall time as a user sees
  * it, index load included; the two must print the same hits). `--rounds 0` skips the re-index rounds, for
  * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
- * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`).
+ * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`). With `--rank N`, N
+ * interleaved rounds of ranking alone (each checkout's `rankChunks` on its own loaded index, in this process,
+ * warm) over the kafkajs query set, whose results must be identical.
  *
  * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--touch REL] [--rounds 5] [--full 3]
- *         [--esearch 7]` —
+ *         [--esearch 7] [--rank 7]` —
  * `--tree` defaults to the npm tree `bench/search_bench.ts` builds (`$TMPDIR/dspy-search-bench/tree`).
  *
  * @module
@@ -19,7 +21,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildIndex } from "../agent/search/mod.ts";
+import { buildIndex, loadIndex, rankChunks } from "../agent/search/mod.ts";
 import { median } from "./stats.ts";
 
 const { values: flags } = parseArgs({
@@ -31,6 +33,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "5" },
     full: { type: "string", default: "0" },
     esearch: { type: "string", default: "0" },
+    rank: { type: "string", default: "0" },
   },
 });
 if (!flags.base) {
@@ -47,9 +50,10 @@ try {
   );
   Deno.exit(2);
 }
-const base: { buildIndex: typeof buildIndex } = await import(
-  pathToFileURL(resolve(flags.base, "agent/search/mod.ts")).href
-);
+const base: { buildIndex: typeof buildIndex; loadIndex: typeof loadIndex; rankChunks: typeof rankChunks } =
+  await import(
+    pathToFileURL(resolve(flags.base, "agent/search/mod.ts")).href
+  );
 const contenders = [["base", base.buildIndex], ["this", buildIndex]] as const;
 const rounds = Math.max(0, Number(flags.rounds));
 const loadStart = Deno.loadavg()[0];
@@ -98,6 +102,29 @@ for (let r = 0; r < Number(flags.esearch); r++) {
     printed[name] ??= new TextDecoder().decode(out.stdout);
   }
 }
+const rank: Record<string, number[]> = { base: [], this: [] };
+if (Number(flags.rank) > 0) {
+  const queries: string[] = JSON.parse(
+    await Deno.readTextFile(new URL("./data/kafkajs_queries.json", import.meta.url)),
+  ).queries.map((q: { query: string }) => q.query);
+  // As a search loads it (an older base ignores the option and loads the postings whole).
+  const indexes = {
+    base: (await base.loadIndex(tree, { postings: "lazy" }))!,
+    this: (await loadIndex(tree, { postings: "lazy" }))!,
+  };
+  const rankers = { base: base.rankChunks, this: rankChunks };
+  for (const q of queries) {
+    const [a, b] = (["base", "this"] as const).map((n) => JSON.stringify(rankers[n](indexes[n], q, 10)));
+    if (a !== b) throw new Error(`the two checkouts rank "${q}" differently`);
+  }
+  for (let r = 0; r < Number(flags.rank); r++) {
+    for (const name of r % 2 ? ["this", "base"] as const : ["base", "this"] as const) {
+      const started = performance.now();
+      for (const q of queries) rankers[name](indexes[name], q, 10);
+      rank[name].push((performance.now() - started) / queries.length);
+    }
+  }
+}
 if (printed.base !== undefined && printed.base !== printed.this) {
   throw new Error(`the two checkouts printed different hits:\n${printed.base}\n---\n${printed.this}`);
 }
@@ -114,6 +141,14 @@ if (rounds > 0) {
   console.log(`nothing changed (this): ${s(same)}`);
 }
 if (full.this.length) console.log(`full build: base ${s(full.base)}, this ${s(full.this)}`);
+if (rank.this.length) {
+  const ms = (x: number[]) => `${median(x).toFixed(2)} ms`;
+  console.log(
+    `ranking a query (warm, same results): base ${ms(rank.base)}, this ${ms(rank.this)} (${
+      (median(rank.base) / median(rank.this)).toFixed(2)
+    }× faster)`,
+  );
+}
 if (cli.this.length) {
   console.log(
     `esearch (CLI, wall, same hits): base ${s(cli.base)}, this ${s(cli.this)} (${

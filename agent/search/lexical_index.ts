@@ -28,8 +28,16 @@ import {
   wholePostings,
 } from "./postings.ts";
 import { type Bm25Params, decodeMeta, encodeMeta, type LoadedMeta, MetaFormatError } from "./index_meta.ts";
-import { baseName, DEFAULT_RANKING, fileKind, isIdentifierQuery, type RankingParams } from "./ranking.ts";
+import {
+  baseName,
+  DEFAULT_RANKING,
+  type FileKind,
+  fileKind,
+  isIdentifierQuery,
+  type RankingParams,
+} from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
+import { byScore, topEntries } from "./top_n.ts";
 import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
 import { synonymTerms } from "./code_thesaurus.ts";
 
@@ -700,7 +708,7 @@ export function rankChunks(
     for (const [c, s] of scores) {
       const pi = meta.chunkPath[c];
       let prior = kinds.get(pi);
-      if (prior === undefined) kinds.set(pi, prior = ranking.prior[fileKind(meta.paths.at(pi))]);
+      if (prior === undefined) kinds.set(pi, prior = ranking.prior[kindOfPath(meta, pi)]);
       if (prior !== 1) scores.set(c, s * prior);
     }
     if (ranking.fileCoord) {
@@ -744,17 +752,18 @@ export function rankChunks(
       scores.set(c, s + ranking.fileAgg * (b[1] + b[2] / 2));
     }
   }
-  let top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]);
-  if (ranking.diversify !== undefined && ranking.diversify < 1) {
+  const diversify = ranking.diversify !== undefined && ranking.diversify < 1;
+  let top = topEntries(scores, diversify ? Math.max(k, 50) * 4 : k);
+  if (diversify) {
     // Each further chunk of a file already listed is multiplied by `diversify` once more. A file's best chunk
     // keeps its score, so the order of files is unchanged; only which chunks fill the first k places moves.
     const seen = new Map<number, number>();
-    top = top.slice(0, Math.max(k, 50) * 4).map(([c, s]) => {
+    top = top.map(([c, s]) => {
       const pi = meta.chunkPath[c];
       const n = seen.get(pi) ?? 0;
       seen.set(pi, n + 1);
       return [c, n === 0 ? s : s * Math.pow(ranking.diversify!, n)] as [number, number];
-    }).sort((x, y) => y[1] - x[1] || x[0] - y[0]);
+    }).sort(byScore);
   }
   top = top.slice(0, k);
   return top.map(([c, score]) => ({
@@ -765,6 +774,15 @@ export function rankChunks(
     symbol: meta.chunkSymbol.at(c) || undefined,
     score: Math.round(score * 10000) / 10000,
   }));
+}
+
+/** Each path's file kind by path index, worked out once per loaded index: a query scores thousands of paths. */
+const pathKinds = new WeakMap<LexicalIndex["meta"], (FileKind | undefined)[]>();
+
+function kindOfPath(meta: LexicalIndex["meta"], pi: number): FileKind {
+  let kinds = pathKinds.get(meta);
+  if (!kinds) pathKinds.set(meta, kinds = new Array(meta.paths.length));
+  return kinds[pi] ??= fileKind(meta.paths.at(pi));
 }
 
 /**
@@ -784,8 +802,7 @@ function proximityBoost(
   const { meta } = index;
   const present = new Set(qTerms.filter((t) => meta.terms.find(t) >= 0));
   if (present.size < 2) return;
-  const top = [...scores.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])
-    .slice(0, ranking.proximityTop ?? 30);
+  const top = topEntries(scores, ranking.proximityTop ?? 30);
   const span = ranking.proximityLines ?? 3;
   const texts = new Map<string, string[] | null>();
   for (const [c, s] of top) {
