@@ -1,15 +1,16 @@
 /**
  * The lexical index's metadata file (`.dspy_index/lexical.meta.bin`): chunks, paths and the sorted vocabulary,
  * in a binary layout that loads without parsing. Each `esearch` from a new process loads it whole, so on a
- * large tree its format is most of the command's time: as JSON (4.5 MB on a 20,000-file tree) reading and
- * parsing it took about 110 ms; here the numeric columns are typed-array views on the bytes as read, and the
+ * large tree its format decides much of the command's time: as JSON (4.5 MB on a 20,000-file tree) reading
+ * and parsing it took about 110 ms; here the numeric columns are typed-array views on the bytes as read, and the
  * strings (paths, symbol names, and the vocabulary of ~100,000 terms) are decoded one by one when asked for:
  * a query decodes the few dozen terms its look-ups visit and the paths of the files it scores.
  *
- * Layout, little-endian, every section starting on a 4-byte boundary:
+ * Layout, in the machine's byte order (little-endian on every platform we ship), every section starting on a
+ * 4-byte boundary:
  *
  * ```
- * "DSPYLXM1"  u32 header length  header JSON (versions, parameters, counts, chunk kinds, postings stamp)
+ * "DSPYLXM1"  u32 header length  header JSON (versions, parameters, counts, chunk kinds, postings size)
  * i32[chunks] chunkPath, chunkStart, chunkEnd, chunkLen   i32[terms + 1] termOffset   u8[chunks] chunkKind
  * 3 string tables (paths, chunkSymbol, terms): u32[count] end of each string in the blob, then the UTF-8 blob
  * u32[2 × blocks] the checksum of each block of the postings file (index_integrity.ts, blockChecksums)

@@ -5,11 +5,10 @@
  * A search from a new process needs the postings of a few query terms, not all 15 MB of a 20,000-file tree:
  * reading the whole file and checking its checksum took about 80 ms of each `esearch` there. The lazy form
  * reads only the 16 KiB blocks that hold a term's postings, checks each block against the checksum the
- * metadata recorded for it, and keeps the checked blocks for later queries (a whole read checks every
- * block the same way). The file is opened for each
- * read; if a build has replaced it since the metadata was loaded (another inode, size or mtime), or a block
- * does not match its checksum, the read throws {@link PostingsUnreadableError} and the caller loads the index
- * again (rankInWorkspace in lexical_index.ts).
+ * metadata recorded for it, and keeps the checked blocks for later queries (a whole read checks every block
+ * the same way). The file is opened for each read; if a build has replaced it since the metadata was loaded
+ * (another inode, size or mtime), or a block does not match its checksum, the read throws
+ * {@link PostingsUnreadableError} and the caller loads the index again (rankInWorkspace in lexical_index.ts).
  *
  * @module
  */
