@@ -162,6 +162,17 @@ export async function hasIndex(root: string): Promise<boolean> {
   }
 }
 
+/** True when the workspace has only an index of the first format (`lexical.json`), which a build replaces. */
+export async function hasFormat1Index(root: string): Promise<boolean> {
+  if (await hasIndex(root)) return false;
+  try {
+    await Deno.stat(join(indexFiles(root).dir, FORMAT_1_META_FILE));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Loads the workspace's index; `null` when there is none, it is from an incompatible version, or it is
  * damaged (then with a notice: the caller rebuilds it). `postings: "lazy"` reads postings term by term when

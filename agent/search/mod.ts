@@ -56,6 +56,7 @@ export {
   type BuildIndexOptions,
   type BuildIndexResult,
   DEFAULT_BM25,
+  hasFormat1Index,
   hasIndex,
   INDEX_EXCLUDES,
   indexFiles,

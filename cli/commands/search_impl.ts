@@ -15,6 +15,7 @@ import {
   diffFileAgainst,
   type Extract,
   extractSegment,
+  hasFormat1Index,
   hasIndex,
   LAST_EXTRACT_KEY,
   logRetrieval,
@@ -220,7 +221,11 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   const context = intOption("esearch", "context", values.context, 4);
   let progress: ReturnType<typeof progressReporter> | undefined;
   if (!(await hasIndex(ctx.workspace))) {
-    ctx.out.info("No index yet: building it first.");
+    ctx.out.info(
+      await hasFormat1Index(ctx.workspace)
+        ? "The index was written by an older version of dspy-code: rebuilding it first."
+        : "No index yet: building it first.",
+    );
     progress = progressReporter(ctx, "indexing");
   } else if (values.refresh) {
     const bar = progressReporter(ctx, "refreshing index");

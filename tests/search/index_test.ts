@@ -201,6 +201,23 @@ Deno.test("repeated searches reuse the loaded index until a build replaces it", 
   }
 });
 
+Deno.test("esearch over an index of the first format says it rebuilds it, then answers", async () => {
+  const root = await makeTree({
+    "src/app.ts": APP_TS,
+    ".dspy_index/lexical.json": '{"version":1}',
+    ".dspy_index/lexical.postings.bin": "",
+  });
+  try {
+    const r = await runDspy(["--workspace", root, "esearch", "parse", "config", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /written by an older version of dspy-code: rebuilding it first/);
+    assert.equal(JSON.parse(r.stdout)[0].path, "src/app.ts");
+    await assert.rejects(Deno.stat(join(root, ".dspy_index/lexical.json")), Deno.errors.NotFound);
+  } finally {
+    await removeTree(root);
+  }
+});
+
 Deno.test("index/esearch commands: auto-build, JSON hits, retrieval events", async () => {
   const root = await makeTree({ "src/app.ts": APP_TS, "README.md": "Parse the config file.\n" });
   try {
