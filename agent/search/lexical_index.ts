@@ -815,20 +815,20 @@ function proximityBoost(
   if (present.size < 2) return;
   const top = topEntries(scores, ranking.proximityTop ?? 30);
   const span = ranking.proximityLines ?? 3;
-  const texts = new Map<string, string[] | null>();
+  const texts = new Map<string, string | null>();
   for (const [c, s] of top) {
     const path = meta.paths.at(meta.chunkPath[c]);
-    let lines = texts.get(path);
-    if (lines === undefined) {
+    let text = texts.get(path);
+    if (text === undefined) {
       try {
-        lines = Deno.readTextFileSync(join(index.root!, path)).split("\n");
+        text = Deno.readTextFileSync(join(index.root!, path));
       } catch {
-        lines = null;
+        text = null;
       }
-      texts.set(path, lines);
+      texts.set(path, text);
     }
-    if (!lines) continue;
-    const perLine = lines.slice(meta.chunkStart[c] - 1, meta.chunkEnd[c])
+    if (text === null) continue;
+    const perLine = linesBetween(text, meta.chunkStart[c], meta.chunkEnd[c])
       .map((l) => new Set(codeTokens(l).filter((t) => present.has(t))));
     let best = 0;
     for (let i = 0; i < perLine.length && best < present.size; i++) {
@@ -839,6 +839,31 @@ function proximityBoost(
     const cover = Math.max(0, best - 1) / (present.size - 1);
     scores.set(c, s * (1 + ranking.proximity! * cover));
   }
+}
+
+/**
+ * Lines `first` to `last` (1-based, inclusive) of `text`, as `text.split("\n").slice(first - 1, last)` gives
+ * them, found by looking for newlines instead of splitting the whole text: proximity reads chunks of files of
+ * megabytes (bundles), and splitting such a file made an array of every line for a few dozen.
+ */
+export function linesBetween(text: string, first: number, last: number): string[] {
+  let at = 0;
+  for (let line = 1; line < first; line++) {
+    const nl = text.indexOf("\n", at);
+    if (nl === -1) return [];
+    at = nl + 1;
+  }
+  const out: string[] = [];
+  for (let line = first; line <= last; line++) {
+    const nl = text.indexOf("\n", at);
+    if (nl === -1) {
+      out.push(text.slice(at));
+      break;
+    }
+    out.push(text.slice(at, nl));
+    at = nl + 1;
+  }
+  return out;
 }
 
 /** BM25F score of every chunk that has at least one of the terms. */
