@@ -180,8 +180,39 @@ export async function hasFormat1Index(root: string): Promise<boolean> {
  */
 export async function loadIndex(
   root: string,
-  options: { files?: boolean; postings?: "whole" | "lazy" } = {},
+  options: LoadOptions = {},
 ): Promise<LexicalIndex | null> {
+  // A build (maybe in another process) renames the new postings into place first and the metadata last, so a
+  // reader in between sees postings that do not match the metadata. Only a mismatch that outlasts a build's
+  // last writes is damage.
+  for (let attempt = 0;; attempt++) {
+    const loaded = await loadIndexOnce(root, options);
+    if (!(loaded instanceof PostingsMismatch)) return loaded;
+    if (attempt === MISMATCH_WAITS_MS.length) {
+      const file = indexFiles(root).postings;
+      integrityNotice(file, `${file} is damaged (${loaded.message}): rebuilding the index`);
+      return null;
+    }
+    await new Promise((resolve) => setTimeout(resolve, MISMATCH_WAITS_MS[attempt]));
+  }
+}
+
+/** What {@link loadIndex} loads: each file's record too (builds), and the postings whole or term by term. */
+export interface LoadOptions {
+  files?: boolean;
+  postings?: "whole" | "lazy";
+}
+
+/** How long to wait before loading again postings that did not match the metadata (about 0.4 s in all). */
+const MISMATCH_WAITS_MS = [25, 50, 100, 200];
+
+/** The postings file does not match the metadata read just before it. */
+class PostingsMismatch extends Error {}
+
+async function loadIndexOnce(
+  root: string,
+  options: LoadOptions,
+): Promise<LexicalIndex | PostingsMismatch | null> {
   const files = indexFiles(root);
   const damaged = (file: string, why: string) => {
     integrityNotice(file, `${file} is damaged (${why}): rebuilding the index`);
@@ -196,17 +227,17 @@ export async function loadIndex(
     if (options.postings === "lazy") {
       const info = await Deno.stat(files.postings);
       if (info.size !== total * 8) {
-        return damaged(files.postings, `${info.size} bytes where ${total * 8} were written`);
+        return new PostingsMismatch(`${info.size} bytes where ${total * 8} were written`);
       }
       postings = lazyPostings(files.postings, total, identityOf(info), blockSize, meta.postingsBlockSums);
     } else {
       const bytes = await readWholeFile(files.postings);
       if (bytes.byteLength !== total * 8) {
-        return damaged(files.postings, `${bytes.byteLength} bytes where ${total * 8} were written`);
+        return new PostingsMismatch(`${bytes.byteLength} bytes where ${total * 8} were written`);
       }
       const sums = blockChecksums(bytes, blockSize);
       if (sums.some((v, i) => v !== meta.postingsBlockSums[i])) {
-        return damaged(files.postings, "checksum mismatch");
+        return new PostingsMismatch("checksum mismatch");
       }
       // Views on the bytes as read (a copy of 15 MB cost 60-110 ms here); a misaligned start is copied.
       postings = wholePostings(bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(), total);

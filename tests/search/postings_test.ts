@@ -87,3 +87,39 @@ Deno.test("a postings block damaged in place: the search notices, rebuilds and a
     await removeTree(root);
   }
 });
+
+Deno.test("postings a build renamed into place before its metadata are waited for, not called damaged", async () => {
+  const root = await makeTree(corpus());
+  const notices: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => void notices.push(args.join(" "));
+  try {
+    const { meta } = indexFiles(root);
+    await buildIndex(root);
+    const older = await Deno.readFile(meta);
+    for (const mode of ["whole", "lazy"] as const) {
+      await Deno.writeTextFile(
+        `${root}/src/part1/file1.ts`,
+        `export function changed${mode}() { return 2; }\n`,
+      );
+      await buildIndex(root);
+      const newer = await Deno.readFile(meta);
+      // The moment between the two renames of a build in another process: new postings, old metadata.
+      await Deno.writeFile(meta, older);
+      const follows = new Promise((resolve) => setTimeout(() => resolve(Deno.writeFile(meta, newer)), 60));
+      const index = await loadIndex(root, { postings: mode });
+      await follows;
+      assert.ok(index, `${mode}: loaded once the metadata followed`);
+      assert.equal(
+        index.meta.createdAt,
+        (await loadIndex(root))!.meta.createdAt,
+        `${mode}: the newer build's`,
+      );
+      assert.ok(rankChunks(index, "retry with backoff", 3).length > 0);
+    }
+    assert.deepEqual(notices, [], "nothing was called damaged");
+  } finally {
+    console.error = error;
+    await removeTree(root);
+  }
+});
