@@ -17,6 +17,7 @@ import {
   integrityProblem,
   type IntegrityStamp,
   integrityStamp,
+  MISMATCH_WAITS_MS,
 } from "../agent/search/mod.ts";
 import type { EmbedderBackend } from "./embedder.ts";
 
@@ -94,12 +95,31 @@ export async function saveVectorIndex(root: string, index: VectorIndex): Promise
  * Loads the index; `null` when missing or from another version. A damaged `emb_vectors.f32` or meta
  * (length or checksum mismatch, see agent/search/index_integrity.ts) throws {@link IndexDamagedError}
  * saying to run `emb-index --full`, or with `{damaged: "null"}` prints a notice and returns null (the
- * caller rebuilds).
+ * caller rebuilds). A mismatch is loaded again a few times first (MISMATCH_WAITS_MS): an `emb-index` in
+ * another process may be between writing the vectors and writing the meta.
  */
 export async function loadVectorIndex(
   root: string,
   options: { damaged?: "throw" | "null" } = {},
 ): Promise<VectorIndex | null> {
+  for (let attempt = 0;; attempt++) {
+    const loaded = await loadVectorIndexOnce(root);
+    if (typeof loaded !== "string") return loaded;
+    if (attempt < MISMATCH_WAITS_MS.length) {
+      await new Promise((resolve) => setTimeout(resolve, MISMATCH_WAITS_MS[attempt]));
+      continue;
+    }
+    const f = vectorFiles(root);
+    if (options.damaged === "null") {
+      integrityNotice(f.vectors, `the embedding index is damaged (${loaded}): rebuilding it from scratch`);
+      return null;
+    }
+    throw new IndexDamagedError(f.vectors, loaded, "emb-index --full");
+  }
+}
+
+/** The index, null (missing or another version), or why the files do not match. */
+async function loadVectorIndexOnce(root: string): Promise<VectorIndex | null | string> {
   const f = vectorFiles(root);
   let meta: VectorMeta & { vectorsIntegrity?: IntegrityStamp };
   let bytes: Uint8Array<ArrayBuffer>;
@@ -128,13 +148,7 @@ export async function loadVectorIndex(
       problem = "values that are not numbers";
     }
   }
-  if (problem) {
-    if (options.damaged === "null") {
-      integrityNotice(f.vectors, `the embedding index is damaged (${problem}): rebuilding it from scratch`);
-      return null;
-    }
-    throw new IndexDamagedError(f.vectors, problem, "emb-index --full");
-  }
+  if (problem) return problem;
   // A view on the bytes as read, not a copy of them (a misaligned start is copied).
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   return { meta, vectors: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4) };

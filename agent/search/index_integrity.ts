@@ -107,6 +107,14 @@ export function integrityProblem(stamp: IntegrityStamp | undefined, bytes: Uint8
   return null;
 }
 
+/**
+ * How long a reader waits before loading again a binary index file that does not match its metadata, in
+ * turn (about 0.4 s in all). A build writes the binary file and then the metadata, each renamed into place,
+ * so a reader in another process can meet the two from different builds for a moment; only a mismatch that
+ * outlasts a build's last write is damage.
+ */
+export const MISMATCH_WAITS_MS: readonly number[] = [25, 50, 100, 200];
+
 const noticed = new Set<string>();
 
 /** Prints a one-line notice on stderr, once per file and process. */

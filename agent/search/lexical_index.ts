@@ -18,7 +18,7 @@ import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
 import { fileCentrality } from "./graph_prior.ts";
 import { expansionTerms } from "./cooccur.ts";
 import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
-import { blockChecksums, integrityNotice } from "./index_integrity.ts";
+import { blockChecksums, integrityNotice, MISMATCH_WAITS_MS } from "./index_integrity.ts";
 import {
   identityOf,
   lazyPostings,
@@ -202,9 +202,6 @@ export interface LoadOptions {
   files?: boolean;
   postings?: "whole" | "lazy";
 }
-
-/** How long to wait before loading again postings that did not match the metadata (about 0.4 s in all). */
-const MISMATCH_WAITS_MS = [25, 50, 100, 200];
 
 /** The postings file does not match the metadata read just before it. */
 class PostingsMismatch extends Error {}

@@ -108,4 +108,5 @@ export {
   integrityProblem,
   type IntegrityStamp,
   integrityStamp,
+  MISMATCH_WAITS_MS,
 } from "./index_integrity.ts";

@@ -136,3 +136,27 @@ Deno.test("esearch --hybrid and emb-search commands log retrieval events", async
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("vectors an emb-index renamed into place before its meta are waited for, not called damaged", async () => {
+  const root = await tree();
+  try {
+    const e = createHashEmbedder();
+    await buildEmbeddingIndex(root, e);
+    const meta = join(root, ".dspy_index/emb_meta.json");
+    const older = await Deno.readFile(meta);
+    await Deno.writeTextFile(join(root, "src/extra.ts"), "export function extra() { return 1; }\n");
+    await buildEmbeddingIndex(root, e);
+    const newer = await Deno.readFile(meta);
+    // The moment between the two renames of an emb-index in another process: new vectors, old meta.
+    await Deno.writeFile(meta, older);
+    const follows = new Promise((resolve) => setTimeout(() => resolve(Deno.writeFile(meta, newer)), 60));
+    const index = await loadVectorIndex(root);
+    await follows;
+    assert.equal(index?.meta.chunks.length, 4, "the newer index, once its meta followed");
+    // A mismatch that lasts is still damage.
+    await Deno.writeFile(meta, older);
+    await assert.rejects(() => loadVectorIndex(root), /is damaged .*emb-index --full/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
