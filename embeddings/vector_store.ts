@@ -12,12 +12,13 @@ import { atomicWriteFile } from "../core/atomic.ts";
 import { readWholeFile } from "../core/read_whole.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import {
+  FilesMismatch,
   IndexDamagedError,
   integrityNotice,
   integrityProblem,
   type IntegrityStamp,
   integrityStamp,
-  MISMATCH_WAITS_MS,
+  loadPastBuild,
 } from "../agent/search/mod.ts";
 import type { EmbedderBackend } from "./embedder.ts";
 
@@ -95,31 +96,28 @@ export async function saveVectorIndex(root: string, index: VectorIndex): Promise
  * Loads the index; `null` when missing or from another version. A damaged `emb_vectors.f32` or meta
  * (length or checksum mismatch, see agent/search/index_integrity.ts) throws {@link IndexDamagedError}
  * saying to run `emb-index --full`, or with `{damaged: "null"}` prints a notice and returns null (the
- * caller rebuilds). A mismatch is loaded again a few times first (MISMATCH_WAITS_MS): an `emb-index` in
- * another process may be between writing the vectors and writing the meta.
+ * caller rebuilds). A mismatch is loaded again a few times first (loadPastBuild): an `emb-index` in another
+ * process may be between writing the vectors and writing the meta.
  */
 export async function loadVectorIndex(
   root: string,
   options: { damaged?: "throw" | "null" } = {},
 ): Promise<VectorIndex | null> {
-  for (let attempt = 0;; attempt++) {
-    const loaded = await loadVectorIndexOnce(root);
-    if (typeof loaded !== "string") return loaded;
-    if (attempt < MISMATCH_WAITS_MS.length) {
-      await new Promise((resolve) => setTimeout(resolve, MISMATCH_WAITS_MS[attempt]));
-      continue;
-    }
-    const f = vectorFiles(root);
-    if (options.damaged === "null") {
-      integrityNotice(f.vectors, `the embedding index is damaged (${loaded}): rebuilding it from scratch`);
-      return null;
-    }
-    throw new IndexDamagedError(f.vectors, loaded, "emb-index --full");
+  const loaded = await loadPastBuild(() => loadVectorIndexOnce(root));
+  if (!(loaded instanceof FilesMismatch)) return loaded;
+  const f = vectorFiles(root);
+  if (options.damaged === "null") {
+    integrityNotice(
+      f.vectors,
+      `the embedding index is damaged (${loaded.message}): rebuilding it from scratch`,
+    );
+    return null;
   }
+  throw new IndexDamagedError(f.vectors, loaded.message, "emb-index --full");
 }
 
-/** The index, null (missing or another version), or why the files do not match. */
-async function loadVectorIndexOnce(root: string): Promise<VectorIndex | null | string> {
+/** The index, null (missing or another version), or how the files do not match. */
+async function loadVectorIndexOnce(root: string): Promise<VectorIndex | null | FilesMismatch> {
   const f = vectorFiles(root);
   let meta: VectorMeta & { vectorsIntegrity?: IntegrityStamp };
   let bytes: Uint8Array<ArrayBuffer>;
@@ -148,7 +146,7 @@ async function loadVectorIndexOnce(root: string): Promise<VectorIndex | null | s
       problem = "values that are not numbers";
     }
   }
-  if (problem) return problem;
+  if (problem) return new FilesMismatch(problem);
   // A view on the bytes as read, not a copy of them (a misaligned start is copied).
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   return { meta, vectors: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4) };

@@ -107,13 +107,28 @@ export function integrityProblem(stamp: IntegrityStamp | undefined, bytes: Uint8
   return null;
 }
 
+/** A binary index file that does not match the metadata read with it; `message` says how. */
+export class FilesMismatch extends Error {}
+
 /**
- * How long a reader waits before loading again a binary index file that does not match its metadata, in
- * turn (about 0.4 s in all). A build writes the binary file and then the metadata, each renamed into place,
- * so a reader in another process can meet the two from different builds for a moment; only a mismatch that
- * outlasts a build's last write is damage.
+ * How long {@link loadPastBuild} waits before each new try (about 0.4 s in all): longer than a build takes
+ * between renaming its binary file and its metadata into place.
  */
-export const MISMATCH_WAITS_MS: readonly number[] = [25, 50, 100, 200];
+const MISMATCH_WAITS_MS: readonly number[] = [25, 50, 100, 200];
+
+/**
+ * Runs `load` until it gives something other than a {@link FilesMismatch}, waiting a little before each new
+ * try; returns the last mismatch when it outlasts the waits. A build writes the binary file and then the
+ * metadata, each renamed into place, so a reader in another process can meet the two from different builds
+ * for a moment: only a mismatch that outlasts a build's last write is damage.
+ */
+export async function loadPastBuild<T>(load: () => Promise<T | FilesMismatch>): Promise<T | FilesMismatch> {
+  for (let attempt = 0;; attempt++) {
+    const loaded = await load();
+    if (!(loaded instanceof FilesMismatch) || attempt === MISMATCH_WAITS_MS.length) return loaded;
+    await new Promise((resolve) => setTimeout(resolve, MISMATCH_WAITS_MS[attempt]));
+  }
+}
 
 const noticed = new Set<string>();
 

@@ -2,9 +2,9 @@
  * The lexical index behind `index`/`esearch`: chunks (see chunker.ts) scored with BM25F — one BM25 over a
  * chunk's body tokens plus its path and symbol-name tokens with extra weight. Stored compactly under
  * `.dspy_index/` as `lexical.meta.bin` (chunks, paths, sorted vocabulary: index_meta.ts),
- * `lexical.postings.bin` (chunk ids and weighted term frequencies) and `lexical.files.json` (each file's size,
- * mtime and chunks, read by builds only). Rebuilding is incremental: a file whose size and mtime are unchanged keeps
- * its chunks and terms from the previous index without being read again.
+ * `lexical.postings.bin` (chunk ids and weighted term frequencies) and `lexical.files.json` (each file's
+ * size, mtime and chunks, read by builds only). Rebuilding is incremental: a file whose size and mtime are
+ * unchanged keeps its chunks and terms from the previous index without being read again.
  *
  * @module
  */
@@ -18,13 +18,14 @@ import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
 import { fileCentrality } from "./graph_prior.ts";
 import { expansionTerms } from "./cooccur.ts";
 import { type AnalyzedChunk, analyzeFileSync, DEF_PREFIX } from "./index_analyze.ts";
-import { blockChecksums, integrityNotice, MISMATCH_WAITS_MS } from "./index_integrity.ts";
+import { blockChecksums, FilesMismatch, integrityNotice, loadPastBuild } from "./index_integrity.ts";
 import {
   identityOf,
   lazyPostings,
   POSTINGS_BLOCK,
   type PostingsSource,
   PostingsUnreadableError,
+  type TermPostings,
   wholePostings,
 } from "./postings.ts";
 import { type Bm25Params, decodeMeta, encodeMeta, type LoadedMeta, MetaFormatError } from "./index_meta.ts";
@@ -55,7 +56,7 @@ const FORMAT_VERSION = 3;
 /** Bump when chunking or tokenizing changes, so old indexes are rebuilt rather than reused. */
 export const ANALYZER_VERSION = 5;
 const META_FILE = "lexical.meta.bin";
-/** The JSON metadata of format 1, removed by the first build of format 2. */
+/** The JSON metadata of format 1, removed by the first build of a later format. */
 const FORMAT_1_META_FILE = "lexical.json";
 const POSTINGS_FILE = "lexical.postings.bin";
 const FILES_FILE = "lexical.files.json";
@@ -182,19 +183,15 @@ export async function loadIndex(
   root: string,
   options: LoadOptions = {},
 ): Promise<LexicalIndex | null> {
-  // A build (maybe in another process) renames the new postings into place first and the metadata last, so a
-  // reader in between sees postings that do not match the metadata. Only a mismatch that outlasts a build's
-  // last writes is damage.
-  for (let attempt = 0;; attempt++) {
-    const loaded = await loadIndexOnce(root, options);
-    if (!(loaded instanceof PostingsMismatch)) return loaded;
-    if (attempt === MISMATCH_WAITS_MS.length) {
-      const file = indexFiles(root).postings;
-      integrityNotice(file, `${file} is damaged (${loaded.message}): rebuilding the index`);
-      return null;
-    }
-    await new Promise((resolve) => setTimeout(resolve, MISMATCH_WAITS_MS[attempt]));
-  }
+  // A build (maybe in another process) renames the new postings into place before the metadata.
+  const loaded = await loadPastBuild(() => loadIndexOnce(root, options));
+  return loaded instanceof FilesMismatch ? damaged(indexFiles(root).postings, loaded.message) : loaded;
+}
+
+/** Says a file of the index is damaged (once per file and process); the caller then rebuilds the index. */
+function damaged(file: string, why: string): null {
+  integrityNotice(file, `${file} is damaged (${why}): rebuilding the index`);
+  return null;
 }
 
 /** What {@link loadIndex} loads: each file's record too (builds), and the postings whole or term by term. */
@@ -203,18 +200,11 @@ export interface LoadOptions {
   postings?: "whole" | "lazy";
 }
 
-/** The postings file does not match the metadata read just before it. */
-class PostingsMismatch extends Error {}
-
 async function loadIndexOnce(
   root: string,
   options: LoadOptions,
-): Promise<LexicalIndex | PostingsMismatch | null> {
+): Promise<LexicalIndex | FilesMismatch | null> {
   const files = indexFiles(root);
-  const damaged = (file: string, why: string) => {
-    integrityNotice(file, `${file} is damaged (${why}): rebuilding the index`);
-    return null;
-  };
   let meta: StoredMeta;
   let postings: PostingsSource;
   try {
@@ -224,17 +214,17 @@ async function loadIndexOnce(
     if (options.postings === "lazy") {
       const info = await Deno.stat(files.postings);
       if (info.size !== total * 8) {
-        return new PostingsMismatch(`${info.size} bytes where ${total * 8} were written`);
+        return new FilesMismatch(`${info.size} bytes where ${total * 8} were written`);
       }
       postings = lazyPostings(files.postings, total, identityOf(info), blockSize, meta.postingsBlockSums);
     } else {
       const bytes = await readWholeFile(files.postings);
       if (bytes.byteLength !== total * 8) {
-        return new PostingsMismatch(`${bytes.byteLength} bytes where ${total * 8} were written`);
+        return new FilesMismatch(`${bytes.byteLength} bytes where ${total * 8} were written`);
       }
       const sums = blockChecksums(bytes, blockSize);
       if (sums.some((v, i) => v !== meta.postingsBlockSums[i])) {
-        return new PostingsMismatch("checksum mismatch");
+        return new FilesMismatch("checksum mismatch");
       }
       // Views on the bytes as read (a copy of 15 MB cost 60-110 ms here); a misaligned start is copied.
       postings = wholePostings(bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(), total);
@@ -735,7 +725,7 @@ export function rankChunks(
     const t = meta.terms.find(DEF_PREFIX + name);
     const defining = new Set<number>();
     if (t >= 0) {
-      for (const c of index.postings.range(meta.termOffset[t], meta.termOffset[t + 1]).ids) defining.add(c);
+      for (const c of termPostings(index, t).ids) defining.add(c);
     }
     for (const [c, s] of scores) {
       if (defining.has(c) || baseName(meta.paths.at(meta.chunkPath[c])) === name) {
@@ -756,7 +746,7 @@ export function rankChunks(
       const perFile = new Map<number, number>();
       for (const t of present) {
         const files = new Set<number>();
-        for (const c of index.postings.range(meta.termOffset[t], meta.termOffset[t + 1]).ids) {
+        for (const c of termPostings(index, t).ids) {
           files.add(meta.chunkPath[c]);
         }
         for (const f of files) perFile.set(f, (perFile.get(f) ?? 0) + 1);
@@ -894,6 +884,11 @@ export function linesBetween(text: string, first: number, last: number): string[
   return out;
 }
 
+/** The postings of term `t` (its index in the vocabulary). */
+function termPostings(index: LexicalIndex, t: number): TermPostings {
+  return index.postings.range(index.meta.termOffset[t], index.meta.termOffset[t + 1]);
+}
+
 /** BM25F score of every chunk that has at least one of the terms. */
 function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number): Map<number, number> {
   const { meta, avgLen } = index;
@@ -902,7 +897,7 @@ function bm25Scores(index: LexicalIndex, terms: string[], k1: number, b: number)
   for (const term of terms) {
     const t = meta.terms.find(term);
     if (t < 0) continue;
-    const { ids, weights } = index.postings.range(meta.termOffset[t], meta.termOffset[t + 1]);
+    const { ids, weights } = termPostings(index, t);
     const df = ids.length;
     const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
     for (let p = 0; p < df; p++) {

@@ -103,10 +103,11 @@ export {
 export { searchIndex as esearch } from "./lexical_index.ts";
 export {
   checksum,
+  FilesMismatch,
   IndexDamagedError,
   integrityNotice,
   integrityProblem,
   type IntegrityStamp,
   integrityStamp,
-  MISMATCH_WAITS_MS,
+  loadPastBuild,
 } from "./index_integrity.ts";
