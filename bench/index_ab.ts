@@ -2,7 +2,8 @@
  * A/B of the incremental re-index: this checkout's `buildIndex` against a baseline checkout's (`--base DIR`,
  * e.g. `git worktree add --detach DIR <commit>`), alternating in one process on the same tree. Before each
  * build the same file is touched, so each build reads that one file and reuses the rest of the index the
- * other just wrote (the two must share the index format). Also times the re-run with nothing changed (this
+ * other just wrote (the two must share the index format; for two formats, pass `--base-tree DIR`, a copy of
+ * the tree made with `cp -al`, where the baseline builds its own index). Also times the re-run with nothing changed (this
  * checkout; the floor); with `--full N`, N interleaved full builds of each; with `--esearch N`, N interleaved
  * `dspy-code esearch` runs of each checkout's CLI on the tree (a new process each: wall time as a user sees
  * it, index load included; the two must print the same hits). `--rounds 0` skips the re-index rounds, for
@@ -11,8 +12,8 @@
  * interleaved rounds of ranking alone (each checkout's `rankChunks` on its own loaded index, in this process,
  * warm) over the kafkajs query set, whose results must be identical.
  *
- * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--touch REL] [--rounds 5] [--full 3]
- *         [--esearch 7] [--rank 7]` —
+ * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--base-tree DIR] [--touch REL] [--rounds 5]
+ *         [--full 3] [--esearch 7] [--rank 7]` —
  * `--tree` defaults to the npm tree `bench/search_bench.ts` builds (`$TMPDIR/dspy-search-bench/tree`).
  *
  * @module
@@ -29,6 +30,7 @@ const { values: flags } = parseArgs({
   options: {
     base: { type: "string" },
     tree: { type: "string" },
+    "base-tree": { type: "string" },
     touch: { type: "string", default: "kafkajs/src/retry/index.js" },
     rounds: { type: "string", default: "5" },
     full: { type: "string", default: "0" },
@@ -54,19 +56,27 @@ const base: { buildIndex: typeof buildIndex; loadIndex: typeof loadIndex; rankCh
   await import(
     pathToFileURL(resolve(flags.base, "agent/search/mod.ts")).href
   );
-const contenders = [["base", base.buildIndex], ["this", buildIndex]] as const;
+// Checkouts with different index formats build on two copies of the tree (hard links: `cp -al`), so each
+// reuses only its own index; the touched file is touched in both.
+const baseTree = flags["base-tree"] ?? tree;
+const contenders = [["base", base.buildIndex, baseTree], ["this", buildIndex, tree]] as const;
+const touchedFiles = [...new Set([touched, join(baseTree, flags.touch!)])];
 const rounds = Math.max(0, Number(flags.rounds));
 const loadStart = Deno.loadavg()[0];
 
-if (rounds > 0) await buildIndex(tree); // an index to start from
+if (rounds > 0) {
+  // An index to start from.
+  await buildIndex(tree);
+  if (baseTree !== tree) await base.buildIndex(baseTree);
+}
 const one: Record<string, number[]> = { base: [], this: [] };
 const same: number[] = [];
 let clock = Date.now();
 for (let r = 0; r < rounds; r++) {
-  for (const [name, build] of r % 2 ? [...contenders].reverse() : contenders) {
+  for (const [name, build, at] of r % 2 ? [...contenders].reverse() : contenders) {
     clock += 1000;
-    await Deno.utime(touched, new Date(clock), new Date(clock));
-    const result = await build(tree);
+    for (const file of touchedFiles) await Deno.utime(file, new Date(clock), new Date(clock));
+    const result = await build(at);
     if (result.filesRead !== 1) throw new Error(`${name}: read ${result.filesRead} files, expected 1`);
     one[name].push(result.seconds);
   }
@@ -74,8 +84,8 @@ for (let r = 0; r < rounds; r++) {
 }
 const full: Record<string, number[]> = { base: [], this: [] };
 for (let r = 0; r < Number(flags.full); r++) {
-  for (const [name, build] of r % 2 ? [...contenders].reverse() : contenders) {
-    full[name].push((await build(tree, { full: true })).seconds);
+  for (const [name, build, at] of r % 2 ? [...contenders].reverse() : contenders) {
+    full[name].push((await build(at, { full: true })).seconds);
   }
 }
 const cli: Record<string, number[]> = { base: [], this: [] };
