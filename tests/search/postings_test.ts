@@ -21,6 +21,17 @@ function corpus(): Record<string, string> {
   return files;
 }
 
+/** Runs `body` on a fresh tree of {@link corpus} with its index built, removed afterwards. */
+async function withIndexedCorpus(body: (root: string) => Promise<void>): Promise<void> {
+  const root = await makeTree(corpus());
+  try {
+    await buildIndex(root);
+    await body(root);
+  } finally {
+    await removeTree(root);
+  }
+}
+
 const QUERIES = [
   "retry with backoff",
   "commit the consumer offset",
@@ -30,9 +41,7 @@ const QUERIES = [
 ];
 
 Deno.test("postings read term by term rank exactly as the whole file does, across block boundaries", async () => {
-  const root = await makeTree(corpus());
-  try {
-    await buildIndex(root);
+  await withIndexedCorpus(async (root) => {
     const whole = (await loadIndex(root))!;
     const lazy = (await loadIndex(root, { postings: "lazy" }))!;
     const bytes = (await Deno.stat(indexFiles(root).postings)).size;
@@ -48,15 +57,11 @@ Deno.test("postings read term by term rank exactly as the whole file does, acros
     }
     assert.deepEqual(lazy.ids, whole.ids);
     assert.deepEqual(lazy.weights, whole.weights);
-  } finally {
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("a lazily loaded index refuses postings a later build replaced, instead of mixing two indexes", async () => {
-  const root = await makeTree(corpus());
-  try {
-    await buildIndex(root);
+  await withIndexedCorpus(async (root) => {
     const stale = (await loadIndex(root, { postings: "lazy" }))!;
     await Deno.writeTextFile(`${root}/src/part0/file0.ts`, "export function fresh() { return 1; }\n");
     await buildIndex(root);
@@ -64,15 +69,11 @@ Deno.test("a lazily loaded index refuses postings a later build replaced, instea
     // A search loads the new index.
     const hits = await searchIndex(root, "fresh", { k: 1, context: 0 });
     assert.equal(hits[0].path, "src/part0/file0.ts");
-  } finally {
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("a postings block damaged in place: the search notices, rebuilds and answers right", async () => {
-  const root = await makeTree(corpus());
-  try {
-    await buildIndex(root);
+  await withIndexedCorpus(async (root) => {
     const expected = await searchIndex(root, "heartbeat session timeout", { reuse: false, k: 3 });
     const path = indexFiles(root).postings;
     const bytes = await Deno.readFile(path);
@@ -83,9 +84,7 @@ Deno.test("a postings block damaged in place: the search notices, rebuilds and a
     assert.deepEqual(hits, expected);
     assert.notEqual((await Deno.stat(indexFiles(root).meta)).mtime!.getTime(), before, "rebuilt");
     assert.ok(await loadIndex(root), "the rebuilt index loads and checks whole");
-  } finally {
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("postings a build renamed into place before its metadata are waited for, not called damaged", async () => {
