@@ -7,9 +7,9 @@
  */
 
 import type { ParseArgsConfig } from "node:util";
+import { type ArgOption, ArgsError, parseArgv } from "../core/args.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Output } from "./output.ts";
-import { lazyImport } from "./lazy.ts";
 import { suggest } from "./tokenize.ts";
 
 /** Options every command sees (global flags merged with environment variables). */
@@ -117,37 +117,20 @@ export interface CommandSpec {
   run(args: string[], ctx: CommandContext): Promise<CommandResult | void>;
 }
 
-type ParseArgs = typeof import("node:util").parseArgs;
-const NODE_UTIL = "node:util";
-let parseArgs: ParseArgs | undefined;
-// Only for the type of parseArgs' result below (no value is ever read).
-declare const typedParseArgs: ParseArgs;
+// Only for the type of a parse's result below (no value is ever read): the parser itself is core/args.ts,
+// which behaves as node:util's does without booting Node compatibility.
+declare const typedParseArgs: typeof import("node:util").parseArgs;
 /** The result type of parseArgs for a command's options. */
 type ParsedResults<T extends CommandOptionsConfig> = ReturnType<
   typeof typedParseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
 >;
 
-/**
- * Loads `node:util`'s parseArgs. The dispatcher calls this before running a command; it is not imported at
- * the top because any `node:` import boots the Node compatibility layer, which `--help` should not pay for.
- */
-export async function loadArgParser(): Promise<void> {
-  // A computed specifier: even an unexecuted `import("node:util")` puts Node compatibility into the start-up
-  // module graph (measured +2–4 ms on every run, see cli/lazy.ts).
-  parseArgs ??= (await lazyImport<typeof import("node:util")>(new URL(NODE_UTIL))).parseArgs;
-}
-
-/** True once {@link loadArgParser} has run. */
-export function argParserLoaded(): boolean {
-  return parseArgs !== undefined;
-}
-
 /** Options accepted by {@link parseCommandArgs}. */
 export type CommandOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
 /**
- * Parses a command's arguments with `node:util` parseArgs and turns its errors into a {@link UsageError}
- * that names the command's help.
+ * Parses a command's arguments (`node:util` parseArgs' rules, see core/args.ts) and turns its errors into a
+ * {@link UsageError} that names the command's help.
  *
  * @example
  * ```ts
@@ -165,25 +148,14 @@ export function parseCommandArgs<T extends CommandOptionsConfig>(
 ): ParsedResults<T> {
   let parsed;
   try {
-    if (args.length === 0) {
-      // Nothing to parse: skip node:util (see loadArgParser) and apply the declared defaults.
-      const values: Record<string, unknown> = {};
-      for (const [name, opt] of Object.entries(options)) {
-        if (opt.default !== undefined) values[name] = opt.default;
-      }
-      parsed = { values, positionals: [] as string[] } as unknown as ParsedResults<T>;
-    } else {
-      if (!parseArgs) {
-        throw new Error("parseCommandArgs: call `await loadArgParser()` first (the dispatcher does)");
-      }
-      parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-    }
+    parsed = parseArgv(args, options as Record<string, ArgOption>) as unknown as ParsedResults<T>;
   } catch (err) {
-    let msg = err instanceof Error ? err.message.split("\n")[0].replace(/\.$/, "") : String(err);
-    // node:util reads `--steps -5` as a flag missing its value; say how to pass a value starting with '-'.
+    if (!(err instanceof ArgsError)) throw err;
+    let msg = err.message.split("\n")[0].replace(/\.$/, "");
+    // `--steps -5` reads as a flag missing its value; say how to pass a value starting with '-'.
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(msg);
     if (ambiguous) msg += ` (write ${ambiguous[1]}=VALUE for a value that starts with '-')`;
-    // node:util's "Unknown option '--x'. To specify a positional argument starting with a '-', place it at the
+    // parseArgs' "Unknown option '--x'. To specify a positional argument starting with a '-', place it at the
     // end of the command after '--', as in '-- "--x"" buries a typo: name the option and the closest ones.
     const unknown = /^Unknown option '([^']+)'/.exec(msg);
     if (unknown) {

@@ -10,7 +10,7 @@
 import { errorMessage, UserError } from "../core/errors.ts";
 import { explainKvError } from "../core/kv_health.ts";
 import { emitMetric } from "../core/events.ts";
-import { type CommandContext, type CommandResult, type CommandSpec, loadArgParser } from "./command.ts";
+import type { CommandContext, CommandResult, CommandSpec } from "./command.ts";
 import { commandHelp } from "./help.ts";
 import { getToolEndListeners, getToolScorer, getToolStartHooks, type ToolOutcome } from "./hooks.ts";
 
@@ -43,7 +43,6 @@ export async function runCommand(
     ctx.out.print(commandHelp(spec, ctx.out.c));
     return { ok: true };
   }
-  if (args.length > 0) await loadArgParser();
   const record = spec.recordEvents !== false;
   const step = record ? ctx.session.step++ : ctx.session.step;
   const eventArgs = { argv: recordableArgs(args) };
