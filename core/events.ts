@@ -104,9 +104,14 @@ export async function flushEvents(): Promise<void> {
   while (pending.size > 0) await Promise.all([...pending]);
 }
 
-// Default publisher: batch the envelopes of one tick into one KV commit per stream.
+// Default publisher: one KV commit per stream at a time (group commit). The envelopes emitted while a stream's
+// commit is in flight wait in one open batch, which commits when that one is done; with no commit in flight,
+// a batch commits as soon as the code that emitted into it yields. So a burst costs a few commits, not one
+// per event, and there is no timer: a process's first `setTimeout` boots Deno's Node compatibility layer
+// (~13 ms here), which one-shot commands such as `esearch` would otherwise pay just to record their events.
+/** The open (not yet committing) batch per workspace and stream. */
 const batches = new Map<string, { workspace: string; values: AgentEnvelope[]; done: Promise<void> }>();
-/** The last pending append per workspace and stream, so batches commit one after another. */
+/** The last pending append per workspace and stream, so batches commit one after another, in emit order. */
 const chains = new Map<string, Promise<void>>();
 
 function kvPublisher(stream: string, envelope: AgentEnvelope): Promise<void> {
@@ -116,20 +121,17 @@ function kvPublisher(stream: string, envelope: AgentEnvelope): Promise<void> {
   let batch = batches.get(key);
   if (!batch) {
     const values: AgentEnvelope[] = [];
-    const done = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+    // Concurrent commits would race for the stream's head and could store a later batch (tool.end) before an
+    // earlier one (tool.start): each batch starts after the previous one is done, and closes when it starts.
+    const previous = chains.get(key) ?? Promise.resolve();
+    const done = previous.catch(() => {}).then(async () => {
       batches.delete(key);
-      // Batches of one stream commit in emit order: concurrent commits would race for the head and could
-      // store a later batch (tool.end) before an earlier one (tool.start). Each waits for the previous one.
-      const previous = chains.get(key) ?? Promise.resolve();
-      const append = previous.catch(() => {}).then(async () => {
-        const kv = await openWorkspaceKv(workspace);
-        await appendToStream(kv, stream, values);
-      });
-      chains.set(key, append);
-      append.catch(() => {}).finally(() => {
-        if (chains.get(key) === append) chains.delete(key);
-      });
-      return append;
+      const kv = await openWorkspaceKv(workspace);
+      await appendToStream(kv, stream, values);
+    });
+    chains.set(key, done);
+    done.catch(() => {}).finally(() => {
+      if (chains.get(key) === done) chains.delete(key);
     });
     batch = { workspace, values, done };
     batches.set(key, batch);
