@@ -160,8 +160,9 @@ if (rank.this.length) {
   );
 }
 if (cli.this.length) {
+  const ms = (x: number[]) => `${(median(x) * 1000).toFixed(0)} ms`;
   console.log(
-    `esearch (CLI, wall, same hits): base ${s(cli.base)}, this ${s(cli.this)} (${
+    `esearch (CLI, wall, same hits): base ${ms(cli.base)}, this ${ms(cli.this)} (${
       (median(cli.base) / median(cli.this)).toFixed(2)
     }× faster)`,
   );

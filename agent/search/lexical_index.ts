@@ -9,7 +9,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../../core/path.ts";
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { readWholeFile, readWholeTextFile } from "../../core/read_whole.ts";
 import { UserError } from "../../core/errors.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../../core/path.ts";
 import { appendJsonLine } from "../../core/atomic.ts";
 import { emitAction } from "../../core/events.ts";
 import { workspacePaths } from "../../core/workspace.ts";

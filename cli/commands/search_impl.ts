@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../../core/path.ts";
 import { atomicWriteJson } from "../../core/atomic.ts";
 import { UsageError, UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
