@@ -6,6 +6,10 @@
  * collects. A pattern that takes too long (catastrophic backtracking) is stopped by terminating the workers,
  * so grep never hangs; a bad regex is a clear error before any file is read.
  *
+ * A small tree (up to 1,000 files) searched for a pattern that cannot backtrack (`cannotBacktrack`: a literal,
+ * or a regex without quantifiers) is searched on this thread instead: starting a worker costs more than
+ * searching such a tree, and such a pattern cannot hang.
+ *
  * @module
  */
 
@@ -13,12 +17,14 @@ import { UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
 import {
   BATCH_FILES,
+  cannotBacktrack,
   compilePattern,
   type GrepInit,
   type GrepMatch,
   type GrepWorkerReply,
   OTHERS_STARTED,
 } from "./grep_core.ts";
+import { FileSearcher } from "./grep_files.ts";
 import { DEFAULT_MAX_FILE_BYTES, isBinary, iterateFilesSync, relPath } from "./walk.ts";
 
 export type { GrepMatch } from "./grep_core.ts";
@@ -48,8 +54,10 @@ export interface GrepOptions {
    */
   timeoutMs?: number;
   /**
-   * Most workers. Default: one per core, at most 4, and beyond the first only as many as cores sat idle
-   * while the first started (`/proc/stat`). Given, that many start on a tree of 144 files or more.
+   * Most workers. Default: none for a tree of up to 1,000 files and a pattern that cannot backtrack (this
+   * thread searches it), else one per core, at most 4, and beyond the first only as many as cores sat idle
+   * while the first started (`/proc/stat`). Given, the search always runs in workers, and that many start on
+   * a tree of 144 files or more.
    */
   workers?: number;
   /** Cancels the search. */
@@ -66,6 +74,8 @@ export interface GrepResult {
   truncated: boolean;
   /** Wall time in seconds. */
   seconds: number;
+  /** Worker threads started: 0 when this thread searched the files itself. */
+  workers: number;
 }
 
 /** The machine's CPU time so far from `/proc/stat` (Linux), in clock ticks: idle (with I/O wait) and total. */
@@ -101,6 +111,12 @@ export function idleCores(before: MachineCpu | undefined, after: MachineCpu | un
   if (total < 3 * cores) return undefined;
   return Math.round(((after.idle - before.idle) / total) * cores);
 }
+
+/**
+ * Up to this many files, a pattern that cannot backtrack is searched on the caller's thread, without
+ * workers (see docs/search.md, "grep on a small tree").
+ */
+const IN_THREAD_MAX_FILES = 1000;
 
 /** A tree with at least this many files to search gets all workers (three batches of the walker's). */
 const BIG_TREE_FILES = 3 * BATCH_FILES;
@@ -155,15 +171,37 @@ export async function grepWorkspace(
     }
     single = relPath(root, abs);
   }
+  // A small tree searched for a pattern that cannot backtrack needs no worker at all: constructing one
+  // blocks this thread for 30-300 ms (a new isolate), longer than this thread takes to search such a tree.
+  let bigTree = false; // known to have more than IN_THREAD_MAX_FILES files
+  if (options.workers === undefined && cannotBacktrack(re.source)) {
+    const files = single ? [single] : smallTree(root, options, maxFileBytes);
+    bigTree = files === undefined;
+    if (files) {
+      const searcher = new FileSearcher(root, re.source, re.flags, context, maxFileBytes);
+      const matches: GrepMatch[] = [];
+      let filesSearched = 0;
+      for (const rel of files) {
+        if (options.signal?.aborted) throw new UserError("grep: cancelled");
+        if (searcher.searchFile(rel, matches)) filesSearched++;
+        if (matches.length >= max) break; // as the workers do: the first `max` in walk order
+      }
+      const truncated = matches.length >= max;
+      if (matches.length > max) matches.length = max;
+      matches.sort(byPathThenLine);
+      return { matches, filesSearched, truncated, seconds: (performance.now() - started) / 1000, workers: 0 };
+    }
+  }
   // A folder with no file to search (empty, or all of it ignored) starts no worker, and a small one only the
   // walker: constructing a worker blocks this thread for 30-300 ms (a new isolate) and costs ~50 ms of CPU.
   // Finding the first file costs a directory read or two here; the rest of the probe runs once the walker
   // is started, while it loads its modules.
-  const probe = single
+  const probe = single || bigTree
     ? undefined
     : iterateFilesSync(root, { globs: options.globs, excludes: options.excludes, stat: false });
   if (probe?.next().done) {
-    return { matches: [], filesSearched: 0, truncated: false, seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    return { matches: [], filesSearched: 0, truncated: false, seconds, workers: 0 };
   }
 
   const workers: Worker[] = [];
@@ -258,7 +296,7 @@ export async function grepWorkspace(
     );
     // Counting the first three batches of files: on a tree that big the other workers start now (the walker
     // walks and searches meanwhile); on a smaller one the walker alone is done before they would be up.
-    let found = 1;
+    let found = bigTree ? BIG_TREE_FILES : 1;
     if (probe) { for (const _ of probe) if (++found >= BIG_TREE_FILES) break; }
     if (found >= BIG_TREE_FILES) {
       const extra = Math.min(channels.length, idleCores(cpuBefore, machineCpu(), cores) ?? channels.length);
@@ -282,6 +320,30 @@ export async function grepWorkspace(
   for (let id = 0; id < prefixDone; id++) for (const m of batchMatches.get(id)!) matches.push(m);
   const truncated = matches.length > max || (stopped && prefixCount >= max);
   if (matches.length > max) matches.length = max;
-  matches.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
-  return { matches, filesSearched, truncated, seconds: (performance.now() - started) / 1000 };
+  matches.sort(byPathThenLine);
+  const seconds = (performance.now() - started) / 1000;
+  return { matches, filesSearched, truncated, seconds, workers: workers.length };
+}
+
+function byPathThenLine(a: GrepMatch, b: GrepMatch): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line;
+}
+
+/**
+ * The files a walk of `root` yields, in walk order, when there are at most {@link IN_THREAD_MAX_FILES};
+ * undefined for a bigger tree (the walk stops there).
+ */
+function smallTree(root: string, options: GrepOptions, maxFileBytes: number): string[] | undefined {
+  const files: string[] = [];
+  const walk = iterateFilesSync(root, {
+    globs: options.globs,
+    excludes: options.excludes,
+    maxFileBytes,
+    stat: false,
+  });
+  for (const f of walk) {
+    if (files.length === IN_THREAD_MAX_FILES) return undefined;
+    files.push(f.rel);
+  }
+  return files;
 }

@@ -111,6 +111,30 @@ export function compilePattern(pattern: string, options: PatternOptions = {}): R
 }
 
 /**
+ * True when `source` is a regular expression whose matching time cannot blow up: no quantifier (`*`, `+`,
+ * `?`, `{`), no back-reference, and at most {@link MAX_ALTERNATIVES} `|`. Without quantifiers a match attempt
+ * at one position tries each path through the alternations once, and with few `|` there are few paths, so
+ * the search is linear in the text. Conservative: a `?` of a group's syntax (`(?:`) or a quantifier character
+ * inside a class (`[*+]`) also answers false. Literal searches (`--fixed`) always answer true.
+ */
+export function cannotBacktrack(source: string): boolean {
+  let alternatives = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") {
+      const next = source[i + 1];
+      if (next === undefined || (next >= "1" && next <= "9") || next === "k") return false;
+      i++;
+    } else if (c === "*" || c === "+" || c === "?" || c === "{") return false;
+    else if (c === "|" && ++alternatives > MAX_ALTERNATIVES) return false;
+  }
+  return true;
+}
+
+/** See {@link cannotBacktrack}: 8 `|` allow at most 2^8 paths through the alternations. */
+export const MAX_ALTERNATIVES = 8;
+
+/**
  * Finds the lines of `text` matching `lineRe`. `fileRe` is the same pattern with the `m` flag, used to skip
  * files without any match in one pass.
  */

@@ -12,118 +12,28 @@ import {
   BATCH_FILES,
   type GrepBatch,
   type GrepInit,
-  type GrepMatch,
   type GrepWorkerReply,
   NEXT_BATCH,
   OTHERS_STARTED,
-  searchText,
 } from "./grep_core.ts";
+import { FileSearcher } from "./grep_files.ts";
 import { iterateFilesSync } from "./walk.ts";
 
 /** The walker searches whenever more than this many batches wait unclaimed, so it never runs far ahead. */
 const LEAD = 4;
 
-let root = "";
-let lineRe: RegExp;
-let fileRe: RegExp;
-let context = 0;
-let maxFileBytes = 1024 * 1024;
+let searcher: FileSearcher;
 let shared: Int32Array;
-/** One buffer for every file, read with one `read` call (see {@link readSmallFile}). */
-let buffer = new Uint8Array(0);
-const decoder = new TextDecoder();
-/** For the pieces after the first: a byte-order mark there is text, not a mark. */
-const decoderKeepingBom = new TextDecoder("utf-8", { ignoreBOM: true });
-/**
- * Without context lines, a file bigger than this is decoded and searched in pieces of about this size cut
- * right after a newline. Strings this small live in V8's young generation, whose pages are reused; a string
- * per whole file put every big file (half the bytes of the bundle tree are in files of 128 KiB-1 MiB) into
- * freshly mapped memory: ~12 000 page faults and ~30% more CPU for the tree.
- */
-const PIECE = 64 * 1024;
 
 // deno-lint-ignore no-explicit-any -- the worker global's type is not in the default lib set
 const port = self as any;
 const post = (reply: GrepWorkerReply) => port.postMessage(reply);
 
-/**
- * Reads a file into the shared buffer and returns its length, or -1 when it is over the size limit or
- * unreadable. Three system calls (open, one read, close) for a file that fits: a regular file's `read`
- * comes back short only at its end, and the buffer holds up to the limit plus one byte, so a read that fills
- * it means the file is over the limit (with a limit above 1 MiB the buffer grows as needed). The walk yields
- * regular files only. `statSync` + `readTextFileSync` made seven calls per file (stat, open, fstat, seek, two
- * reads, close) and allocated a new buffer each time; on the 19 k-file bundle tree that took 1.5-2× as long.
- */
-function readSmallFile(abs: string): number {
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(abs);
-  } catch {
-    return -1;
-  }
-  try {
-    let n = 0;
-    while (true) {
-      const got = file.readSync(n === 0 ? buffer : buffer.subarray(n));
-      if (!got) return n;
-      n += got;
-      if (n < buffer.length) return n;
-      if (buffer.length > maxFileBytes) return -1;
-      const bigger = new Uint8Array(Math.min(maxFileBytes + 1, buffer.length * 2));
-      bigger.set(buffer);
-      buffer = bigger;
-    }
-  } catch {
-    return -1;
-  } finally {
-    file.close();
-  }
-}
-
 /** Searches one batch and posts its result. */
 function searchBatch(id: number, files: string[]): void {
   const reply: GrepWorkerReply = { type: "result", id, matches: [], searched: 0 };
-  for (const rel of files) {
-    const n = readSmallFile(`${root}/${rel}`);
-    if (n < 0) continue;
-    // Binary: a NUL byte in the first 8 KiB.
-    if (buffer.subarray(0, Math.min(n, 8192)).indexOf(0) !== -1) continue;
-    reply.searched++;
-    searchBytes(buffer.subarray(0, n), rel, reply.matches);
-  }
+  for (const rel of files) if (searcher.searchFile(rel, reply.matches)) reply.searched++;
   post(reply);
-}
-
-/** Decodes and searches one file's bytes (whole, or piece by piece; see {@link PIECE}). */
-function searchBytes(bytes: Uint8Array, rel: string, out: GrepMatch[]): void {
-  if (context > 0 || bytes.length <= PIECE) {
-    for (const m of searchText(decoder.decode(bytes), rel, lineRe, fileRe, context)) out.push(m);
-    return;
-  }
-  let start = 0;
-  let linesBefore = 0; // newlines in bytes[0, counted)
-  let counted = 0;
-  while (start < bytes.length) {
-    // A newline byte is never part of a multi-byte UTF-8 sequence, so each piece decodes on its own.
-    const newline = bytes.indexOf(10, start + PIECE - 1);
-    const end = newline === -1 ? bytes.length : newline + 1;
-    const text = (start === 0 ? decoder : decoderKeepingBom).decode(bytes.subarray(start, end));
-    const found = searchText(text, rel, lineRe, fileRe, 0);
-    if (found.length > 0) {
-      // Line numbers: count the newlines before this piece (only when it matched).
-      while (true) {
-        const nl = bytes.indexOf(10, counted);
-        if (nl === -1 || nl >= start) break;
-        linesBefore++;
-        counted = nl + 1;
-      }
-      for (const m of found) {
-        m.line += linesBefore;
-        out.push(m);
-      }
-    }
-    start = end;
-  }
 }
 
 /** Claims the batch `id` if it is still the next one; false when another worker took it first. */
@@ -185,7 +95,7 @@ function* iterateRels(init: GrepInit): Generator<string> {
   const walk = iterateFilesSync(init.root, {
     globs: init.walk?.globs,
     excludes: init.walk?.excludes,
-    maxFileBytes,
+    maxFileBytes: init.maxFileBytes,
     stat: false,
   });
   for (const f of walk) yield f.rel;
@@ -212,12 +122,7 @@ function searchFromPort(from: MessagePort): void {
 
 port.onmessage = (event: MessageEvent<GrepInit>) => {
   const init = event.data;
-  root = init.root;
-  lineRe = new RegExp(init.source, init.flags);
-  fileRe = new RegExp(init.source, init.flags + "m");
-  context = init.context;
-  maxFileBytes = init.maxFileBytes;
-  buffer = new Uint8Array(Math.min(maxFileBytes, 1024 * 1024) + 1);
+  searcher = new FileSearcher(init.root, init.source, init.flags, init.context, init.maxFileBytes);
   shared = new Int32Array(init.shared);
   if (init.walk || init.files) walkAndSearch(init);
   else searchFromPort(init.ports[0]);

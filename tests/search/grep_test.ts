@@ -3,6 +3,8 @@ import { grepWorkspace, UserError } from "./deps.ts";
 import { runDspy } from "../support/cli.ts";
 import { makeTree, removeTree } from "./helpers.ts";
 import { idleCores } from "../../agent/search/grep.ts";
+import { cannotBacktrack } from "../../agent/search/grep_core.ts";
+import { escapeRegExp } from "../../core/regex.ts";
 
 const TREE = {
   "src/app.py": "import os\n\ndef test_one():\n    return 1\n\ndef helper():\n    pass\n",
@@ -175,4 +177,65 @@ Deno.test("grep starts extra workers only for the cores that sat idle while the 
   assert.equal(idleCores(at(0, 0), at(0, 40), 2), 0); // every core busy
   assert.equal(idleCores(at(0, 0), at(20, 40), 2), 1); // one of two idle
   assert.equal(idleCores(at(0, 0), at(70, 80), 8), 7);
+});
+
+Deno.test("cannotBacktrack: literals and patterns without quantifiers or back-references only", () => {
+  for (
+    const safe of ["retryDelay", "TODO|FIXME", "^def test_", "a\\.b\\(c\\)", "[A-Z]_x", "\\bword\\b", "a|b|c"]
+  ) {
+    assert.equal(cannotBacktrack(safe), true, safe);
+  }
+  assert.equal(cannotBacktrack(new RegExp(escapeRegExp("a.*b+c?{1}(x)\\1")).source), true);
+  const risky = [
+    "a*",
+    "a+b",
+    "colou?r",
+    "x{2,}",
+    "(a|b)\\1",
+    "(?<n>a)\\k<n>",
+    "(?:a)",
+    "[*]",
+    "a|b|c|d|e|f|g|h|i|j",
+  ];
+  for (const pattern of risky) assert.equal(cannotBacktrack(pattern), false, pattern);
+});
+
+Deno.test("a small tree and a pattern that cannot backtrack: searched on this thread, same results as the workers", async () => {
+  const lines = ["needle first", "x".repeat(70_000), "\uFEFFneedle after a piece", "plain", "needle\r"];
+  const root = await makeTree({
+    ...TREE,
+    "big.txt": "\uFEFF" + lines.join("\n"),
+    "deep/a/b/c.ts": "// retry.count\nRetry\nneedle\n",
+    "many/one.txt": "e\ne\ne\ne\n",
+  });
+  try {
+    const cases: [string, Parameters<typeof grepWorkspace>[2]][] = [
+      ["retry", {}],
+      ["retry", { ignoreCase: true }],
+      ["retry.count", { fixed: true }],
+      ["retry", { excludes: ["src/"] }],
+      ["retry", { globs: ["*.ts"] }],
+      ["needle", { context: 1 }],
+      ["needle", {}],
+      ["e", { max: 3 }],
+      ["retry", { file: "README.md" }],
+      ["TODO|needle|^plain$", {}],
+      ["nothing at all", {}],
+    ];
+    for (const [pattern, options] of cases) {
+      const here = await grepWorkspace(root, pattern, options);
+      const inWorkers = await grepWorkspace(root, pattern, { ...options, workers: 1 });
+      const label = `${pattern} ${JSON.stringify(options)}`;
+      assert.equal(here.workers, 0, label);
+      assert.equal(inWorkers.workers, 1, label);
+      assert.deepEqual(here.matches, inWorkers.matches, label);
+      assert.equal(here.truncated, inWorkers.truncated, label);
+      // With --max each stops at its own unit (a file here, a batch of 48 in a worker).
+      if (options?.max === undefined) assert.equal(here.filesSearched, inWorkers.filesSearched, label);
+    }
+    // A pattern that could backtrack still goes to a worker, which can be stopped.
+    assert.equal((await grepWorkspace(root, "ne+dle")).workers, 1);
+  } finally {
+    await removeTree(root);
+  }
 });
