@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
 import { type ArgOption, ArgsError, parseArgv } from "../../core/args.ts";
+import { createRng } from "../../learning/rng.ts";
 
 /** What node:util's strict parseArgs gives, or its error message. */
 function nodeResult(args: string[], options: Record<string, ArgOption>): unknown {
@@ -22,20 +23,8 @@ function ourResult(args: string[], options: Record<string, ArgOption>): unknown 
   }
 }
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test("parseArgv agrees with node:util parseArgs on generated command lines, errors included", () => {
-  const random = rng(20261203);
+  const random = createRng(20261203);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const names = ["alpha", "beta", "gamma", "k", "no-batching"];
   const shorts = ["a", "b", "g", "k", "x"];
