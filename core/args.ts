@@ -68,7 +68,8 @@ export function parseArgv(args: readonly string[], options: Record<string, ArgOp
   };
   const takesValue = (name: string) => own(name)?.type === "string";
 
-  const values: ParsedArgs["values"] = {};
+  // No prototype, as parseArgs gives: an option named `constructor` or `toString` is absent until set.
+  const values: ParsedArgs["values"] = Object.create(null);
   const positionals: string[] = [];
   const store = (t: OptionToken) => {
     const o = own(t.name);

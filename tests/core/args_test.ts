@@ -98,13 +98,11 @@ Deno.test("parseArgv: the forms a user types", () => {
     json: { type: "boolean" },
     steps: { type: "string", default: "10" },
   };
-  assert.deepEqual(
-    parseArgv(["retry", "--k", "5", "--glob", "*.ts", "--glob=*.js", "--json", "x"], options),
-    {
-      values: { k: "5", glob: ["*.ts", "*.js"], json: true, steps: "10" },
-      positionals: ["retry", "x"],
-    },
-  );
+  const parsed = parseArgv(["retry", "--k", "5", "--glob", "*.ts", "--glob=*.js", "--json", "x"], options);
+  assert.deepEqual({ ...parsed.values }, { k: "5", glob: ["*.ts", "*.js"], json: true, steps: "10" });
+  assert.deepEqual(parsed.positionals, ["retry", "x"]);
+  // As parseArgs gives: no prototype, so a name like `constructor` is absent until an option sets it.
+  assert.equal(parsed.values.constructor, undefined);
   assert.equal(parseArgv(["-k7", "--", "--json"], options).values.k, "7");
   assert.deepEqual(parseArgv(["-k7", "--", "--json"], options).positionals, ["--json"]);
   assert.equal(parseArgv(["--steps=-5"], options).values.steps, "-5");
