@@ -8,7 +8,8 @@
  *
  * A small tree (up to 1,000 files) searched for a pattern that cannot backtrack (`cannotBacktrack`: a literal,
  * or a regex without quantifiers) is searched on this thread instead: starting a worker costs more than
- * searching such a tree, and such a pattern cannot hang.
+ * searching such a tree, and such a pattern cannot hang. If that takes longer than `inThreadMs`, the files
+ * left go to a worker, so the event loop (and Ctrl-C) waits no longer than that.
  *
  * @module
  */
@@ -60,6 +61,12 @@ export interface GrepOptions {
    * a tree of 144 files or more.
    */
   workers?: number;
+  /**
+   * The longest this thread searches a small tree itself (default 150 ms): the files left then go to a
+   * worker. The thread does not turn its event loop while it searches, so Ctrl-C (the `signal`) waits until
+   * then.
+   */
+  inThreadMs?: number;
   /** Cancels the search. */
   signal?: AbortSignal;
 }
@@ -174,29 +181,43 @@ export async function grepWorkspace(
   // A small tree searched for a pattern that cannot backtrack needs no worker at all: constructing one
   // blocks this thread for 30-300 ms (a new isolate), longer than this thread takes to search such a tree.
   let bigTree = false; // known to have more than IN_THREAD_MAX_FILES files
+  // What this thread found before it handed the files left (`rest`) to workers.
+  const prefix: GrepMatch[] = [];
+  let prefixSearched = 0;
+  let rest: string[] | undefined;
   if (options.workers === undefined && cannotBacktrack(re.source)) {
     const files = single ? [single] : smallTree(root, options, maxFileBytes);
     bigTree = files === undefined;
     if (files) {
       const searcher = new FileSearcher(root, re.source, re.flags, context, maxFileBytes);
-      const matches: GrepMatch[] = [];
-      let filesSearched = 0;
-      for (const rel of files) {
+      const deadline = started + (options.inThreadMs ?? 150);
+      for (let i = 0; i < files.length; i++) {
         if (options.signal?.aborted) throw new UserError("grep: cancelled");
-        if (searcher.searchFile(rel, matches)) filesSearched++;
-        if (matches.length >= max) break; // as the workers do: the first `max` in walk order
+        if (i > 0 && performance.now() > deadline) {
+          rest = files.slice(i);
+          break;
+        }
+        if (searcher.searchFile(files[i], prefix)) prefixSearched++;
+        if (prefix.length >= max) break; // as the workers do: the first `max` in walk order
       }
-      const truncated = matches.length >= max;
-      if (matches.length > max) matches.length = max;
-      matches.sort(byPathThenLine);
-      return { matches, filesSearched, truncated, seconds: (performance.now() - started) / 1000, workers: 0 };
+      if (!rest) {
+        const truncated = prefix.length >= max;
+        if (prefix.length > max) prefix.length = max;
+        prefix.sort(byPathThenLine);
+        const seconds = (performance.now() - started) / 1000;
+        return { matches: prefix, filesSearched: prefixSearched, truncated, seconds, workers: 0 };
+      }
     }
   }
+  /** The matches the workers may add. */
+  const limit = max - prefix.length;
+  /** Files the walker searches instead of walking. */
+  const listed = single ? [single] : rest;
   // A folder with no file to search (empty, or all of it ignored) starts no worker, and a small one only the
   // walker: constructing a worker blocks this thread for 30-300 ms (a new isolate) and costs ~50 ms of CPU.
   // Finding the first file costs a directory read or two here; the rest of the probe runs once the walker
   // is started, while it loads its modules.
-  const probe = single || bigTree
+  const probe = listed || bigTree
     ? undefined
     : iterateFilesSync(root, { globs: options.globs, excludes: options.excludes, stat: false });
   if (probe?.next().done) {
@@ -236,7 +257,7 @@ export async function grepWorkspace(
       filesSearched += reply.searched;
       batchMatches.set(reply.id, reply.matches);
       while (batchMatches.has(prefixDone)) prefixCount += batchMatches.get(prefixDone++)!.length;
-      if (prefixCount >= max) stopped = true; // enough: the rest is cancelled with the workers
+      if (prefixCount >= limit) stopped = true; // enough: the rest is cancelled with the workers
     }
     maybeDone();
   };
@@ -289,14 +310,14 @@ export async function grepWorkspace(
   try {
     const ports = channels.map((ch) => ch.port1);
     spawn(
-      single
-        ? { files: [single], ports }
+      listed
+        ? { files: listed, ports }
         : { walk: { globs: options.globs, excludes: options.excludes }, ports },
       ports,
     );
     // Counting the first three batches of files: on a tree that big the other workers start now (the walker
     // walks and searches meanwhile); on a smaller one the walker alone is done before they would be up.
-    let found = bigTree ? BIG_TREE_FILES : 1;
+    let found = bigTree ? BIG_TREE_FILES : listed ? listed.length : 1;
     if (probe) { for (const _ of probe) if (++found >= BIG_TREE_FILES) break; }
     if (found >= BIG_TREE_FILES) {
       const extra = Math.min(channels.length, idleCores(cpuBefore, machineCpu(), cores) ?? channels.length);
@@ -316,13 +337,19 @@ export async function grepWorkspace(
 
   // Only the finished prefix counts (later batches that happened to finish are dropped); when the walk ran to
   // the end without reaching max, that prefix is every batch.
-  const matches: GrepMatch[] = [];
+  const matches: GrepMatch[] = prefix;
   for (let id = 0; id < prefixDone; id++) for (const m of batchMatches.get(id)!) matches.push(m);
-  const truncated = matches.length > max || (stopped && prefixCount >= max);
+  const truncated = matches.length > max || (stopped && prefixCount >= limit);
   if (matches.length > max) matches.length = max;
   matches.sort(byPathThenLine);
   const seconds = (performance.now() - started) / 1000;
-  return { matches, filesSearched, truncated, seconds, workers: workers.length };
+  return {
+    matches,
+    filesSearched: prefixSearched + filesSearched,
+    truncated,
+    seconds,
+    workers: workers.length,
+  };
 }
 
 function byPathThenLine(a: GrepMatch, b: GrepMatch): number {

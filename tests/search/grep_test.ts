@@ -207,6 +207,8 @@ Deno.test("a small tree and a pattern that cannot backtrack: searched on this th
     "big.txt": "\uFEFF" + lines.join("\n"),
     "deep/a/b/c.ts": "// retry.count\nRetry\nneedle\n",
     "many/one.txt": "e\ne\ne\ne\n",
+    // The first file in walk order holds a match, so a split's own thread finds some before it hands off.
+    ".gitignore": "ignored.txt\n# needle\n",
   });
   try {
     const cases: [string, Parameters<typeof grepWorkspace>[2]][] = [
@@ -220,6 +222,8 @@ Deno.test("a small tree and a pattern that cannot backtrack: searched on this th
       ["e", { max: 3 }],
       ["retry", { file: "README.md" }],
       ["TODO|needle|^plain$", {}],
+      // Exactly as many matches as --max: the workers report it as stopped at --max, and so must a split.
+      ["needle", { max: (await grepWorkspace(root, "needle", { workers: 1 })).matches.length }],
       ["nothing at all", {}],
     ];
     for (const [pattern, options] of cases) {
@@ -232,6 +236,14 @@ Deno.test("a small tree and a pattern that cannot backtrack: searched on this th
       assert.equal(here.truncated, inWorkers.truncated, label);
       // With --max each stops at its own unit (a file here, a batch of 48 in a worker).
       if (options?.max === undefined) assert.equal(here.filesSearched, inWorkers.filesSearched, label);
+      // Out of time after the first file: this thread's matches, then a worker's for the files left.
+      const split = await grepWorkspace(root, pattern, { ...options, inThreadMs: 0 });
+      assert.deepEqual(split.matches, inWorkers.matches, `${label}, split`);
+      assert.equal(split.truncated, inWorkers.truncated, `${label}, split`);
+      if (options?.max === undefined) {
+        assert.equal(split.filesSearched, inWorkers.filesSearched, `${label}, split`);
+      }
+      if (!options?.file && options?.max === undefined) assert.equal(split.workers, 1, `${label}, split`);
     }
     // A pattern that could backtrack still goes to a worker, which can be stopped.
     assert.equal((await grepWorkspace(root, "ne+dle")).workers, 1);
