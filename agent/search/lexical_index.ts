@@ -926,7 +926,7 @@ export async function snippetFor(
   } catch {
     return "";
   }
-  const lines = text.split("\n").slice(hit.start_line - 1, hit.end_line);
+  const lines = linesBetween(text, hit.start_line, hit.end_line);
   if (context < 0) return lines.join("\n");
   const q = new Set(queryTokens(query));
   let best = 0;
