@@ -43,12 +43,15 @@ if (!flags.base) {
   Deno.exit(2);
 }
 const tree = flags.tree ?? join(Deno.env.get("TMPDIR") ?? "/tmp", "dspy-search-bench", "tree");
+const rounds = Math.max(0, Number(flags.rounds));
 const touched = join(tree, flags.touch!);
 try {
-  await Deno.stat(touched);
+  // The touched file matters only to the re-index rounds; the tree itself to everything.
+  await Deno.stat(rounds > 0 ? touched : tree);
 } catch {
   console.error(
-    `${touched} does not exist: run 'deno task bench:search' once to build the tree, or pass --tree`,
+    `${rounds > 0 ? touched : tree} does not exist: run 'deno task bench:search' once to build the tree, ` +
+      `or pass --tree (and --touch REL, a file in it, for the re-index rounds)`,
   );
   Deno.exit(2);
 }
@@ -61,7 +64,6 @@ const base: { buildIndex: typeof buildIndex; loadIndex: typeof loadIndex; rankCh
 const baseTree = flags["base-tree"] ?? tree;
 const contenders = [["base", base.buildIndex, baseTree], ["this", buildIndex, tree]] as const;
 const touchedFiles = [...new Set([touched, join(baseTree, flags.touch!)])];
-const rounds = Math.max(0, Number(flags.rounds));
 const loadStart = Deno.loadavg()[0];
 
 if (rounds > 0) {
