@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import { byScore, topEntries } from "../../agent/search/top_n.ts";
-
-/** A small seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  return () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-}
+import { createRng } from "../../learning/rng.ts";
 
 Deno.test("topEntries keeps exactly what a full sort would, ties and all", () => {
-  const next = rng(7);
+  const next = createRng(7); // seeded, so a failure can be replayed
   for (let round = 0; round < 200; round++) {
     const size = Math.floor(next() * 3000);
     const distinct = 1 + Math.floor(next() * 50); // few distinct scores: many ties
