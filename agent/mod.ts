@@ -106,6 +106,7 @@ export {
 export {
   argsFor,
   keywords,
+  looksLikeIdentifier,
   offlineCandidates,
   orderCandidates,
   quoteArg,
@@ -114,6 +115,7 @@ export {
   type RouteHost,
   routeRequest,
   type RouteStep,
+  searchSubject,
 } from "./routing/router.ts";
 export { searchReferences } from "./context/references.ts";
 export {
