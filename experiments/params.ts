@@ -8,7 +8,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type ArgOption, ArgsError, parseArgv } from "../core/args.ts";
 import { UsageError } from "../core/errors.ts";
 import { USE_LITE_MODEL, useTextModeOf } from "../embeddings/mod.ts";
 import type { EmbedParams, ExperimentSpec, RlParams, SweepParams } from "./types.ts";
@@ -246,19 +246,18 @@ export const RUN_USAGE = [
   "sweep --dataset FILE --models a,b --batch-sizes 16,64 [--backend ...] [--max-count N] [--normalize]",
 ];
 
-function parse(args: string[], options: Record<string, { type: "string" | "boolean" }>, what: string) {
+function parse(args: string[], options: Record<string, ArgOption>, what: string) {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
-    if (positionals.length > 0) {
-      throw new UsageError(`${what}: unexpected argument '${positionals[0]}'`);
-    }
-    return values as Record<string, string | boolean | undefined>;
+    parsed = parseArgv(args, options);
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(
-      `${what}: ${(err as Error).message.split("\n")[0]}; usage: ${RUN_USAGE.join(" | ")}`,
-    );
+    if (!(err instanceof ArgsError)) throw err;
+    throw new UsageError(`${what}: ${err.message.split("\n")[0]}; usage: ${RUN_USAGE.join(" | ")}`);
   }
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(`${what}: unexpected argument '${parsed.positionals[0]}'`);
+  }
+  return parsed.values as Record<string, string | boolean | undefined>;
 }
 
 const EMBED_FLAGS = {
