@@ -3,8 +3,8 @@
  * e.g. `git worktree add --detach DIR <commit>`), alternating in one process on the same tree. Before each
  * build the same file is touched, so each build reads that one file and reuses the rest of the index the
  * other just wrote (the two must share the index format; for two formats, pass `--base-tree DIR`, a copy of
- * the tree made with `cp -al`, where the baseline builds its own index). Also times the re-run with nothing changed (this
- * checkout; the floor); with `--full N`, N interleaved full builds of each; with `--esearch N`, N interleaved
+ * the tree made with `cp -al`, where the baseline builds its own index). Each round also times both re-runs with nothing
+ * changed (what `esearch --refresh` and every search in the session pay); with `--full N`, N interleaved full builds of each; with `--esearch N`, N interleaved
  * `dspy-code esearch` runs of each checkout's CLI on the tree (a new process each: wall time as a user sees
  * it, index load included; the two must print the same hits). `--rounds 0` skips the re-index rounds, for
  * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
@@ -72,7 +72,7 @@ if (rounds > 0) {
   if (baseTree !== tree) await base.buildIndex(baseTree);
 }
 const one: Record<string, number[]> = { base: [], this: [] };
-const same: number[] = [];
+const same: Record<string, number[]> = { base: [], this: [] };
 let clock = Date.now();
 for (let r = 0; r < rounds; r++) {
   for (const [name, build, at] of r % 2 ? [...contenders].reverse() : contenders) {
@@ -82,7 +82,13 @@ for (let r = 0; r < rounds; r++) {
     if (result.filesRead !== 1) throw new Error(`${name}: read ${result.filesRead} files, expected 1`);
     one[name].push(result.seconds);
   }
-  same.push((await buildIndex(tree)).seconds);
+  for (const [name, build, at] of r % 2 ? contenders : [...contenders].reverse()) {
+    const result = await build(at);
+    if (result.filesRead !== 0) {
+      throw new Error(`${name}: read ${result.filesRead} files with nothing changed`);
+    }
+    same[name].push(result.seconds);
+  }
 }
 const full: Record<string, number[]> = { base: [], this: [] };
 for (let r = 0; r < Number(flags.full); r++) {
@@ -150,7 +156,12 @@ if (rounds > 0) {
       (median(one.base) / median(one.this)).toFixed(2)
     }× faster)`,
   );
-  console.log(`nothing changed (this): ${s(same)}`);
+  const ms = (x: number[]) => `${(median(x) * 1000).toFixed(0)} ms`;
+  console.log(
+    `nothing changed: base ${ms(same.base)}, this ${ms(same.this)} (${
+      (median(same.base) / median(same.this)).toFixed(2)
+    }× faster)`,
+  );
 }
 if (full.this.length) console.log(`full build: base ${s(full.base)}, this ${s(full.this)}`);
 if (rank.this.length) {

@@ -20,7 +20,7 @@ import { routeRequest } from "../agent/mod.ts";
 import { createContext } from "../cli/context.ts";
 import { executeLine } from "../cli/line.ts";
 import { createOutput } from "../cli/output.ts";
-import type { CommandResult } from "../cli/command.ts";
+import type { CommandContext, CommandResult } from "../cli/command.ts";
 import { closeAllKv } from "../core/kv.ts";
 import { flushEvents } from "../core/events.ts";
 import { CORPORA, ensureCorpus, type EvalQuery, loadEvalSet, type QueryKind } from "./search_corpora.ts";
@@ -61,9 +61,10 @@ function filesShown(tool: string, result: CommandResult): string[] {
   return paths;
 }
 
-async function route(root: string, question: string): Promise<Routed> {
+/** One session per corpus, as a user asking question after question. */
+function sessionOn(root: string): CommandContext {
   const silent = createOutput({ json: true, plain: true, stdout: () => {}, stderr: () => {} });
-  const ctx = createContext({
+  return createContext({
     workspace: root,
     options: { model: "qwen3:1.7b", ollama: false, approval: "auto", plain: true, json: true },
     out: silent,
@@ -71,6 +72,10 @@ async function route(root: string, question: string): Promise<Routed> {
     signal: new AbortController().signal,
     runLine: executeLine,
   });
+}
+
+async function route(ctx: CommandContext, question: string): Promise<Routed> {
+  const root = ctx.workspace;
   const routed: Routed = { tools: [], files: [] };
   await routeRequest(question, {
     workspace: root,
@@ -103,12 +108,13 @@ for (const name of CORPORA) {
   const set = await loadEvalSet(name);
   const root = await ensureCorpus(set, cache);
   const queries = set.queries.filter((q: EvalQuery) => q.split === split);
+  const session = sessionOn(root);
   for (const kind of ["behaviour", "identifier"] as const) {
     for (const template of templates[kind]) {
       const cell: Cell = { corpus: name, kind, template, n: 0, found5: 0, mrr10: 0, firstTools: {} };
       for (const q of queries.filter((x) => x.kind === kind)) {
         const question = template.replace("{q}", q.query);
-        const routed = await route(root, question);
+        const routed = await route(session, question);
         const relevant = new Set(q.relevant);
         const rank = routed.files.slice(0, 10).findIndex((p) => relevant.has(p)) + 1;
         cell.n++;
@@ -128,6 +134,8 @@ for (const name of CORPORA) {
       cells.push(cell);
     }
   }
+  // The session's index watch, as the CLI releases it when a session ends.
+  for (const value of session.session.state.values()) (value as Partial<Disposable>)?.[Symbol.dispose]?.();
 }
 await flushEvents().catch(() => {});
 await closeAllKv();

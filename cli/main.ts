@@ -137,6 +137,8 @@ export async function runCli(argv: string[]): Promise<number> {
       code = await runSession(ctx, await getInput(), executeLine);
     }
   } finally {
+    // What the session's state holds open (the index watch of `esearch`) is released with it.
+    for (const value of session.state.values()) (value as Partial<Disposable>)?.[Symbol.dispose]?.();
     input?.close();
     if (spec) { for (const s of signals) Deno.removeSignalListener(s, onSignal); }
     await flushEvents().catch(() => {});

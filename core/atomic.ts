@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, join } from "./path.ts";
+import { basename, dirname, join } from "./path.ts";
 
 /** Options for {@link atomicWriteFile}. */
 export interface AtomicWriteOptions {
@@ -13,6 +13,17 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Create missing parent directories (default true). */
   mkdirs?: boolean;
+}
+
+/**
+ * The temporary file a write of `path` goes through: hidden, in the same folder, named after the target
+ * (`.app.py.<uuid>.tmp`; `.dspy_rl_state.json.<uuid>.tmp` for a hidden target), so a file watcher can tell
+ * whose write it is (the session's index watch ignores dspy-code's own `.dspy*` state) and a stray one left
+ * by a crash says where it came from.
+ */
+function tempPathFor(path: string): string {
+  const name = basename(path).slice(0, 100); // within the 255-byte name limit with the suffix
+  return join(dirname(path), `${name.startsWith(".") ? "" : "."}${name}.${crypto.randomUUID()}.tmp`);
 }
 
 /**
@@ -30,7 +41,7 @@ export async function atomicWriteFile(
 ): Promise<void> {
   const dir = dirname(path);
   if (options.mkdirs !== false) await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  const tmp = tempPathFor(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode });
@@ -52,7 +63,7 @@ export async function atomicWriteFile(
 export function atomicWriteFileSync(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
   Deno.mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  const tmp = tempPathFor(path);
   try {
     Deno.writeFileSync(tmp, typeof data === "string" ? new TextEncoder().encode(data) : data, {
       createNew: true,

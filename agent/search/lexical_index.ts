@@ -84,6 +84,19 @@ export interface BuildIndexOptions {
   signal?: AbortSignal;
   /** BM25F parameters stored with the index. */
   params?: Partial<Bm25Params>;
+  /**
+   * Bring the index up to date within the scope it was built with: the globs, excludes, size limit, chunk
+   * window and parameters of the build that wrote it, unless given here (a refresh; `index` starts over
+   * from what it is given).
+   */
+  keepScope?: boolean;
+}
+
+/** Which files a build indexed (`index --glob/--exclude/--max-file-bytes`), kept for refreshes. */
+export interface IndexScope {
+  globs?: string[];
+  excludes?: string[];
+  maxFileBytes?: number;
 }
 
 /** Summary of a build. */
@@ -124,6 +137,8 @@ interface FileEntry {
 type StoredMeta = LoadedMeta & {
   /** Per-file records for incremental builds; loaded only for builds (`lexical.files.json`). */
   files?: Record<string, FileEntry>;
+  /** The scope the build was given; loaded with `files`. */
+  scope?: IndexScope;
 };
 
 /** A loaded index. */
@@ -240,6 +255,7 @@ async function loadIndexOnce(
       // Written with the same build stamp as the meta; a mismatch means a torn write: rebuild from scratch.
       if (stored.createdAt !== meta.createdAt) return null;
       meta.files = stored.files;
+      meta.scope = stored.scope ?? {};
     } catch {
       return null;
     }
@@ -328,7 +344,9 @@ export async function rankInWorkspace(
     let index = await loader(root);
     if (!index) {
       if (options.autoBuild === false) throw new UserError("No index found. Run 'index' first.");
-      await buildIndex(root, options.build);
+      // None, outdated, or damaged (a refresh's quick check trusts unchanged files): build it from the files,
+      // in the scope it had if its file table still says.
+      await buildIndex(root, { ...options.build, full: true, keepScope: true });
       index = await loader(root);
       if (!index) throw new UserError("esearch: the index could not be built");
     }
@@ -429,21 +447,32 @@ async function analyzeFiles(
  */
 export async function buildIndex(root: string, options: BuildIndexOptions = {}): Promise<BuildIndexResult> {
   const started = performance.now();
-  const chunkLines = options.chunkLines ?? DEFAULT_CHUNK_LINES;
-  const params: Bm25Params = { ...DEFAULT_BM25, ...options.params };
+  // Whether anything changed needs only the metadata and the file table; the postings (15 MB on a 20k-file
+  // tree, checksummed as read) are read only when a file did change and the old ones are merged.
+  const stored = options.full && !options.keepScope
+    ? null
+    : await loadIndex(root, { files: true, postings: "lazy" });
+  const kept = options.keepScope && stored ? stored.meta : undefined;
+  const chunkLines = options.chunkLines ?? kept?.chunkLines ?? DEFAULT_CHUNK_LINES;
+  const params: Bm25Params = { ...DEFAULT_BM25, ...kept?.params, ...options.params };
+  const scope: IndexScope = {
+    globs: options.globs ?? kept?.scope?.globs,
+    excludes: options.excludes ?? kept?.scope?.excludes,
+    maxFileBytes: options.maxFileBytes ?? kept?.scope?.maxFileBytes,
+  };
   const walked = await walkFiles(root, {
-    globs: options.globs,
-    excludes: [...INDEX_EXCLUDES, ...(options.excludes ?? [])],
-    maxFileBytes: options.maxFileBytes,
+    globs: scope.globs,
+    excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
+    maxFileBytes: scope.maxFileBytes,
     signal: options.signal,
   });
-  const previous = options.full ? null : await loadIndex(root, { files: true });
-  const compatible = previous && previous.meta.files && previous.meta.chunkLines === chunkLines &&
-    previous.meta.analyzer === ANALYZER_VERSION &&
-    JSON.stringify(previous.meta.params) === JSON.stringify(params);
-  if (compatible) {
+  const reusable = (index: LexicalIndex | null): index is LexicalIndex =>
+    index !== null && index.meta.files !== undefined && index.meta.chunkLines === chunkLines &&
+    index.meta.analyzer === ANALYZER_VERSION && JSON.stringify(index.meta.params) === JSON.stringify(params);
+  let previous = options.full ? null : stored;
+  if (reusable(previous) && sameScope(previous.meta.scope, scope)) {
     // Nothing changed (same files, sizes and mtimes): keep the index as it is.
-    const old = previous!.meta.files!;
+    const old = previous.meta.files!;
     const unchanged = walked.length === Object.keys(old).length &&
       walked.every((f) => old[f.rel] && old[f.rel].size === f.size && old[f.rel].mtimeMs === f.mtimeMs);
     if (unchanged) {
@@ -451,16 +480,25 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
       const loc = indexFiles(root);
       return {
         files: Object.values(old).filter((e) => e.count > 0).length,
-        chunks: previous!.meta.chunkLen.length,
+        chunks: previous.meta.chunkLen.length,
         filesRead: 0,
         filesReused: walked.length,
         filesRemoved: 0,
-        terms: previous!.meta.terms.length,
+        terms: previous.meta.terms.length,
         seconds: (performance.now() - started) / 1000,
         dir: loc.dir,
       };
     }
+    // The merge below reuses the old postings: read and check them all now. Damaged, or replaced by another
+    // build meanwhile: load the index again whole, as a search does (a damaged one is rebuilt, with a notice).
+    try {
+      previous.postings.whole();
+    } catch (err) {
+      if (!(err instanceof PostingsUnreadableError)) throw err;
+      previous = await loadIndex(root, { files: true });
+    }
   }
+  const compatible = reusable(previous);
 
   // Plan: unchanged files keep their chunks; the others are read and analysed (in workers when many).
   const toRead: { abs: string; rel: string }[] = [];
@@ -472,7 +510,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   options.onProgress?.(done, walked.length);
   const analysed = await analyzeFiles(
     toRead,
-    { chunkLines, maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, params },
+    { chunkLines, maxFileBytes: scope.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, params },
     (n) => {
       done += n;
       options.onProgress?.(done, walked.length);
@@ -560,7 +598,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   // Postings first, then the meta that describes them: a reader never sees meta pointing past the postings.
   const { files: fileRecords, ...searchMeta } = meta;
   await atomicWriteFile(loc.postings, bin);
-  await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, files: fileRecords }));
+  await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, scope, files: fileRecords }));
   await atomicWriteFile(
     loc.meta,
     encodeMeta({
@@ -595,6 +633,9 @@ function mergePostings(
 ): { terms: string[]; termOffset: number[]; bin: Uint8Array<ArrayBuffer> } {
   const oldTerms = previous?.meta.terms.all() ?? [];
   const oldOffset = previous?.meta.termOffset ?? [0];
+  // Taken once: `ids`/`weights` are getters, and a lazily loaded index makes new views at every call.
+  const oldIds = previous?.ids ?? new Uint32Array(0);
+  const oldWeights = previous?.weights ?? new Float32Array(0);
   const addedTerms = [...added.keys()].sort();
   const capacity = (oldOffset[oldOffset.length - 1] ?? 0) + addedTerms.reduce(
     (n, t) => n + added.get(t)!.ids.length,
@@ -614,10 +655,10 @@ function mergePostings(
     if (fromOld) {
       // Kept chunks are renumbered in walk order, so the old list stays sorted (checked below).
       for (let p = oldOffset[i]; p < oldOffset[i + 1]; p++) {
-        const id = oldToNew[previous!.ids[p]];
+        const id = oldToNew[oldIds[p]];
         if (id >= 0) {
           outIds[total] = id;
-          outW[total++] = previous!.weights[p];
+          outW[total++] = oldWeights[p];
         }
       }
       i++;
@@ -654,6 +695,13 @@ function mergePostings(
 function sortedRun(ids: Uint32Array, from: number, to: number): boolean {
   for (let k = from + 1; k < to; k++) if (ids[k - 1] > ids[k]) return false;
   return true;
+}
+
+/** True when two scopes select files the same way (an index from before scopes were kept has `{}`). */
+function sameScope(a: IndexScope | undefined, b: IndexScope): boolean {
+  const norm = (x: IndexScope | undefined) =>
+    JSON.stringify([x?.globs ?? [], x?.excludes ?? [], x?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES]);
+  return norm(a) === norm(b);
 }
 
 /** Sorts `ids[from, to)` ascending, carrying the weights along (walk order changed between builds). */
@@ -950,8 +998,9 @@ export interface SearchOptions {
   /** Build the index first when there is none (default true). */
   autoBuild?: boolean;
   /**
-   * Refresh the index incrementally before searching (default false): re-reads only changed files, and is
-   * a quick size/mtime check when nothing changed. Use it after editing files.
+   * Refresh the index incrementally before searching (default false), within the scope it was built with:
+   * re-reads only changed files, and is a quick size/mtime check when nothing changed. Use it after editing
+   * files.
    */
   refresh?: boolean;
   /** Passed to the automatic build (progress bar). */
@@ -978,7 +1027,7 @@ export async function searchIndex(
 ): Promise<SearchHit[]> {
   if (query.trim() === "") throw new UserError("esearch: the query is empty: say what you are looking for");
   if (options.refresh && (options.autoBuild !== false || await hasIndex(root))) {
-    await buildIndex(root, options.build);
+    await buildIndex(root, { ...options.build, keepScope: true });
   }
   const ranked = await rankInWorkspace(root, query, options.k ?? 5, options);
   const context = options.context ?? 4;

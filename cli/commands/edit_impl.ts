@@ -18,6 +18,7 @@ import { errorMessage, UsageError, UserError } from "../../core/errors.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { bullets, printDiff, section } from "./agent_format.ts";
 import { llmOptions } from "./llm_impl.ts";
+import { noteFilesWritten } from "../session_index.ts";
 
 /** `edit TASK [--files F,…] [--apply]`. */
 export async function runEdit(args: string[], ctx: CommandContext): Promise<CommandResult> {
@@ -81,6 +82,7 @@ export async function runEdit(args: string[], ctx: CommandContext): Promise<Comm
     };
   }
   const { verdict, note, testPlan } = out;
+  if (out.applied) noteFilesWritten(ctx);
   const data = {
     ...base,
     verdict: verdict.verdict,

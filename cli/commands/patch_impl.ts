@@ -10,6 +10,7 @@ import { applyPatchText, listPatches, revertPatch } from "../../agent/mod.ts";
 import { errorMessage, UsageError, UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
+import { noteFilesWritten } from "../session_index.ts";
 
 /** `patch FILE | --revert [ID] | --list`. */
 export async function runPatch(args: string[], ctx: CommandContext): Promise<CommandResult> {
@@ -45,6 +46,7 @@ export async function runPatch(args: string[], ctx: CommandContext): Promise<Com
   }
   if (values.revert) {
     const r = await revertPatch(root, positionals[0], { force: values.force });
+    noteFilesWritten(ctx);
     if (ctx.out.json) ctx.out.printJson(r);
     else ctx.out.print(`Reverted patch ${r.id}: restored ${r.files.join(", ")}`);
     return { ok: true, data: { reverted: true, ...r } };
@@ -104,6 +106,7 @@ export async function runPatch(args: string[], ctx: CommandContext): Promise<Com
     }
   }
   const res = await applyPatchText(root, text, { ...patchOptions, dryRun: values["dry-run"] });
+  if (!res.dryRun) noteFilesWritten(ctx);
   if (ctx.out.json) ctx.out.printJson(res);
   else {
     if (!previewed) printChanges(res.changes);

@@ -102,7 +102,7 @@ export const searchCommands: CommandSpec[] = [
       "  --k N        hits to show (default 5)",
       "  --context N  snippet lines either side of the best line in each chunk (default 4)",
       "  --hybrid     reciprocal rank fusion of BM25 and the embedding index (see emb-index)",
-      "  --refresh    refresh the index first (re-reads changed files only)",
+      "  --refresh    refresh the index first (re-reads changed files only; always on in the session)",
       "Builds the index first when there is none. Hits are logged to .dspy_agentic/retrieval.jsonl.",
     ].join("\n"),
     run: async (args, ctx) => (await impl()).runEsearch(args, ctx),

@@ -18,6 +18,7 @@ import {
   hasFormat1Index,
   hasIndex,
   LAST_EXTRACT_KEY,
+  loadIndexForSearch,
   logRetrieval,
   type SearchHit,
   searchIndex,
@@ -25,6 +26,7 @@ import {
 } from "../../agent/search/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
+import { noteFilesWritten, sessionIndexWatch } from "../session_index.ts";
 
 function lastExtractFile(root: string): string {
   return join(workspacePaths(root).stateDir, "last_extract.json");
@@ -132,17 +134,20 @@ export async function runWrite(args: string[], ctx: CommandContext): Promise<Com
   const { positionals } = parseCommandArgs("write", args, {}, { min: 1, max: 1, names: "PATH" });
   const seg = await recallExtract(ctx, "write");
   const rel = await writeInside(ctx.workspace, positionals[0], seg.text);
+  noteFilesWritten(ctx);
   const lines = seg.text.split("\n").length;
   if (ctx.out.json) ctx.out.printJson({ path: rel, lines });
   else ctx.out.print(`Wrote ${lines} line${lines === 1 ? "" : "s"} to ${rel}`);
   return { ok: true, data: { path: rel, lines } };
 }
 
-function progressReporter(ctx: CommandContext, label: string) {
+function progressReporter(ctx: CommandContext, label: string, options: { onlyWithWork?: boolean } = {}) {
   let bar: ReturnType<CommandContext["out"]["progress"]> | undefined;
   let last = 0;
   return {
     onProgress(done: number, total: number) {
+      // A refresh with nothing to read reports the total at once: no bar to flash then.
+      if (!bar && options.onlyWithWork && done >= total) return;
       bar ??= ctx.out.progress(total, label);
       if (done === 0) bar.setTotal(total);
       bar.tick(done - last);
@@ -219,18 +224,31 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   const query = positionals.join(" ");
   const k = intOption("esearch", "k", values.k, 5) || 5;
   const context = intOption("esearch", "context", values.context, 4);
+  const watch = sessionIndexWatch(ctx);
+  /** Whether to (re)arm the session's watch on the folders of the index once the search has loaded it. */
+  let watchIndexed = false;
   let progress: ReturnType<typeof progressReporter> | undefined;
   if (!(await hasIndex(ctx.workspace))) {
+    watch?.refreshing();
+    watchIndexed = watch !== undefined;
     ctx.out.info(
       await hasFormat1Index(ctx.workspace)
         ? "The index was written by an older version of dspy-code: rebuilding it first."
         : "No index yet: building it first.",
     );
     progress = progressReporter(ctx, "indexing");
-  } else if (values.refresh) {
-    const bar = progressReporter(ctx, "refreshing index");
-    await buildIndex(ctx.workspace, { onProgress: bar.onProgress, signal: ctx.signal });
+  } else if (values.refresh || watch?.stale) {
+    // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
+    // them between searches): refreshed when a watcher saw a change, reading only the files that changed.
+    watch?.refreshing();
+    const bar = progressReporter(ctx, "refreshing index", { onlyWithWork: !values.refresh });
+    const r = await buildIndex(ctx.workspace, {
+      onProgress: bar.onProgress,
+      signal: ctx.signal,
+      keepScope: true,
+    });
     bar.done();
+    watchIndexed = watch !== undefined && (r.filesRead > 0 || r.filesRemoved > 0 || !watch.armed);
   }
   let hits: (SearchHit & { source?: string })[];
   let source = "bm25";
@@ -255,6 +273,11 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       build: progress ? { onProgress: progress.onProgress, signal: ctx.signal } : undefined,
     });
     progress?.done();
+  }
+  if (watchIndexed) {
+    // The folders of the index as the search just loaded it (the process keeps it for the next search).
+    const index = await loadIndexForSearch(ctx.workspace);
+    if (index) watch!.refreshed(index.meta.paths.all());
   }
   await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
     action: "retrieval.esearch",

@@ -326,3 +326,59 @@ Deno.test("index honours .dspyignore, --glob and --exclude, and skips lock files
     await removeTree(root);
   }
 });
+
+Deno.test("a refresh keeps the scope and chunk window the index was built with", async () => {
+  const root = await makeTree({
+    "src/keep.py": "def visible_token(): pass\n",
+    "vendor/lib.py": "def vendored_token(): pass\n",
+    "notes.md": "visible_token notes\n",
+  });
+  try {
+    const built = await runDspy(["--workspace", root, "index", "--glob", "*.py", "--exclude", "vendor/"]);
+    assert.equal(built.code, 0, built.stderr);
+    const paths = async () => [...(await loadIndex(root))!.meta.paths.all()].sort();
+    assert.deepEqual(await paths(), ["src/keep.py"]);
+    await Deno.writeTextFile(join(root, "src/new.py"), "def fresh_token(): pass\n");
+    const r = await runDspy(["--workspace", root, "esearch", "fresh_token", "--refresh", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout)[0].path, "src/new.py");
+    assert.deepEqual(await paths(), ["src/keep.py", "src/new.py"], "notes.md and vendor/ stay out");
+    // The library's refresh keeps it too, and so do the chunk window and a size limit.
+    await buildIndex(root, { chunkLines: 30, maxFileBytes: 1000, full: true });
+    await Deno.writeTextFile(join(root, "big.py"), "x = 1\n".repeat(400)); // 2,400 bytes
+    const kept = await buildIndex(root, { keepScope: true });
+    assert.deepEqual([kept.filesRead, kept.filesReused], [0, 4], "big.py is over the kept 1000-byte limit");
+    assert.equal((await loadIndex(root))!.meta.chunkLines, 30);
+    // `index` itself starts over from what it is given.
+    await buildIndex(root);
+    assert.equal((await loadIndex(root))!.meta.chunkLines, 60);
+    assert.ok((await paths()).includes("big.py"));
+  } finally {
+    await removeTree(root);
+  }
+});
+
+Deno.test("in the session esearch follows the files: an edit shows up without --refresh", async () => {
+  const root = await makeTree({
+    "src/app.py": "def old_name(): pass\n",
+    "src/other.py": "x = 1\n",
+    // The session applies it between two searches, as an edit would change the file.
+    "fix.diff": "--- a/src/app.py\n+++ b/src/app.py\n@@ -1 +1 @@\n-def old_name(): pass\n" +
+      "+def renamed_function(): pass\n",
+  });
+  try {
+    const r = await runDspy(["--workspace", root, "--plain"], {
+      stdin: "esearch old_name --k 1\npatch fix.diff\nesearch renamed_function --k 1\nexit\n",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^src\/app\.py +score=[\d.]+ +lines 1-1 +old_name$/m);
+    assert.match(r.stdout, /^src\/app\.py +score=[\d.]+ +lines 1-1 +renamed_function$/m);
+    // A one-shot esearch still answers from the index as it was (refresh on request).
+    await Deno.writeTextFile(join(root, "src/other.py"), "def third_name(): pass\n");
+    const oneShot = await runDspy(["--workspace", root, "esearch", "third_name", "--json"]);
+    const stale = JSON.parse(oneShot.stdout) as { path: string }[];
+    assert.ok(!stale.some((h) => h.path === "src/other.py"), JSON.stringify(stale));
+  } finally {
+    await removeTree(root);
+  }
+});

@@ -1,0 +1,32 @@
+/**
+ * The session's index watch (agent/search/index_watch.ts): `esearch` in the session refreshes the index
+ * only when files may have changed, and the commands that write files say so at once (the watcher reports
+ * their writes a moment later, which could be after the next search has started).
+ *
+ * @module
+ */
+
+import { IndexWatch } from "../agent/search/index_watch.ts";
+import type { CommandContext } from "./command.ts";
+
+const KEY = "search.indexWatch";
+
+/** The watch for the session's workspace (one at a time; `cd` replaces it); none outside the session. */
+export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
+  if (!ctx.session.interactive) return undefined;
+  let watch = ctx.session.state.get(KEY) as IndexWatch | undefined;
+  if (watch && watch.root !== ctx.workspace) {
+    watch[Symbol.dispose]();
+    watch = undefined;
+  }
+  if (!watch) {
+    watch = new IndexWatch(ctx.workspace);
+    ctx.session.state.set(KEY, watch);
+  }
+  return watch;
+}
+
+/** Called by commands that wrote files of the workspace (patch, edit --apply, write). */
+export function noteFilesWritten(ctx: CommandContext): void {
+  (ctx.session.state.get(KEY) as IndexWatch | undefined)?.markStale();
+}

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { IndexWatch } from "./deps.ts";
+import { MAIN_TS } from "../support/cli.ts";
+import { makeTree, removeTree } from "./helpers.ts";
+
+/** Waits until `check` holds (watch events arrive on the event loop), failing after `ms`. */
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Gives the watcher time to report what it would (a change it must ignore leaves no trace). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+Deno.test("the index watch: stale until armed, then only after a change that counts", async () => {
+  const root = await makeTree({ "src/a/app.py": "x = 1\n", "README.md": "# r\n" });
+  const watch = new IndexWatch(root);
+  try {
+    assert.ok(watch.stale, "stale before the first refresh");
+    watch.refreshing();
+    watch.refreshed(["src/a/app.py", "README.md"]);
+    assert.ok(watch.armed && !watch.stale);
+    // Reads, dspy-code's own state and .git do not count.
+    await Deno.readTextFile(join(root, "src/a/app.py"));
+    await Deno.writeTextFile(join(root, ".dspy_rl_events.jsonl"), "{}\n");
+    await Deno.mkdir(join(root, ".dspy_index"));
+    await Deno.writeTextFile(join(root, ".dspy_index", "lexical.meta.bin"), "x");
+    await settle();
+    assert.ok(!watch.stale, "reads and .dspy* writes leave the index fresh");
+    // An edit in a watched folder does.
+    await Deno.writeTextFile(join(root, "src/a/app.py"), "x = 2\n");
+    await until(() => watch.stale, "the edit");
+    // A new file in a folder on the way to an indexed file (src/ holds no file of its own). The edit's events
+    // may still be arriving: let them, then start clean.
+    await settle();
+    watch.refreshing();
+    await Deno.writeTextFile(join(root, "src/new.py"), "y = 1\n");
+    await until(() => watch.stale, "the new file in src/");
+    // After a refresh that added a folder, a change there is seen too.
+    await Deno.mkdir(join(root, "lib/deep"), { recursive: true });
+    await Deno.writeTextFile(join(root, "lib/deep/util.py"), "z = 1\n");
+    await settle();
+    watch.refreshing();
+    watch.refreshed(["src/a/app.py", "src/new.py", "README.md", "lib/deep/util.py"]);
+    assert.ok(!watch.stale);
+    await Deno.writeTextFile(join(root, "lib/deep/util.py"), "z = 2\n");
+    await until(() => watch.stale, "the edit in the new folder");
+    // A command of this process says so at once.
+    watch.refreshing();
+    watch.markStale();
+    assert.ok(watch.stale);
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+});
+
+Deno.test("where folders cannot be watched, every search refreshes", async () => {
+  const root = await makeTree({ "a.py": "x = 1\n" });
+  const watch = new IndexWatch(root);
+  try {
+    watch.refreshing();
+    watch.refreshed(["gone/a.py"]); // a folder that does not exist: the watcher cannot start
+    assert.ok(!watch.armed);
+    assert.ok(watch.stale);
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+});
+
+Deno.test("a session's esearch sees a file another program edited between two searches", async () => {
+  const root = await makeTree({ "src/app.py": "def first_name(): pass\n", "src/b.py": "y = 1\n" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, "--workspace", root, "--plain"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { LOCAL_MODE: "true", NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const waitFor = async (re: RegExp) => {
+    const deadline = Date.now() + 15_000;
+    while (!re.test(seen)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no ${re} after 15 s; the session printed:\n${seen}`)),
+          deadline - Date.now(),
+        );
+      });
+      try {
+        const { value, done } = await Promise.race([reader.read(), timeout]);
+        if (done) throw new Error(`the session ended before ${re}: ${seen}`);
+        seen += value;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
+  const send = (line: string) => writer.write(new TextEncoder().encode(line + "\n"));
+  try {
+    await send("esearch first_name --k 1");
+    await waitFor(/lines 1-1 +first_name/);
+    // Another program (an editor) renames the function while the session waits at its prompt.
+    await Deno.writeTextFile(join(root, "src/app.py"), "def second_name(): pass\n");
+    await new Promise((r) => setTimeout(r, 300));
+    await send("esearch second_name --k 1");
+    await waitFor(/lines 1-1 +second_name/);
+    await send("exit");
+  } finally {
+    await writer.close().catch(() => {});
+    reader.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    const status = await child.status;
+    await child.stderr.cancel().catch(() => {});
+    await removeTree(root);
+    assert.equal(status.code, 0);
+  }
+});
