@@ -10,6 +10,7 @@ import { IndexWatch } from "../agent/search/index_watch.ts";
 import type { CommandContext } from "./command.ts";
 
 const KEY = "search.indexWatch";
+const REFRESH_FIRST = "search.refreshFirst";
 
 /** The watch for the session's workspace (one at a time; `cd` replaces it); none outside the session. */
 export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
@@ -29,4 +30,19 @@ export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
 /** Called by commands that wrote files of the workspace (patch, edit --apply, write). */
 export function noteFilesWritten(ctx: CommandContext): void {
   (ctx.session.state.get(KEY) as IndexWatch | undefined)?.markStale();
+}
+
+/**
+ * For a one-shot command that searches on the user's behalf (`chat`): its first `esearch` refreshes the
+ * index, as the session's first search does (a new process each time, so nothing to watch).
+ */
+export function refreshBeforeFirstSearch(ctx: CommandContext): void {
+  ctx.session.state.set(REFRESH_FIRST, true);
+}
+
+/** True (once) when this search should refresh the index first; see {@link refreshBeforeFirstSearch}. */
+export function takeRefreshFirst(ctx: CommandContext): boolean {
+  if (ctx.session.state.get(REFRESH_FIRST) !== true) return false;
+  ctx.session.state.delete(REFRESH_FIRST);
+  return true;
 }

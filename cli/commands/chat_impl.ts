@@ -9,6 +9,7 @@
 import { findLlm, loadLogEvents, routeRequest } from "../../agent/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { llmOptions } from "./llm_impl.ts";
+import { refreshBeforeFirstSearch } from "../session_index.ts";
 
 const NO_LLM_NOTED = "agent.noLlmNoted";
 
@@ -21,6 +22,9 @@ async function routeWith(query: string, ctx: CommandContext, maxSteps: number): 
     } else ctx.out.info("(no LLM: offline rules)");
   }
   const hasLogs = (await loadLogEvents(ctx.workspace).catch(() => ({ files: [] }))).files.length > 0;
+  // `chat` from a shell is a new process each time: its searches start from the files as they are now (the
+  // session keeps its index fresh itself).
+  if (!ctx.session.interactive) refreshBeforeFirstSearch(ctx);
   const { steps, best } = await routeRequest(query, {
     workspace: ctx.workspace,
     runLine: (line) => ctx.runLine(line),

@@ -26,7 +26,7 @@ import {
 } from "../../agent/search/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
-import { noteFilesWritten, sessionIndexWatch } from "../session_index.ts";
+import { noteFilesWritten, sessionIndexWatch, takeRefreshFirst } from "../session_index.ts";
 
 function lastExtractFile(root: string): string {
   return join(workspacePaths(root).stateDir, "last_extract.json");
@@ -237,7 +237,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
         : "No index yet: building it first.",
     );
     progress = progressReporter(ctx, "indexing");
-  } else if (values.refresh || watch?.stale) {
+  } else if (takeRefreshFirst(ctx) || values.refresh || watch?.stale) {
     // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
     // them between searches): refreshed when a watcher saw a change, reading only the files that changed.
     watch?.refreshing();

@@ -378,6 +378,12 @@ Deno.test("in the session esearch follows the files: an edit shows up without --
     const oneShot = await runDspy(["--workspace", root, "esearch", "third_name", "--json"]);
     const stale = JSON.parse(oneShot.stdout) as { path: string }[];
     assert.ok(!stale.some((h) => h.path === "src/other.py"), JSON.stringify(stale));
+    // `chat` searches on the user's behalf: it refreshes first, as a session does.
+    const chat = await runDspy(["--workspace", root, "--plain", "chat", "where is third_name"], {
+      env: { LOCAL_MODE: "true" },
+    });
+    assert.equal(chat.code, 0, chat.stderr);
+    assert.match(chat.stdout, /^src\/other\.py +score=[\d.]+ +lines 1-1 +third_name$/m);
   } finally {
     await removeTree(root);
   }
