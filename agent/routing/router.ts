@@ -112,7 +112,10 @@ export function searchSubject(query: string): string {
  * offlineCandidates("where is parseConfig")[0]; // {tool: "esearch", args: ["parseConfig"], ...}
  * ```
  */
-export function offlineCandidates(query: string, state: { hasLogs?: boolean } = {}): RouteCandidate[] {
+export function offlineCandidates(
+  query: string,
+  state: { hasLogs?: boolean; hasLlm?: boolean } = {},
+): RouteCandidate[] {
   const q = query.trim();
   const out: RouteCandidate[] = [];
   const words = keywords(q);
@@ -160,7 +163,16 @@ export function offlineCandidates(query: string, state: { hasLogs?: boolean } = 
   } else if ((path && /\b(explain|overview|summar|describe|walk)/i.test(q)) || projectWide.test(q)) {
     out.push({ tool: "codectx", args: path ? [path] : [], why: "overview → codectx", tier: 0 });
   } else if (/^(plan|how (do|should|can) (i|we))\b/i.test(q)) {
-    out.push({ tool: "plan", args: [q.replace(/^plan\s+/i, "")], why: "how-to → plan", tier: 0 });
+    if (state.hasLlm === false) {
+      // A plan needs a model; without one, show the code the plan would start from.
+      const task = searchSubject(q.replace(/^plan\s+/i, ""));
+      out.push({
+        tool: "esearch",
+        args: [task],
+        why: "how-to, no LLM to plan → the code to start from",
+        tier: 0,
+      });
+    } else out.push({ tool: "plan", args: [q.replace(/^plan\s+/i, "")], why: "how-to → plan", tier: 0 });
   } else if (
     /^(?:show|print|display)?\s*(?:me\s+)?(?:the\s+)?(?:project|folder|directory|file|repo(?:sitory)?)?\s*(?:tree|structure|layout)$|\blist\s+(?:the\s+|all\s+)?files\b|\b(?:project|folder|directory|repo(?:sitory)?|code ?base)\s+(?:tree|structure|layout)\b/i
       .test(q.replace(/[?.!\s]+$/, ""))
@@ -331,7 +343,10 @@ export async function routeRequest(
       bandit = await loadToolBandit(host.workspace);
     } catch { /* learning unavailable: rules only */ }
   }
-  const offline = orderCandidates(offlineCandidates(query, options.state), bandit);
+  const offline = orderCandidates(
+    offlineCandidates(query, { ...options.state, hasLlm: host.llm !== undefined }),
+    bandit,
+  );
   const steps: RouteStep[] = [];
   const seen = new Set<string>();
   let llm = host.llm;

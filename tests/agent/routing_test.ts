@@ -45,6 +45,15 @@ Deno.test("offline rules: task requests go to their tool", () => {
   assert.equal(first("give me an overview").tool, "codectx");
   assert.equal(first("describe the architecture of this project").tool, "codectx");
   assert.equal(first("how do I add a new command").tool, "plan");
+  // Without a model to plan with, the code a plan would start from.
+  assert.deepEqual(
+    [
+      first("how do I add a new command", { hasLlm: false }).tool,
+      first("plan a retry budget", { hasLlm: false }).args,
+    ],
+    ["esearch", ["a retry budget"]],
+  );
+  assert.deepEqual(first("how do I add a new command", { hasLlm: false }).args, ["add a new command"]);
   assert.equal(first("show the project structure").tool, "tree");
   assert.equal(first("reindex").tool, "index");
 });
