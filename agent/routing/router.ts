@@ -85,9 +85,33 @@ export function looksLikeIdentifier(word: string): boolean {
   return /[A-Za-z0-9]_[A-Za-z0-9]|^_|[a-z0-9][A-Z]|[A-Z]{2,}[a-z]|\./.test(word);
 }
 
-/** Words that ask for something rather than name it: removed from the front of a search request. */
-const ASKING =
-  /^(?:(?:please|hey|ok|so|now)[,\s]+)*(?:(?:can|could|would|will) you\s+)?(?:(?:please|help me)\s+)?(?:(?:find|search(?:\s+for)?|look\s+(?:for|up)|locate|show(?:\s+me)?|tell\s+me|give\s+me|explain|describe|where(?:'s|\s+is|\s+are|\s+do(?:es)?|\s+did)?|which\s+(?:file|files|code|function|functions|module|modules|class|classes|part|method|methods)(?:\s+(?:is|are|does|do|has|have|handles?|contains?))?|what(?:'s|\s+is|\s+are|\s+does|\s+do)?|how(?:\s+(?:does|do|is|are|can|did))?)\b\s*)+(?:(?:the\s+|this\s+)?(?:code|place|file|function|logic|part)s?\s+(?:that|to|which|for|where|of)\s+)?(?:(?:we|i|it|they|you|the\s+code|this\s+code|the\s+project)\s+)?(?:the\s+)?(?:(?:definition|declaration|implementation|source)\s+(?:of|for)\s+)?(?:the\s+)?(?:(?:function|class|method|type|symbol|variable|constant)\s+)?/i;
+/**
+ * Words that ask for something rather than name it, removed from the front of a search request: "can you
+ * please show me where the code that we use to …" → "…". Built from its parts, in the order they come.
+ */
+const ASKING = new RegExp(
+  "^" + [
+    String.raw`(?:(?:please|hey|ok|so|now)[,\s]+)*`, // "ok, please"
+    String.raw`(?:(?:can|could|would|will) you\s+)?(?:(?:please|help me)\s+)?`, // "can you please"
+    // One or more asking words: "find", "show me where", "which file handles", "what does", "how is".
+    String.raw`(?:(?:` + [
+      String.raw`find|search(?:\s+for)?|look\s+(?:for|up)|locate|show(?:\s+me)?|tell\s+me|give\s+me`,
+      String.raw`explain|describe`,
+      String.raw`where(?:'s|\s+is|\s+are|\s+do(?:es)?|\s+did)?`,
+      String.raw`which\s+(?:files?|code|functions?|modules?|class(?:es)?|part|methods?)` +
+      String.raw`(?:\s+(?:is|are|does|do|has|have|handles?|contains?))?`,
+      String.raw`what(?:'s|\s+is|\s+are|\s+does|\s+do)?`,
+      String.raw`how(?:\s+(?:does|do|is|are|can|did))?`,
+    ].join("|") + String.raw`)\b\s*)+`,
+    // "the code that"
+    String.raw`(?:(?:the\s+|this\s+)?(?:code|place|file|function|logic|part)s?\s+` +
+    String.raw`(?:that|to|which|for|where|of)\s+)?`,
+    String.raw`(?:(?:we|i|it|they|you|the\s+code|this\s+code|the\s+project)\s+)?`, // "we"
+    String.raw`(?:the\s+)?(?:(?:definition|declaration|implementation|source)\s+(?:of|for)\s+)?`, // "the definition of"
+    String.raw`(?:the\s+)?(?:(?:function|class|method|type|symbol|variable|constant)\s+)?`, // "the function"
+  ].join(""),
+  "i",
+);
 
 /** Trailing words of a symbol lookup: "where is X defined", "what does X do", "X implemented?". */
 const LOOKUP_TAIL =
@@ -99,6 +123,77 @@ export function searchSubject(query: string): string {
   const subject = trimmed.replace(ASKING, "").replace(/^["'`]|["'`]$/g, "").trim();
   return subject || trimmed;
 }
+
+/** A case-insensitive regex matching any of `parts` (one alternative each, written with `String.raw`). */
+function anyOf(...parts: string[]): RegExp {
+  return new RegExp(parts.join("|"), "i");
+}
+
+/**
+ * How a request for a task is phrased. A task's word anywhere in a request is not enough: "build an SSL
+ * context", "log the stack trace" and "a layout given in the struct tag" describe code to find. `build` and
+ * `tree` are tested on the request without its final punctuation.
+ */
+const ASKS_FOR = {
+  tests: anyOf(
+    String.raw`\b(run|rerun|execute)\b.*\btests?\b`,
+    String.raw`\b(pytest|unittest|test suite|failing tests?|tests? fail)`,
+  ),
+  lint: anyOf(
+    String.raw`^(?:please\s+)?(?:lint|format|reformat|style[- ]check)\b`,
+    String
+      .raw`\b(?:run|fix)\s+(?:the\s+)?(?:lint|linter|linting|eslint|ruff|clippy|formatter|formatting|style checks?)\b`,
+    String.raw`\blint\s+(?:errors|warnings|issues)\b`,
+  ),
+  build: anyOf(
+    String.raw`^(?:please\s+)?(?:build|compile|type-?check)` +
+      String.raw`(?:\s+(?:the\s+|this\s+)?(?:project|code|app|it|everything|workspace))?$`,
+    String.raw`\b(?:does|will|did|would)\s+(?:it|the\s+(?:code|project|app))\s+(?:still\s+)?` +
+      String.raw`(?:build|compile|type-?check)(?:\s+(?:now|again|cleanly|without\s+errors?))?$`,
+    String.raw`\brun\s+(?:the\s+)?(?:build|compiler|type-?check(?:er)?)\b`,
+  ),
+  changes: anyOf(
+    String.raw`\bgit\b.*\bstatus\b`,
+    String.raw`\bwhat (?:has )?changed\b`,
+    String.raw`\buncommitted\s+(?:changes|files|work|edits)\b`,
+  ),
+  logs: anyOf(
+    String.raw`\b(?:in|from)\s+the\s+logs?\b`,
+    String.raw`\blog\s+files?\b`,
+    String.raw`\bwhat\s+went\s+wrong\b`,
+    String.raw`\bwhy\s+did\s+(?:it|the\s+\w+)\s+(?:crash|fail)\b`,
+  ),
+  /** Counts as a log question only when the workspace has logs to read. */
+  errorWords: /\b(errors?|logs?|crash(es|ed)?|traceback|exception|stack ?trace|warnings?)\b/i,
+  overview: anyOf(
+    String.raw`^(?:(?:give|show)\s+(?:me\s+)?)?(?:an?\s+)?(?:overview|architecture|summary|walk ?through)\b`,
+    String
+      .raw`\b(?:explain|describe|summari[sz]e|overview\s+of|walk\s+(?:me\s+)?through)\s+(?:the\s+|this\s+)?` +
+      String.raw`(?:project|codebase|code ?base|repo(?:sitory)?|architecture|app(?:lication)?|workspace)\b`,
+  ),
+  /** With a path named in the request. */
+  explainPath: /\b(explain|overview|summar|describe|walk)/i,
+  plan: /^(plan|how (do|should|can) (i|we))\b/i,
+  tree: anyOf(
+    String
+      .raw`^(?:show|print|display)?\s*(?:me\s+)?(?:the\s+)?(?:project|folder|directory|file|repo(?:sitory)?)?\s*` +
+      String.raw`(?:tree|structure|layout)$`,
+    String.raw`\blist\s+(?:the\s+|all\s+)?files\b`,
+    String.raw`\b(?:project|folder|directory|repo(?:sitory)?|code ?base)\s+(?:tree|structure|layout)\b`,
+  ),
+  index: anyOf(
+    String.raw`^(?:re)?index\b`,
+    String.raw`\b(?:re)?build\s+the\s+(?:search\s+)?index\b`,
+    String.raw`\b(?:update|refresh)\s+the\s+(?:search\s+)?index\b`,
+  ),
+  /** Every place a name is used; its groups hold the name. */
+  usages: anyOf(
+    String
+      .raw`\b(?:usages?|uses|occurrences?|references?|mentions?|callers?|calls)\s+(?:of|to)\s+[\`'"]?([A-Za-z_$][\w$.]*)`,
+    String.raw`\bwho\s+(?:calls|uses)\s+[\`'"]?([A-Za-z_$][\w$.]*)`,
+    String.raw`^(?:grep|rg)\s+(.+)$`,
+  ),
+};
 
 /**
  * The offline rules, in order; the first tier-0 match wins, generic fallbacks are tier 1. Requests for a
@@ -129,40 +224,23 @@ export function offlineCandidates(
   const symbol = subject.replace(LOOKUP_TAIL, "");
   const isSymbol = !/\s/.test(symbol) && /^[A-Za-z_$][\w$.]*$/.test(symbol) &&
     (looksLikeIdentifier(symbol) || subject.split(/\s+/).length <= 2);
-  const usages =
-    /\b(?:usages?|uses|occurrences?|references?|mentions?|callers?|calls)\s+(?:of|to)\s+[`'"]?([A-Za-z_$][\w$.]*)|\bwho\s+(?:calls|uses)\s+[`'"]?([A-Za-z_$][\w$.]*)|^(?:grep|rg)\s+(.+)$/i
-      .exec(q);
-  const projectWide =
-    /^(?:(?:give|show)\s+(?:me\s+)?)?(?:an?\s+)?(?:overview|architecture|summary|walk ?through)\b|\b(?:explain|describe|summari[sz]e|overview\s+of|walk\s+(?:me\s+)?through)\s+(?:the\s+|this\s+)?(?:project|codebase|code ?base|repo(?:sitory)?|architecture|app(?:lication)?|workspace)\b/i;
+  const usages = ASKS_FOR.usages.exec(q);
+  const bare = q.replace(/[?.!\s]+$/, "");
 
-  if (
-    /\b(run|rerun|execute)\b.*\btests?\b|\b(pytest|unittest|test suite|failing tests?|tests? fail)/i.test(q)
-  ) {
+  if (ASKS_FOR.tests.test(q)) {
     out.push({ tool: "run-tests", args: [], why: "tests → run-tests", tier: 0 });
-  } else if (
-    /^(?:please\s+)?(?:lint|format|reformat|style[- ]check)\b|\b(?:run|fix)\s+(?:the\s+)?(?:lint|linter|linting|eslint|ruff|clippy|formatter|formatting|style checks?)\b|\blint\s+(?:errors|warnings|issues)\b/i
-      .test(q)
-  ) {
+  } else if (ASKS_FOR.lint.test(q)) {
     out.push({ tool: "lint", args: [], why: "lint/format → lint", tier: 0 });
-  } else if (
-    /^(?:please\s+)?(?:build|compile|type-?check)(?:\s+(?:the\s+|this\s+)?(?:project|code|app|it|everything|workspace))?$|\b(?:does|will|did|would)\s+(?:it|the\s+(?:code|project|app))\s+(?:still\s+)?(?:build|compile|type-?check)(?:\s+(?:now|again|cleanly|without\s+errors?))?$|\brun\s+(?:the\s+)?(?:build|compiler|type-?check(?:er)?)\b/i
-      .test(q.replace(/[?.!\s]+$/, ""))
-  ) {
+  } else if (ASKS_FOR.build.test(bare)) {
     out.push({ tool: "build", args: [], why: "build → build", tier: 0 });
-  } else if (
-    /\bgit\b.*\bstatus\b|\bwhat (?:has )?changed\b|\buncommitted\s+(?:changes|files|work|edits)\b/i.test(q)
-  ) {
+  } else if (ASKS_FOR.changes.test(q)) {
     out.push({ tool: "gstatus", args: [], why: "changes → gstatus", tier: 0 });
-  } else if (
-    /\b(?:in|from)\s+the\s+logs?\b|\blog\s+files?\b|\bwhat\s+went\s+wrong\b|\bwhy\s+did\s+(?:it|the\s+\w+)\s+(?:crash|fail)\b/i
-      .test(q) ||
-    (state.hasLogs && /\b(errors?|logs?|crash(es|ed)?|traceback|exception|stack ?trace|warnings?)\b/i.test(q))
-  ) {
+  } else if (ASKS_FOR.logs.test(q) || (state.hasLogs && ASKS_FOR.errorWords.test(q))) {
     // Log questions; without log files, error words describe code ("log the stack trace") and are searched.
     out.push({ tool: "ctx", args: [], why: "errors/logs → ctx", tier: 0 });
-  } else if ((path && /\b(explain|overview|summar|describe|walk)/i.test(q)) || projectWide.test(q)) {
+  } else if ((path && ASKS_FOR.explainPath.test(q)) || ASKS_FOR.overview.test(q)) {
     out.push({ tool: "codectx", args: path ? [path] : [], why: "overview → codectx", tier: 0 });
-  } else if (/^(plan|how (do|should|can) (i|we))\b/i.test(q)) {
+  } else if (ASKS_FOR.plan.test(q)) {
     if (state.hasLlm === false) {
       // A plan needs a model; without one, show the code the plan would start from.
       const task = searchSubject(q.replace(/^plan\s+/i, ""));
@@ -173,15 +251,9 @@ export function offlineCandidates(
         tier: 0,
       });
     } else out.push({ tool: "plan", args: [q.replace(/^plan\s+/i, "")], why: "how-to → plan", tier: 0 });
-  } else if (
-    /^(?:show|print|display)?\s*(?:me\s+)?(?:the\s+)?(?:project|folder|directory|file|repo(?:sitory)?)?\s*(?:tree|structure|layout)$|\blist\s+(?:the\s+|all\s+)?files\b|\b(?:project|folder|directory|repo(?:sitory)?|code ?base)\s+(?:tree|structure|layout)\b/i
-      .test(q.replace(/[?.!\s]+$/, ""))
-  ) {
+  } else if (ASKS_FOR.tree.test(bare)) {
     out.push({ tool: "tree", args: [], why: "structure → tree", tier: 0 });
-  } else if (
-    /^(?:re)?index\b|\b(?:re)?build\s+the\s+(?:search\s+)?index\b|\b(?:update|refresh)\s+the\s+(?:search\s+)?index\b/i
-      .test(q)
-  ) {
+  } else if (ASKS_FOR.index.test(q)) {
     out.push({ tool: "index", args: [], why: "index → index", tier: 0 });
   } else if (quoted || usages || /^(?:TODO|FIXME|XXX|HACK)s?$/.test(subject)) {
     // A string to find as written, or every place a name is used: grep shows them all.
