@@ -11,8 +11,8 @@ import { searchIndex } from "../search/lexical_index.ts";
 import type { Reference } from "../modules/programs.ts";
 
 /**
- * The `k` best index hits for `query` with 6 lines of context each, or `[]` when the workspace has no
- * usable index.
+ * The `k` best index hits for `query` with 6 lines of context each, from the files as they are now (the index
+ * is refreshed first, or built when missing), or `[]` when the workspace has no usable index.
  *
  * @example
  * ```ts
@@ -22,7 +22,9 @@ import type { Reference } from "../modules/programs.ts";
  */
 export async function searchReferences(root: string, query: string, k = 5): Promise<Reference[]> {
   try {
-    const hits = await searchIndex(root, query, { k, context: 6 });
+    // Brought up to date first (only changed files are read): the model is about to read or edit these
+    // files, and a walk is nothing next to its answer's latency.
+    const hits = await searchIndex(root, query, { k, context: 6, refresh: true });
     return hits.map((h) => ({
       path: h.path,
       start: h.start_line,
