@@ -131,16 +131,21 @@ function anyOf(...parts: string[]): RegExp {
 
 /**
  * How a request for a task is phrased. A task's word anywhere in a request is not enough: "build an SSL
- * context", "log the stack trace" and "a layout given in the struct tag" describe code to find. `build` and
- * `tree` are tested on the request without its final punctuation.
+ * context", "log the stack trace" and "a layout given in the struct tag" describe code to find. `build`,
+ * `tree`, `lint` and `index` are tested on the request without its final punctuation.
  */
 const ASKS_FOR = {
   tests: anyOf(
     String.raw`\b(run|rerun|execute)\b.*\btests?\b`,
-    String.raw`\b(pytest|unittest|test suite|failing tests?|tests? fail)`,
+    String.raw`^(?:pytest|unittest)\b`,
+    String.raw`\b(?:failing tests?|tests?\s+(?:are\s+|is\s+)?(?:fail|fails|failing|failed|broken|break))\b`,
+    String.raw`^(?:the\s+)?test suite$`,
   ),
   lint: anyOf(
-    String.raw`^(?:please\s+)?(?:lint|format|reformat|style[- ]check)\b`,
+    String.raw`^(?:please\s+)?(?:lint|reformat|style[- ]check)\b`,
+    // "format the code", not "format a date as ISO text"
+    String.raw`^(?:please\s+)?format(?:\s+(?:the\s+|this\s+|all\s+)?` +
+      String.raw`(?:code|project|files?|everything|it|workspace|repo(?:sitory)?|sources?))?$`,
     String
       .raw`\b(?:run|fix)\s+(?:the\s+)?(?:lint|linter|linting|eslint|ruff|clippy|formatter|formatting|style checks?)\b`,
     String.raw`\blint\s+(?:errors|warnings|issues)\b`,
@@ -182,7 +187,9 @@ const ASKS_FOR = {
     String.raw`\b(?:project|folder|directory|repo(?:sitory)?|code ?base)\s+(?:tree|structure|layout)\b`,
   ),
   index: anyOf(
-    String.raw`^(?:re)?index\b`,
+    // "index the workspace", not "index of the partition leader"
+    String.raw`^(?:re)?index(?:\s+(?:the\s+|this\s+|all\s+)?` +
+      String.raw`(?:code|project|files?|everything|it|workspace|repo(?:sitory)?))?$`,
     String.raw`\b(?:re)?build\s+the\s+(?:search\s+)?index\b`,
     String.raw`\b(?:update|refresh)\s+the\s+(?:search\s+)?index\b`,
   ),
@@ -229,7 +236,7 @@ export function offlineCandidates(
 
   if (ASKS_FOR.tests.test(q)) {
     out.push({ tool: "run-tests", args: [], why: "tests → run-tests", tier: 0 });
-  } else if (ASKS_FOR.lint.test(q)) {
+  } else if (ASKS_FOR.lint.test(bare)) {
     out.push({ tool: "lint", args: [], why: "lint/format → lint", tier: 0 });
   } else if (ASKS_FOR.build.test(bare)) {
     out.push({ tool: "build", args: [], why: "build → build", tier: 0 });
@@ -253,7 +260,7 @@ export function offlineCandidates(
     } else out.push({ tool: "plan", args: [q.replace(/^plan\s+/i, "")], why: "how-to → plan", tier: 0 });
   } else if (ASKS_FOR.tree.test(bare)) {
     out.push({ tool: "tree", args: [], why: "structure → tree", tier: 0 });
-  } else if (ASKS_FOR.index.test(q)) {
+  } else if (ASKS_FOR.index.test(bare)) {
     out.push({ tool: "index", args: [], why: "index → index", tier: 0 });
   } else if (quoted || usages || /^(?:TODO|FIXME|XXX|HACK)s?$/.test(subject)) {
     // A string to find as written, or every place a name is used: grep shows them all.

@@ -56,6 +56,9 @@ Deno.test("offline rules: task requests go to their tool", () => {
   assert.deepEqual(first("how do I add a new command", { hasLlm: false }).args, ["add a new command"]);
   assert.equal(first("show the project structure").tool, "tree");
   assert.equal(first("reindex").tool, "index");
+  assert.equal(first("index the workspace").tool, "index");
+  assert.equal(first("format the code").tool, "lint");
+  assert.equal(first("which tests are failing?").tool, "run-tests");
 });
 
 Deno.test("offline rules: a described behaviour is a ranked search, even with a task's words in it", () => {
@@ -79,6 +82,9 @@ Deno.test("offline rules: a described behaviour is a ranked search, even with a 
       ["which file handles the index of the partition", "index of the partition"],
       ["code related to consumer offsets", "code related to consumer offsets"],
       ["skip uncommitted messages", "skip uncommitted messages"],
+      ["format a distance between two dates in words", "format a distance between two dates in words"],
+      ["index of the partition leader", "index of the partition leader"],
+      ["where is the test suite configured", "test suite configured"],
     ]
   ) {
     assert.deepEqual([first(q).tool, first(q).args], ["esearch", [subject]], q);
