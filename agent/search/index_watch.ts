@@ -5,10 +5,14 @@
  * after the operating system reported a change in a folder the index covers (`Deno.watchFs`, one
  * non-recursive watch per folder that holds indexed files, and their parents). Changes to dspy-code's own
  * state (`.dspy*`) and to `.git/` do not count, nor do reads. Where watching fails (no watcher on the
- * platform, or the system's limit on watches is reached), every search refreshes.
+ * platform, the system's limit on watches, a folder removed meanwhile), every search refreshes, and the
+ * watch is tried again after the next refresh, up to three times.
  *
  * @module
  */
+
+/** Attempts to start a watcher before a session gives up and refreshes before every search. */
+const MAX_WATCH_FAILURES = 3;
 
 /** Whether the index may be stale, kept up to date by a file watcher. Dispose of it to stop watching. */
 export class IndexWatch implements Disposable {
@@ -17,7 +21,8 @@ export class IndexWatch implements Disposable {
   /** The folders watched, sorted and joined: a refresh that leaves it equal keeps the watcher. */
   #watching = "";
   #dirty = true;
-  #failed = false;
+  /** Failed attempts to start a watcher; after {@link MAX_WATCH_FAILURES} the session stops trying. */
+  #failures = 0;
 
   /** `root`: the workspace (an absolute path without a trailing slash). */
   constructor(root: string) {
@@ -26,7 +31,7 @@ export class IndexWatch implements Disposable {
 
   /** True when the index should be refreshed before the next search. */
   get stale(): boolean {
-    return this.#dirty || this.#failed || !this.#watcher;
+    return this.#dirty || !this.#watcher;
   }
 
   /** True while a watcher reports changes (after the first {@link IndexWatch.refreshed}). */
@@ -50,7 +55,7 @@ export class IndexWatch implements Disposable {
    * of folders changed.
    */
   refreshed(paths: Iterable<string>): void {
-    if (this.#failed) return;
+    if (this.#failures >= MAX_WATCH_FAILURES) return;
     const folders = new Set<string>([this.root]);
     for (const rel of paths) {
       for (let slash = rel.lastIndexOf("/"); slash > 0; slash = rel.lastIndexOf("/", slash - 1)) {
@@ -66,7 +71,9 @@ export class IndexWatch implements Disposable {
     try {
       this.#watcher = Deno.watchFs([...folders], { recursive: false });
     } catch {
-      this.#failed = true; // every search refreshes instead
+      // A folder removed meanwhile, or the system's limit on watches: refresh at every search, and try again
+      // after the next refresh a few times before giving up.
+      this.#failures++;
       return;
     }
     this.#watching = key;

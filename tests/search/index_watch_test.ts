@@ -59,7 +59,7 @@ Deno.test("the index watch: stale until armed, then only after a change that cou
   }
 });
 
-Deno.test("where folders cannot be watched, every search refreshes", async () => {
+Deno.test("where folders cannot be watched, every search refreshes, and arming is tried again", async () => {
   const root = await makeTree({ "a.py": "x = 1\n" });
   const watch = new IndexWatch(root);
   try {
@@ -67,6 +67,20 @@ Deno.test("where folders cannot be watched, every search refreshes", async () =>
     watch.refreshed(["gone/a.py"]); // a folder that does not exist: the watcher cannot start
     assert.ok(!watch.armed);
     assert.ok(watch.stale);
+    // The next refresh tries again.
+    watch.refreshing();
+    watch.refreshed(["a.py"]);
+    assert.ok(watch.armed && !watch.stale);
+    // After three failures in a row the session stops trying (each try may cost a walk of watches).
+    const other = new IndexWatch(root);
+    try {
+      for (let i = 0; i < 3; i++) other.refreshed(["gone/a.py"]);
+      other.refreshing();
+      other.refreshed(["a.py"]);
+      assert.ok(!other.armed && other.stale);
+    } finally {
+      other[Symbol.dispose]();
+    }
   } finally {
     watch[Symbol.dispose]();
     await removeTree(root);
