@@ -227,57 +227,62 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   const watch = sessionIndexWatch(ctx);
   /** Whether to (re)arm the session's watch on the folders of the index once the search has loaded it. */
   let watchIndexed = false;
-  let progress: ReturnType<typeof progressReporter> | undefined;
-  if (!(await hasIndex(ctx.workspace))) {
-    watch?.refreshing();
-    watchIndexed = watch !== undefined;
-    ctx.out.info(
-      await hasFormat1Index(ctx.workspace)
-        ? "The index was written by an older version of dspy-code: rebuilding it first."
-        : "No index yet: building it first.",
-    );
-    progress = progressReporter(ctx, "indexing");
-  } else if (takeRefreshFirst(ctx) || values.refresh || watch?.stale) {
-    // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
-    // them between searches): refreshed when a watcher saw a change, reading only the files that changed.
-    watch?.refreshing();
-    const bar = progressReporter(ctx, "refreshing index", { onlyWithWork: !values.refresh });
-    const r = await buildIndex(ctx.workspace, {
-      onProgress: bar.onProgress,
-      signal: ctx.signal,
-      keepScope: true,
-    });
-    bar.done();
-    watchIndexed = watch !== undefined && (r.filesRead > 0 || r.filesRemoved > 0 || !watch.armed);
-  }
   let hits: (SearchHit & { source?: string })[];
   let source = "bm25";
-  if (values.hybrid) {
-    if (progress) {
-      await buildIndex(ctx.workspace, { onProgress: progress.onProgress, signal: ctx.signal });
-      progress.done();
+  try {
+    let progress: ReturnType<typeof progressReporter> | undefined;
+    if (!(await hasIndex(ctx.workspace))) {
+      watch?.refreshing();
+      watchIndexed = watch !== undefined;
+      ctx.out.info(
+        await hasFormat1Index(ctx.workspace)
+          ? "The index was written by an older version of dspy-code: rebuilding it first."
+          : "No index yet: building it first.",
+      );
+      progress = progressReporter(ctx, "indexing");
+    } else if (takeRefreshFirst(ctx) || values.refresh || watch?.stale) {
+      // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
+      // them between searches): refreshed when a watcher saw a change, reading only the files that changed.
+      watch?.refreshing();
+      const bar = progressReporter(ctx, "refreshing index", { onlyWithWork: !values.refresh });
+      const r = await buildIndex(ctx.workspace, {
+        onProgress: bar.onProgress,
+        signal: ctx.signal,
+        keepScope: true,
+      });
+      bar.done();
+      watchIndexed = watch !== undefined && (r.filesRead > 0 || r.filesRemoved > 0 || !watch.armed);
     }
-    // By URL (cli/lazy.ts): a literal import would put the whole embeddings layer, the bus and their npm
-    // packages into the module graph Deno loads before every esearch, hybrid or not.
-    const { hybridSearch } = await lazyImport<typeof import("../../embeddings/mod.ts")>(
-      new URL("../../embeddings/mod.ts", import.meta.url),
-    );
-    const r = await hybridSearch(ctx.workspace, query, { k, context });
-    hits = r.hits;
-    source = r.fused ? "hybrid" : "bm25";
-    if (!r.fused) ctx.out.warn(r.note ?? "no embedding index: showing BM25 results only (run 'emb-index')");
-  } else {
-    hits = await searchIndex(ctx.workspace, query, {
-      k,
-      context,
-      build: progress ? { onProgress: progress.onProgress, signal: ctx.signal } : undefined,
-    });
-    progress?.done();
-  }
-  if (watchIndexed) {
-    // The folders of the index as the search just loaded it (the process keeps it for the next search).
-    const index = await loadIndexForSearch(ctx.workspace);
-    if (index) watch!.refreshed(index.meta.paths.all());
+    if (values.hybrid) {
+      if (progress) {
+        await buildIndex(ctx.workspace, { onProgress: progress.onProgress, signal: ctx.signal });
+        progress.done();
+      }
+      // By URL (cli/lazy.ts): a literal import would put the whole embeddings layer, the bus and their npm
+      // packages into the module graph Deno loads before every esearch, hybrid or not.
+      const { hybridSearch } = await lazyImport<typeof import("../../embeddings/mod.ts")>(
+        new URL("../../embeddings/mod.ts", import.meta.url),
+      );
+      const r = await hybridSearch(ctx.workspace, query, { k, context });
+      hits = r.hits;
+      source = r.fused ? "hybrid" : "bm25";
+      if (!r.fused) ctx.out.warn(r.note ?? "no embedding index: showing BM25 results only (run 'emb-index')");
+    } else {
+      hits = await searchIndex(ctx.workspace, query, {
+        k,
+        context,
+        build: progress ? { onProgress: progress.onProgress, signal: ctx.signal } : undefined,
+      });
+      progress?.done();
+    }
+    if (watchIndexed) {
+      // The folders of the index as the search just loaded it (the process keeps it for the next search).
+      const index = await loadIndexForSearch(ctx.workspace);
+      if (index) watch!.refreshed(index.meta.paths.all());
+    }
+  } catch (err) {
+    watch?.markStale(); // a refresh or build cut short (Ctrl-C) leaves the index as it was
+    throw err;
   }
   await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
     action: "retrieval.esearch",
