@@ -178,6 +178,33 @@ export async function hasIndex(root: string): Promise<boolean> {
   }
 }
 
+/**
+ * The workspace-relative `paths` whose file changed (or went away) since the index was built: what a search
+ * answered from the index as it was may be out of date for them. A few `stat`s, and the index's file table
+ * read only when one of the files is newer than the index (a file dated in the future counts only if its
+ * size or time differs from what the build recorded).
+ */
+export async function changedSinceIndexed(root: string, paths: readonly string[]): Promise<string[]> {
+  const index = await loadIndexForSearch(root);
+  if (!index) return [];
+  const built = Date.parse(index.meta.createdAt);
+  const newer = new Map<string, Deno.FileInfo | null>();
+  for (const rel of new Set(paths)) {
+    try {
+      const info = Deno.statSync(join(root, rel)); // a few files: sync calls cost less here
+      if ((info.mtime?.getTime() ?? 0) > built) newer.set(rel, info);
+    } catch {
+      newer.set(rel, null); // removed since
+    }
+  }
+  if (newer.size === 0) return [];
+  const records = (await loadIndex(root, { files: true, postings: "lazy" }))?.meta.files ?? {};
+  return [...newer].filter(([rel, info]) =>
+    !info || !records[rel] || records[rel].size !== info.size ||
+    records[rel].mtimeMs !== info.mtime?.getTime()
+  ).map(([rel]) => rel);
+}
+
 /** True when the workspace has only an index of the first format (`lexical.json`), which a build replaces. */
 export async function hasFormat1Index(root: string): Promise<boolean> {
   if (await hasIndex(root)) return false;

@@ -55,6 +55,7 @@ export {
   buildIndex,
   type BuildIndexOptions,
   type BuildIndexResult,
+  changedSinceIndexed,
   DEFAULT_BM25,
   hasFormat1Index,
   hasIndex,

@@ -12,6 +12,7 @@ import { UsageError, UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import {
   buildIndex,
+  changedSinceIndexed,
   diffFileAgainst,
   type Extract,
   extractSegment,
@@ -227,6 +228,8 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   const watch = sessionIndexWatch(ctx);
   /** Whether to (re)arm the session's watch on the folders of the index once the search has loaded it. */
   let watchIndexed = false;
+  /** Whether this search brought the index up to date (built or refreshed it) before ranking. */
+  let fresh = false;
   let hits: (SearchHit & { source?: string })[];
   let source = "bm25";
   try {
@@ -240,6 +243,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
           : "No index yet: building it first.",
       );
       progress = progressReporter(ctx, "indexing");
+      fresh = true;
     } else if (takeRefreshFirst(ctx) || values.refresh || watch?.stale) {
       // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
       // them between searches): refreshed when a watcher saw a change, reading only the files that changed.
@@ -251,6 +255,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
         keepScope: true,
       });
       bar.done();
+      fresh = true;
       watchIndexed = watch !== undefined && (r.filesRead > 0 || r.filesRemoved > 0 || !watch.armed);
     }
     if (values.hybrid) {
@@ -283,6 +288,15 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   } catch (err) {
     watch?.markStale(); // a refresh or build cut short (Ctrl-C) leaves the index as it was
     throw err;
+  }
+  // A search from the index as it was says when files it shows changed since (the session never needs to).
+  const changed = fresh || watch ? [] : await changedSinceIndexed(ctx.workspace, hits.map((h) => h.path));
+  if (changed.length) {
+    ctx.out.warn(
+      `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` and ${changed.length - 3} more` : ""} ` +
+        `changed since the index was built: run 'esearch --refresh' to search the files as they are ` +
+        `now`,
+    );
   }
   await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
     action: "retrieval.esearch",

@@ -388,3 +388,28 @@ Deno.test("in the session esearch follows the files: an edit shows up without --
     await removeTree(root);
   }
 });
+
+Deno.test("a one-shot esearch says which files it shows changed since the index was built", async () => {
+  const root = await makeTree({
+    "src/app.py": "def parse_config(text):\n    return text\n",
+    "src/other.py": "x = 1\n",
+  });
+  try {
+    assert.equal((await runDspy(["--workspace", root, "index"])).code, 0);
+    const clean = await runDspy(["--workspace", root, "esearch", "parse config"]);
+    assert.doesNotMatch(clean.stderr, /changed since the index was built/);
+    // Edited after the build (and dated after it): the hit is still shown, with a note.
+    await Deno.writeTextFile(join(root, "src/app.py"), "def parse_config(text, strict):\n    return text\n");
+    const later = new Date(Date.now() + 20_000);
+    await Deno.utime(join(root, "src/app.py"), later, later);
+    const stale = await runDspy(["--workspace", root, "esearch", "parse config"]);
+    assert.match(stale.stderr, /src\/app\.py changed since the index was built: run 'esearch --refresh'/);
+    const refreshed = await runDspy(["--workspace", root, "esearch", "parse config", "--refresh"]);
+    assert.doesNotMatch(refreshed.stderr, /changed since/);
+    // A file dated in the future but unchanged since the build is not reported.
+    const again = await runDspy(["--workspace", root, "esearch", "parse config"]);
+    assert.doesNotMatch(again.stderr, /changed since/);
+  } finally {
+    await removeTree(root);
+  }
+});
