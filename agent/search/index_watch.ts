@@ -6,7 +6,7 @@
  * non-recursive watch per folder that holds indexed files, and their parents). Changes to dspy-code's own
  * state (`.dspy*`) and to `.git/` do not count, nor do reads. Where watching fails (no watcher on the
  * platform, the system's limit on watches, a folder removed meanwhile), every search refreshes, and the
- * watch is tried again after the next refresh, up to three times.
+ * watch is tried again after the next refresh, until it fails three times in a row.
  *
  * @module
  */
@@ -21,7 +21,7 @@ export class IndexWatch implements Disposable {
   /** The folders watched, sorted and joined: a refresh that leaves it equal keeps the watcher. */
   #watching = "";
   #dirty = true;
-  /** Failed attempts to start a watcher; after {@link MAX_WATCH_FAILURES} the session stops trying. */
+  /** Failed attempts in a row to start a watcher; after {@link MAX_WATCH_FAILURES} the session stops trying. */
   #failures = 0;
 
   /** `root`: the workspace (an absolute path without a trailing slash). */
@@ -76,6 +76,7 @@ export class IndexWatch implements Disposable {
       this.#failures++;
       return;
     }
+    this.#failures = 0;
     this.#watching = key;
     void this.#listen(this.#watcher);
   }

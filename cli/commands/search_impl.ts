@@ -292,10 +292,10 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   // A search from the index as it was says when files it shows changed since (the session never needs to).
   const changed = fresh || watch ? [] : await changedSinceIndexed(ctx.workspace, hits.map((h) => h.path));
   if (changed.length) {
+    const which = changed.slice(0, 3).join(", ") +
+      (changed.length > 3 ? ` and ${changed.length - 3} more` : "");
     ctx.out.warn(
-      `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` and ${changed.length - 3} more` : ""} ` +
-        `changed since the index was built: run 'esearch --refresh' to search the files as they are ` +
-        `now`,
+      `${which} changed since the index was built: run 'esearch --refresh' to search them as they are now`,
     );
   }
   await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {

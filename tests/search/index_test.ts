@@ -403,7 +403,7 @@ Deno.test("a one-shot esearch says which files it shows changed since the index 
     const later = new Date(Date.now() + 20_000);
     await Deno.utime(join(root, "src/app.py"), later, later);
     const stale = await runDspy(["--workspace", root, "esearch", "parse config"]);
-    assert.match(stale.stderr, /src\/app\.py changed since the index was built: run 'esearch --refresh'/);
+    assert.match(stale.stderr, /src\/app\.py changed since the index was built: run 'esearch --refresh' to/);
     const refreshed = await runDspy(["--workspace", root, "esearch", "parse config", "--refresh"]);
     assert.doesNotMatch(refreshed.stderr, /changed since/);
     // A file dated in the future but unchanged since the build is not reported.
