@@ -3,10 +3,11 @@
  * e.g. `git worktree add --detach DIR <commit>`), alternating in one process on the same tree. Before each
  * build the same file is touched, so each build reads that one file and reuses the rest of the index the
  * other just wrote (the two must share the index format; for two formats, pass `--base-tree DIR`, a copy of
- * the tree made with `cp -al`, where the baseline builds its own index). Each round also times both re-runs with nothing
- * changed (what `esearch --refresh` and every search in the session pay); with `--full N`, N interleaved full builds of each; with `--esearch N`, N interleaved
- * `dspy-code esearch` runs of each checkout's CLI on the tree (a new process each: wall time as a user sees
- * it, index load included; the two must print the same hits). `--rounds 0` skips the re-index rounds, for
+ * the tree made with `cp -al`, where the baseline builds its own index). Each round also times both re-runs
+ * with nothing changed (what `esearch --refresh` and a session's refresh pay); with `--full N`, N interleaved
+ * full builds of each; with `--esearch N`, N interleaved `dspy-code esearch` runs of each checkout's CLI on
+ * the tree (a new process each: wall time as a user sees it, index load included; the two must print the same
+ * hits). `--rounds 0` skips the re-index rounds, for
  * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
  * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`). With `--rank N`, N
  * interleaved rounds of ranking alone (each checkout's `rankChunks` on its own loaded index, in this process,

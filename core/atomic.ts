@@ -22,7 +22,8 @@ export interface AtomicWriteOptions {
  * by a crash says where it came from.
  */
 function tempPathFor(path: string): string {
-  const name = basename(path).slice(0, 100); // within the 255-byte name limit with the suffix
+  // 40 code points are at most 160 bytes of UTF-8: with the suffix, within the 255-byte name limit.
+  const name = Array.from(basename(path)).slice(0, 40).join("");
   return join(dirname(path), `${name.startsWith(".") ? "" : "."}${name}.${crypto.randomUUID()}.tmp`);
 }
 
