@@ -120,7 +120,14 @@ export function createDevCycleRoutes(defaults: Partial<DevCycleOptions> = {}): R
 
       routes.get("/api/dev-cycle/stream", (c) => {
         const raw = c.req.header("last-event-id") ?? c.req.query("last_id");
-        const lastId = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
+        if (raw !== undefined && raw !== "" && !/^\d{1,15}$/.test(raw)) {
+          // As the other streams answer: a resume point we cannot read is an error, not a fresh start.
+          throw new HttpError(
+            400,
+            `malformed Last-Event-ID '${raw.slice(0, 40)}': send the last event id seen`,
+          );
+        }
+        const lastId = raw ? Number(raw) : undefined;
         return sseResponse({
           request: c.req.raw,
           completed: c.env?.completed,

@@ -124,6 +124,11 @@ Deno.test("dev-cycle API: admin, start, 409, status, stream resume, logs, stop k
       assert.equal(status.body.stage, "test");
       assert.ok(status.body.lines.length > 0 && status.body.lines.length <= 50);
 
+      // A resume point that is not an event id is refused, as the other streams refuse one.
+      const bad = await fetch(`${base}/api/dev-cycle/stream?last_id=abc`);
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).error, /malformed Last-Event-ID 'abc'/);
+
       // Resume: only what came after lastId.
       const resumed = new SseReader(
         await fetch(`${base}/api/dev-cycle/stream`, { headers: { "last-event-id": lastId } }),
