@@ -372,7 +372,9 @@ export function argsFor(tool: string, a: Record<string, unknown>, query: string)
       return out;
     }
     case "esearch":
-      return [s("query") ?? (words.join(" ") || query), ...(n("k") ? ["--k", n("k")!] : [])];
+      // Without the model's own query, the request less its asking words (the ranking weighs the rest;
+      // dropping stop words as well scored lower on the labelled questions, docs/agent.md).
+      return [s("query") ?? searchSubject(query), ...(n("k") ? ["--k", n("k")!] : [])];
     case "extract":
       if (!s("file")) return [];
       return [
