@@ -28,6 +28,31 @@ export interface RouteCandidate {
   why: string;
   /** 0 = a specific rule matched; 1 = generic fallback (the bandit orders these). */
   tier: number;
+  /**
+   * A step to take right after this one when it succeeded, built from its result (a name's lookup, then its
+   * definition shown whole); undefined from it: none.
+   */
+  then?: (data: unknown) => RouteCandidate | undefined;
+}
+
+/** After a name's lookup: `extract` the definition the best hit holds, when one holds `name`. */
+function showDefinition(name: string): (data: unknown) => RouteCandidate | undefined {
+  const last = name.split(".").pop()!;
+  return (data) => {
+    const hits = (data as { hits?: { path?: unknown; symbol?: unknown }[] } | undefined)?.hits ?? [];
+    const hit = hits.find((h) =>
+      typeof h.path === "string" && typeof h.symbol === "string" &&
+      (h.symbol === name || h.symbol === last || h.symbol.endsWith(`.${last}`))
+    );
+    if (!hit) return undefined;
+    const symbol = hit.symbol as string;
+    return {
+      tool: "extract",
+      args: ["--file", hit.path as string, "--symbol", symbol],
+      why: `show ${symbol} whole`,
+      tier: 0,
+    };
+  };
 }
 
 /** What the router needs from its host (the CLI context, or a test harness). */
@@ -193,6 +218,11 @@ const ASKS_FOR = {
     String.raw`\b(?:re)?build\s+the\s+(?:search\s+)?index\b`,
     String.raw`\b(?:update|refresh)\s+the\s+(?:search\s+)?index\b`,
   ),
+  /** To see a name's code rather than where it is. */
+  definition: anyOf(
+    String
+      .raw`^(?:(?:can|could) you\s+)?(?:please\s+)?(?:what(?:'s|\s+is|\s+are|\s+does|\s+do)|show|explain|describe|print|display|open|read)\b`,
+  ),
   /** Every place a name is used; its groups hold the name. */
   usages: anyOf(
     String
@@ -272,7 +302,15 @@ export function offlineCandidates(
     // A name: esearch ranks the chunk that defines it first (its identifier lookups); grep for a definition
     // regex when the index finds nothing.
     const sym = symbol.split(".").pop()!;
-    out.push({ tool: "esearch", args: [symbol], why: `look up ${symbol}`, tier: 0 });
+    // "what does X do", "show me X", "explain X": the definition itself, after the lookup found it.
+    const wantsDefinition = ASKS_FOR.definition.test(q) || /\s(?:do|does|work|works|mean|means)$/i.test(bare);
+    out.push({
+      tool: "esearch",
+      args: [symbol],
+      why: `look up ${symbol}`,
+      tier: 0,
+      ...(wantsDefinition ? { then: showDefinition(symbol) } : {}),
+    });
     out.push({
       tool: "grep",
       args: [
@@ -432,10 +470,17 @@ export async function routeRequest(
   const seen = new Set<string>();
   let llm = host.llm;
   let offlineIndex = 0;
+  /** A step the previous one asked for (its `then`), taken before the remaining rules. */
+  let queued: RouteCandidate | undefined;
   for (let step = 1; step <= maxSteps; step++) {
     if (host.signal?.aborted) break;
     let choice: { tool: string; args: string[]; why: string; mode: "llm" | "offline" } | undefined;
-    if (llm) {
+    let rule: RouteCandidate | undefined;
+    if (queued) {
+      rule = queued;
+      queued = undefined;
+      choice = { tool: rule.tool, args: rule.args, why: rule.why, mode: "offline" };
+    } else if (llm) {
       try {
         const state = [
           `workspace=${host.workspace}, logs_exist=${options.state?.hasLogs === true}`,
@@ -459,9 +504,9 @@ export async function routeRequest(
     }
     if (!choice) {
       while (offlineIndex < offline.length && seen.has(key(offline[offlineIndex]))) offlineIndex++;
-      const c = offline[offlineIndex++];
-      if (!c) break;
-      choice = { tool: c.tool, args: c.args, why: c.why, mode: "offline" };
+      rule = offline[offlineIndex++];
+      if (!rule) break;
+      choice = { tool: rule.tool, args: rule.args, why: rule.why, mode: "offline" };
     }
     choice.args = routeArgv(choice.args);
     const k = key(choice);
@@ -481,6 +526,10 @@ export async function routeRequest(
     const scored = scoreOutcome({ tool: choice.tool, args: choice.args, ok: result.ok, data: result.data }) ??
       { score: result.ok ? 1 : 0, evidence: result.ok ? "ok" : result.error ?? "failed" };
     steps.push({ step, mode: choice.mode, tool: choice.tool, args: choice.args, ok: result.ok, ...scored });
+    if (rule?.then && scored.score >= 1) {
+      queued = rule.then(result.data);
+      if (queued) continue;
+    }
     if (scored.score >= 1 || TERMINAL.has(choice.tool)) break;
   }
   const best = [...steps].sort((a, b) => b.score - a.score)[0];

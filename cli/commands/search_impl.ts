@@ -335,6 +335,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
         start_line: h.start_line,
         end_line: h.end_line,
         score: h.score,
+        ...(h.symbol ? { symbol: h.symbol } : {}),
       })),
     },
   };

@@ -325,3 +325,35 @@ Deno.test("two processes updating the bandit at once lose no update (file lock)"
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("routeRequest: 'what does X do' shows the definition the lookup found; 'where is X' stops at it", async () => {
+  const ws = await Deno.makeTempDir({ prefix: "dspy-route-def-" });
+  try {
+    const ran: string[] = [];
+    const hits = [{ path: "src/util.py", symbol: "helper" }, { path: "src/app.py", symbol: "App.hello" }];
+    const host = {
+      workspace: ws,
+      runLine: (line: string) => {
+        ran.push(line);
+        const data = line.startsWith("esearch")
+          ? { hits }
+          : { path: "src/app.py", start_line: 3, end_line: 5 };
+        return Promise.resolve({ ok: true, data });
+      },
+      print: () => {},
+      warn: () => {},
+    };
+    const shown = await routeRequest("what does hello do?", host, { bandit: null });
+    assert.deepEqual(ran, ["esearch hello", "extract --file src/app.py --symbol App.hello"]);
+    assert.equal(shown.steps.length, 2);
+    ran.length = 0;
+    await routeRequest("where is hello", host, { bandit: null });
+    assert.deepEqual(ran, ["esearch hello"], "a location question stops at the lookup");
+    ran.length = 0;
+    await routeRequest("show me missing_name", host, { bandit: null });
+    assert.deepEqual(ran, ["esearch missing_name"], "no hit defines it: nothing to extract");
+  } finally {
+    await closeAllKv();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
