@@ -184,6 +184,7 @@ const ASKS_FOR = {
   ),
   changes: anyOf(
     String.raw`\bgit\b.*\bstatus\b`,
+    String.raw`^status[?.!]*$`, // as one types `git status`
     String.raw`\bwhat (?:has )?changed\b`,
     String.raw`\buncommitted\s+(?:changes|files|work|edits)\b`,
   ),

@@ -33,6 +33,7 @@ Deno.test("offline rules: task requests go to their tool", () => {
   assert.equal(first("build the project").tool, "build");
   assert.equal(first("what changed since the last commit").tool, "gstatus");
   assert.equal(first("any uncommitted changes?").tool, "gstatus");
+  assert.equal(first("status").tool, "gstatus");
   assert.equal(first("show me the errors in the logs").tool, "ctx");
   assert.equal(first("why did the worker crash", { hasLogs: true }).tool, "ctx");
   assert.deepEqual(first("explain src/server.ts").args, ["src/server.ts"]);
