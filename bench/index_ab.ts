@@ -7,14 +7,15 @@
  * with nothing changed (what `esearch --refresh` and a session's refresh pay); with `--full N`, N interleaved
  * full builds of each; with `--esearch N`, N interleaved `dspy-code esearch` runs of each checkout's CLI on
  * the tree (a new process each: wall time as a user sees it, index load included; the two must print the same
- * hits). `--rounds 0` skips the re-index rounds, for
+ * hits; `--refresh` passes it to those runs); with `--session N`, N interleaved piped sessions of ten `esearch`
+ * lines each. `--rounds 0` skips the re-index rounds, for
  * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
  * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`). With `--rank N`, N
  * interleaved rounds of ranking alone (each checkout's `rankChunks` on its own loaded index, in this process,
  * warm) over the kafkajs query set, whose results must be identical.
  *
  * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--base-tree DIR] [--touch REL] [--rounds 5]
- *         [--full 3] [--esearch 7] [--rank 7]` —
+ *         [--full 3] [--esearch 7] [--refresh] [--session 5] [--rank 7]` —
  * `--tree` defaults to the npm tree `bench/search_bench.ts` builds (`$TMPDIR/dspy-search-bench/tree`).
  *
  * @module
@@ -36,6 +37,8 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "5" },
     full: { type: "string", default: "0" },
     esearch: { type: "string", default: "0" },
+    refresh: { type: "boolean", default: false },
+    session: { type: "string", default: "0" },
     rank: { type: "string", default: "0" },
   },
 });
@@ -97,28 +100,43 @@ for (let r = 0; r < Number(flags.full); r++) {
     full[name].push((await build(at, { full: true })).seconds);
   }
 }
-const cli: Record<string, number[]> = { base: [], this: [] };
 const checkouts = { base: resolve(flags.base), this: resolve(import.meta.dirname!, "..") };
+/** Runs a checkout's CLI on the tree as a new process; its stdout and wall seconds. */
+async function runCli(name: "base" | "this", args: string[], stdin?: string) {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(checkouts[name], "main.ts"), "--workspace", tree, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const seconds = (performance.now() - started) / 1000;
+  if (!out.success) throw new Error(`${name} ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return { stdout: new TextDecoder().decode(out.stdout), seconds };
+}
+const cli: Record<string, number[]> = { base: [], this: [] };
 const printed: Record<string, string> = {};
+const esearchArgs = ["esearch", "retry with backoff", ...(flags.refresh ? ["--refresh"] : [])];
 for (let r = 0; r < Number(flags.esearch); r++) {
   for (const name of r % 2 ? ["this", "base"] as const : ["base", "this"] as const) {
-    const started = performance.now();
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        join(checkouts[name], "main.ts"),
-        "--workspace",
-        tree,
-        "esearch",
-        "retry with backoff",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    cli[name].push((performance.now() - started) / 1000);
-    if (!out.success) throw new Error(`${name} esearch failed: ${new TextDecoder().decode(out.stderr)}`);
-    printed[name] ??= new TextDecoder().decode(out.stdout);
+    const run = await runCli(name, esearchArgs);
+    cli[name].push(run.seconds);
+    printed[name] ??= run.stdout;
+  }
+}
+// A session of ten searches, one process each (what a user asking question after question waits in all).
+const sessionLines = Array.from({ length: 10 }, (_, i) => `esearch retry with backoff ${i + 1}`).join("\n") +
+  "\nexit\n";
+const session: Record<string, number[]> = { base: [], this: [] };
+for (let r = 0; r < Number(flags.session); r++) {
+  for (const name of r % 2 ? ["this", "base"] as const : ["base", "this"] as const) {
+    session[name].push((await runCli(name, ["--plain"], sessionLines)).seconds);
   }
 }
 const rank: Record<string, number[]> = { base: [], this: [] };
@@ -176,8 +194,16 @@ if (rank.this.length) {
 if (cli.this.length) {
   const ms = (x: number[]) => `${(median(x) * 1000).toFixed(0)} ms`;
   console.log(
-    `esearch (CLI, wall, same hits): base ${ms(cli.base)}, this ${ms(cli.this)} (${
-      (median(cli.base) / median(cli.this)).toFixed(2)
+    `esearch${flags.refresh ? " --refresh" : ""} (CLI, wall, same hits): base ${ms(cli.base)}, this ${
+      ms(cli.this)
+    } (${(median(cli.base) / median(cli.this)).toFixed(2)}× faster)`,
+  );
+}
+if (session.this.length) {
+  const ms = (x: number[]) => `${(median(x) * 1000).toFixed(0)} ms`;
+  console.log(
+    `a session of ten esearch lines (piped, wall): base ${ms(session.base)}, this ${ms(session.this)} (${
+      (median(session.base) / median(session.this)).toFixed(2)
     }× faster)`,
   );
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { IndexWatch } from "../agent/search/index_watch.ts";
+import { IndexWatch } from "../agent/search/mod.ts";
 import type { CommandContext } from "./command.ts";
 
 const KEY = "search.indexWatch";

@@ -82,11 +82,6 @@ export const FACE_EXCEPTIONS: readonly FaceException[] = [
     to: "agent/search/grep.ts",
     reason: "loaded lazily by URL for `grep` alone: the search face would also load index, ranking, extract",
   },
-  {
-    from: "cli/session_index.ts",
-    to: "agent/search/index_watch.ts",
-    reason: "`patch`, `edit` and `write` mark the session's index stale without loading the search face",
-  },
 ];
 
 /** One way a file refers to another. */

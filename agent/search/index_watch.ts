@@ -8,8 +8,13 @@
  * platform, the system's limit on watches, a folder removed meanwhile), every search refreshes, and the
  * watch is tried again after the next refresh, until it fails three times in a row.
  *
+ * `refreshIfStale` before a search and `searched` after it are the whole protocol; `markStale` is for the
+ * commands that write files.
+ *
  * @module
  */
+
+import { buildIndex, type BuildIndexOptions, loadIndexForSearch } from "./lexical_index.ts";
 
 /** Attempts to start a watcher before a session gives up and refreshes before every search. */
 const MAX_WATCH_FAILURES = 3;
@@ -21,6 +26,8 @@ export class IndexWatch implements Disposable {
   /** The folders watched, sorted and joined: a refresh that leaves it equal keeps the watcher. */
   #watching = "";
   #dirty = true;
+  /** A refresh or build changed the set of indexed files, or nothing is watched yet: watch after the search. */
+  #rearm = false;
   /** Failed attempts in a row to start a watcher; after {@link MAX_WATCH_FAILURES} the session stops trying. */
   #failures = 0;
 
@@ -37,6 +44,39 @@ export class IndexWatch implements Disposable {
   /** True while a watcher reports changes (after the first {@link IndexWatch.refreshed}). */
   get armed(): boolean {
     return this.#watcher !== undefined;
+  }
+
+  /**
+   * Before a search: when the index may be stale (or `force`, `esearch --refresh`), brings it up to date within
+   * the scope it was built with (only changed files are read). True when it refreshed. A refresh cut short
+   * (Ctrl-C) leaves the index marked stale.
+   */
+  async refreshIfStale(build: BuildIndexOptions = {}, force = false): Promise<boolean> {
+    if (!force && !this.stale) return false;
+    this.refreshing();
+    try {
+      const r = await buildIndex(this.root, { ...build, keepScope: true });
+      if (r.filesRead > 0 || r.filesRemoved > 0 || !this.armed) this.#rearm = true;
+    } catch (err) {
+      this.markStale();
+      throw err;
+    }
+    return true;
+  }
+
+  /** There is no index: the search about to run builds it; watch it once it has. */
+  building(): void {
+    this.refreshing();
+    this.#rearm = true;
+  }
+
+  /** After a search loaded the index: watch its folders, when a refresh or build changed them. */
+  async searched(): Promise<void> {
+    if (!this.#rearm) return;
+    this.#rearm = false;
+    // The index as the search just loaded it (the process keeps it for the next search).
+    const index = await loadIndexForSearch(this.root);
+    if (index) this.refreshed(index.meta.paths.all());
   }
 
   /** Says the files changed (a command of this process wrote them: no need to wait for the watcher). */

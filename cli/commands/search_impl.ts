@@ -19,7 +19,6 @@ import {
   hasFormat1Index,
   hasIndex,
   LAST_EXTRACT_KEY,
-  loadIndexForSearch,
   logRetrieval,
   type SearchHit,
   searchIndex,
@@ -225,9 +224,9 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   const query = positionals.join(" ");
   const k = intOption("esearch", "k", values.k, 5) || 5;
   const context = intOption("esearch", "context", values.context, 4);
+  // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
+  // them between searches): the watch refreshes it when it saw a change (agent/search/index_watch.ts).
   const watch = sessionIndexWatch(ctx);
-  /** Whether to (re)arm the session's watch on the folders of the index once the search has loaded it. */
-  let watchIndexed = false;
   /** Whether this search brought the index up to date (built or refreshed it) before ranking. */
   let fresh = false;
   let hits: (SearchHit & { source?: string })[];
@@ -235,8 +234,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   try {
     let progress: ReturnType<typeof progressReporter> | undefined;
     if (!(await hasIndex(ctx.workspace))) {
-      watch?.refreshing();
-      watchIndexed = watch !== undefined;
+      watch?.building();
       ctx.out.info(
         await hasFormat1Index(ctx.workspace)
           ? "The index was written by an older version of dspy-code: rebuilding it first."
@@ -244,19 +242,16 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       );
       progress = progressReporter(ctx, "indexing");
       fresh = true;
-    } else if (takeRefreshFirst(ctx) || values.refresh || watch?.stale) {
-      // In the session the index follows the files (the user's editor, `patch`, `edit --apply` and git change
-      // them between searches): refreshed when a watcher saw a change, reading only the files that changed.
-      watch?.refreshing();
+    } else {
+      const asked = takeRefreshFirst(ctx) || values.refresh === true;
       const bar = progressReporter(ctx, "refreshing index", { onlyWithWork: !values.refresh });
-      const r = await buildIndex(ctx.workspace, {
-        onProgress: bar.onProgress,
-        signal: ctx.signal,
-        keepScope: true,
-      });
+      const build = { onProgress: bar.onProgress, signal: ctx.signal };
+      if (watch) fresh = await watch.refreshIfStale(build, asked);
+      else if (asked) {
+        await buildIndex(ctx.workspace, { ...build, keepScope: true });
+        fresh = true;
+      }
       bar.done();
-      fresh = true;
-      watchIndexed = watch !== undefined && (r.filesRead > 0 || r.filesRemoved > 0 || !watch.armed);
     }
     if (values.hybrid) {
       if (progress) {
@@ -280,13 +275,9 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       });
       progress?.done();
     }
-    if (watchIndexed) {
-      // The folders of the index as the search just loaded it (the process keeps it for the next search).
-      const index = await loadIndexForSearch(ctx.workspace);
-      if (index) watch!.refreshed(index.meta.paths.all());
-    }
+    await watch?.searched();
   } catch (err) {
-    watch?.markStale(); // a refresh or build cut short (Ctrl-C) leaves the index as it was
+    watch?.markStale(); // a build cut short (Ctrl-C) leaves the index as it was
     throw err;
   }
   // A search from the index as it was says when files it shows changed since (the session never needs to).

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { IndexWatch } from "./deps.ts";
+import { buildIndex, IndexWatch, loadIndex } from "./deps.ts";
 import { MAIN_TS } from "../support/cli.ts";
 import { makeTree, removeTree } from "./helpers.ts";
 
@@ -136,5 +136,29 @@ Deno.test("a session's esearch sees a file another program edited between two se
     await child.stderr.cancel().catch(() => {});
     await removeTree(root);
     assert.equal(status.code, 0);
+  }
+});
+
+Deno.test("refreshIfStale and searched: a refresh only when a change was seen, the index then watched", async () => {
+  const root = await makeTree({ "src/app.py": "def first_name(): pass\n", "README.md": "# r\n" });
+  const watch = new IndexWatch(root);
+  try {
+    await buildIndex(root, { globs: ["*.py"] });
+    assert.equal(await watch.refreshIfStale(), true, "before the first search");
+    await watch.searched();
+    assert.ok(watch.armed);
+    assert.equal(await watch.refreshIfStale(), false, "nothing changed");
+    assert.equal(await watch.refreshIfStale({}, true), true, "asked for (--refresh)");
+    // A new file: the refresh reads it, within the scope the index was built with (*.py only).
+    await Deno.writeTextFile(join(root, "src/second.py"), "def second_name(): pass\n");
+    await Deno.writeTextFile(join(root, "notes.md"), "second_name notes\n");
+    await until(() => watch.stale, "the new files");
+    assert.equal(await watch.refreshIfStale(), true);
+    await watch.searched();
+    assert.deepEqual([...(await loadIndex(root))!.meta.paths.all()].sort(), ["src/app.py", "src/second.py"]);
+    assert.equal(await watch.refreshIfStale(), false);
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
   }
 });
