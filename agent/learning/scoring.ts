@@ -58,11 +58,11 @@ export function scoreOutcome(o: ScoredOutcome): ToolScore | undefined {
   switch (o.tool) {
     case "grep": {
       const hits = num(d.matches);
+      // A flood cut at --max located nothing: half credit, so routing goes on and the bandit learns it.
+      if (d.truncated === true) return { score: 0.5, evidence: `grep hits=${hits}+ (stopped at --max)` };
       const texts = Array.isArray(d.hits)
         ? (d.hits as { text?: string; path?: string }[]).map((h) => `${h.path} ${h.text}`)
         : [];
-      // A flood cut at --max located nothing: half credit, so routing goes on and the bandit learns it.
-      if (d.truncated === true) return { score: 0.5, evidence: `grep hits=${hits}+ (stopped at --max)` };
       const cov = hits ? coverage(o.args.filter((a) => !a.startsWith("-")), texts) : 0;
       return { score: (hits > 0 ? 1 : 0) + 0.5 * cov, evidence: `grep hits=${hits} cov=${cov.toFixed(2)}` };
     }

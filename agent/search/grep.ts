@@ -186,7 +186,7 @@ export async function grepWorkspace(
   let prefixSearched = 0;
   let rest: string[] | undefined;
   if (options.workers === undefined && cannotBacktrack(re.source)) {
-    const files = single ? [single] : smallTree(root, options, maxFileBytes);
+    const files = single ? [single] : smallTree(root, options);
     bigTree = files === undefined;
     if (files) {
       const searcher = new FileSearcher(root, re.source, re.flags, context, maxFileBytes);
@@ -360,14 +360,10 @@ function byPathThenLine(a: GrepMatch, b: GrepMatch): number {
  * The files a walk of `root` yields, in walk order, when there are at most {@link IN_THREAD_MAX_FILES};
  * undefined for a bigger tree (the walk stops there).
  */
-function smallTree(root: string, options: GrepOptions, maxFileBytes: number): string[] | undefined {
+function smallTree(root: string, options: GrepOptions): string[] | undefined {
   const files: string[] = [];
-  const walk = iterateFilesSync(root, {
-    globs: options.globs,
-    excludes: options.excludes,
-    maxFileBytes,
-    stat: false,
-  });
+  // Without `stat` the size limit is not applied here: the searcher skips files over it as it reads them.
+  const walk = iterateFilesSync(root, { globs: options.globs, excludes: options.excludes, stat: false });
   for (const f of walk) {
     if (files.length === IN_THREAD_MAX_FILES) return undefined;
     files.push(f.rel);
