@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAIN_TS, runDspy, tempWorkspace } from "../support/cli.ts";
+import { pipedSession, runDspy, tempWorkspace } from "../support/cli.ts";
 
 async function fixture(): Promise<string> {
   const ws = await tempWorkspace();
@@ -98,40 +98,6 @@ Deno.test("cd into a subfolder keeps the session's state at the workspace root",
   assert.ok(stats.tools.some((t: { tool: string }) => t.tool === "ls"), JSON.stringify(stats.tools));
   await Deno.remove(ws, { recursive: true });
 });
-
-/** A piped session driven line by line, so a signal can arrive while a command runs. */
-function pipedSession(ws: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN_TS, "--workspace", ws, "--plain"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  let text = "";
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
-  };
-  const reading = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  const waitFor = async (needle: string) => {
-    const deadline = Date.now() + 20_000;
-    while (!text.includes(needle)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for '${needle}' in:\n${text}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return {
-    child,
-    send: (s: string) => writer.write(new TextEncoder().encode(s)),
-    close: () => writer.close().catch(() => {}),
-    waitFor,
-    output: async () => {
-      await reading;
-      return text;
-    },
-  };
-}
 
 Deno.test({
   name: "piped session: SIGINT interrupts the running command and the session goes on",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildIndex, IndexWatch, loadIndex } from "./deps.ts";
-import { MAIN_TS } from "../support/cli.ts";
+import { pipedSession } from "../support/cli.ts";
 import { makeTree, removeTree } from "./helpers.ts";
 
 /** Waits until `check` holds (watch events arrive on the event loop), failing after `ms`. */
@@ -89,53 +89,22 @@ Deno.test("where folders cannot be watched, every search refreshes, and arming i
 
 Deno.test("a session's esearch sees a file another program edited between two searches", async () => {
   const root = await makeTree({ "src/app.py": "def first_name(): pass\n", "src/b.py": "y = 1\n" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN_TS, "--workspace", root, "--plain"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { LOCAL_MODE: "true", NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const waitFor = async (re: RegExp) => {
-    const deadline = Date.now() + 15_000;
-    while (!re.test(seen)) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no ${re} after 15 s; the session printed:\n${seen}`)),
-          deadline - Date.now(),
-        );
-      });
-      try {
-        const { value, done } = await Promise.race([reader.read(), timeout]);
-        if (done) throw new Error(`the session ended before ${re}: ${seen}`);
-        seen += value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  };
-  const send = (line: string) => writer.write(new TextEncoder().encode(line + "\n"));
+  const session = pipedSession(root);
   try {
-    await send("esearch first_name --k 1");
-    await waitFor(/lines 1-1 +first_name/);
+    await session.send("esearch first_name --k 1\n");
+    await session.waitFor("lines 1-1  first_name");
     // Another program (an editor) renames the function while the session waits at its prompt.
     await Deno.writeTextFile(join(root, "src/app.py"), "def second_name(): pass\n");
     await new Promise((r) => setTimeout(r, 300));
-    await send("esearch second_name --k 1");
-    await waitFor(/lines 1-1 +second_name/);
-    await send("exit");
+    await session.send("esearch second_name --k 1\n");
+    await session.waitFor("lines 1-1  second_name");
+    await session.send("exit\n");
+    await session.close();
+    assert.equal((await session.child.status).code, 0);
   } finally {
-    await writer.close().catch(() => {});
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
-    const status = await child.status;
-    await child.stderr.cancel().catch(() => {});
+    await session.close();
+    await session.output();
     await removeTree(root);
-    assert.equal(status.code, 0);
   }
 });
 
@@ -153,6 +122,7 @@ Deno.test("refreshIfStale and searched: a refresh only when a change was seen, t
     await Deno.writeTextFile(join(root, "src/second.py"), "def second_name(): pass\n");
     await Deno.writeTextFile(join(root, "notes.md"), "second_name notes\n");
     await until(() => watch.stale, "the new files");
+    await settle(); // the rest of their events, so none arrives after the refresh starts
     assert.equal(await watch.refreshIfStale(), true);
     await watch.searched();
     assert.deepEqual([...(await loadIndex(root))!.meta.paths.all()].sort(), ["src/app.py", "src/second.py"]);

@@ -78,3 +78,40 @@ export async function runDspy(args: string[], options: RunDspyOptions = {}): Pro
 export function tempWorkspace(prefix = "dspy-test-"): Promise<string> {
   return Deno.makeTempDir({ prefix });
 }
+
+/**
+ * A piped session driven line by line: a signal can arrive while a command runs, or another program can
+ * change files between two lines. `waitFor` waits (20 s at most) until stdout or stderr holds the text.
+ */
+export function pipedSession(ws: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, "--workspace", ws, "--plain"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  let text = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  };
+  const reading = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const waitFor = async (needle: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!text.includes(needle)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for '${needle}' in:\n${text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    child,
+    send: (s: string) => writer.write(new TextEncoder().encode(s)),
+    close: () => writer.close().catch(() => {}),
+    waitFor,
+    output: async () => {
+      await reading;
+      return text;
+    },
+  };
+}
