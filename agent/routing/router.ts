@@ -1,8 +1,8 @@
 /**
  * Natural-language routing (session lines that are not commands, and `chat`). Each step picks a tool:
- * the LLM Orchestrator when a model is ready, otherwise the offline rules (e.g. "where is X" → grep for X's
- * definition, tests → run-tests, explain → codectx, semantic words → esearch), with the persisted bandit
- * ordering equally good candidates and exploring. The chosen command runs through the normal dispatcher
+ * the LLM Orchestrator when a model is ready, otherwise the offline rules (a request for a task → that tool,
+ * "usages of X" or a quoted string → grep, any other question → esearch; see {@link offlineCandidates}), with
+ * the persisted bandit ordering the generic fallbacks and exploring. The chosen command runs through the normal dispatcher
  * (so it is scored, learnt from and recorded like any command), each step is shown, and the loop stops at
  * `maxSteps`, on a good score, on a repeated action, or after a tool that answers by itself (plan, tests,
  * edit). Edits proposed by routing are never applied: the user re-runs `edit --apply` or `patch`.
@@ -279,16 +279,18 @@ export function offlineCandidates(
   } else if ((path && ASKS_FOR.explainPath.test(q)) || ASKS_FOR.overview.test(q)) {
     out.push({ tool: "codectx", args: path ? [path] : [], why: "overview → codectx", tier: 0 });
   } else if (ASKS_FOR.plan.test(q)) {
-    if (state.hasLlm === false) {
-      // A plan needs a model; without one, show the code the plan would start from.
-      const task = searchSubject(q.replace(/^plan\s+/i, ""));
-      out.push({
-        tool: "esearch",
-        args: [task],
-        why: "how-to, no LLM to plan → the code to start from",
-        tier: 0,
-      });
-    } else out.push({ tool: "plan", args: [q.replace(/^plan\s+/i, "")], why: "how-to → plan", tier: 0 });
+    const task = q.replace(/^plan\s+/i, "");
+    // A plan needs a model; without one, the code the plan would start from.
+    out.push(
+      state.hasLlm === false
+        ? {
+          tool: "esearch",
+          args: [searchSubject(task)],
+          why: "how-to, no LLM to plan → the code to start from",
+          tier: 0,
+        }
+        : { tool: "plan", args: [task], why: "how-to → plan", tier: 0 },
+    );
   } else if (ASKS_FOR.tree.test(bare)) {
     out.push({ tool: "tree", args: [], why: "structure → tree", tier: 0 });
   } else if (ASKS_FOR.index.test(bare)) {
