@@ -41,6 +41,12 @@ export interface LocalEmbedderOptions {
   /** onnxruntime intra-op threads on the fast path (default: onnxruntime's choice, one per core). */
   threads?: number;
   /**
+   * Let onnxruntime's idle intra-op threads spin on the fast path (default: `DSPY_EMBED_SPIN`, else false).
+   * Spinning threads take a core from the caller's own work between model calls; `embed serve`, whose work
+   * is the model, keeps them spinning (see docs/embeddings.md, "Spinning").
+   */
+  spin?: boolean;
+  /**
    * Run the model on its own thread (a Worker; fast path only). onnxruntime-node runs a model call
    * synchronously on the calling thread, so on the main thread a call stops everything else there; on a
    * model thread the caller keeps working meanwhile (the embed worker consumes, parses, stores and commits
@@ -140,6 +146,7 @@ export async function createLocalEmbedder(options: LocalEmbedderOptions = {}): P
       dtype: options.dtype,
       batchSize,
       threads: options.threads ?? threadsFromEnv(),
+      spin: options.spin ?? embedSpinFromEnv() ?? false,
     };
     try {
       fast = options.thread ? await startModelThread(encoderOptions) : await loadOnnxEncoder(encoderOptions);
@@ -211,6 +218,19 @@ function threadsFromEnv(): number | undefined {
     throw new UserError(`DSPY_EMBED_THREADS='${v}': use a whole number >= 1`);
   }
   return n;
+}
+
+/**
+ * `DSPY_EMBED_SPIN` (1 or 0): whether onnxruntime's idle intra-op threads spin, overriding the command's own
+ * default; undefined when it is not set.
+ */
+export function embedSpinFromEnv(): boolean | undefined {
+  const v = Deno.env.get("DSPY_EMBED_SPIN");
+  if (v === undefined || v === "") return undefined;
+  if (v === "0" || v === "1") return v === "1";
+  throw new UserError(
+    `DSPY_EMBED_SPIN='${v}': use 1 (onnxruntime's threads spin while idle) or 0 (they sleep)`,
+  );
 }
 
 function loadError(model: string, dir: string, err: unknown): UserError {

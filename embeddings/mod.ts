@@ -56,6 +56,7 @@ export {
 export {
   createLocalEmbedder,
   DEFAULT_LOCAL_MODEL,
+  embedSpinFromEnv,
   type LocalEmbedder,
   type LocalEmbedderOptions,
   resolveLocalModel,

@@ -40,6 +40,12 @@ export interface OnnxEncoderOptions {
   batchSize?: number;
   /** onnxruntime intra-op threads (default: onnxruntime's own choice, one per core). */
   threads?: number;
+  /**
+   * Let onnxruntime's intra-op threads spin while they wait for work (onnxruntime's own default). Default
+   * false: between model calls the caller parses, stores and commits, and a spinning pool thread takes a core
+   * from that work (see docs/embeddings.md, "Spinning").
+   */
+  spin?: boolean;
 }
 
 /** Vectors of one call: `rows` unit vectors of `dim` floats, row-major. */
@@ -96,6 +102,8 @@ export async function loadOnnxEncoder(options: OnnxEncoderOptions): Promise<Onnx
   if (options.threads !== undefined && options.threads > 0) {
     sessionOptions.intraOpNumThreads = options.threads;
   }
+  // onnxruntime's session config entry `session.intra_op.allow_spinning`, as onnxruntime-node takes it.
+  sessionOptions.extra = { session: { intra_op: { allow_spinning: options.spin ? "1" : "0" } } };
   const session = await ort.InferenceSession.create(modelFile, sessionOptions);
   const inputs = session.inputNames as string[];
   const known = new Set(["input_ids", "attention_mask", "token_type_ids"]);

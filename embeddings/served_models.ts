@@ -15,7 +15,7 @@ import { UsageError } from "../core/errors.ts";
 import type { Embedder, EmbedderBackend } from "./embedder.ts";
 import { createHashEmbedder } from "./hash_embedder.ts";
 import { createInferMeshEmbedder, DEFAULT_INFERMESH_MODEL } from "./infermesh_client.ts";
-import { createLocalEmbedder } from "./local_embedder.ts";
+import { createLocalEmbedder, embedSpinFromEnv } from "./local_embedder.ts";
 import { createUseEmbedder, USE_LITE_MODEL, useTextModeOf } from "./use_embedder.ts";
 
 /** One `--model` value, parsed. */
@@ -122,7 +122,10 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
           ? resolve(options.cwd ?? ".", s.source.replace(/^~(?=\/)/, Deno.env.get("HOME") ?? "~"))
           : s.source;
         const modelPath = options.modelPath ? resolve(options.cwd ?? ".", options.modelPath) : undefined;
-        embedder = await createLocalEmbedder({ model: local, modelPath, batchSize: options.batchSize });
+        // A server's work is the model: its onnxruntime threads keep spinning between calls, onnxruntime's
+        // default (measured in docs/embeddings.md, "Spinning"), unless DSPY_EMBED_SPIN says otherwise.
+        const spin = embedSpinFromEnv() ?? true;
+        embedder = await createLocalEmbedder({ model: local, modelPath, batchSize: options.batchSize, spin });
       }
       out.push({ name: s.name, embedder });
     }
