@@ -396,7 +396,7 @@ if (only.has("server")) {
 
 // 3
 if (only.has("worker")) {
-  const n = quick ? 10_000 : 30_000;
+  const n = quick ? 10_000 : 100_000;
   const ws = await Deno.makeTempDir({ prefix: "dspy-embed-bench-" });
   try {
     await ingestRecords(ws, "bench_input", n, textOf);

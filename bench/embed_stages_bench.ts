@@ -9,13 +9,15 @@
  * - + store: each batch also written to the vector store;
  * - the worker (`runEmbedWorker`) on the same records, 1, 2 and 4 batches ahead (1 is its default with a
  *   local model on the main thread);
- * - the embedder alone on the same texts.
+ * - the embedder alone on the same texts;
+ * - with `--thread-ahead 8,32`, the worker with its model on a model thread (`EMBED_MODEL_THREAD=1`) that
+ *   many batches ahead (8 is its default there).
  *
  * If the stages add up to the worker's rate, the pipeline costs nothing beyond them; the gap is the worker's
  * own machinery (validation, cache, promises, metrics). Each line gives records/s, the main thread's CPU µs
  * a record and the whole process's (`/proc`).
  *
- * Usage: `deno run -A bench/embed_stages_bench.ts [--records 60000] [--rounds 3] [--json]`
+ * Usage: `deno run -A bench/embed_stages_bench.ts [--records 60000] [--rounds 3] [--thread-ahead 8,32] [--json]`
  *
  * @module
  */
@@ -34,10 +36,15 @@ const { values } = parseArgs({
     records: { type: "string", default: "60000" },
     rounds: { type: "string", default: "3" },
     json: { type: "boolean", default: false },
+    "thread-ahead": { type: "string", default: "" },
   },
 });
 const n = Math.max(1000, Number(values.records));
 const rounds = Math.max(1, Number(values.rounds));
+const threadDepths = values["thread-ahead"] ? values["thread-ahead"].split(",").map(Number) : [];
+if (threadDepths.some((d) => !Number.isInteger(d) || d < 0)) {
+  throw new Error(`--thread-ahead ${values["thread-ahead"]}: use whole numbers, e.g. 8,32`);
+}
 const TINY = new URL("../tests/fixtures/tiny-bert", import.meta.url).pathname;
 const TOPIC = "stages_input";
 
@@ -53,6 +60,10 @@ try {
   await ingestRecords(ws, TOPIC, n, textOf);
   const embedder = await createLocalEmbedder({ modelPath: TINY, batchSize: 64 });
   await embedder.embed(["warm up"]);
+  const threadEmbedder = threadDepths.length
+    ? await createLocalEmbedder({ modelPath: TINY, batchSize: 64, thread: true })
+    : null;
+  await threadEmbedder?.embed(["warm up"]);
 
   /** Runs `work` on a fresh bus, then drops the store it may have written. */
   const onBus = (work: (bus: Bus) => Promise<number>) =>
@@ -90,14 +101,14 @@ try {
         writer?.close();
       }
     });
-  const worker = (group: string, ahead: number) =>
+  const worker = (group: string, ahead: number, on = embedder) =>
     onBus(async (bus) => {
       const ac = new AbortController();
       let out = 0;
       await runEmbedWorker({
         bus,
         workspace: ws,
-        embedder,
+        embedder: on,
         inputTopic: TOPIC,
         group,
         batchSize: 64,
@@ -130,6 +141,10 @@ try {
       `the worker, ${ahead} ahead`,
       (r) => worker(`worker-${ahead}-${r}`, ahead),
     ]),
+    ...threadDepths.map((ahead): [string, (r: number) => Promise<TimedRate>] => [
+      `the worker, model thread, ${ahead} ahead`,
+      (r) => worker(`worker-thread-${ahead}-${r}`, ahead, threadEmbedder!),
+    ]),
     ["the embedder alone (texts built too)", () => embedAlone()],
   ];
   for (let r = 0; r < rounds; r++) {
@@ -140,6 +155,7 @@ try {
     }
   }
   await embedder.dispose();
+  await threadEmbedder?.dispose();
 } finally {
   await closeAllKv();
   await Deno.remove(ws, { recursive: true });
