@@ -131,10 +131,15 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
     embedder = await createEmbedder({ backend: "use", model, modelPath, batchSize });
   } else {
     const m = model && /^\.{0,2}\//.test(model) ? resolve(ctx.workspace, model) : model;
-    // EMBED_MODEL_THREAD=1: the model on its own thread, which also caches and stores, so consuming and
-    // committing go on while a batch is embedded (onnxruntime-node's run blocks the thread that calls it).
-    // Off by default: on the 2-core machines it was measured on, it was no faster end to end (docs).
-    const thread = truthy(env("EMBED_MODEL_THREAD"));
+    // The model on its own thread, which also caches and stores, so consuming and committing go on while a
+    // batch is embedded (onnxruntime-node's run blocks the thread that calls it): 1.1-1.2x the records/s of
+    // the model on the main thread on 2 cores, for 10-20% more CPU a record (docs/embeddings.md). On one core
+    // the two threads would only take turns, so there it stays on the main thread; EMBED_MODEL_THREAD=0|1
+    // chooses.
+    const threadSetting = env("EMBED_MODEL_THREAD");
+    const thread = threadSetting === undefined || threadSetting === ""
+      ? navigator.hardwareConcurrency >= 2
+      : truthy(threadSetting);
     embedder = await createLocalEmbedder({ model: m, modelPath, batchSize, thread });
   }
   const bus = await startPipelineBus(ctx, values.kafka);
