@@ -22,6 +22,7 @@ import {
   snippetFor,
   walkFiles,
 } from "../agent/search/mod.ts";
+import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import type { Embedder, EmbedderBackend } from "./embedder.ts";
 import { createHashEmbedder } from "./hash_embedder.ts";
@@ -300,12 +301,46 @@ export interface EmbeddingSearchOptions {
   overrides?: Partial<CreateEmbedderOptions>;
 }
 
+/**
+ * Vector hits whose file still has the size and modification time it had when `emb-index` embedded it. A
+ * file edited since has other lines under the same line numbers (and a deleted one none), so its vectors
+ * would point at text they were not made from; those hits are left out and their files named in `changed`.
+ */
+export async function currentVectorHits(
+  root: string,
+  meta: VectorMeta,
+  hits: VectorRanked[],
+): Promise<{ hits: VectorRanked[]; changed: string[] }> {
+  const paths = [...new Set(hits.map((h) => h.path))];
+  const stale = new Set<string>();
+  await Promise.all(paths.map(async (path) => {
+    const entry = meta.files[path];
+    try {
+      const info = await Deno.stat(join(root, path));
+      if (!entry || info.size !== entry.size || (info.mtime?.getTime() ?? 0) !== entry.mtimeMs) {
+        stale.add(path);
+      }
+    } catch {
+      stale.add(path); // deleted or unreadable
+    }
+  }));
+  return { hits: hits.filter((h) => !stale.has(h.path)), changed: paths.filter((p) => stale.has(p)) };
+}
+
+/** The note for vector hits left out because their files changed since `emb-index`. */
+function changedNote(changed: string[]): string {
+  const which = changed.slice(0, 3).join(", ") +
+    (changed.length > 3 ? ` and ${changed.length - 3} more` : "");
+  return `${which} changed since 'emb-index' ran: their vectors are left out (run 'emb-index' to embed them ` +
+    `again; it re-embeds only changed files)`;
+}
+
 /** Searches the embedding index. Throws a clear error when there is none. */
 export async function searchEmbeddings(
   root: string,
   query: string,
   options: EmbeddingSearchOptions = {},
-): Promise<{ hits: SearchHit[]; meta: VectorMeta }> {
+): Promise<{ hits: SearchHit[]; meta: VectorMeta; note?: string }> {
   if (query.trim() === "") {
     throw new UserError("emb-search: the query is empty: say what you are looking for");
   }
@@ -314,7 +349,10 @@ export async function searchEmbeddings(
   const embedder = options.embedder ?? await embedderForIndex(index.meta, options.overrides);
   try {
     const [q] = await embedder.embed([query], { kind: "query" });
-    const ranked = rankByVector(index, q, options.k ?? 5);
+    // Deeper than k, so hits of changed files left out still leave k.
+    const k = options.k ?? 5;
+    const current = await currentVectorHits(root, index.meta, rankByVector(index, q, k * 4 + 20));
+    const ranked = current.hits.slice(0, k);
     const context = options.context ?? 4;
     const hits = await Promise.all(ranked.map(async (r) => ({
       path: r.path,
@@ -324,7 +362,11 @@ export async function searchEmbeddings(
       ...(r.symbol ? { symbol: r.symbol } : {}),
       snippet: await snippetFor(root, r, query, context),
     })));
-    return { hits, meta: index.meta };
+    return {
+      hits,
+      meta: index.meta,
+      ...(current.changed.length ? { note: changedNote(current.changed) } : {}),
+    };
   } finally {
     if (!options.embedder) await embedder.dispose();
   }
@@ -403,7 +445,9 @@ export async function hybridSearch(
     try {
       embedder = options.embedder ?? await embedderForIndex(vindex.meta, options.overrides);
       const [q] = await embedder.embed([query], { kind: "query" });
-      vector = rankByVector(vindex, q, depth);
+      const current = await currentVectorHits(root, vindex.meta, rankByVector(vindex, q, depth));
+      vector = current.hits;
+      if (current.changed.length) note = changedNote(current.changed);
     } catch (err) {
       note = `embedding search unavailable (${err instanceof Error ? err.message : err}): showing BM25 only`;
     } finally {

@@ -142,7 +142,7 @@ export async function runEmbSearch(args: string[], ctx: CommandContext): Promise
   const overrides: Record<string, string> = {};
   if (values["model-path"]) overrides.modelPath = resolve(ctx.workspace, values["model-path"]);
   if (values["infermesh-url"]) overrides.url = values["infermesh-url"];
-  const { hits, meta } = await searchEmbeddings(ctx.workspace, query, {
+  const { hits, meta, note } = await searchEmbeddings(ctx.workspace, query, {
     k,
     context: intOption("emb-search", "context", values.context, 4),
     overrides,
@@ -154,6 +154,7 @@ export async function runEmbSearch(args: string[], ctx: CommandContext): Promise
     k,
   });
   const { out } = ctx;
+  if (note) out.warn(note);
   if (out.json) out.printJson(hits);
   else if (hits.length === 0) out.print(`No results for '${query}'.`);
   else {

@@ -267,6 +267,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       hits = r.hits;
       source = r.fused ? "hybrid" : "bm25";
       if (!r.fused) ctx.out.warn(r.note ?? "no embedding index: showing BM25 results only (run 'emb-index')");
+      else if (r.note) ctx.out.warn(r.note); // vectors of files changed since emb-index were left out
     } else {
       hits = await searchIndex(ctx.workspace, query, {
         k,

@@ -112,6 +112,42 @@ Deno.test("hybrid: an identifier lookup is ranked lexically; a described query g
   }
 });
 
+Deno.test("vectors of files changed or deleted since emb-index are left out and named, not shown at old lines", async () => {
+  const root = await tree();
+  try {
+    await buildEmbeddingIndex(root, createHashEmbedder());
+    // net.ts is rewritten (its retry code moves down past new lines) and cfg.ts deleted after emb-index.
+    await Deno.writeTextFile(
+      join(root, "src/net.ts"),
+      "// moved\n".repeat(30) + "export function retryWithBackoff(fn: () => void) {\n  fn();\n}\n",
+    );
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/net.ts"), future, future);
+    await Deno.remove(join(root, "src/cfg.ts"));
+
+    const found = await searchEmbeddings(root, "retry backoff parse config", { k: 3 });
+    assert.deepEqual(found.hits.map((h) => h.path), ["README.md"]);
+    assert.match(found.note ?? "", /src\/(net|cfg)\.ts, src\/(net|cfg)\.ts changed since 'emb-index' ran/);
+
+    const fused = await hybridSearch(root, "exponential backoff retry", { k: 3, vectorWeight: 1 });
+    assert.match(fused.note ?? "", /src\/net\.ts changed since 'emb-index' ran/);
+    // The lexical side sees net.ts as it is now; no hit points into cfg.ts, which is gone.
+    assert.ok(fused.hits.every((h) => h.path !== "src/cfg.ts"), JSON.stringify(fused.hits));
+    // net.ts is found as it is now (one chunk, lines 1-33), not also at the vectors' old lines 1-4.
+    const net = fused.hits.filter((h) => h.path === "src/net.ts").map((h) => [h.start_line, h.end_line]);
+    assert.deepEqual(net, [[1, 33]], JSON.stringify(fused.hits));
+
+    const cli = await runDspy(["--workspace", root, "emb-search", "retry", "backoff"]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stderr, /changed since 'emb-index' ran: their vectors are left out/);
+    await buildEmbeddingIndex(root, createHashEmbedder());
+    const again = await searchEmbeddings(root, "retry backoff", { k: 1 });
+    assert.deepEqual([again.hits[0].path, again.note], ["src/net.ts", undefined]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("esearch --hybrid and emb-search commands log retrieval events", async () => {
   const root = await tree();
   try {
