@@ -593,7 +593,7 @@ if (only.has("rss")) {
   const valid = samples.filter((s) => Number.isFinite(s.rss));
   // Warm-up: V8 sizes its heap, the vector cache and SQLite's page cache fill, and the input topic grows to
   // its retention (100,000 messages); RSS rose for the first 100,000-200,000 records (docs/embeddings.md,
-  // "Memory"), so flatness is judged over the second half.
+  // "Memory after warm-up"), so flatness is judged over the second half.
   const warm = valid.filter((s) => s.done >= total * 0.5);
   const base = warm[0]?.rss ?? NaN;
   const after = warm.map((s) => s.rss);

@@ -306,7 +306,7 @@ export interface EmbeddingSearchOptions {
  * file edited since has other lines under the same line numbers (and a deleted one none), so its vectors
  * would point at text they were not made from; those hits are left out and their files named in `changed`.
  */
-export async function currentVectorHits(
+async function currentVectorHits(
   root: string,
   meta: VectorMeta,
   hits: VectorRanked[],

@@ -118,12 +118,13 @@ function within<T>(p: Promise<T>, ms: number | null, signal?: AbortSignal): Prom
  * (a store sink), batches handed to the thread beyond the one being finished. Finishing (store write,
  * acknowledgement) stays one batch at a time, in order. The thread's replies cross threads and take a
  * while to be seen, so it gets more: 32 (`bench/embed_stages_bench.ts --thread-ahead 8,32,64`, 100,000
- * records on 2 cores: 81k / 109k / 113k records/s, and the process's CPU a record fell from 20.5 to 15.6 µs;
- * 8 had beaten 2 and 4 while onnxruntime's idle threads still spun). A local model on the main thread gets 1: its calls run on onnxruntime's threads
- * and more of them at once only compete for the cores with the thread that finishes batches
- * (`bench/embed_stages_bench.ts` runs the worker 1, 2 and 4 ahead; before durable topics read in blocks, 4
- * had beaten 2, 67k against 57k records/s, when reading the topic was most of the main thread's work). Other embedders keep 4: InferMesh waits on the network, where
- * batches in flight overlap, and the hash embedder showed no difference.
+ * records on 2 cores: 81k / 109k / 113k records/s, and the process's CPU a record fell from 20.5 to 15.6
+ * µs; 8 had beaten 2 and 4 while onnxruntime's idle threads still spun). A local model on the main thread
+ * gets 1: its calls run on onnxruntime's threads and more of them at once only compete for the cores with
+ * the thread that finishes batches (`bench/embed_stages_bench.ts` runs the worker 1, 2 and 4 ahead; before
+ * durable topics read in blocks, 4 had beaten 2, 67k against 57k records/s, when reading the topic was most
+ * of the main thread's work). Other embedders keep 4: InferMesh waits on the network, where batches in
+ * flight overlap, and the hash embedder showed no difference.
  */
 const AHEAD = 4;
 const AHEAD_LOCAL_MAIN_THREAD = 1;
