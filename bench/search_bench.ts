@@ -41,7 +41,7 @@ import {
   type Embedder,
   hybridSearch,
 } from "../embeddings/mod.ts";
-import { CORPORA, ensureCorpus, loadEvalSet, type Split } from "./search_corpora.ts";
+import { CORPORA, ensureCorpus, exists, loadEvalSet, run, type Split } from "./search_corpora.ts";
 import {
   evaluate,
   type LabelledQuery,
@@ -123,25 +123,6 @@ const BUNDLE_PACKAGES = [
 
 const cache = flags.cache ?? join(Deno.env.get("TMPDIR") ?? "/tmp", "dspy-search-bench");
 const log = (msg: string) => console.error(msg);
-
-async function run(
-  cmd: string,
-  args: string[],
-  cwd?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function dirName(spec: string): string {
   return spec.replace(/^@/, "").replace(/@[^@]+$/, "").replace(/\//g, "__");

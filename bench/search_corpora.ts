@@ -66,13 +66,19 @@ export async function loadEvalSet(name: string, dir = join(here, "data")): Promi
   return set;
 }
 
-async function run(cmd: string, args: string[], cwd?: string) {
+/** Runs a command to its end: its exit code and its output as text. */
+export async function run(
+  cmd: string,
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
   const d = new TextDecoder();
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
-async function exists(p: string): Promise<boolean> {
+/** Whether a path exists. */
+export async function exists(p: string): Promise<boolean> {
   try {
     await Deno.stat(p);
     return true;
