@@ -110,6 +110,7 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
     throw new UsageError("embed worker: --exit-when-idle takes a number of seconds > 0");
   }
   let embedder: Embedder;
+  let onModelThread = false;
   if (backend === "hash") {
     const h = await storeHeader(ctx.workspace);
     const dim = values.dim
@@ -140,7 +141,9 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
     const thread = threadSetting === undefined || threadSetting === ""
       ? navigator.hardwareConcurrency >= 2
       : truthy(threadSetting);
-    embedder = await createLocalEmbedder({ model: m, modelPath, batchSize, thread });
+    const local = await createLocalEmbedder({ model: m, modelPath, batchSize, thread });
+    onModelThread = local.thread; // false when the model needs the transformers.js pipeline
+    embedder = local;
   }
   const bus = await startPipelineBus(ctx, values.kafka);
   const topic = values.topic ?? env("EMBED_INPUT_TOPIC") ?? EMBED_DEFAULTS.input;
@@ -149,6 +152,7 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
     if (!ctx.out.json) {
       ctx.out.info(
         `embed worker: ${topic} (group ${group}, ${bus.backend} bus) -> ${embedder.backend} ${embedder.model} ` +
+          (onModelThread ? "on its own thread " : "") +
           `-> store, batches of ${batchSize}` + (exitWhenIdle ? `, exits after ${exitWhenIdle} s idle` : ""),
       );
     }
