@@ -20,7 +20,8 @@
  *    (goal: flat within ±20 MB).
  *
  * Usage: `deno run -A bench/embed_bench.ts [--json] [--quick] [--rounds N] [--only engine,server,worker,rss]
- * [--rss-records N]` (records streamed through the RSS section's worker, default 400,000).
+ * [--rss-records N]` (records streamed through the RSS section's worker, default 400,000; `--quick` streams
+ * 80,000, too few for the warm-up to end, so its memory figure only shows that the section runs).
  *
  * @module
  */
