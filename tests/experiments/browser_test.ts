@@ -23,6 +23,10 @@ const haveChromium = (() => {
 })();
 
 async function startRun(page: Page, previous = ""): Promise<string> {
+  // What the start request answered, for the failure message below.
+  const answered = page.waitForResponse((r) => r.url().includes("/api/experiments/run"), { timeout: 30_000 })
+    .then(async (r) => `${r.status()} ${(await r.text()).slice(0, 200)}`)
+    .catch((err) => `no answer (${err instanceof Error ? err.message : err})`);
   await page.click("#xp-start");
   // As long as the test's other waits: once (CI, 2026-12-03, with other test processes beside it) the second
   // run's id had not shown after 15 s; it never reproduced alone or under a CPU hog.
@@ -32,7 +36,8 @@ async function startRun(page: Page, previous = ""): Promise<string> {
     if (id !== "" && id !== previous) return id;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error("the page showed no new run id");
+  const toast = (await page.textContent("#toast").catch(() => null)) ?? "";
+  throw new Error(`the page showed no new run id; the start request: ${await answered}; toast: '${toast}'`);
 }
 
 Deno.test({
