@@ -18,8 +18,11 @@ import {
   rankInWorkspace,
   readTextIfText,
   reciprocalRankFusion,
+  sameStamp,
   type SearchHit,
   snippetFor,
+  someOf,
+  stampOf,
   walkFiles,
 } from "../agent/search/mod.ts";
 import { join } from "node:path";
@@ -160,7 +163,7 @@ export async function buildEmbeddingIndex(
   for (const f of walked) {
     const old = compatible ? prev!.meta.files[f.rel] : undefined;
     const first = slots.length;
-    if (old && old.size === f.size && old.mtimeMs === f.mtimeMs) {
+    if (sameStamp(old, f)) {
       for (let c = old.first; c < old.first + old.count; c++) {
         slots.push({ chunk: prev!.meta.chunks[c], reuse: c });
       }
@@ -314,12 +317,8 @@ async function currentVectorHits(
   const paths = [...new Set(hits.map((h) => h.path))];
   const stale = new Set<string>();
   await Promise.all(paths.map(async (path) => {
-    const entry = meta.files[path];
     try {
-      const info = await Deno.stat(join(root, path));
-      if (!entry || info.size !== entry.size || (info.mtime?.getTime() ?? 0) !== entry.mtimeMs) {
-        stale.add(path);
-      }
+      if (!sameStamp(meta.files[path], stampOf(await Deno.stat(join(root, path))))) stale.add(path);
     } catch {
       stale.add(path); // deleted or unreadable
     }
@@ -329,9 +328,9 @@ async function currentVectorHits(
 
 /** The note for vector hits left out because their files changed since `emb-index`. */
 function changedNote(changed: string[]): string {
-  const which = changed.slice(0, 3).join(", ") +
-    (changed.length > 3 ? ` and ${changed.length - 3} more` : "");
-  return `${which} changed since 'emb-index' ran: their vectors are left out (run 'emb-index' to embed them ` +
+  return `${
+    someOf(changed)
+  } changed since 'emb-index' ran: their vectors are left out (run 'emb-index' to embed them ` +
     `again; it re-embeds only changed files)`;
 }
 

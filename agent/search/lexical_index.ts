@@ -39,7 +39,7 @@ import {
 } from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { byScore, topEntries } from "./top_n.ts";
-import { DEFAULT_MAX_FILE_BYTES, walkFiles } from "./walk.ts";
+import { DEFAULT_MAX_FILE_BYTES, type FileStamp, sameStamp, stampOf, walkFiles } from "./walk.ts";
 import { synonymTerms } from "./code_thesaurus.ts";
 
 /** Files never indexed: lock files, minified bundles, source maps. */
@@ -188,21 +188,18 @@ export async function changedSinceIndexed(root: string, paths: readonly string[]
   const index = await loadIndexForSearch(root);
   if (!index) return [];
   const built = Date.parse(index.meta.createdAt);
-  const newer = new Map<string, Deno.FileInfo | null>();
+  const newer = new Map<string, FileStamp | null>();
   for (const rel of new Set(paths)) {
     try {
-      const info = Deno.statSync(join(root, rel)); // a few files: sync calls cost less here
-      if ((info.mtime?.getTime() ?? 0) > built) newer.set(rel, info);
+      const stamp = stampOf(Deno.statSync(join(root, rel))); // a few files: sync calls cost less here
+      if (stamp.mtimeMs > built) newer.set(rel, stamp);
     } catch {
       newer.set(rel, null); // removed since
     }
   }
   if (newer.size === 0) return [];
   const records = (await loadIndex(root, { files: true, postings: "lazy" }))?.meta.files ?? {};
-  return [...newer].filter(([rel, info]) =>
-    !info || !records[rel] || records[rel].size !== info.size ||
-    records[rel].mtimeMs !== info.mtime?.getTime()
-  ).map(([rel]) => rel);
+  return [...newer].filter(([rel, stamp]) => !stamp || !sameStamp(records[rel], stamp)).map(([rel]) => rel);
 }
 
 /** True when the workspace has only an index of the first format (`lexical.json`), which a build replaces. */
@@ -501,7 +498,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     // Nothing changed (same files, sizes and mtimes): keep the index as it is.
     const old = previous.meta.files!;
     const unchanged = walked.length === Object.keys(old).length &&
-      walked.every((f) => old[f.rel] && old[f.rel].size === f.size && old[f.rel].mtimeMs === f.mtimeMs);
+      walked.every((f) => sameStamp(old[f.rel], f));
     if (unchanged) {
       options.onProgress?.(walked.length, walked.length);
       const loc = indexFiles(root);
@@ -531,7 +528,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   const toRead: { abs: string; rel: string }[] = [];
   for (const f of walked) {
     const old = compatible ? previous!.meta.files![f.rel] : undefined;
-    if (!(old && old.size === f.size && old.mtimeMs === f.mtimeMs)) toRead.push({ abs: f.abs, rel: f.rel });
+    if (!sameStamp(old, f)) toRead.push({ abs: f.abs, rel: f.rel });
   }
   let done = walked.length - toRead.length;
   options.onProgress?.(done, walked.length);

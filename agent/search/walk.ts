@@ -59,6 +59,27 @@ export interface WalkedFile {
   mtimeMs: number;
 }
 
+/** What a file was when it was read: its size and modification time, as the walk records them. */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** A file's stamp from its `stat` (no modification time counts as 0, as in the walk). */
+export function stampOf(info: Deno.FileInfo): FileStamp {
+  return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
+}
+
+/** True when `now` is the file as `recorded` (same size and modification time): its content is reused. */
+export function sameStamp<T extends FileStamp>(recorded: T | undefined, now: FileStamp): recorded is T {
+  return recorded !== undefined && recorded.size === now.size && recorded.mtimeMs === now.mtimeMs;
+}
+
+/** "a, b, c and 2 more": the first `max` of `paths`, for a notice that names changed files. */
+export function someOf(paths: readonly string[], max = 3): string {
+  return paths.slice(0, max).join(", ") + (paths.length > max ? ` and ${paths.length - max} more` : "");
+}
+
 interface IgnoreLayer {
   /** Folder the rules belong to, workspace-relative with a trailing slash ("" for the root). */
   base: string;
@@ -210,9 +231,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
         let mtimeMs = -1;
         if (doStat) {
           try {
-            const info = Deno.statSync(abs);
-            size = info.size;
-            mtimeMs = info.mtime?.getTime() ?? 0;
+            ({ size, mtimeMs } = stampOf(Deno.statSync(abs)));
           } catch {
             continue;
           }

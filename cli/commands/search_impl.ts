@@ -22,6 +22,7 @@ import {
   logRetrieval,
   type SearchHit,
   searchIndex,
+  someOf,
   writeInside,
 } from "../../agent/search/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
@@ -284,10 +285,11 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   // A search from the index as it was says when files it shows changed since (the session never needs to).
   const changed = fresh || watch ? [] : await changedSinceIndexed(ctx.workspace, hits.map((h) => h.path));
   if (changed.length) {
-    const which = changed.slice(0, 3).join(", ") +
-      (changed.length > 3 ? ` and ${changed.length - 3} more` : "");
     ctx.out.warn(
-      `${which} changed since the index was built: run 'esearch --refresh' to search them as they are now`,
+      `${
+        someOf(changed)
+      } changed since the index was built: run 'esearch --refresh' to search them as they ` +
+        `are now`,
     );
   }
   await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
