@@ -8,7 +8,23 @@
  * @module
  */
 
+import { HttpError } from "./http.ts";
+
 const encoder = new TextEncoder();
+
+/**
+ * The number a reconnecting client sends back as `Last-Event-ID` (or `?last_id=`, for clients that cannot set
+ * headers): undefined when absent or empty; a resume point that is not a number is a 400 saying to send the
+ * `what` (e.g. "last event id") seen, never a silent start from the beginning.
+ */
+export function numericLastEventId(req: Request, what: string): number | undefined {
+  const raw = req.headers.get("last-event-id") ?? new URL(req.url).searchParams.get("last_id");
+  if (raw === null || raw === "") return undefined;
+  if (!/^\d{1,15}$/.test(raw)) {
+    throw new HttpError(400, `malformed Last-Event-ID '${raw.slice(0, 40)}': send the ${what} seen`);
+  }
+  return Number(raw);
+}
 
 /** One SSE frame. */
 export interface SseEvent {

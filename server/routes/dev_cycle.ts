@@ -21,7 +21,7 @@
 
 import type { RouteModule } from "../app.ts";
 import { HttpError, readJsonObject } from "../http.ts";
-import { sseResponse } from "../sse.ts";
+import { numericLastEventId, sseResponse } from "../sse.ts";
 import {
   DevCycleBusyError,
   type DevCycleOptions,
@@ -119,15 +119,7 @@ export function createDevCycleRoutes(defaults: Partial<DevCycleOptions> = {}): R
       });
 
       routes.get("/api/dev-cycle/stream", (c) => {
-        const raw = c.req.header("last-event-id") ?? c.req.query("last_id");
-        if (raw !== undefined && raw !== "" && !/^\d{1,15}$/.test(raw)) {
-          // As the other streams answer: a resume point we cannot read is an error, not a fresh start.
-          throw new HttpError(
-            400,
-            `malformed Last-Event-ID '${raw.slice(0, 40)}': send the last event id seen`,
-          );
-        }
-        const lastId = raw ? Number(raw) : undefined;
+        const lastId = numericLastEventId(c.req.raw, "last event id");
         return sseResponse({
           request: c.req.raw,
           completed: c.env?.completed,

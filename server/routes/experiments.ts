@@ -44,7 +44,7 @@ import {
 } from "../../experiments/mod.ts";
 import type { AppContext, RouteModule } from "../app.ts";
 import { HttpError, intParam, readJsonBody } from "../http.ts";
-import { sseResponse } from "../sse.ts";
+import { numericLastEventId, sseResponse } from "../sse.ts";
 
 /** Runs `fn`, turning a user error into 400 `{ok: false, error}` and a missing record into 404. */
 async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
@@ -142,15 +142,8 @@ export const experimentRoutes: RouteModule = {
 
     routes.get("/api/experiments/stream", async (c) => {
       const id = idParam(c);
-      const raw = c.req.header("last-event-id") ?? c.req.query("last_id");
-      if (raw !== undefined && raw !== "" && !/^\d{1,9}$/.test(raw)) {
-        throw new HttpError(
-          400,
-          `malformed Last-Event-ID '${raw.slice(0, 40)}': send the last line number seen`,
-        );
-      }
+      let seen = numericLastEventId(c.req.raw, "last line number") ?? 0;
       await userErrors(() => requireExperiment(state.workspace, id));
-      let seen = raw ? Number(raw) : 0;
       const ws = state.workspace;
       return sseResponse({
         request: c.req.raw,
