@@ -4,7 +4,7 @@
  * spin) and with one intra-op thread, interleaved round by round, medians. Each is timed twice: calls back to
  * back (the model alone), and with the caller busy for `--gap-ms` between calls (as the embed worker is,
  * consuming, storing and committing), where spinning threads burn a core the caller could use. Reports texts/s
- * and texts per CPU-second of the whole process. Each measurement runs in a new process holding one session.
+ * and texts per CPU-second of the whole process, and the cores' worth of CPU onnxruntime's pool thread used. Each measurement runs in a new process holding one session.
  *
  * Usage: `deno run -A bench/onnx_threads_bench.ts [--model-path DIR] [--calls 1000] [--rounds 3] [--gap-ms 2]`
  * (default model: the tiny test model; `bench/make_bert_shaped_model.py` makes one of all-MiniLM-L6-v2's size).
@@ -15,7 +15,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgv } from "../core/args.ts";
 import { createLocalEmbedder, type LocalEmbedder } from "../embeddings/mod.ts";
-import { type TimedRate, timedRate } from "./proc_cpu.ts";
+import { threadSeconds, type TimedRate, timedRate } from "./proc_cpu.ts";
 import { median } from "./stats.ts";
 
 const { values } = parseArgv(Deno.args, {
@@ -44,6 +44,9 @@ const texts = Array.from(
   (_, i) => Array.from({ length: 12 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ") + ` ${i}`,
 );
 
+/** A measurement, with the cores' worth of CPU onnxruntime's pool thread used meanwhile. */
+type Measured = TimedRate & { poolCores: number };
+
 /** The set-ups, each measured in a process of its own (one onnxruntime session, so no other pool's threads). */
 const setups: Record<string, { spin?: boolean; threads?: number }> = {
   "not spinning (ours)": { spin: false },
@@ -55,8 +58,11 @@ const child = option("child");
 if (child !== undefined) {
   // One measurement: `calls` model calls, each followed by `gap` ms of the caller's own work (a busy loop).
   const [name, gap] = JSON.parse(child) as [string, number];
+  const existing = new Set(threadSeconds().keys());
   const e: LocalEmbedder = await createLocalEmbedder({ modelPath, batchSize: 64, ...setups[name] });
   for (let i = 0; i < 3; i++) await e.embed(texts);
+  const before = threadSeconds();
+  const started = performance.now();
   const m = await timedRate(async () => {
     for (let i = 0; i < calls; i++) {
       await e.embed(texts);
@@ -65,11 +71,17 @@ if (child !== undefined) {
     }
     return calls * texts.length;
   });
-  console.log(JSON.stringify(m));
+  // The busiest thread the model load started: onnxruntime's intra-op pool (none with one thread).
+  let poolSeconds = 0;
+  for (const [tid, t] of threadSeconds()) {
+    if (!existing.has(tid)) poolSeconds = Math.max(poolSeconds, t - (before.get(tid) ?? 0));
+  }
+  const measured: Measured = { ...m, poolCores: poolSeconds / ((performance.now() - started) / 1000) };
+  console.log(JSON.stringify(measured));
   Deno.exit(0); // onnxruntime-node's thread pool keeps the process alive otherwise
 }
 
-async function measure(name: string, gap: number): Promise<TimedRate> {
+async function measure(name: string, gap: number): Promise<Measured> {
   const args = [
     "run",
     "-A",
@@ -88,7 +100,7 @@ async function measure(name: string, gap: number): Promise<TimedRate> {
 }
 
 const names = Object.keys(setups);
-const results = new Map<string, TimedRate[]>();
+const results = new Map<string, Measured[]>();
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + r) % names.length]; // each round starts with another set-up
@@ -110,10 +122,11 @@ for (const gap of [0, gapMs]) {
     const ms = results.get(`${name}|${gap}`)!;
     const perSec = median(ms.map((m) => m.perSec));
     const perCpu = median(ms.map((m) => 1e6 / m.processUs));
+    const pool = median(ms.map((m) => m.poolCores));
     console.log(
       `  ${name.padEnd(34)} ${perSec.toFixed(0).padStart(8)} texts/s  ${
         perCpu.toFixed(0).padStart(8)
-      } per CPU-s`,
+      } per CPU-s  pool thread ${pool.toFixed(2)} cores`,
     );
   }
 }

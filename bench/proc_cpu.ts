@@ -18,6 +18,17 @@ export function cpuSeconds(pid: number | "self"): number {
   return statSeconds(`/proc/${pid}/stat`);
 }
 
+/** CPU seconds of each live thread of this process, by thread id (a thread that ends meanwhile is left out). */
+export function threadSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      out.set(t.name, statSeconds(`/proc/self/task/${t.name}/stat`));
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
 /**
  * CPU seconds of this process's main thread alone (`/proc/self/task/<pid>`): the JavaScript thread. Worker
  * threads, V8's helper threads and the SQLite thread are not in it.

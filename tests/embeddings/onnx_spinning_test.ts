@@ -5,37 +5,23 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../core/errors.ts";
 import { createLocalEmbedder, embedSpinFromEnv } from "../../embeddings/local_embedder.ts";
+import { threadSeconds } from "../../bench/proc_cpu.ts";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/tiny-bert", import.meta.url));
 // onnxruntime-node keeps a native thread pool alive for the process.
 const NATIVE = { sanitizeResources: false, sanitizeOps: false };
-
-/** CPU time (clock ticks) of each thread of this process, by thread id. */
-function threadTicks(): Map<string, number> {
-  const ticks = new Map<string, number>();
-  for (const entry of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/self/task/${entry.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks.set(entry.name, Number(fields[11]) + Number(fields[12])); // utime + stime
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ticks;
-}
 
 /**
  * Cores' worth of CPU the busiest thread that loading the model started (onnxruntime's pool) used while the
  * caller alternated a 64-text model call with 2 ms of its own work for about a second.
  */
 async function busiestPoolThreadWhileCallerWorks(spin: boolean): Promise<number> {
-  const existing = new Set(threadTicks().keys());
+  const existing = new Set(threadSeconds().keys());
   const embedder = await createLocalEmbedder({ modelPath: FIXTURE, batchSize: 64, spin });
   try {
     const texts = Array.from({ length: 64 }, (_, i) => `record ${i} about consumer offsets and brokers`);
     await embedder.embed(texts);
-    const before = threadTicks();
+    const before = threadSeconds();
     const started = performance.now();
     while (performance.now() - started < 1000) {
       await embedder.embed(texts);
@@ -46,10 +32,10 @@ async function busiestPoolThreadWhileCallerWorks(spin: boolean): Promise<number>
     }
     const elapsedSec = (performance.now() - started) / 1000;
     let busiest = 0;
-    for (const [tid, t] of threadTicks()) {
+    for (const [tid, t] of threadSeconds()) {
       if (!existing.has(tid)) busiest = Math.max(busiest, t - (before.get(tid) ?? 0));
     }
-    return busiest / 100 / elapsedSec; // USER_HZ is 100 on Linux
+    return busiest / elapsedSec;
   } finally {
     await embedder.dispose();
   }
