@@ -34,9 +34,10 @@ import {
   createHashEmbedder,
   createLocalEmbedder,
   type Embedder,
-  embedSpinFromEnv,
+  MODEL_THREAD_BY_DEFAULT,
   readWorkerMetrics,
   runEmbedWorker,
+  servedModelSpins,
   storeDir,
 } from "../embeddings/mod.ts";
 import { benchBus, drainGroup, ingestRecords } from "./durable_fixtures.ts";
@@ -328,7 +329,7 @@ if (only.has("server")) {
   const served = await createLocalEmbedder({
     modelPath: TINY,
     batchSize: 64,
-    spin: embedSpinFromEnv() ?? true,
+    spin: servedModelSpins(),
   });
   await served.embed(["warm up"]);
   type Row = {
@@ -404,7 +405,7 @@ if (only.has("worker")) {
     // The worker is measured with both set-ups, the model thread (the default on 2+ cores) and the model on
     // the main thread (EMBED_MODEL_THREAD=0); "the default set-up" is the one `embed worker` picks here, and
     // the goal takes the better. The embedder's own throughput is its best configuration in the round.
-    const modelThread = navigator.hardwareConcurrency >= 2;
+    const modelThread = MODEL_THREAD_BY_DEFAULT;
     const tinyThread = await createLocalEmbedder({ modelPath: TINY, batchSize: 64, thread: true });
     await tinyThread.embed(["warm up"]);
     // onnxruntime's own default, which we had before: idle intra-op threads spin (DSPY_EMBED_SPIN=1).

@@ -221,6 +221,18 @@ function threadsFromEnv(): number | undefined {
 }
 
 /**
+ * Whether the embed worker runs a local model on its own thread unless `EMBED_MODEL_THREAD` says: where there
+ * are 2 cores or more. There it ran 1.1-1.2x the records/s of the model on the main thread, for 10-20% more CPU
+ * a record (docs/embeddings.md); on one core the two threads would only take turns.
+ */
+export const MODEL_THREAD_BY_DEFAULT = navigator.hardwareConcurrency >= 2;
+
+/** Whether `embed serve` lets onnxruntime's idle threads spin: `DSPY_EMBED_SPIN`, else yes (its work is the model). */
+export function servedModelSpins(): boolean {
+  return embedSpinFromEnv() ?? true;
+}
+
+/**
  * `DSPY_EMBED_SPIN` (1 or 0): whether onnxruntime's idle intra-op threads spin, overriding the command's own
  * default; undefined when it is not set.
  */

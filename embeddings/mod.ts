@@ -59,7 +59,9 @@ export {
   embedSpinFromEnv,
   type LocalEmbedder,
   type LocalEmbedderOptions,
+  MODEL_THREAD_BY_DEFAULT,
   resolveLocalModel,
+  servedModelSpins,
 } from "./local_embedder.ts";
 export {
   exportJsonl,

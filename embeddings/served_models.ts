@@ -15,7 +15,7 @@ import { UsageError } from "../core/errors.ts";
 import type { Embedder, EmbedderBackend } from "./embedder.ts";
 import { createHashEmbedder } from "./hash_embedder.ts";
 import { createInferMeshEmbedder, DEFAULT_INFERMESH_MODEL } from "./infermesh_client.ts";
-import { createLocalEmbedder, embedSpinFromEnv } from "./local_embedder.ts";
+import { createLocalEmbedder, servedModelSpins } from "./local_embedder.ts";
 import { createUseEmbedder, USE_LITE_MODEL, useTextModeOf } from "./use_embedder.ts";
 
 /** One `--model` value, parsed. */
@@ -123,8 +123,8 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
           : s.source;
         const modelPath = options.modelPath ? resolve(options.cwd ?? ".", options.modelPath) : undefined;
         // A server's work is the model: its onnxruntime threads keep spinning between calls, onnxruntime's
-        // default (measured in docs/embeddings.md, "Spinning"), unless DSPY_EMBED_SPIN says otherwise.
-        const spin = embedSpinFromEnv() ?? true;
+        // default (measured in docs/embeddings.md, "Spinning").
+        const spin = servedModelSpins();
         embedder = await createLocalEmbedder({ model: local, modelPath, batchSize: options.batchSize, spin });
       }
       out.push({ name: s.name, embedder });

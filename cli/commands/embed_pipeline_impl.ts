@@ -18,6 +18,7 @@ import {
   EMBED_DEFAULTS,
   type Embedder,
   ingestPath,
+  MODEL_THREAD_BY_DEFAULT,
   resolveLocalModel,
   runEmbedWorker,
   searchStore,
@@ -133,14 +134,9 @@ export async function runWorkerCommand(args: string[], ctx: CommandContext): Pro
   } else {
     const m = model && /^\.{0,2}\//.test(model) ? resolve(ctx.workspace, model) : model;
     // The model on its own thread, which also caches and stores, so consuming and committing go on while a
-    // batch is embedded (onnxruntime-node's run blocks the thread that calls it): 1.1-1.2x the records/s of
-    // the model on the main thread on 2 cores, for 10-20% more CPU a record (docs/embeddings.md). On one core
-    // the two threads would only take turns, so there it stays on the main thread; EMBED_MODEL_THREAD=0|1
-    // chooses.
+    // batch is embedded (onnxruntime-node's run blocks the thread that calls it); EMBED_MODEL_THREAD=0|1 chooses.
     const threadSetting = env("EMBED_MODEL_THREAD");
-    const thread = threadSetting === undefined || threadSetting === ""
-      ? navigator.hardwareConcurrency >= 2
-      : truthy(threadSetting);
+    const thread = threadSetting ? truthy(threadSetting) : MODEL_THREAD_BY_DEFAULT;
     const local = await createLocalEmbedder({ model: m, modelPath, batchSize, thread });
     onModelThread = local.thread; // false when the model needs the transformers.js pipeline
     embedder = local;
