@@ -7,7 +7,8 @@
  * 1. `embed serve` (a subprocess, tiny ONNX model), 64 concurrent clients sending one text each: requests/s
  *    with dynamic batching vs `--no-batching` (goal ≥ 3×).
  * 2. The same server with 4 clients sending batches of 64 texts: texts/s vs the in-process embedder on
- *    batches of 64 (goal ≥ 0.7×).
+ *    batches of 64 (goal ≥ 0.7×). Both loads also go to the batching server with onnxruntime's idle threads
+ *    not spinning (DSPY_EMBED_SPIN=0), the baseline of `embed serve`'s spinning default.
  * 3. The embed worker end to end (records on a durable topic → store): records/s with the hash backend
  *    (goal ≥ 20,000/s) and with the tiny model (on a model thread, the default on 2+ cores, and on the
  *    main thread, EMBED_MODEL_THREAD=0) vs the slower of the embedder's own batch
@@ -82,12 +83,15 @@ interface Rate {
 // ---------------------------------------------------------------------------------------------------------
 // 1 + 2: the server.
 
-async function startServe(extra: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+async function startServe(
+  extra: string[],
+  env: Record<string, string> = {},
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "embed", "serve", "--port", "0", "--model", `tiny=${TINY}`, "--json", ...extra],
     stdout: "piped",
     stderr: "inherit",
-    env: { INFERMESH_API_KEY: "" },
+    env: { INFERMESH_API_KEY: "", ...env },
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -325,6 +329,9 @@ if (only.has("server")) {
   const ms = quick ? 1500 : 3000;
   const batching = await startServe([]);
   const noBatching = await startServe(["--no-batching"]);
+  // The batching server with onnxruntime's idle threads asleep, as every other command loads models: what
+  // `embed serve`'s spinning default is measured against.
+  const quiet = await startServe([], { DSPY_EMBED_SPIN: "0" });
   // The in-process baseline loads the model as `embed serve` does (onnxruntime's idle threads spinning).
   const served = await createLocalEmbedder({
     modelPath: TINY,
@@ -336,6 +343,8 @@ if (only.has("server")) {
     batched: Rate;
     unbatched: Rate;
     server64: Rate;
+    quietBatched: Rate;
+    quietServer64: Rate;
     inproc64: Rate;
     inproc1: Rate;
     meanBatch: number;
@@ -344,6 +353,7 @@ if (only.has("server")) {
   try {
     await load(batching, 8, 1, 300);
     await load(noBatching, 8, 1, 300);
+    await load(quiet, 8, 1, 300);
     for (let r = 0; r < rounds; r++) {
       const calls0 = await modelCalls(batching.url);
       const b = await load(batching, 64, 1, ms);
@@ -351,6 +361,8 @@ if (only.has("server")) {
       const meanBatch = (calls1.texts - calls0.texts) / Math.max(1, calls1.batches - calls0.batches);
       const u = await load(noBatching, 64, 1, ms);
       const s = await load(batching, 4, 64, ms);
+      const qb = await load(quiet, 64, 1, ms);
+      const qs = await load(quiet, 4, 64, ms);
       const p = await inProcessTexts(served, 64, ms);
       const p1 = await inProcessTexts(served, 1, ms);
       rows.push({
@@ -359,6 +371,8 @@ if (only.has("server")) {
         batched: { wall: b.rps, cpu: b.rpcs },
         unbatched: { wall: u.rps, cpu: u.rpcs },
         server64: { wall: s.tps, cpu: s.tpcs },
+        quietBatched: { wall: qb.rps, cpu: qb.rpcs },
+        quietServer64: { wall: qs.tps, cpu: qs.tpcs },
         inproc64: p,
       });
       log(
@@ -369,12 +383,15 @@ if (only.has("server")) {
           `${s.tps.toFixed(0)} texts/s (${s.tpcs.toFixed(0)}/CPU-s), in-process ${
             p.wall.toFixed(0)
           } texts/s ` +
-          `(${p.cpu.toFixed(0)}/CPU-s)`,
+          `(${p.cpu.toFixed(0)}/CPU-s); not spinning: ${qb.rps.toFixed(0)} req/s, ${
+            qs.tps.toFixed(0)
+          } texts/s`,
       );
     }
   } finally {
     await batching.stop();
     await noBatching.stop();
+    await quiet.stop();
     await served.dispose();
   }
   const both = (f: (x: Row) => [Rate, Rate]) => ({
@@ -391,6 +408,13 @@ if (only.has("server")) {
     server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.server64.wall))),
     in_process_texts_per_s_batch64: Math.round(median(rows.map((x) => x.inproc64.wall))),
     server_to_in_process_ratio: both((x) => [x.server64, x.inproc64]),
+    // embed serve's default (onnxruntime's idle threads spinning) against the same server not spinning.
+    not_spinning_batching_rps: Math.round(median(rows.map((x) => x.quietBatched.wall))),
+    not_spinning_server_texts_per_s_batch64: Math.round(median(rows.map((x) => x.quietServer64.wall))),
+    spinning_to_not_ratio: {
+      batching: both((x) => [x.batched, x.quietBatched]),
+      batch64: both((x) => [x.server64, x.quietServer64]),
+    },
     // The ceiling for batching with this model: one call of 64 texts vs 64 calls of one, in-process.
     model_batch64_vs_single_ratio: both((x) => [x.inproc64, x.inproc1]),
   };
@@ -674,6 +698,13 @@ else {
     console.log(
       `server, batches of 64: ${s.server_texts_per_s_batch64} texts/s vs in-process ${s.in_process_texts_per_s_batch64} ` +
         `texts/s: ${rr(s.server_to_in_process_ratio, 0.7)} goal 0.7x`,
+    );
+    const sp = s.spinning_to_not_ratio;
+    console.log(
+      `server spinning (its default) vs not: 64 clients x 1 text ${s.batching_rps} vs ${s.not_spinning_batching_rps} ` +
+        `req/s (${sp.batching.wall}x wall, ${sp.batching.cpu}x per CPU-s); batches of 64 ` +
+        `${s.server_texts_per_s_batch64} vs ${s.not_spinning_server_texts_per_s_batch64} texts/s ` +
+        `(${sp.batch64.wall}x wall, ${sp.batch64.cpu}x per CPU-s)`,
     );
   }
   if (w) {
