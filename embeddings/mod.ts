@@ -56,7 +56,6 @@ export {
 export {
   createLocalEmbedder,
   DEFAULT_LOCAL_MODEL,
-  embedSpinFromEnv,
   type LocalEmbedder,
   type LocalEmbedderOptions,
   MODEL_THREAD_BY_DEFAULT,
