@@ -3,7 +3,8 @@
  * every search. The session refreshes its lexical index (a walk that compares each file's size and time,
  * ~10 ms for 450 files, ~250 ms for 20,000) only when a file may have changed: before its first search, and
  * after the operating system reported a change in a folder the index covers (`Deno.watchFs`, one
- * non-recursive watch per folder that holds indexed files, and their parents). Changes to dspy-code's own
+ * non-recursive watch per folder the index's walk entered: also those holding no indexed file yet, where a new
+ * one may appear, such as `docs/` in an index of `*.py`). Changes to dspy-code's own
  * state (`.dspy*`) and to `.git/` do not count, nor do reads. Where watching fails (no watcher on the
  * platform, the system's limit on watches, a folder removed meanwhile), every search refreshes, and the
  * watch is tried again after the next refresh, until it fails three times in a row.
@@ -14,7 +15,7 @@
  * @module
  */
 
-import { buildIndex, type BuildIndexOptions, loadIndexForSearch } from "./lexical_index.ts";
+import { buildIndex, type BuildIndexOptions, indexedFolders, loadIndexForSearch } from "./lexical_index.ts";
 
 /** Attempts to start a watcher before a session gives up and refreshes before every search. */
 const MAX_WATCH_FAILURES = 3;
@@ -26,8 +27,10 @@ export class IndexWatch implements Disposable {
   /** The folders watched, sorted and joined: a refresh that leaves it equal keeps the watcher. */
   #watching = "";
   #dirty = true;
-  /** A refresh or build changed the set of indexed files, or nothing is watched yet: watch after the search. */
+  /** A refresh or build ran: watch its folders after the search (kept as they are when the same). */
   #rearm = false;
+  /** The folders the last refresh walked, for {@link IndexWatch.searched}; unset after a build by the search. */
+  #walkedFolders: string[] | undefined;
   /** Failed attempts in a row to start a watcher; after {@link MAX_WATCH_FAILURES} the session stops trying. */
   #failures = 0;
 
@@ -56,7 +59,9 @@ export class IndexWatch implements Disposable {
     this.refreshing();
     try {
       const r = await buildIndex(this.root, { ...build, keepScope: true });
-      if (r.filesRead > 0 || r.filesRemoved > 0 || !this.armed) this.#rearm = true;
+      // Even with no file changed a folder may have come or gone (an empty one, or one of unindexed files).
+      this.#walkedFolders = r.folders;
+      this.#rearm = true;
     } catch (err) {
       this.markStale();
       throw err;
@@ -67,14 +72,19 @@ export class IndexWatch implements Disposable {
   /** There is no index: the search about to run builds it; watch it once it has. */
   building(): void {
     this.refreshing();
+    this.#walkedFolders = undefined;
     this.#rearm = true;
   }
 
-  /** After a search loaded the index: watch its folders, when a refresh or build changed them. */
+  /** After a search: watch the folders of the refresh or build before it. */
   async searched(): Promise<void> {
     if (!this.#rearm) return;
     this.#rearm = false;
-    // The index as the search just loaded it (the process keeps it for the next search).
+    const folders = this.#walkedFolders ?? await indexedFolders(this.root);
+    this.#walkedFolders = undefined;
+    if (folders) return this.refreshed([], folders);
+    // An index whose file table predates the folder record: the folders of its files (the process keeps the
+    // index as the search just loaded it).
     const index = await loadIndexForSearch(this.root);
     if (index) this.refreshed(index.meta.paths.all());
   }
@@ -90,13 +100,14 @@ export class IndexWatch implements Disposable {
   }
 
   /**
-   * Call after a refresh with the workspace-relative paths the index now holds: watches the folders that hold
-   * them (and their parents, so a new folder anywhere on the way is seen), replacing the watcher when the set
-   * of folders changed.
+   * Call after a refresh with the folders its walk entered (workspace-relative) and/or the paths the index now
+   * holds: watches the root, those folders, and the folders that hold the paths with their parents (so a new
+   * folder anywhere on the way is seen), replacing the watcher when the set of folders changed.
    */
-  refreshed(paths: Iterable<string>): void {
+  refreshed(paths: Iterable<string>, walkedFolders: Iterable<string> = []): void {
     if (this.#failures >= MAX_WATCH_FAILURES) return;
     const folders = new Set<string>([this.root]);
+    for (const rel of walkedFolders) folders.add(`${this.root}/${rel}`);
     for (const rel of paths) {
       for (let slash = rel.lastIndexOf("/"); slash > 0; slash = rel.lastIndexOf("/", slash - 1)) {
         const folder = `${this.root}/${rel.slice(0, slash)}`;

@@ -109,6 +109,8 @@ export interface BuildIndexResult {
   filesReused: number;
   /** Files dropped since the previous index. */
   filesRemoved: number;
+  /** Every folder the walk entered (workspace-relative, sorted), including those holding no indexed file. */
+  folders: string[];
   terms: number;
   seconds: number;
   /** Where the index lives. */
@@ -339,6 +341,19 @@ export async function loadIndexForSearch(root: string): Promise<LexicalIndex | n
   return index;
 }
 
+/**
+ * The folders the index's last build walked (workspace-relative, sorted), as its file table records them; null
+ * when there is no index or its table predates the record (a file watcher then derives them from the paths).
+ */
+export async function indexedFolders(root: string): Promise<string[] | null> {
+  try {
+    const stored = JSON.parse(await readWholeTextFile(indexFiles(root).files));
+    return Array.isArray(stored.folders) ? stored.folders : null;
+  } catch {
+    return null;
+  }
+}
+
 /** What {@link rankInWorkspace} loads and builds. */
 export interface WorkspaceRankOptions {
   /** Build the index first when there is none (default true). */
@@ -484,12 +499,15 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     excludes: options.excludes ?? kept?.scope?.excludes,
     maxFileBytes: options.maxFileBytes ?? kept?.scope?.maxFileBytes,
   };
+  const folders: string[] = [];
   const walked = await walkFiles(root, {
     globs: scope.globs,
     excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
     maxFileBytes: scope.maxFileBytes,
     signal: options.signal,
+    onFolder: (rel) => folders.push(rel),
   });
+  folders.sort();
   const reusable = (index: LexicalIndex | null): index is LexicalIndex =>
     index !== null && index.meta.files !== undefined && index.meta.chunkLines === chunkLines &&
     index.meta.analyzer === ANALYZER_VERSION && JSON.stringify(index.meta.params) === JSON.stringify(params);
@@ -508,6 +526,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
         filesRead: 0,
         filesReused: walked.length,
         filesRemoved: 0,
+        folders,
         terms: previous.meta.terms.length,
         seconds: (performance.now() - started) / 1000,
         dir: loc.dir,
@@ -622,7 +641,10 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   // Postings first, then the meta that describes them: a reader never sees meta pointing past the postings.
   const { files: fileRecords, ...searchMeta } = meta;
   await atomicWriteFile(loc.postings, bin);
-  await atomicWriteFile(loc.files, JSON.stringify({ createdAt: meta.createdAt, scope, files: fileRecords }));
+  await atomicWriteFile(
+    loc.files,
+    JSON.stringify({ createdAt: meta.createdAt, scope, folders, files: fileRecords }),
+  );
   await atomicWriteFile(
     loc.meta,
     encodeMeta({
@@ -638,6 +660,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     filesRead,
     filesReused,
     filesRemoved,
+    folders,
     terms: terms.length,
     seconds: (performance.now() - started) / 1000,
     dir: loc.dir,

@@ -45,6 +45,8 @@ export interface WalkOptions {
   signal?: AbortSignal;
   /** Stat each file for size and mtime (default true); when false `size`/`mtimeMs` are -1 and no size limit applies. */
   stat?: boolean;
+  /** Told each folder the walk enters below the root (workspace-relative), whether or not it holds a file. */
+  onFolder?: (rel: string) => void;
 }
 
 /** One file found by the walk. */
@@ -221,6 +223,7 @@ export function* iterateFilesSync(root: string, options: WalkOptions = {}): Gene
         if (here.length && ignoredByLayers(here, rel, true)) continue;
         if (visitedDirs.has(real)) continue; // a loop, or a second way into a folder walked already
         visitedDirs.add(real);
+        options.onFolder?.(rel);
         yield* visit(abs, rel, here, real);
       } else if (isFile) {
         if (DEFAULT_FILE_NAMES.has(name) || name.startsWith(".dspy_rl_state.json.corrupt-")) continue;

@@ -132,3 +132,42 @@ Deno.test("refreshIfStale and searched: a refresh only when a change was seen, t
     await removeTree(root);
   }
 });
+
+Deno.test("a new file is seen in a folder that held no indexed file: of other kinds, unindexed, or empty", async () => {
+  const root = await makeTree({
+    "src/app.py": "def first_name(): pass\n",
+    "docs/guide.md": "# guide\n", // outside the index's *.py scope
+    "assets/deep/logo.svg": "<svg/>\n", // a kind the index never reads
+  });
+  const watch = new IndexWatch(root);
+  try {
+    // The search builds the index (no refresh before it): the watch reads the folders from its file table.
+    watch.building();
+    await buildIndex(root, { globs: ["*.py"] });
+    await watch.searched();
+    assert.ok(watch.armed && !watch.stale);
+    for (const rel of ["docs/new.py", "assets/deep/new.py"]) {
+      await Deno.writeTextFile(join(root, rel), "def second_name(): pass\n");
+      await until(() => watch.stale, `the new ${rel}`);
+      await settle();
+      assert.equal(await watch.refreshIfStale(), true);
+      await watch.searched();
+      assert.ok(!watch.stale);
+    }
+    assert.deepEqual(
+      [...(await loadIndex(root))!.meta.paths.all()].sort(),
+      ["assets/deep/new.py", "docs/new.py", "src/app.py"],
+    );
+    // An empty folder: its creation makes a refresh that reads no file, and the folder is watched after it.
+    await Deno.mkdir(join(root, "later"));
+    await until(() => watch.stale, "the new folder");
+    await settle();
+    assert.equal(await watch.refreshIfStale(), true);
+    await watch.searched();
+    await Deno.writeTextFile(join(root, "later/third.py"), "def third_name(): pass\n");
+    await until(() => watch.stale, "the new file in the new, empty folder");
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+});
