@@ -99,6 +99,11 @@ export interface BuildEmbeddingOptions {
   maxFileBytes?: number;
   /** Re-embed everything. */
   full?: boolean;
+  /**
+   * Bring the index up to date within the scope and chunk size it was built with, where these options do not
+   * say otherwise (as a search refreshing it does).
+   */
+  keepScope?: boolean;
   /** Also write the old `emb_index.jsonl`. */
   jsonl?: boolean;
   /** Model folder to record for later searches (local backend). */
@@ -122,6 +127,8 @@ export interface BuildEmbeddingResult {
   backend: EmbedderBackend;
   model: string;
   seconds: number;
+  /** False when no file changed and the index was left as it was (not written). */
+  changed: boolean;
   jsonl?: string;
 }
 
@@ -144,17 +151,41 @@ export async function buildEmbeddingIndex(
   options: BuildEmbeddingOptions = {},
 ): Promise<BuildEmbeddingResult> {
   const started = performance.now();
-  const chunkLines = options.chunkLines ?? DEFAULT_CHUNK_LINES;
+  const prev = options.full && !options.keepScope ? null : await loadVectorIndex(root, { damaged: "null" });
+  const kept = options.keepScope ? prev?.meta : undefined;
+  const chunkLines = options.chunkLines ?? kept?.chunkLines ?? DEFAULT_CHUNK_LINES;
+  const scope = {
+    globs: options.globs ?? kept?.scope?.globs,
+    excludes: options.excludes ?? kept?.scope?.excludes,
+    maxFileBytes: options.maxFileBytes ?? kept?.scope?.maxFileBytes,
+  };
   const walked = await walkFiles(root, {
-    globs: options.globs,
-    excludes: [...INDEX_EXCLUDES, ...(options.excludes ?? [])],
-    maxFileBytes: options.maxFileBytes,
+    globs: scope.globs,
+    excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
+    maxFileBytes: scope.maxFileBytes,
     signal: options.signal,
   });
-  const prev = options.full ? null : await loadVectorIndex(root, { damaged: "null" });
-  const compatible = prev && prev.meta.backend === embedder.backend && prev.meta.model === embedder.model &&
-    prev.meta.chunkLines === chunkLines && prev.meta.analyzer === ANALYZER_VERSION &&
-    (embedder.dim === undefined || embedder.dim === prev.meta.dim);
+  const compatible = !options.full && prev && prev.meta.backend === embedder.backend &&
+    prev.meta.model === embedder.model && prev.meta.chunkLines === chunkLines &&
+    prev.meta.analyzer === ANALYZER_VERSION && (embedder.dim === undefined || embedder.dim === prev.meta.dim);
+  if (
+    compatible && !options.jsonl && JSON.stringify(prev.meta.scope) === JSON.stringify(scope) &&
+    walked.length === Object.keys(prev.meta.files).length &&
+    walked.every((f) => sameStamp(prev.meta.files[f.rel], f))
+  ) {
+    // Nothing changed (same files, sizes and mtimes, same scope): the index stays as it is, unwritten.
+    return {
+      files: Object.values(prev.meta.files).filter((e) => e.count > 0).length,
+      chunks: prev.meta.chunks.length,
+      embedded: 0,
+      reused: prev.meta.chunks.length,
+      dim: prev.meta.dim,
+      backend: embedder.backend,
+      model: embedder.model,
+      seconds: (performance.now() - started) / 1000,
+      changed: false,
+    };
+  }
 
   // Plan: reused chunks keep their vectors; new chunks are collected for embedding.
   type Slot = { chunk: VectorChunk; reuse?: number; text?: string };
@@ -222,6 +253,7 @@ export async function buildEmbeddingIndex(
     chunkLines,
     analyzer: ANALYZER_VERSION,
     createdAt: new Date().toISOString(),
+    scope,
     files,
     chunks: slots.map((s) => s.chunk),
   };
@@ -237,6 +269,7 @@ export async function buildEmbeddingIndex(
     backend: embedder.backend,
     model: embedder.model,
     seconds: (performance.now() - started) / 1000,
+    changed: true,
     ...(jsonl ? { jsonl } : {}),
   };
 }
@@ -406,6 +439,15 @@ export interface HybridOptions {
   rrfK?: number;
   embedder?: Embedder;
   overrides?: Partial<CreateEmbedderOptions>;
+  /**
+   * First re-embed the files changed since the embedding index was built (within the scope it was built
+   * with, by its own model), when its vectors are to be used: the session does after it saw files change.
+   * Without it, vectors of changed files are left out and named in the note.
+   */
+  refreshVectors?: boolean;
+  /** Progress over the chunks a refresh re-embeds. */
+  onEmbedProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
 }
 
 /** Result of {@link hybridSearch}: `fused` is false when no embedding index was available. */
@@ -429,7 +471,7 @@ export async function hybridSearch(
   const k = options.k ?? 5;
   const depth = Math.max(k, options.depth ?? 50);
   const lexical = await rankInWorkspace(root, query, depth);
-  const vindex = await loadVectorIndex(root);
+  let vindex = await loadVectorIndex(root);
   let vector: VectorRanked[] = [];
   let note: string | undefined;
   const weight = isIdentifierQuery(query)
@@ -443,11 +485,23 @@ export async function hybridSearch(
     let embedder: Embedder | undefined;
     try {
       embedder = options.embedder ?? await embedderForIndex(vindex.meta, options.overrides);
+      // An index built before scopes were recorded is not refreshed: it might have been built with --glob.
+      if (options.refreshVectors && vindex.meta.scope) {
+        const r = await buildEmbeddingIndex(root, embedder, {
+          keepScope: true,
+          modelPath: vindex.meta.modelPath,
+          url: vindex.meta.url,
+          onProgress: options.onEmbedProgress,
+          signal: options.signal,
+        });
+        if (r.changed) vindex = (await loadVectorIndex(root))!;
+      }
       const [q] = await embedder.embed([query], { kind: "query" });
       const current = await currentVectorHits(root, vindex.meta, rankByVector(vindex, q, depth));
       vector = current.hits;
       if (current.changed.length) note = changedNote(current.changed);
     } catch (err) {
+      if (options.signal?.aborted) throw err; // Ctrl-C during a refresh: stop, as the lexical refresh does
       note = `embedding search unavailable (${err instanceof Error ? err.message : err}): showing BM25 only`;
     } finally {
       if (embedder && !options.embedder) await embedder.dispose();

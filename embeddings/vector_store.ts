@@ -55,6 +55,11 @@ export interface VectorMeta {
   /** Chunker/tokenizer version the chunks come from (see the lexical index). */
   analyzer?: number;
   createdAt: string;
+  /**
+   * The files the build was asked for (`emb-index --glob/--exclude`), so a refresh embeds within them; absent
+   * in an index built before 2026-12-03, which is then not refreshed by a search.
+   */
+  scope?: { globs?: string[]; excludes?: string[]; maxFileBytes?: number };
   files: Record<string, VectorFileEntry>;
   chunks: VectorChunk[];
 }

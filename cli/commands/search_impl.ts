@@ -264,7 +264,17 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       const { hybridSearch } = await lazyImport<typeof import("../../embeddings/mod.ts")>(
         new URL("../../embeddings/mod.ts", import.meta.url),
       );
-      const r = await hybridSearch(ctx.workspace, query, { k, context });
+      // A search that brought the lexical index up to date brings the vectors along (only changed files are
+      // embedded again); one from the index as it was leaves the vectors of changed files out, and says so.
+      const embedBar = progressReporter(ctx, "embedding changed files", { onlyWithWork: true });
+      const r = await hybridSearch(ctx.workspace, query, {
+        k,
+        context,
+        refreshVectors: fresh,
+        onEmbedProgress: embedBar.onProgress,
+        signal: ctx.signal,
+      });
+      embedBar.done();
       hits = r.hits;
       source = r.fused ? "hybrid" : "bm25";
       if (!r.fused) ctx.out.warn(r.note ?? "no embedding index: showing BM25 results only (run 'emb-index')");

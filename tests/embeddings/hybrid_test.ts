@@ -9,7 +9,7 @@ import {
   loadVectorIndex,
   searchEmbeddings,
 } from "../../embeddings/mod.ts";
-import { runDspy } from "../support/cli.ts";
+import { pipedSession, runDspy } from "../support/cli.ts";
 
 Deno.test("reciprocal rank fusion rewards items ranked well by both lists", () => {
   const a = [{ key: "x", item: 1 }, { key: "y", item: 2 }, { key: "z", item: 3 }];
@@ -144,6 +144,91 @@ Deno.test("vectors of files changed or deleted since emb-index are left out and 
     const again = await searchEmbeddings(root, "retry backoff", { k: 1 });
     assert.deepEqual([again.hits[0].path, again.note], ["src/net.ts", undefined]);
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a hybrid search asked to refresh re-embeds only changed files, within the index's scope", async () => {
+  const root = await tree();
+  try {
+    const e = createHashEmbedder();
+    await buildEmbeddingIndex(root, e, { globs: ["*.ts"] });
+    // net.ts's retry code moves down, a new .ts file and a new .md file (outside the scope) appear.
+    await Deno.writeTextFile(
+      join(root, "src/net.ts"),
+      "// moved\n".repeat(30) + "export function retryWithBackoff(fn: () => void) {\n  fn();\n}\n",
+    );
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/net.ts"), future, future);
+    await Deno.writeTextFile(
+      join(root, "src/jitter.ts"),
+      "export function jitter() { return Math.random(); }\n",
+    );
+    await Deno.writeTextFile(join(root, "notes.md"), "backoff notes\n");
+    const embedded: string[] = [];
+    const watching = { ...e, embed: (t: string[], o?: EmbedOptions) => (embedded.push(...t), e.embed(t, o)) };
+    const r = await hybridSearch(root, "exponential backoff retry", {
+      k: 3,
+      vectorWeight: 1,
+      embedder: watching,
+      refreshVectors: true,
+    });
+    assert.equal(r.note, undefined, "no vectors left out: they were made again");
+    // The two changed files' chunks, then the query: cfg.ts kept its vector, notes.md is outside *.ts.
+    assert.deepEqual(embedded.map((t) => t.split("\n")[0]), [
+      "src/jitter.ts jitter",
+      "src/net.ts retryWithBackoff",
+      "exponential backoff retry",
+    ]);
+    const meta = (await loadVectorIndex(root))!.meta;
+    assert.deepEqual(Object.keys(meta.files).sort(), ["src/cfg.ts", "src/jitter.ts", "src/net.ts"]);
+    assert.deepEqual(meta.scope, { globs: ["*.ts"] });
+    const net = r.hits.filter((h) => h.path === "src/net.ts").map((h) => [h.start_line, h.end_line]);
+    assert.deepEqual(net, [[1, 33]], JSON.stringify(r.hits));
+    // Nothing changed since: no chunk is embedded again and the index is not rewritten.
+    const written = (await Deno.stat(join(root, ".dspy_index/emb_meta.json"))).mtime!.getTime();
+    embedded.length = 0;
+    await hybridSearch(root, "exponential backoff retry", {
+      vectorWeight: 1,
+      embedder: watching,
+      refreshVectors: true,
+    });
+    assert.deepEqual(embedded, ["exponential backoff retry"]);
+    assert.equal((await Deno.stat(join(root, ".dspy_index/emb_meta.json"))).mtime!.getTime(), written);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the session's esearch --hybrid follows a file another program edited", async () => {
+  const root = await tree();
+  const session = pipedSession(root);
+  try {
+    await session.send("emb-index --backend hash\n");
+    await session.waitFor("Embedded 3 chunks");
+    await session.send("esearch exponential backoff retry --hybrid --k 1\n");
+    await session.waitFor("lines 1-4  retryWithBackoff");
+    // An editor moves the function down while the session waits at its prompt.
+    await Deno.writeTextFile(
+      join(root, "src/net.ts"),
+      "// moved\n".repeat(30) +
+        "export function retryWithBackoff(fn: () => void) {\n  // exponential backoff\n}\n",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await session.send("esearch exponential backoff retry --hybrid --k 1\n");
+    await session.waitFor("lines 1-33  retryWithBackoff");
+    await session.send("exit\n");
+    await session.close();
+    assert.equal((await session.child.status).code, 0);
+    const text = await session.output();
+    assert.doesNotMatch(text, /changed since 'emb-index' ran/);
+    assert.equal(
+      (await loadVectorIndex(root))!.meta.chunks.find((c) => c.path === "src/net.ts")?.end_line,
+      33,
+    );
+  } finally {
+    await session.close();
+    await session.output();
     await Deno.remove(root, { recursive: true });
   }
 });
