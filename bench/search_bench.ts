@@ -12,11 +12,13 @@
  *    gin), on the TEST half of their labelled query sets: MRR@10 and recall@5 over the behavioural queries
  *    and MRR@10 over the identifier lookups, for our esearch, plain BM25, the old TF-IDF scheme, and hybrid
  *    (ours + hash vectors); with `--use`, also hybrid with the Universal Sentence Encoder Lite (embedding the
- *    three corpora takes about 4 minutes on 2 busy cores). `--split tune` reports the tune half instead (the
+ *    three corpora takes about 4 minutes on 2 busy cores), and with `--embedder SPEC` hybrid with another
+ *    model at its backend's default weight (`local:DIR`, an ONNX encoder in a folder; `infermesh:URL`; see
+ *    bench/embedder_spec.ts). `--split tune` reports the tune half instead (the
  *    only half to tune on); `--show-misses` lists the queries ours misses, and is refused on the test half.
  *
  * Usage: `deno run -A bench/search_bench.ts [--json] [--cache DIR] [--skip-grep] [--skip-index]
- *         [--index-runs N] [--split test|tune|all] [--show-misses] [--use]`
+ *         [--index-runs N] [--split test|tune|all] [--show-misses] [--use] [--embedder SPEC]`
  *
  * @module
  */
@@ -42,6 +44,7 @@ import {
   hybridSearch,
 } from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, exists, loadEvalSet, run, type Split } from "./search_corpora.ts";
+import { embedderFromSpec } from "./embedder_spec.ts";
 import {
   evaluate,
   type LabelledQuery,
@@ -65,6 +68,7 @@ const { values: flags } = parseArgs({
     "skip-quality": { type: "boolean" },
     "show-misses": { type: "boolean" },
     use: { type: "boolean" },
+    embedder: { type: "string" },
   },
 });
 const split = flags.split as Split | "all";
@@ -363,7 +367,7 @@ type Scheme = { scheme: string; rank: Ranker; prepare?: () => Promise<unknown> }
  * The rankers compared on a corpus: ours, the two baselines, hybrid with the hash embedder, and with `use`
  * hybrid with the Universal Sentence Encoder Lite (each hybrid at its default weight).
  */
-async function schemesFor(root: string, use?: Embedder): Promise<Scheme[]> {
+async function schemesFor(root: string, models: Embedder[]): Promise<Scheme[]> {
   await Deno.remove(join(root, ".dspy_index"), { recursive: true }).catch(() => {});
   await buildIndex(root, { full: true });
   const idx = (await loadIndex(root))!;
@@ -378,16 +382,14 @@ async function schemesFor(root: string, use?: Embedder): Promise<Scheme[]> {
       prepare: () => buildEmbeddingIndex(root, createHashEmbedder(), { full: true }),
       rank: hybrid(),
     },
-    ...(use
-      ? [{
-        scheme: "hybrid (ours + USE lite)",
-        prepare: async () => {
-          const r = await buildEmbeddingIndex(root, use, { full: true });
-          log(`  embedded ${r.chunks} chunks with ${r.model} in ${r.seconds.toFixed(1)} s`);
-        },
-        rank: hybrid(use),
-      }]
-      : []),
+    ...models.map((model) => ({
+      scheme: model.backend === "use" ? "hybrid (ours + USE lite)" : `hybrid (ours + ${model.model})`,
+      prepare: async () => {
+        const r = await buildEmbeddingIndex(root, model, { full: true });
+        log(`  embedded ${r.chunks} chunks with ${r.model} in ${r.seconds.toFixed(1)} s`);
+      },
+      rank: hybrid(model),
+    })),
   ];
 }
 
@@ -399,7 +401,10 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
  */
 async function qualityBench(split: Split | "all", show: boolean) {
   const rows: Record<string, unknown>[] = [];
-  const use = flags.use ? await createUseEmbedder() : undefined;
+  const models = [
+    ...(flags.use ? [await createUseEmbedder()] : []),
+    ...(flags.embedder ? [await embedderFromSpec(flags.embedder)] : []),
+  ];
   try {
     for (const name of CORPORA) {
       const set = await loadEvalSet(name);
@@ -408,7 +413,7 @@ async function qualityBench(split: Split | "all", show: boolean) {
         set.queries.filter((q) => q.kind === kind && (split === "all" || q.split === split));
       const behaviour = pick("behaviour");
       const ident = pick("identifier");
-      for (const s of await schemesFor(root, use)) {
+      for (const s of await schemesFor(root, models)) {
         await s.prepare?.();
         const b = await evaluate(behaviour, s.rank);
         const i = await evaluate(ident, s.rank);
@@ -431,7 +436,7 @@ async function qualityBench(split: Split | "all", show: boolean) {
       }
     }
   } finally {
-    await use?.dispose();
+    for (const model of models) await model.dispose();
   }
   // Per scheme: the average over corpora, and ours as a multiple of TF-IDF on each corpus.
   const summary: Record<string, unknown>[] = [];

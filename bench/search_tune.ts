@@ -2,7 +2,7 @@
  * Ranking tuning on the TUNE half only: builds each corpus's index once, then scores ranking variants given
  * as JSON objects (merged over DEFAULT_RANKING) on the tune queries. It never reads the test half.
  *
- * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] [--embedder hash|use]
+ * Usage: `deno run -A bench/search_tune.ts [--cache DIR] [--misses] [--hybrid 0,0.1,0.5] [--embedder SPEC]
  * [--use-text digest|words|windows|raw] [--rrf-k 60] [--full] [--baselines] '{"defBoost":2}' ...`
  *
  * `--baselines` also scores the old TF-IDF scheme and plain BM25 on the same tune queries. `--fuse 0.1,0.25`
@@ -11,8 +11,9 @@
  * the median milliseconds per query.
  *
  * `--hybrid` scores hybrid search at each vector weight (default ranking), and the embedding search alone,
- * with the embedder `--embedder` names (default `hash`; `use` is the Universal Sentence Encoder Lite in its
- * default `digest` text mode, or another mode with `--use-text`; `bag:PREFIX` is the code encoder trained by
+ * with the embedder `--embedder` names (`bench/embedder_spec.ts`: default `hash`; `use` is the Universal
+ * Sentence Encoder Lite in its default `digest` text mode, or another mode with `--use-text`; `local:DIR` an
+ * ONNX sentence encoder in a folder; `infermesh:URL` a server; `bag:PREFIX` is the code encoder trained by
  * `bench/code_encoder/train.py`, reading `--doc-tokens` subwords of a chunk, default 256). Identifier lookups are ranked lexically
  * whatever the weight (as `hybridSearch` does). The embedding index is incremental: a corpus already embedded
  * with the same model is reused; `--full` re-embeds it (to time the build). Use your own `--cache DIR` when
@@ -31,18 +32,11 @@ import {
   rankChunks,
   type RankingParams,
 } from "../agent/search/mod.ts";
-import {
-  buildEmbeddingIndex,
-  createHashEmbedder,
-  createUseEmbedder,
-  type Embedder,
-  hybridSearch,
-  searchEmbeddings,
-  type UseTextMode,
-} from "../embeddings/mod.ts";
+import { buildEmbeddingIndex, hybridSearch, searchEmbeddings } from "../embeddings/mod.ts";
 import { CORPORA, ensureCorpus, type EvalQuery, loadEvalSet } from "./search_corpora.ts";
 import { evaluate, oldTfidfRanker, plainBm25Ranker, type Ranker } from "./search_quality.ts";
 import { median } from "./stats.ts";
+import { embedderFromSpec } from "./embedder_spec.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
@@ -211,15 +205,11 @@ if (flags.time) {
 }
 
 if (flags.hybrid) {
-  const kind = flags.embedder ?? "hash";
-  let embedder: Embedder;
-  if (kind === "hash") embedder = createHashEmbedder();
-  else if (kind === "use") {
-    embedder = await createUseEmbedder({ textMode: (flags["use-text"] ?? "digest") as UseTextMode });
-  } else if (kind.startsWith("bag:")) {
-    const { createBagEmbedder } = await import("./code_encoder/bag_embedder.ts");
-    embedder = await createBagEmbedder(kind.slice(4), Number(flags["doc-tokens"] ?? 256));
-  } else throw new Error(`--embedder must be hash, use or bag:PREFIX, got '${kind}'`);
+  const spec = flags.embedder ?? "hash";
+  const embedder = await embedderFromSpec(
+    spec === "use" && flags["use-text"] ? `use:${flags["use-text"]}` : spec,
+    Number(flags["doc-tokens"] ?? 256),
+  );
   const rrfK = flags["rrf-k"] ? Number(flags["rrf-k"]) : undefined;
   try {
     for (const c of corpora) {
