@@ -165,8 +165,9 @@ export async function runCodectx(args: string[], ctx: CommandContext): Promise<C
 
 /** `plan TASK`. */
 export async function runPlan(args: string[], ctx: CommandContext): Promise<CommandResult> {
-  const { positionals } = parseCommandArgs("plan", args, {}, { min: 1, names: "TASK" });
-  const task = positionals.join(" ").trim();
+  // The task is free text and plan has no options of its own: a flag it names ("add a --limit flag to
+  // grep") is part of the task, not an unknown option. (`--help` and the global flags are taken before.)
+  const task = (args[0] === "--" ? args.slice(1) : args).join(" ").trim();
   if (!task) throw new UsageError('plan: say what to plan, e.g. plan "fix failing tests"');
   const events = await loadLogEvents(ctx.workspace);
   const refs = await searchReferences(ctx.workspace, task);

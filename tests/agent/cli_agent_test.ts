@@ -149,6 +149,12 @@ Deno.test("plan with a scripted Ollama: panels from ContextBuilder + TaskAgent",
     assert.match(srv.requests[1].messages.at(-1)!.content, /hello\(\) returns 1/);
     const j = await runDspy(["--workspace", ws, "plan", "x", "--json"], { env: env(srv.url) });
     assert.deepEqual(JSON.parse(j.stdout).commands, ["pytest -q"]);
+    // A flag named in the task is part of it, not an unknown option of plan's.
+    const flag = await runDspy(["--workspace", ws, "plan", "give", "hello", "a", "--loud", "flag"], {
+      env: env(srv.url),
+    });
+    assert.equal(flag.code, 0, flag.stderr);
+    assert.match(srv.requests.at(-1)!.messages.at(-1)!.content, /give hello a --loud flag/);
   } finally {
     await srv.close();
     await Deno.remove(ws, { recursive: true });
