@@ -107,6 +107,7 @@ export {
 /** Alias kept for callers that think of esearch: same as {@link searchIndex}. */
 export { searchIndex as esearch } from "./lexical_index.ts";
 export { IndexWatch } from "./index_watch.ts";
+export { relatedQuery, relatedTerms, type RelatedWord } from "./related_terms.ts";
 export {
   checksum,
   FilesMismatch,

@@ -20,6 +20,7 @@ import {
   hasIndex,
   LAST_EXTRACT_KEY,
   logRetrieval,
+  relatedQuery,
   type SearchHit,
   searchIndex,
   someOf,
@@ -291,6 +292,18 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
   } catch (err) {
     watch?.markStale(); // a build cut short (Ctrl-C) leaves the index as it was
     throw err;
+  }
+  if (hits.length === 0) {
+    // No word of the query is in the index ("subtract" over code that says `sub`, or a slip): search the
+    // index's words that look like them, and say which stood for which.
+    const related = await relatedQuery(ctx.workspace, query);
+    if (related) {
+      const pairs = related.words.map((w) => `${w.related.join("/")} for '${w.word}'`).join(", ");
+      ctx.out.info(
+        `No code uses a word of '${query}': showing results for words it uses that look alike (${pairs}).`,
+      );
+      hits = await searchIndex(ctx.workspace, related.query, { k, context });
+    }
   }
   // A search from the index as it was says when files it shows changed since (the session never needs to).
   const changed = fresh || watch ? [] : await changedSinceIndexed(ctx.workspace, hits.map((h) => h.path));
