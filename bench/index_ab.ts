@@ -8,14 +8,16 @@
  * full builds of each; with `--esearch N`, N interleaved `dspy-code esearch` runs of each checkout's CLI on
  * the tree (a new process each: wall time as a user sees it, index load included; the two must print the same
  * hits; `--refresh` passes it to those runs); with `--session N`, N interleaved piped sessions of ten `esearch`
- * lines each. `--rounds 0` skips the re-index rounds, for
+ * lines each; with `--first N`, N interleaved piped sessions that wait `--think-ms` (default 2000) after the
+ * prompt, as a user typing a question would, then time their first `esearch` (until its first hit is printed)
+ * and a second one. `--rounds 0` skips the re-index rounds, for
  * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
  * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`). With `--rank N`, N
  * interleaved rounds of ranking alone (each checkout's `rankChunks` on its own loaded index, in this process,
  * warm) over the kafkajs query set, whose results must be identical.
  *
  * Usage: `deno run -A bench/index_ab.ts --base DIR [--tree DIR] [--base-tree DIR] [--touch REL] [--rounds 5]
- *         [--full 3] [--esearch 7] [--refresh] [--session 5] [--rank 7]` —
+ *         [--full 3] [--esearch 7] [--refresh] [--session 5] [--first 7 --think-ms 2000] [--rank 7]` —
  * `--tree` defaults to the npm tree `bench/search_bench.ts` builds (`$TMPDIR/dspy-search-bench/tree`).
  *
  * @module
@@ -39,6 +41,8 @@ const { values: flags } = parseArgs({
     esearch: { type: "string", default: "0" },
     refresh: { type: "boolean", default: false },
     session: { type: "string", default: "0" },
+    first: { type: "string", default: "0" },
+    "think-ms": { type: "string", default: "2000" },
     rank: { type: "string", default: "0" },
   },
 });
@@ -197,6 +201,65 @@ if (cli.this.length) {
     `esearch${flags.refresh ? " --refresh" : ""} (CLI, wall, same hits): base ${ms(cli.base)}, this ${
       ms(cli.this)
     } (${(median(cli.base) / median(cli.this)).toFixed(2)}× faster)`,
+  );
+}
+/**
+ * A piped session of a checkout: waits for its prompt, then `--think-ms`, then times two `esearch` lines each
+ * until the first hit line is printed (`lines N-M`).
+ */
+async function firstSearches(name: "base" | "this"): Promise<[number, number]> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(checkouts[name], "main.ts"), "--workspace", tree, "--plain"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let text = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  const until = async (check: () => boolean) => {
+    const deadline = Date.now() + 60_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`${name}: timed out in:\n${text}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  const writer = child.stdin.getWriter();
+  const hitLines = () => text.match(/ lines \d+-\d+/g)?.length ?? 0;
+  await until(() => text.includes("Type 'help'"));
+  await new Promise((r) => setTimeout(r, Number(flags["think-ms"])));
+  const times: number[] = [];
+  for (const [i, query] of ["retry with backoff", "parse the config file"].entries()) {
+    const started = performance.now();
+    await writer.write(new TextEncoder().encode(`esearch ${query} --k 1\n`));
+    await until(() => hitLines() > i);
+    times.push((performance.now() - started) / 1000);
+  }
+  await writer.write(new TextEncoder().encode("exit\n"));
+  await writer.close();
+  await child.status;
+  await reading;
+  return [times[0], times[1]];
+}
+const first: Record<string, number[]> = { base: [], this: [] };
+const second: Record<string, number[]> = { base: [], this: [] };
+for (let r = 0; r < Number(flags.first); r++) {
+  for (const name of r % 2 ? ["this", "base"] as const : ["base", "this"] as const) {
+    const [a, b] = await firstSearches(name);
+    first[name].push(a);
+    second[name].push(b);
+  }
+}
+if (first.this.length) {
+  const ms = (x: number[]) => `${(median(x) * 1000).toFixed(0)} ms`;
+  console.log(
+    `a session's first esearch, ${flags["think-ms"]} ms after the prompt: base ${ms(first.base)}, this ${
+      ms(first.this)
+    } (${(median(first.base) / median(first.this)).toFixed(2)}× faster); the second: base ${
+      ms(second.base)
+    }, this ${ms(second.this)}`,
   );
 }
 if (session.this.length) {

@@ -14,6 +14,7 @@ import { workspacePaths } from "../core/workspace.ts";
 import { type CommandContext, EXIT_REQUESTED } from "./command.ts";
 import { getPanelRows } from "./hooks.ts";
 import type { LineSource } from "./input.ts";
+import { lazyImport } from "./lazy.ts";
 
 const PANEL_TIMEOUT_MS = 1500;
 
@@ -49,6 +50,9 @@ export async function runSession(
   const interactiveTerminal = Deno.stdin.isTerminal();
   out.panel("dspy-code session", await panelRows(ctx));
   out.print(out.c.dim("Type 'help' for commands, 'exit' to leave. Other lines go to the agent's router."));
+  // The search index (if the workspace has one) is refreshed and loaded while the user types the first line.
+  void lazyImport<typeof import("./session_index.ts")>(new URL("./session_index.ts", import.meta.url))
+    .then((m) => m.prewarmSessionIndex(ctx)).catch(() => {});
   // In a terminal readline reports Ctrl-C (see input.ts). Through a pipe the session listens for SIGINT
   // itself: while a command runs it interrupts that command, as in a terminal; while the session waits for
   // the next line it ends the session as end of input would, with exit code 130.

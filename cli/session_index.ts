@@ -6,7 +6,7 @@
  * @module
  */
 
-import { IndexWatch } from "../agent/search/mod.ts";
+import { hasIndex, IndexWatch } from "../agent/search/mod.ts";
 import type { CommandContext } from "./command.ts";
 
 const KEY = "search.indexWatch";
@@ -25,6 +25,15 @@ export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
     ctx.session.state.set(KEY, watch);
   }
   return watch;
+}
+
+/**
+ * At the start of the session: a workspace that has an index gets it brought up to date, watched and loaded
+ * in the background while the user types, so the first search costs what later ones do
+ * ({@link IndexWatch.prewarm}).
+ */
+export async function prewarmSessionIndex(ctx: CommandContext): Promise<void> {
+  if (await hasIndex(ctx.workspace)) sessionIndexWatch(ctx)?.prewarm();
 }
 
 /** Called by commands that wrote files of the workspace (patch, edit --apply, write). */

@@ -10,7 +10,8 @@
  * watch is tried again after the next refresh, until it fails three times in a row.
  *
  * `refreshIfStale` before a search and `searched` after it are the whole protocol; `markStale` is for the
- * commands that write files.
+ * commands that write files, and `prewarm` for the session's start (the same refresh, done before it is
+ * asked for).
  *
  * @module
  */
@@ -33,6 +34,9 @@ export class IndexWatch implements Disposable {
   #walkedFolders: string[] | undefined;
   /** Failed attempts in a row to start a watcher; after {@link MAX_WATCH_FAILURES} the session stops trying. */
   #failures = 0;
+  /** A pre-warm in flight ({@link IndexWatch.prewarm}): a search waits for it instead of walking again. */
+  #prewarming: Promise<void> | undefined;
+  #disposed = false;
 
   /** `root`: the workspace (an absolute path without a trailing slash). */
   constructor(root: string) {
@@ -55,6 +59,36 @@ export class IndexWatch implements Disposable {
    * (Ctrl-C) leaves the index marked stale.
    */
   async refreshIfStale(build: BuildIndexOptions = {}, force = false): Promise<boolean> {
+    if (this.#prewarming) {
+      await this.#prewarming;
+      // What it refreshed counts as this search's refresh: the index is as fresh as the files were then.
+      if (!force && !this.stale) return true;
+    }
+    return await this.#refreshIfStale(build, force);
+  }
+
+  /**
+   * Brings the index up to date, watches its folders and loads it into this process, in the background, so
+   * the session's first search does not pay for the walk (~250 ms on 20,000 files) and the load: call when
+   * the session starts, for a workspace that has an index. Errors leave the index marked stale (the search
+   * then refreshes and reports them).
+   */
+  prewarm(): void {
+    if (this.#prewarming || this.#disposed) return;
+    this.#prewarming = (async () => {
+      try {
+        await this.#refreshIfStale();
+        await this.searched();
+        await loadIndexForSearch(this.root);
+      } catch {
+        this.markStale();
+      } finally {
+        this.#prewarming = undefined;
+      }
+    })();
+  }
+
+  async #refreshIfStale(build: BuildIndexOptions = {}, force = false): Promise<boolean> {
     if (!force && !this.stale) return false;
     this.refreshing();
     try {
@@ -105,7 +139,7 @@ export class IndexWatch implements Disposable {
    * folder anywhere on the way is seen), replacing the watcher when the set of folders changed.
    */
   refreshed(paths: Iterable<string>, walkedFolders: Iterable<string> = []): void {
-    if (this.#failures >= MAX_WATCH_FAILURES) return;
+    if (this.#failures >= MAX_WATCH_FAILURES || this.#disposed) return;
     const folders = new Set<string>([this.root]);
     for (const rel of walkedFolders) folders.add(`${this.root}/${rel}`);
     for (const rel of paths) {
@@ -156,6 +190,7 @@ export class IndexWatch implements Disposable {
 
   /** Stops watching. */
   [Symbol.dispose](): void {
+    this.#disposed = true;
     this.#watcher?.close();
     this.#watcher = undefined;
   }

@@ -171,3 +171,50 @@ Deno.test("a new file is seen in a folder that held no indexed file: of other ki
     await removeTree(root);
   }
 });
+
+Deno.test("prewarm: the index is refreshed and watched in the background; a search meanwhile waits for it", async () => {
+  const root = await makeTree({ "src/app.py": "def first_name(): pass\n" });
+  const watch = new IndexWatch(root);
+  try {
+    await buildIndex(root);
+    await Deno.writeTextFile(join(root, "src/second.py"), "def second_name(): pass\n");
+    watch.prewarm();
+    // A search that starts while the pre-warm runs takes its refresh instead of walking again.
+    assert.equal(await watch.refreshIfStale(), true);
+    assert.ok(watch.armed && !watch.stale);
+    assert.deepEqual([...(await loadIndex(root))!.meta.paths.all()].sort(), ["src/app.py", "src/second.py"]);
+    assert.equal(await watch.refreshIfStale(), false, "nothing changed since");
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+});
+
+Deno.test("a session refreshes an existing index while it waits for the first line", async () => {
+  const root = await makeTree({ "src/app.py": "def first_name(): pass\n" });
+  await buildIndex(root);
+  // Changed between sessions: the index does not know src/later.py yet.
+  await Deno.writeTextFile(join(root, "src/later.py"), "def later_name(): pass\n");
+  const session = pipedSession(root);
+  try {
+    await session.waitFor("Type 'help'");
+    await until(
+      () => {
+        try {
+          return Deno.readTextFileSync(join(root, ".dspy_index/lexical.files.json")).includes("src/later.py");
+        } catch {
+          return false; // between the two renames of the refresh
+        }
+      },
+      "the refresh before any command",
+      20_000,
+    );
+    await session.send("exit\n");
+    await session.close();
+    assert.equal((await session.child.status).code, 0);
+  } finally {
+    await session.close();
+    await session.output();
+    await removeTree(root);
+  }
+});
