@@ -114,11 +114,15 @@ export const sessionCommands: CommandSpec[] = [
     usage: "cd PATH",
     examples: ["cd ../other-project"],
     scope: "session",
-    run(args, ctx) {
+    async run(args, ctx) {
       parseCommandArgs("cd", args, {}, { min: 1, max: 1, names: "PATH" });
       ctx.setWorkspace(args[0]);
       ctx.out.print(`workspace: ${ctx.workspace}`);
-      return Promise.resolve();
+      // The session module is loaded already (cd is a session command); by URL to keep it off start-up.
+      const { prewarmIndexInBackground } = await lazyImport<typeof import("../session.ts")>(
+        new URL("../session.ts", import.meta.url),
+      );
+      prewarmIndexInBackground(ctx);
     },
   },
   {

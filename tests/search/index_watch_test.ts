@@ -190,25 +190,27 @@ Deno.test("prewarm: the index is refreshed and watched in the background; a sear
   }
 });
 
-Deno.test("a session refreshes an existing index while it waits for the first line", async () => {
+Deno.test("a session refreshes an existing index while it waits for the first line, and after cd", async () => {
   const root = await makeTree({ "src/app.py": "def first_name(): pass\n" });
-  await buildIndex(root);
-  // Changed between sessions: the index does not know src/later.py yet.
-  await Deno.writeTextFile(join(root, "src/later.py"), "def later_name(): pass\n");
+  const other = await makeTree({ "lib/util.py": "def util_name(): pass\n" });
+  // Changed between sessions: the indexes do not know src/later.py and lib/later.py yet.
+  for (const [at, rel] of [[root, "src/later.py"], [other, "lib/later.py"]]) {
+    await buildIndex(at);
+    await Deno.writeTextFile(join(at, rel), "def later_name(): pass\n");
+  }
+  const indexed = (at: string, rel: string) => () => {
+    try {
+      return Deno.readTextFileSync(join(at, ".dspy_index/lexical.files.json")).includes(rel);
+    } catch {
+      return false; // between the two renames of the refresh
+    }
+  };
   const session = pipedSession(root);
   try {
     await session.waitFor("Type 'help'");
-    await until(
-      () => {
-        try {
-          return Deno.readTextFileSync(join(root, ".dspy_index/lexical.files.json")).includes("src/later.py");
-        } catch {
-          return false; // between the two renames of the refresh
-        }
-      },
-      "the refresh before any command",
-      20_000,
-    );
+    await until(indexed(root, "src/later.py"), "the refresh before any command", 20_000);
+    await session.send(`cd ${other}\n`);
+    await until(indexed(other, "lib/later.py"), "the refresh after cd", 20_000);
     await session.send("exit\n");
     await session.close();
     assert.equal((await session.child.status).code, 0);
@@ -216,5 +218,6 @@ Deno.test("a session refreshes an existing index while it waits for the first li
     await session.close();
     await session.output();
     await removeTree(root);
+    await removeTree(other);
   }
 });
