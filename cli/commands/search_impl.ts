@@ -303,6 +303,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
         `No code uses a word of '${query}': showing results for words it uses that look alike (${pairs}).`,
       );
       hits = await searchIndex(ctx.workspace, related.query, { k, context });
+      source = "bm25-related"; // the retrieval log tells these hits from the query's own
     }
   }
   // A search from the index as it was says when files it shows changed since (the session never needs to).

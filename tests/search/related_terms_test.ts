@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { boundedEditDistance } from "../../agent/search/related_terms.ts";
 import { buildIndex, loadIndex, relatedTerms } from "./deps.ts";
 import { runDspy } from "../support/cli.ts";
@@ -41,6 +42,8 @@ Deno.test("esearch with no word of the query in the code searches look-alike wor
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /No code uses a word of 'subtract two numbers': .*\(sub for 'subtract'\)/);
     assert.match(r.stdout, /^calc\.py +score=[\d.]+ +lines 5-6 +sub$/m);
+    const logged = JSON.parse(await Deno.readTextFile(join(root, ".dspy_agentic/retrieval.jsonl")));
+    assert.deepEqual([logged.query, logged.hits[0].source], ["subtract two numbers", "bm25-related"]);
     // Nothing alike: the plain answer.
     const none = await runDspy(["--workspace", root, "esearch", "zebra"]);
     assert.equal(none.code, 0, none.stderr);
