@@ -485,8 +485,10 @@ export async function hybridSearch(
     let embedder: Embedder | undefined;
     try {
       embedder = options.embedder ?? await embedderForIndex(vindex.meta, options.overrides);
-      // An index built before scopes were recorded is not refreshed: it might have been built with --glob.
-      if (options.refreshVectors && vindex.meta.scope) {
+      // An index built before scopes were recorded is not refreshed (it might have been built with --glob),
+      // nor one whose model is not the embedder's (it would be embedded again whole, inside a search).
+      const sameModel = embedder.backend === vindex.meta.backend && embedder.model === vindex.meta.model;
+      if (options.refreshVectors && vindex.meta.scope && sameModel) {
         const r = await buildEmbeddingIndex(root, embedder, {
           keepScope: true,
           modelPath: vindex.meta.modelPath,

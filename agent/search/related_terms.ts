@@ -4,9 +4,9 @@
  * that look like the query's, and searches those, saying so: a word of the code that the query's word begins
  * with (`sub` for "subtract", `config` for "configuration"), one that begins with the query's word (of 4
  * letters or more: `configur` for "config"), or one typing slip away (edit distance 1, or 2 for words of 8
- * letters or more: `processor` for "procesor"). It only runs after a search
- * found nothing, so it never reorders results a search did find: looser matching of this kind, tried as a
- * ranking change, cost the tune half of the quality bench (docs/search.md, "prefix expansion").
+ * letters or more: `processor` for "procesor"). It only runs after a search found nothing, so it never
+ * reorders results a search did find: looser matching of this kind, tried as a ranking change, cost the tune
+ * half of the quality bench (docs/search.md, "prefix expansion").
  *
  * @module
  */
@@ -18,7 +18,7 @@ import { loadIndexForSearch, queryTokens } from "./lexical_index.ts";
 export interface RelatedWord {
   /** The query's word, as the index would store it (lower-cased, stemmed). */
   word: string;
-  /** Words of the index, the most used first. */
+  /** Words of the index, the closest first (then the most used). */
   related: string[];
 }
 
