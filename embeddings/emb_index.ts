@@ -326,8 +326,45 @@ export function embedderForIndex(
   });
 }
 
+/** Asking a search to bring the embedding index up to date first. */
+export interface VectorRefreshOptions {
+  /**
+   * First re-embed the files changed since the embedding index was built (within the scope it was built
+   * with, by its own model), when its vectors are to be used: the session does after it saw files change.
+   * Without it, vectors of changed files are left out and named in the note.
+   */
+  refreshVectors?: boolean;
+  /** Progress over the chunks a refresh re-embeds. */
+  onEmbedProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The embedding index with the files changed since it was built embedded again by `embedder` (only those),
+ * within the scope it was built with. An index built before scopes were recorded is left as it is (it might
+ * have been built with --glob), as is one whose model is not the embedder's (it would be embedded again
+ * whole, inside a search).
+ */
+async function refreshedVectors(
+  root: string,
+  index: VectorIndex,
+  embedder: Embedder,
+  options: VectorRefreshOptions,
+): Promise<VectorIndex> {
+  const sameModel = embedder.backend === index.meta.backend && embedder.model === index.meta.model;
+  if (!index.meta.scope || !sameModel) return index;
+  const r = await buildEmbeddingIndex(root, embedder, {
+    keepScope: true,
+    modelPath: index.meta.modelPath,
+    url: index.meta.url,
+    onProgress: options.onEmbedProgress,
+    signal: options.signal,
+  });
+  return r.changed ? (await loadVectorIndex(root))! : index;
+}
+
 /** Options for {@link searchEmbeddings}. */
-export interface EmbeddingSearchOptions {
+export interface EmbeddingSearchOptions extends VectorRefreshOptions {
   k?: number;
   /** Snippet context lines (default 4). */
   context?: number;
@@ -376,10 +413,11 @@ export async function searchEmbeddings(
   if (query.trim() === "") {
     throw new UserError("emb-search: the query is empty: say what you are looking for");
   }
-  const index = await loadVectorIndex(root);
+  let index = await loadVectorIndex(root);
   if (!index) throw new UserError("No embedding index found. Run 'emb-index' first.");
   const embedder = options.embedder ?? await embedderForIndex(index.meta, options.overrides);
   try {
+    if (options.refreshVectors) index = await refreshedVectors(root, index, embedder, options);
     const [q] = await embedder.embed([query], { kind: "query" });
     // Deeper than k, so hits of changed files left out still leave k.
     const k = options.k ?? 5;
@@ -421,7 +459,7 @@ export const HYBRID_VECTOR_WEIGHT: Record<EmbedderBackend, number> = {
 };
 
 /** Options for {@link hybridSearch}. */
-export interface HybridOptions {
+export interface HybridOptions extends VectorRefreshOptions {
   /** Weight of the vector list against the lexical list's 1 (default: {@link HYBRID_VECTOR_WEIGHT}). */
   vectorWeight?: number;
   /**
@@ -439,15 +477,6 @@ export interface HybridOptions {
   rrfK?: number;
   embedder?: Embedder;
   overrides?: Partial<CreateEmbedderOptions>;
-  /**
-   * First re-embed the files changed since the embedding index was built (within the scope it was built
-   * with, by its own model), when its vectors are to be used: the session does after it saw files change.
-   * Without it, vectors of changed files are left out and named in the note.
-   */
-  refreshVectors?: boolean;
-  /** Progress over the chunks a refresh re-embeds. */
-  onEmbedProgress?: (done: number, total: number) => void;
-  signal?: AbortSignal;
 }
 
 /** Result of {@link hybridSearch}: `fused` is false when no embedding index was available. */
@@ -485,19 +514,7 @@ export async function hybridSearch(
     let embedder: Embedder | undefined;
     try {
       embedder = options.embedder ?? await embedderForIndex(vindex.meta, options.overrides);
-      // An index built before scopes were recorded is not refreshed (it might have been built with --glob),
-      // nor one whose model is not the embedder's (it would be embedded again whole, inside a search).
-      const sameModel = embedder.backend === vindex.meta.backend && embedder.model === vindex.meta.model;
-      if (options.refreshVectors && vindex.meta.scope && sameModel) {
-        const r = await buildEmbeddingIndex(root, embedder, {
-          keepScope: true,
-          modelPath: vindex.meta.modelPath,
-          url: vindex.meta.url,
-          onProgress: options.onEmbedProgress,
-          signal: options.signal,
-        });
-        if (r.changed) vindex = (await loadVectorIndex(root))!;
-      }
+      if (options.refreshVectors) vindex = await refreshedVectors(root, vindex, embedder, options);
       const [q] = await embedder.embed([query], { kind: "query" });
       const current = await currentVectorHits(root, vindex.meta, rankByVector(vindex, q, depth));
       vector = current.hits;

@@ -86,6 +86,7 @@ export {
   rankByVector,
   searchEmbeddings,
   type VectorRanked,
+  type VectorRefreshOptions,
 } from "./emb_index.ts";
 export { type Batcher, type BatcherOptions, createBatcher, QueueFullError } from "./batcher.ts";
 export {

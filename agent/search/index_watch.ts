@@ -28,6 +28,8 @@ export class IndexWatch implements Disposable {
   /** The folders watched, sorted and joined: a refresh that leaves it equal keeps the watcher. */
   #watching = "";
   #dirty = true;
+  /** Files may have changed since the embedding index was last brought up to date in this session. */
+  #vectorsDirty = true;
   /** A refresh or build ran: watch its folders after the search (kept as they are when the same). */
   #rearm = false;
   /** The folders the last refresh walked, for {@link IndexWatch.searched}; unset after a build by the search. */
@@ -46,6 +48,17 @@ export class IndexWatch implements Disposable {
   /** True when the index should be refreshed before the next search. */
   get stale(): boolean {
     return this.#dirty || !this.#watcher;
+  }
+
+  /**
+   * True (once) when the embedding index should be brought up to date before its vectors are used: at the
+   * first vector search of the session, and after a change was seen since the last one. The lexical index
+   * has its own flag, so a plain `esearch` that refreshed it in between does not hide the change.
+   */
+  takeVectorsStale(): boolean {
+    const stale = this.#vectorsDirty || !this.#watcher;
+    this.#vectorsDirty = false;
+    return stale;
   }
 
   /** True while a watcher reports changes (after the first {@link IndexWatch.refreshed}). */
@@ -126,6 +139,7 @@ export class IndexWatch implements Disposable {
   /** Says the files changed (a command of this process wrote them: no need to wait for the watcher). */
   markStale(): void {
     this.#dirty = true;
+    this.#vectorsDirty = true;
   }
 
   /** Call right before a refresh: what changes from now on makes the index stale again. */
@@ -170,7 +184,7 @@ export class IndexWatch implements Disposable {
     try {
       for await (const event of watcher) {
         if (event.kind === "access") continue;
-        if (event.paths.some((p) => this.#counts(p))) this.#dirty = true;
+        if (event.paths.some((p) => this.#counts(p))) this.#dirty = this.#vectorsDirty = true;
       }
     } catch {
       // A watcher that breaks (a watched folder removed, say) stops reporting: refresh every time from now on,

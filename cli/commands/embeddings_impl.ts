@@ -18,6 +18,8 @@ import {
 } from "../../embeddings/mod.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { guard } from "../../core/guard.ts";
+import { progressReporter } from "../progress_reporter.ts";
+import { sessionIndexWatch } from "../session_index.ts";
 
 const BACKENDS = ["local", "use", "infermesh", "hash"];
 
@@ -73,8 +75,7 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     dim,
   });
   emitAction("embeddings.index.start", { backend, model: embedder.model });
-  let bar: ReturnType<CommandContext["out"]["progress"]> | undefined;
-  let last = 0;
+  const bar = progressReporter(ctx, `embedding (${backend})`);
   try {
     const r = await buildEmbeddingIndex(ctx.workspace, embedder, {
       globs: values.glob,
@@ -85,14 +86,9 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
       modelPath,
       url: backend === "infermesh" ? url : undefined,
       signal: ctx.signal,
-      onProgress(done, total) {
-        bar ??= ctx.out.progress(total, `embedding (${backend})`);
-        if (done === 0) bar.setTotal(total);
-        bar.tick(done - last);
-        last = done;
-      },
+      onProgress: bar.onProgress,
     });
-    bar?.done();
+    bar.done();
     emitAction("embeddings.index.finished", {
       count: r.chunks,
       embedded: r.embedded,
@@ -124,7 +120,7 @@ export async function runEmbIndex(args: string[], ctx: CommandContext): Promise<
     }
     return { ok: true, data };
   } finally {
-    bar?.done();
+    bar.done();
     await embedder.dispose();
   }
 }
@@ -142,11 +138,17 @@ export async function runEmbSearch(args: string[], ctx: CommandContext): Promise
   const overrides: Record<string, string> = {};
   if (values["model-path"]) overrides.modelPath = resolve(ctx.workspace, values["model-path"]);
   if (values["infermesh-url"]) overrides.url = values["infermesh-url"];
+  // In the session, the vectors of files changed since the last vector search are embedded again first.
+  const embedBar = progressReporter(ctx, "embedding changed files", { onlyWithWork: true });
   const { hits, meta, note } = await searchEmbeddings(ctx.workspace, query, {
     k,
     context: intOption("emb-search", "context", values.context, 4),
     overrides,
+    refreshVectors: sessionIndexWatch(ctx)?.takeVectorsStale() ?? false,
+    onEmbedProgress: embedBar.onProgress,
+    signal: ctx.signal,
   });
+  embedBar.done();
   const source = `emb:${meta.backend}`;
   await logRetrieval(ctx.workspace, query, hits.map((h) => ({ path: h.path, score: h.score, source })), {
     action: "embeddings.search",

@@ -29,6 +29,7 @@ import {
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { lazyImport } from "../lazy.ts";
 import { noteFilesWritten, sessionIndexWatch, takeRefreshFirst } from "../session_index.ts";
+import { progressReporter } from "../progress_reporter.ts";
 
 function lastExtractFile(root: string): string {
   return join(workspacePaths(root).stateDir, "last_extract.json");
@@ -143,24 +144,6 @@ export async function runWrite(args: string[], ctx: CommandContext): Promise<Com
   return { ok: true, data: { path: rel, lines } };
 }
 
-function progressReporter(ctx: CommandContext, label: string, options: { onlyWithWork?: boolean } = {}) {
-  let bar: ReturnType<CommandContext["out"]["progress"]> | undefined;
-  let last = 0;
-  return {
-    onProgress(done: number, total: number) {
-      // A refresh with nothing to read reports the total at once: no bar to flash then.
-      if (!bar && options.onlyWithWork && done >= total) return;
-      bar ??= ctx.out.progress(total, label);
-      if (done === 0) bar.setTotal(total);
-      bar.tick(done - last);
-      last = done;
-    },
-    done(summary?: string) {
-      bar?.done(summary);
-    },
-  };
-}
-
 /** `index`. */
 export async function runIndex(args: string[], ctx: CommandContext): Promise<CommandResult> {
   const { values } = parseCommandArgs("index", args, {
@@ -265,13 +248,14 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       const { hybridSearch } = await lazyImport<typeof import("../../embeddings/mod.ts")>(
         new URL("../../embeddings/mod.ts", import.meta.url),
       );
-      // A search that brought the lexical index up to date brings the vectors along (only changed files are
-      // embedded again); one from the index as it was leaves the vectors of changed files out, and says so.
+      // The session brings the vectors up to date when it saw files change (only changed files are embedded
+      // again), as does --refresh; a one-shot search from the index as it was leaves the vectors of changed
+      // files out, and says so.
       const embedBar = progressReporter(ctx, "embedding changed files", { onlyWithWork: true });
       const r = await hybridSearch(ctx.workspace, query, {
         k,
         context,
-        refreshVectors: fresh,
+        refreshVectors: watch ? watch.takeVectorsStale() : fresh,
         onEmbedProgress: embedBar.onProgress,
         signal: ctx.signal,
       });

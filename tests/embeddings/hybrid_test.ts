@@ -200,7 +200,7 @@ Deno.test("a hybrid search asked to refresh re-embeds only changed files, within
   }
 });
 
-Deno.test("the session's esearch --hybrid follows a file another program edited", async () => {
+Deno.test("the session's esearch --hybrid and emb-search follow files another program edited", async () => {
   const root = await tree();
   const session = pipedSession(root);
   try {
@@ -215,17 +215,24 @@ Deno.test("the session's esearch --hybrid follows a file another program edited"
         "export function retryWithBackoff(fn: () => void) {\n  // exponential backoff\n}\n",
     );
     await new Promise((r) => setTimeout(r, 300));
-    await session.send("esearch exponential backoff retry --hybrid --k 1\n");
+    // A plain esearch first refreshes the lexical index: the vectors still follow at the hybrid search.
+    await session.send("esearch exponential backoff retry --k 1\n");
     await session.waitFor("lines 1-33  retryWithBackoff");
+    await session.send("esearch exponential backoff retry --hybrid --k 1\n");
+    await session.waitFor("esearch exponential backoff retry --hybrid --k 1\nsrc/net.ts");
+    // emb-search follows an edit too.
+    await Deno.writeTextFile(join(root, "src/cfg.ts"), "\n".repeat(9) + "export function parseConfig() {}\n");
+    await new Promise((r) => setTimeout(r, 300));
+    await session.send("emb-search parse config --k 1\n");
+    await session.waitFor("lines 10-10  parseConfig");
     await session.send("exit\n");
     await session.close();
     assert.equal((await session.child.status).code, 0);
     const text = await session.output();
     assert.doesNotMatch(text, /changed since 'emb-index' ran/);
-    assert.equal(
-      (await loadVectorIndex(root))!.meta.chunks.find((c) => c.path === "src/net.ts")?.end_line,
-      33,
-    );
+    const chunks = (await loadVectorIndex(root))!.meta.chunks;
+    assert.equal(chunks.find((c) => c.path === "src/net.ts")?.end_line, 33);
+    assert.equal(chunks.find((c) => c.path === "src/cfg.ts")?.end_line, 10);
   } finally {
     await session.close();
     await session.output();
