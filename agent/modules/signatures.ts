@@ -212,6 +212,8 @@ export const ROUTE_TOOLS: Record<string, string> = {
   lint: "{}: run the linter",
   build: "{}: build/type-check",
   gstatus: "{}: git status",
+  glog: '{"path"?: PATH, "n"?: N}: recent commits (of a path)',
+  gdiff: '{"path"?: PATH, "staged"?: BOOL}: the uncommitted changes as a diff',
   edit: '{"task": TEXT, "files"?: [PATH]}: propose a verified patch (applied only on explicit request)',
 };
 

@@ -182,6 +182,19 @@ const ASKS_FOR = {
       String.raw`(?:build|compile|type-?check)(?:\s+(?:now|again|cleanly|without\s+errors?))?$`,
     String.raw`\brun\s+(?:the\s+)?(?:build|compiler|type-?check(?:er)?)\b`,
   ),
+  history: anyOf(
+    String.raw`\bgit\s+log\b`,
+    String.raw`\b(?:commit|git)\s+history\b`,
+    String.raw`\b(?:recent|latest|last\s+\d+)\s+commits?\b`,
+    String.raw`\bwhat\s+(?:has\s+)?changed\s+(?:recently|lately|this\s+week|today|yesterday)\b`,
+    String.raw`\b(?:history\s+of|who\s+(?:last\s+)?changed|who\s+touched)\s+\S`,
+  ),
+  diff: anyOf(
+    String.raw`\bgit\s+diff\b`,
+    String.raw`^(?:show\s+(?:me\s+)?)?(?:the\s+|my\s+)?(?:diff|uncommitted\s+diff)[?.!]*$`,
+    String.raw`\bshow\s+(?:me\s+)?(?:the\s+|my\s+)?(?:diff|changes\s+(?:i|we)\s+made)\b`,
+    String.raw`\bwhat\s+did\s+(?:i|we)\s+change\b`,
+  ),
   changes: anyOf(
     String.raw`\bgit\b.*\bstatus\b`,
     String.raw`^status[?.!]*$`, // as one types `git status`
@@ -271,6 +284,10 @@ export function offlineCandidates(
     out.push({ tool: "lint", args: [], why: "lint/format → lint", tier: 0 });
   } else if (ASKS_FOR.build.test(bare)) {
     out.push({ tool: "build", args: [], why: "build → build", tier: 0 });
+  } else if (ASKS_FOR.history.test(q)) {
+    out.push({ tool: "glog", args: path ? [path] : [], why: "history → glog", tier: 0 });
+  } else if (ASKS_FOR.diff.test(q)) {
+    out.push({ tool: "gdiff", args: path ? [path] : [], why: "diff → gdiff", tier: 0 });
   } else if (ASKS_FOR.changes.test(q)) {
     out.push({ tool: "gstatus", args: [], why: "changes → gstatus", tier: 0 });
   } else if (ASKS_FOR.logs.test(q) || (state.hasLogs && ASKS_FOR.errorWords.test(q))) {
@@ -432,6 +449,10 @@ export function argsFor(tool: string, a: Record<string, unknown>, query: string)
       return s("path") ? [s("path")!] : [];
     case "tree":
       return [...(s("path") ? [s("path")!] : []), ...(n("depth") ? ["-d", n("depth")!] : [])];
+    case "glog":
+      return [...(s("path") ? [s("path")!] : []), ...(n("n") ? ["--n", n("n")!] : [])];
+    case "gdiff":
+      return [...(s("path") ? [s("path")!] : []), ...(a.staged === true ? ["--staged"] : [])];
     case "plan":
       return [s("task") ?? query];
     case "edit": {
@@ -445,7 +466,7 @@ export function argsFor(tool: string, a: Record<string, unknown>, query: string)
   }
 }
 
-const TERMINAL = new Set(["plan", "run-tests", "lint", "build", "edit", "index", "gstatus"]);
+const TERMINAL = new Set(["plan", "run-tests", "lint", "build", "edit", "index", "gstatus", "glog", "gdiff"]);
 
 /** Runs the routing loop for one request. */
 export async function routeRequest(

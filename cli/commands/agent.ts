@@ -117,6 +117,22 @@ export const agentCommands: CommandSpec[] = [
     run: async (args, ctx) => (await gitImpl()).runGstatus(args, ctx),
   },
   {
+    name: "glog",
+    group: "git",
+    summary: "Recent commits, newest first, with the files and lines each changed (of a path too)",
+    usage: "glog [PATH] [--n 10] [--json]",
+    examples: ["glog", "glog src/app.ts --n 5"],
+    run: async (args, ctx) => (await gitImpl()).runGlog(args, ctx),
+  },
+  {
+    name: "gdiff",
+    group: "git",
+    summary: "The uncommitted changes as a coloured unified diff (--staged: what gcommit would commit)",
+    usage: "gdiff [PATH] [--staged] [--json]",
+    examples: ["gdiff", "gdiff src/app.ts", "gdiff --staged"],
+    run: async (args, ctx) => (await gitImpl()).runGdiff(args, ctx),
+  },
+  {
     name: "gadd",
     group: "git",
     summary: "Stage paths (git add)",

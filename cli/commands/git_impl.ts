@@ -1,13 +1,15 @@
 /**
- * The git commands (loaded lazily by `cli/commands/agent.ts`): `gstatus`, `gadd PATHS…` (never stages
- * dspy-code's own `.dspy*` state) and `gcommit -m MSG`, through simple-git, which loads on first use.
+ * The git commands (loaded lazily by `cli/commands/agent.ts`): `gstatus`, `glog` (recent commits, of a path
+ * too), `gdiff` (the uncommitted changes, or the staged ones), `gadd PATHS…` (never stages dspy-code's own
+ * `.dspy*` state) and `gcommit -m MSG`, through simple-git, which loads on first use.
  *
  * @module
  */
 
 import { errorMessage, UsageError, UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
-import { type CommandContext, type CommandResult, parseCommandArgs } from "../command.ts";
+import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
+import { printDiff } from "./agent_format.ts";
 
 async function git(root: string) {
   const { simpleGit } = await import("simple-git");
@@ -31,6 +33,109 @@ export async function runGstatus(args: string[], ctx: CommandContext): Promise<C
     for (const f of files) ctx.out.print(`${(f.index + f.working_dir).padEnd(2)} ${f.path}`);
   }
   return { ok: true, data };
+}
+
+/** One commit as `glog` lists it. */
+interface LoggedCommit {
+  hash: string;
+  short: string;
+  date: string;
+  author: string;
+  subject: string;
+  files: number;
+  insertions: number;
+  deletions: number;
+}
+
+// Fields and records of `git log --format` are cut with the ASCII unit and record separators, which no
+// subject or name contains.
+const FIELD = "\x1f";
+const RECORD = "\x1e";
+
+/** `git log --shortstat` output in {@link FIELD}/{@link RECORD} format, commit by commit. */
+function parseLog(text: string): LoggedCommit[] {
+  const commits: LoggedCommit[] = [];
+  for (const line of text.split("\n")) {
+    if (line.includes(FIELD)) {
+      const [hash, short, date, author, subject] = line.replace(RECORD, "").split(FIELD);
+      commits.push({ hash, short, date, author, subject, files: 0, insertions: 0, deletions: 0 });
+    } else if (commits.length && /\d+ files? changed/.test(line)) {
+      const last = commits[commits.length - 1];
+      last.files = Number(/(\d+) files? changed/.exec(line)?.[1] ?? 0);
+      last.insertions = Number(/(\d+) insertions?/.exec(line)?.[1] ?? 0);
+      last.deletions = Number(/(\d+) deletions?/.exec(line)?.[1] ?? 0);
+    }
+  }
+  return commits;
+}
+
+/** `glog [PATH] [--n N]`: the latest commits, newest first, with how much each changed. */
+export async function runGlog(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs("glog", args, {
+    n: { type: "string", short: "n" },
+  }, { max: 1, names: "PATH" });
+  const n = intOption("glog", "n", values.n, 10, 1);
+  const path = positionals[0];
+  if (path) resolveInside(ctx.workspace, path);
+  const g = await git(ctx.workspace);
+  let text: string;
+  try {
+    text = await g.raw([
+      "log",
+      `-n${n}`,
+      `--format=%H${FIELD}%h${FIELD}%aI${FIELD}%an${FIELD}%s${RECORD}`,
+      "--shortstat",
+      "--",
+      ...(path ? [path] : []),
+    ]);
+  } catch (err) {
+    // A repository with no commit yet: say so rather than git's "does not have any commits yet".
+    if (/does not have any commits|bad default revision/i.test(errorMessage(err))) text = "";
+    else throw new UserError(`glog: ${errorMessage(err).split("\n")[0]}`);
+  }
+  const commits = parseLog(text);
+  if (ctx.out.json) ctx.out.printJson(commits);
+  else if (commits.length === 0) ctx.out.print(path ? `(no commits touch ${path})` : "(no commits yet)");
+  else {
+    const { c } = ctx.out;
+    for (const k of commits) {
+      const size = `${k.files} file${k.files === 1 ? "" : "s"} ${c.green(`+${k.insertions}`)} ${
+        c.red(`-${k.deletions}`)
+      }`;
+      ctx.out.print(`${c.yellow(k.short)} ${c.dim(k.date.slice(0, 16).replace("T", " "))} ${k.subject}`);
+      ctx.out.print(c.dim(`        ${k.author} · `) + size);
+    }
+  }
+  return { ok: true, data: { commits: commits.length, path: path ?? null } };
+}
+
+/** `gdiff [PATH] [--staged]`: the uncommitted changes as a unified diff. */
+export async function runGdiff(args: string[], ctx: CommandContext): Promise<CommandResult> {
+  const { values, positionals } = parseCommandArgs("gdiff", args, {
+    staged: { type: "boolean" },
+  }, { max: 1, names: "PATH" });
+  const path = positionals[0];
+  if (path) resolveInside(ctx.workspace, path);
+  const g = await git(ctx.workspace);
+  const patch = await g.raw(["diff", ...(values.staged ? ["--cached"] : []), "--", ...(path ? [path] : [])]);
+  const status = await g.status(path ? [path] : []);
+  const untracked = status.not_added;
+  if (ctx.out.json) {
+    ctx.out.printJson({ staged: values.staged === true, diff: patch, untracked });
+  } else {
+    if (patch) printDiff(ctx, patch);
+    else ctx.out.print(values.staged ? "(nothing staged)" : "(no changes to tracked files)");
+    if (untracked.length) {
+      ctx.out.print(
+        ctx.out.c.dim(
+          `untracked (not in the diff): ${untracked.slice(0, 5).join(", ")}${
+            untracked.length > 5 ? ` and ${untracked.length - 5} more` : ""
+          }`,
+        ),
+      );
+    }
+  }
+  return { ok: true, data: { changed: patch !== "", untracked: untracked.length } };
 }
 
 /** `gadd PATHS…`. */

@@ -30,6 +30,7 @@ import { type CommandContext, type CommandResult, intOption, parseCommandArgs } 
 import { lazyImport } from "../lazy.ts";
 import { noteFilesWritten, sessionIndexWatch, takeRefreshFirst } from "../session_index.ts";
 import { progressReporter } from "../progress_reporter.ts";
+import { printDiff } from "./agent_format.ts";
 
 function lastExtractFile(root: string): string {
   return join(workspacePaths(root).stateDir, "last_extract.json");
@@ -113,22 +114,8 @@ export async function runDiff(args: string[], ctx: CommandContext): Promise<Comm
     else out.print("(no differences)");
     return { ok: true, data: { changed: false } };
   }
-  if (out.json) {
-    out.printJson({ file: positionals[0], diff: patch });
-  } else {
-    const lines = patch.split("\n").filter((l) => !l.startsWith("====="));
-    out.print(
-      ...lines.map((l) =>
-        l.startsWith("+") && !l.startsWith("+++")
-          ? out.c.green(l)
-          : l.startsWith("-") && !l.startsWith("---")
-          ? out.c.red(l)
-          : l.startsWith("@@")
-          ? out.c.cyan(l)
-          : l
-      ).filter((l, i, a) => !(i === a.length - 1 && l === "")),
-    );
-  }
+  if (out.json) out.printJson({ file: positionals[0], diff: patch });
+  else printDiff(ctx, patch.split("\n").filter((l) => !l.startsWith("=====")).join("\n"));
   return { ok: true, data: { changed: true, diff: patch } };
 }
 

@@ -510,6 +510,69 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "glog lists recent commits with their size; gdiff shows uncommitted and staged changes",
+  ignore: (() => {
+    try {
+      return !new Deno.Command("git", { args: ["--version"], stdout: "null" }).outputSync().success;
+    } catch {
+      return true;
+    }
+  })(),
+  fn: async () => {
+    const ws = await tempWorkspace("dspy-git-");
+    const env = {
+      GIT_AUTHOR_NAME: "Ada",
+      GIT_AUTHOR_EMAIL: "a@example.com",
+      GIT_COMMITTER_NAME: "Ada",
+      GIT_COMMITTER_EMAIL: "a@example.com",
+    };
+    const git = (...args: string[]) => new Deno.Command("git", { args, cwd: ws, env }).output();
+    try {
+      await git("init", "-q");
+      const none = await runDspy(["--workspace", ws, "glog"], {});
+      assert.equal(none.code, 0, none.stderr);
+      assert.match(none.stdout, /\(no commits yet\)/);
+      await Deno.writeTextFile(join(ws, "a.txt"), "one\ntwo\n");
+      await git("add", "a.txt");
+      await git("commit", "-q", "-m", "add a");
+      await Deno.writeTextFile(join(ws, "b.txt"), "b\n");
+      await git("add", "b.txt");
+      await git("commit", "-q", "-m", "add b");
+      const log = await runDspy(["--workspace", ws, "glog", "--json"], {});
+      assert.equal(log.code, 0, log.stderr);
+      const commits = JSON.parse(log.stdout);
+      assert.deepEqual(
+        commits.map((
+          c: { subject: string; files: number; insertions: number },
+        ) => [c.subject, c.files, c.insertions]),
+        [["add b", 1, 1], ["add a", 1, 2]],
+      );
+      assert.equal(commits[0].author, "Ada");
+      const ofA = await runDspy(["--workspace", ws, "glog", "a.txt", "--n", "5"], { env: { NO_COLOR: "1" } });
+      assert.match(ofA.stdout, /^[0-9a-f]{7,} \d{4}-\d\d-\d\d \d\d:\d\d add a\n +Ada · 1 file \+2 -0$/m);
+      assert.doesNotMatch(ofA.stdout, /add b/);
+      assert.equal((await runDspy(["--workspace", ws, "glog", "../x"], {})).code, 1);
+      // An edit, a staged new file and an untracked one.
+      await Deno.writeTextFile(join(ws, "a.txt"), "one\nTWO\n");
+      await Deno.writeTextFile(join(ws, "c.txt"), "c\n");
+      await git("add", "c.txt");
+      await Deno.writeTextFile(join(ws, "d.txt"), "d\n");
+      const diff = await runDspy(["--workspace", ws, "gdiff"], { env: { NO_COLOR: "1" } });
+      assert.equal(diff.code, 0, diff.stderr);
+      assert.match(diff.stdout, /^-two\n\+TWO$/m);
+      assert.doesNotMatch(diff.stdout, /c\.txt/);
+      assert.match(diff.stdout, /untracked \(not in the diff\): d\.txt/);
+      const staged = await runDspy(["--workspace", ws, "gdiff", "--staged", "--json"], {});
+      const j = JSON.parse(staged.stdout);
+      assert.match(j.diff, /\+\+\+ b\/c\.txt/);
+      assert.doesNotMatch(j.diff, /TWO/);
+    } finally {
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+});
+
 Deno.test("session: a routed edit is shown and verified but never applied", async () => {
   const ws = await makeWorkspace();
   const srv = startLlmServer("ollama");

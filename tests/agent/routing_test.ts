@@ -34,6 +34,15 @@ Deno.test("offline rules: task requests go to their tool", () => {
   assert.equal(first("what changed since the last commit").tool, "gstatus");
   assert.equal(first("any uncommitted changes?").tool, "gstatus");
   assert.equal(first("status").tool, "gstatus");
+  assert.equal(first("what changed recently").tool, "glog");
+  assert.deepEqual([first("history of src/app.py").tool, first("history of src/app.py").args], [
+    "glog",
+    ["src/app.py"],
+  ]);
+  assert.equal(first("show me the last 5 commits").tool, "glog");
+  assert.equal(first("git diff").tool, "gdiff");
+  assert.equal(first("show me the diff").tool, "gdiff");
+  assert.equal(first("what did I change?").tool, "gdiff");
   assert.equal(first("show me the errors in the logs").tool, "ctx");
   assert.equal(first("why did the worker crash", { hasLogs: true }).tool, "ctx");
   assert.deepEqual(first("explain src/server.ts").args, ["src/server.ts"]);
