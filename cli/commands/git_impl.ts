@@ -42,6 +42,8 @@ interface LoggedCommit {
   date: string;
   author: string;
   subject: string;
+  /** More than one parent: a merge (git reports no size for it). */
+  merge: boolean;
   files: number;
   insertions: number;
   deletions: number;
@@ -57,8 +59,9 @@ function parseLog(text: string): LoggedCommit[] {
   const commits: LoggedCommit[] = [];
   for (const line of text.split("\n")) {
     if (line.includes(FIELD)) {
-      const [hash, short, date, author, subject] = line.replace(RECORD, "").split(FIELD);
-      commits.push({ hash, short, date, author, subject, files: 0, insertions: 0, deletions: 0 });
+      const [hash, short, date, author, parents, subject] = line.replace(RECORD, "").split(FIELD);
+      const merge = parents.trim().split(/\s+/).length > 1;
+      commits.push({ hash, short, date, author, subject, merge, files: 0, insertions: 0, deletions: 0 });
     } else if (commits.length && /\d+ files? changed/.test(line)) {
       const last = commits[commits.length - 1];
       last.files = Number(/(\d+) files? changed/.exec(line)?.[1] ?? 0);
@@ -83,7 +86,7 @@ export async function runGlog(args: string[], ctx: CommandContext): Promise<Comm
     text = await g.raw([
       "log",
       `-n${n}`,
-      `--format=%H${FIELD}%h${FIELD}%aI${FIELD}%an${FIELD}%s${RECORD}`,
+      `--format=%H${FIELD}%h${FIELD}%aI${FIELD}%an${FIELD}%P${FIELD}%s${RECORD}`,
       "--shortstat",
       "--",
       ...(path ? [path] : []),
@@ -99,15 +102,20 @@ export async function runGlog(args: string[], ctx: CommandContext): Promise<Comm
   else {
     const { c } = ctx.out;
     for (const k of commits) {
-      const size = `${k.files} file${k.files === 1 ? "" : "s"} ${c.green(`+${k.insertions}`)} ${
-        c.red(`-${k.deletions}`)
-      }`;
+      const size = k.merge
+        ? "merge"
+        : `${k.files} file${k.files === 1 ? "" : "s"} ${c.green(`+${k.insertions}`)} ${
+          c.red(`-${k.deletions}`)
+        }`;
       ctx.out.print(`${c.yellow(k.short)} ${c.dim(k.date.slice(0, 16).replace("T", " "))} ${k.subject}`);
       ctx.out.print(c.dim(`        ${k.author} · `) + size);
     }
   }
   return { ok: true, data: { commits: commits.length, path: path ?? null } };
 }
+
+/** Lines of diff `gdiff` prints before it says how many more there are (`--json` has them all). */
+const MAX_DIFF_LINES = 400;
 
 /** `gdiff [PATH] [--staged]`: the uncommitted changes as a unified diff. */
 export async function runGdiff(args: string[], ctx: CommandContext): Promise<CommandResult> {
@@ -123,8 +131,18 @@ export async function runGdiff(args: string[], ctx: CommandContext): Promise<Com
   if (ctx.out.json) {
     ctx.out.printJson({ staged: values.staged === true, diff: patch, untracked });
   } else {
-    if (patch) printDiff(ctx, patch);
-    else ctx.out.print(values.staged ? "(nothing staged)" : "(no changes to tracked files)");
+    if (patch) {
+      // A diff of thousands of lines scrolls the question out of sight: the first part, and how to see it all.
+      const lines = patch.split("\n");
+      printDiff(ctx, lines.slice(0, MAX_DIFF_LINES).join("\n"));
+      if (lines.length > MAX_DIFF_LINES + 1) {
+        ctx.out.print(ctx.out.c.dim(
+          `… ${
+            lines.length - 1 - MAX_DIFF_LINES
+          } more lines: name a PATH to narrow it, or --json for all of it`,
+        ));
+      }
+    } else ctx.out.print(values.staged ? "(nothing staged)" : "(no changes to tracked files)");
     if (untracked.length) {
       ctx.out.print(
         ctx.out.c.dim(

@@ -567,6 +567,27 @@ Deno.test({
       const j = JSON.parse(staged.stdout);
       assert.match(j.diff, /\+\+\+ b\/c\.txt/);
       assert.doesNotMatch(j.diff, /TWO/);
+      // A long diff is cut with a count of what is left; --json keeps it whole.
+      await Deno.writeTextFile(
+        join(ws, "a.txt"),
+        Array.from({ length: 600 }, (_, i) => `line ${i}`).join("\n"),
+      );
+      const long = await runDspy(["--workspace", ws, "gdiff", "a.txt"], { env: { NO_COLOR: "1" } });
+      assert.match(long.stdout, /… \d+ more lines: name a PATH to narrow it, or --json for all of it/);
+      assert.match(
+        JSON.parse((await runDspy(["--workspace", ws, "gdiff", "a.txt", "--json"], {})).stdout).diff,
+        /\+line 599/,
+      );
+      // A merge is shown as one, not as a commit that changed nothing.
+      await git("stash", "-u", "-q");
+      await git("checkout", "-q", "-b", "side");
+      await Deno.writeTextFile(join(ws, "s.txt"), "s\n");
+      await git("add", "s.txt");
+      await git("commit", "-q", "-m", "side work");
+      await git("checkout", "-q", "-");
+      await git("merge", "-q", "--no-ff", "-m", "merge side", "side");
+      const merged = await runDspy(["--workspace", ws, "glog", "--n", "1"], { env: { NO_COLOR: "1" } });
+      assert.match(merged.stdout, /merge side\n +Ada · merge$/m);
     } finally {
       await Deno.remove(ws, { recursive: true });
     }
