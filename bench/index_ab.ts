@@ -10,7 +10,7 @@
  * hits; `--refresh` passes it to those runs); with `--session N`, N interleaved piped sessions of ten `esearch`
  * lines each; with `--first N`, N interleaved piped sessions that wait `--think-ms` (default 2000) after the
  * prompt, as a user typing a question would, then time their first `esearch` (until its first hit is printed)
- * and a second one. `--rounds 0` skips the re-index rounds, for
+ * and a second one (`--hybrid`: `esearch --hybrid`, for a tree with an embedding index). `--rounds 0` skips the re-index rounds, for
  * comparing `esearch` across index formats: build each checkout's index in the tree first (each checkout's
  * `dspy-code index`; files of both formats can sit side by side in `.dspy_index/`). With `--rank N`, N
  * interleaved rounds of ranking alone (each checkout's `rankChunks` on its own loaded index, in this process,
@@ -43,6 +43,7 @@ const { values: flags } = parseArgs({
     session: { type: "string", default: "0" },
     first: { type: "string", default: "0" },
     "think-ms": { type: "string", default: "2000" },
+    hybrid: { type: "boolean", default: false },
     rank: { type: "string", default: "0" },
   },
 });
@@ -233,7 +234,9 @@ async function firstSearches(name: "base" | "this"): Promise<[number, number]> {
   const times: number[] = [];
   for (const [i, query] of ["retry with backoff", "parse the config file"].entries()) {
     const started = performance.now();
-    await writer.write(new TextEncoder().encode(`esearch ${query} --k 1\n`));
+    await writer.write(
+      new TextEncoder().encode(`esearch ${query} --k 1${flags.hybrid ? " --hybrid" : ""}\n`),
+    );
     await until(() => hitLines() > i);
     times.push((performance.now() - started) / 1000);
   }
@@ -255,11 +258,11 @@ for (let r = 0; r < Number(flags.first); r++) {
 if (first.this.length) {
   const ms = (x: number[]) => `${(median(x) * 1000).toFixed(0)} ms`;
   console.log(
-    `a session's first esearch, ${flags["think-ms"]} ms after the prompt: base ${ms(first.base)}, this ${
-      ms(first.this)
-    } (${(median(first.base) / median(first.this)).toFixed(2)}× faster); the second: base ${
-      ms(second.base)
-    }, this ${ms(second.this)}`,
+    `a session's first esearch${flags.hybrid ? " --hybrid" : ""}, ${
+      flags["think-ms"]
+    } ms after the prompt: base ${ms(first.base)}, this ${ms(first.this)} (${
+      (median(first.base) / median(first.this)).toFixed(2)
+    }× faster); the second: base ${ms(second.base)}, this ${ms(second.this)}`,
   );
 }
 if (session.this.length) {

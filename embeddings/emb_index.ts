@@ -35,6 +35,7 @@ import { createUseEmbedder, USE_LITE_MODEL, useTextModeOf } from "./use_embedder
 import {
   exportJsonl,
   loadVectorIndex,
+  loadVectorIndexForSearch,
   saveVectorIndex,
   type VectorChunk,
   type VectorFileEntry,
@@ -99,6 +100,8 @@ export interface BuildEmbeddingOptions {
   maxFileBytes?: number;
   /** Re-embed everything. */
   full?: boolean;
+  /** The index as a search just loaded it, so the build need not read it again. */
+  previous?: VectorIndex;
   /**
    * Bring the index up to date within the scope and chunk size it was built with, where these options do not
    * say otherwise (as a search refreshing it does).
@@ -151,7 +154,9 @@ export async function buildEmbeddingIndex(
   options: BuildEmbeddingOptions = {},
 ): Promise<BuildEmbeddingResult> {
   const started = performance.now();
-  const prev = options.full && !options.keepScope ? null : await loadVectorIndex(root, { damaged: "null" });
+  const prev = options.full && !options.keepScope
+    ? null
+    : options.previous ?? await loadVectorIndex(root, { damaged: "null" });
   const kept = options.keepScope ? prev?.meta : undefined;
   const chunkLines = options.chunkLines ?? kept?.chunkLines ?? DEFAULT_CHUNK_LINES;
   const scope = {
@@ -354,13 +359,14 @@ async function refreshedVectors(
   const sameModel = embedder.backend === index.meta.backend && embedder.model === index.meta.model;
   if (!index.meta.scope || !sameModel) return index;
   const r = await buildEmbeddingIndex(root, embedder, {
+    previous: index,
     keepScope: true,
     modelPath: index.meta.modelPath,
     url: index.meta.url,
     onProgress: options.onEmbedProgress,
     signal: options.signal,
   });
-  return r.changed ? (await loadVectorIndex(root))! : index;
+  return r.changed ? (await loadVectorIndexForSearch(root))! : index;
 }
 
 /** Options for {@link searchEmbeddings}. */
@@ -413,7 +419,7 @@ export async function searchEmbeddings(
   if (query.trim() === "") {
     throw new UserError("emb-search: the query is empty: say what you are looking for");
   }
-  let index = await loadVectorIndex(root);
+  let index = await loadVectorIndexForSearch(root);
   if (!index) throw new UserError("No embedding index found. Run 'emb-index' first.");
   const embedder = options.embedder ?? await embedderForIndex(index.meta, options.overrides);
   try {
@@ -500,7 +506,7 @@ export async function hybridSearch(
   const k = options.k ?? 5;
   const depth = Math.max(k, options.depth ?? 50);
   const lexical = await rankInWorkspace(root, query, depth);
-  let vindex = await loadVectorIndex(root);
+  let vindex = await loadVectorIndexForSearch(root);
   let vector: VectorRanked[] = [];
   let note: string | undefined;
   const weight = isIdentifierQuery(query)

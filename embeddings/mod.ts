@@ -65,6 +65,7 @@ export {
 export {
   exportJsonl,
   loadVectorIndex,
+  loadVectorIndexForSearch,
   saveVectorIndex,
   type VectorChunk,
   vectorFiles,

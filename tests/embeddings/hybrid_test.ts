@@ -7,6 +7,7 @@ import {
   type EmbedOptions,
   hybridSearch,
   loadVectorIndex,
+  loadVectorIndexForSearch,
   searchEmbeddings,
 } from "../../embeddings/mod.ts";
 import { pipedSession, runDspy } from "../support/cli.ts";
@@ -284,6 +285,27 @@ Deno.test("vectors an emb-index renamed into place before its meta are waited fo
     // A mismatch that lasts is still damage.
     await Deno.writeFile(meta, older);
     await assert.rejects(() => loadVectorIndex(root), /is damaged .*emb-index --full/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("vector searches reuse the loaded embedding index until a build replaces it", async () => {
+  const root = await tree();
+  try {
+    const e = createHashEmbedder();
+    await buildEmbeddingIndex(root, e);
+    const first = await loadVectorIndexForSearch(root);
+    assert.ok(first);
+    assert.equal(await loadVectorIndexForSearch(root), first, "the same object: not read again");
+    // A build with nothing changed writes nothing, so the loaded index stays.
+    assert.equal((await buildEmbeddingIndex(root, e)).changed, false);
+    assert.equal(await loadVectorIndexForSearch(root), first);
+    await Deno.writeTextFile(join(root, "src/extra.ts"), "export function extra() { return 1; }\n");
+    await buildEmbeddingIndex(root, e);
+    const after = await loadVectorIndexForSearch(root);
+    assert.notEqual(after, first);
+    assert.equal(after!.meta.chunks.length, 4);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
