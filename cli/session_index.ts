@@ -8,6 +8,8 @@
 
 import { hasIndex, IndexWatch } from "../agent/search/mod.ts";
 import type { CommandContext } from "./command.ts";
+import { lazyImport } from "./lazy.ts";
+import { workspacePaths } from "../core/workspace.ts";
 
 const KEY = "search.indexWatch";
 const REFRESH_FIRST = "search.refreshFirst";
@@ -33,7 +35,29 @@ export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
  * ({@link IndexWatch.prewarm}).
  */
 export async function prewarmSessionIndex(ctx: CommandContext): Promise<void> {
-  if (await hasIndex(ctx.workspace)) sessionIndexWatch(ctx)?.prewarm();
+  const watch = sessionIndexWatch(ctx);
+  if (!watch) return;
+  if (await hasIndex(ctx.workspace)) await watch.prewarm();
+  await prewarmVectors(ctx.workspace, watch);
+}
+
+/**
+ * With an embedding index too: loads it into the process and checks its files against the workspace (a walk;
+ * nothing is embedded), so the session's first vector search neither reads nor checks it again. The check
+ * counts only if the watch saw no change while it ran.
+ */
+async function prewarmVectors(root: string, watch: IndexWatch): Promise<void> {
+  try {
+    await Deno.stat(workspacePaths(root).embeddingMetaFile);
+  } catch {
+    return; // no embedding index: nothing of the embeddings layer is loaded
+  }
+  const since = watch.changeCount;
+  const emb = await lazyImport<typeof import("../embeddings/mod.ts")>(
+    new URL("../embeddings/mod.ts", import.meta.url),
+  );
+  const index = await emb.loadVectorIndexForSearch(root).catch(() => null);
+  if (index && await emb.vectorsCurrent(root, index)) watch.vectorsChecked(since);
 }
 
 /** Called by commands that wrote files of the workspace (patch, edit --apply, write). */

@@ -23,6 +23,8 @@ export interface WorkspacePaths {
   reportsDir: string;
   /** `.dspy_index/`: lexical and embedding indexes. */
   indexDir: string;
+  /** `.dspy_index/emb_meta.json`: the embedding index's chunk table (it exists when there is one). */
+  embeddingMetaFile: string;
   /** `.dspy_patches/`: patch history and backups. */
   patchesDir: string;
   /** `.dspy_agentic/`: retrieval event log. */
@@ -69,6 +71,7 @@ export function workspacePaths(workspace: string): WorkspacePaths {
     // The index and the patch history record paths relative to the folder they were made in, so they stay
     // with that folder.
     indexDir: join(workspace, ".dspy_index"),
+    embeddingMetaFile: join(workspace, ".dspy_index", "emb_meta.json"),
     patchesDir: join(workspace, ".dspy_patches"),
     agenticDir: join(root, ".dspy_agentic"),
     rlStateFile: join(root, ".dspy_rl_state.json"),

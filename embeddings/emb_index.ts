@@ -23,6 +23,7 @@ import {
   snippetFor,
   someOf,
   stampOf,
+  type WalkedFile,
   walkFiles,
 } from "../agent/search/mod.ts";
 import { join } from "node:path";
@@ -175,8 +176,7 @@ export async function buildEmbeddingIndex(
     prev.meta.analyzer === ANALYZER_VERSION && (embedder.dim === undefined || embedder.dim === prev.meta.dim);
   if (
     compatible && !options.jsonl && JSON.stringify(prev.meta.scope) === JSON.stringify(scope) &&
-    walked.length === Object.keys(prev.meta.files).length &&
-    walked.every((f) => sameStamp(prev.meta.files[f.rel], f))
+    sameFiles(prev.meta.files, walked)
   ) {
     // Nothing changed (same files, sizes and mtimes, same scope): the index stays as it is, unwritten.
     return {
@@ -277,6 +277,27 @@ export async function buildEmbeddingIndex(
     changed: true,
     ...(jsonl ? { jsonl } : {}),
   };
+}
+
+/** True when the walk found exactly the files the index records, each with the size and time recorded. */
+function sameFiles(files: VectorMeta["files"], walked: readonly WalkedFile[]): boolean {
+  return walked.length === Object.keys(files).length && walked.every((f) => sameStamp(files[f.rel], f));
+}
+
+/**
+ * True when no file the index's scope selects changed, came or went since it was built (a walk, no
+ * embedding); false for an index built before scopes were recorded. The session's pre-warm asks, so that its
+ * first vector search need not.
+ */
+export async function vectorsCurrent(root: string, index: VectorIndex): Promise<boolean> {
+  const scope = index.meta.scope;
+  if (!scope) return false;
+  const walked = await walkFiles(root, {
+    globs: scope.globs,
+    excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
+    maxFileBytes: scope.maxFileBytes,
+  });
+  return sameFiles(index.meta.files, walked);
 }
 
 /** A vector hit before snippets: the same shape as a lexical hit, so the two can be fused. */

@@ -88,6 +88,7 @@ export {
   searchEmbeddings,
   type VectorRanked,
   type VectorRefreshOptions,
+  vectorsCurrent,
 } from "./emb_index.ts";
 export { type Batcher, type BatcherOptions, createBatcher, QueueFullError } from "./batcher.ts";
 export {

@@ -73,10 +73,10 @@ export interface VectorIndex {
 
 /** File locations of the vector index. */
 export function vectorFiles(root: string): { dir: string; meta: string; vectors: string; jsonl: string } {
-  const dir = workspacePaths(root).indexDir;
+  const { indexDir: dir, embeddingMetaFile } = workspacePaths(root);
   return {
     dir,
-    meta: join(dir, "emb_meta.json"),
+    meta: embeddingMetaFile,
     vectors: join(dir, "emb_vectors.f32"),
     jsonl: join(dir, "emb_index.jsonl"),
   };

@@ -30,6 +30,8 @@ export class IndexWatch implements Disposable {
   #dirty = true;
   /** Files may have changed since the embedding index was last brought up to date in this session. */
   #vectorsDirty = true;
+  /** Changes seen (and said) so far: a check that started at one count holds only if it is still that. */
+  #changes = 0;
   /** A refresh or build ran: watch its folders after the search (kept as they are when the same). */
   #rearm = false;
   /** The folders the last refresh walked, for {@link IndexWatch.searched}; unset after a build by the search. */
@@ -61,6 +63,20 @@ export class IndexWatch implements Disposable {
     return stale;
   }
 
+  /** How many changes were seen so far; pass it to {@link IndexWatch.vectorsChecked}. */
+  get changeCount(): number {
+    return this.#changes;
+  }
+
+  /**
+   * The embedding index was found current by a check that started when {@link IndexWatch.changeCount} was
+   * `count`: the next vector search need not check again, unless a change was seen since (or nothing is
+   * watched, so changes could not be seen).
+   */
+  vectorsChecked(count: number): void {
+    if (count === this.#changes && this.#watcher) this.#vectorsDirty = false;
+  }
+
   /** True while a watcher reports changes (after the first {@link IndexWatch.refreshed}). */
   get armed(): boolean {
     return this.#watcher !== undefined;
@@ -86,8 +102,9 @@ export class IndexWatch implements Disposable {
    * the session starts, for a workspace that has an index. Errors leave the index marked stale (the search
    * then refreshes and reports them).
    */
-  prewarm(): void {
-    if (this.#prewarming || this.#disposed) return;
+  prewarm(): Promise<void> {
+    if (this.#disposed) return Promise.resolve();
+    if (this.#prewarming) return this.#prewarming;
     this.#prewarming = (async () => {
       try {
         await this.#refreshIfStale();
@@ -99,6 +116,7 @@ export class IndexWatch implements Disposable {
         this.#prewarming = undefined;
       }
     })();
+    return this.#prewarming;
   }
 
   async #refreshIfStale(build: BuildIndexOptions = {}, force = false): Promise<boolean> {
@@ -140,6 +158,7 @@ export class IndexWatch implements Disposable {
   markStale(): void {
     this.#dirty = true;
     this.#vectorsDirty = true;
+    this.#changes++;
   }
 
   /** Call right before a refresh: what changes from now on makes the index stale again. */
@@ -184,7 +203,10 @@ export class IndexWatch implements Disposable {
     try {
       for await (const event of watcher) {
         if (event.kind === "access") continue;
-        if (event.paths.some((p) => this.#counts(p))) this.#dirty = this.#vectorsDirty = true;
+        if (event.paths.some((p) => this.#counts(p))) {
+          this.#dirty = this.#vectorsDirty = true;
+          this.#changes++;
+        }
       }
     } catch {
       // A watcher that breaks (a watched folder removed, say) stops reporting: refresh every time from now on,

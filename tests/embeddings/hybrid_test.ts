@@ -9,6 +9,7 @@ import {
   loadVectorIndex,
   loadVectorIndexForSearch,
   searchEmbeddings,
+  vectorsCurrent,
 } from "../../embeddings/mod.ts";
 import { pipedSession, runDspy } from "../support/cli.ts";
 
@@ -307,6 +308,66 @@ Deno.test("vector searches reuse the loaded embedding index until a build replac
     assert.notEqual(after, first);
     assert.equal(after!.meta.chunks.length, 4);
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("vectorsCurrent: whether any file of the index's scope changed, came or went (no embedding)", async () => {
+  const root = await tree();
+  try {
+    const e = createHashEmbedder();
+    await buildEmbeddingIndex(root, e, { globs: ["*.ts"] });
+    const current = async () => vectorsCurrent(root, (await loadVectorIndex(root))!);
+    assert.equal(await current(), true);
+    await Deno.writeTextFile(join(root, "notes.md"), "outside the scope\n");
+    assert.equal(await current(), true, "a file outside *.ts does not count");
+    await Deno.writeTextFile(join(root, "src/new.ts"), "export const n = 1;\n");
+    assert.equal(await current(), false, "a new file in the scope");
+    await buildEmbeddingIndex(root, e, { globs: ["*.ts"] });
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/cfg.ts"), future, future);
+    assert.equal(await current(), false, "a changed file");
+    await buildEmbeddingIndex(root, e, { globs: ["*.ts"] });
+    await Deno.remove(join(root, "src/cfg.ts"));
+    assert.equal(await current(), false, "a file gone");
+    // An index from before scopes were recorded cannot tell.
+    const meta = join(root, ".dspy_index/emb_meta.json");
+    await buildEmbeddingIndex(root, e, { globs: ["*.ts"] });
+    const saved = JSON.parse(await Deno.readTextFile(meta));
+    delete saved.scope;
+    assert.equal(await vectorsCurrent(root, { meta: saved, vectors: new Float32Array() }), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a session started after an edit re-embeds it at its first hybrid search, whatever the pre-warm saw", async () => {
+  const root = await tree();
+  await buildEmbeddingIndex(root, createHashEmbedder());
+  await runDspy(["--workspace", root, "index"]);
+  // Edited between sessions.
+  await Deno.writeTextFile(
+    join(root, "src/net.ts"),
+    "// moved\n".repeat(30) +
+      "export function retryWithBackoff(fn: () => void) {\n  // exponential backoff\n}\n",
+  );
+  const session = pipedSession(root);
+  try {
+    await session.waitFor("Type 'help'");
+    await new Promise((r) => setTimeout(r, 1000)); // the pre-warm runs meanwhile
+    await session.send("esearch exponential backoff retry --hybrid --k 1\n");
+    await session.waitFor("lines 1-33  retryWithBackoff");
+    await session.send("exit\n");
+    await session.close();
+    assert.equal((await session.child.status).code, 0);
+    assert.doesNotMatch(await session.output(), /changed since 'emb-index' ran/);
+    assert.equal(
+      (await loadVectorIndex(root))!.meta.chunks.find((c) => c.path === "src/net.ts")?.end_line,
+      33,
+    );
+  } finally {
+    await session.close();
+    await session.output();
     await Deno.remove(root, { recursive: true });
   }
 });

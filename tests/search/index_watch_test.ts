@@ -221,3 +221,27 @@ Deno.test("a session refreshes an existing index while it waits for the first li
     await removeTree(other);
   }
 });
+
+Deno.test("vectorsChecked clears the vectors' flag only if no change was seen since the check began", async () => {
+  const root = await makeTree({ "a.py": "x = 1\n" });
+  const watch = new IndexWatch(root);
+  try {
+    const early = watch.changeCount;
+    watch.vectorsChecked(early);
+    assert.equal(watch.takeVectorsStale(), true, "nothing watched yet: changes could not have been seen");
+    watch.refreshing();
+    watch.refreshed(["a.py"]);
+    watch.markStale(); // a change while a check ran
+    watch.vectorsChecked(early);
+    assert.equal(watch.takeVectorsStale(), true);
+    const now = watch.changeCount;
+    watch.vectorsChecked(now);
+    assert.equal(watch.takeVectorsStale(), false, "checked with no change since");
+    await Deno.writeTextFile(join(root, "a.py"), "x = 2\n");
+    await until(() => watch.changeCount > now, "the edit");
+    assert.equal(watch.takeVectorsStale(), true);
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+});
