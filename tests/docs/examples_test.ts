@@ -148,6 +148,23 @@ async function fixture(): Promise<string> {
     "docker-compose.yml",
     "services:\n  app:\n    image: debian:bookworm-slim\n    environment:\n      - MODE=dev # a comment\n      - TOKEN\n",
   );
+  // A project under git with one commit, as a user's would be (the git helpers' examples read its history).
+  const git = (...args: string[]) =>
+    new Deno.Command("git", {
+      args,
+      cwd: ws,
+      stdout: "null",
+      stderr: "null",
+      env: {
+        GIT_AUTHOR_NAME: "Docs",
+        GIT_AUTHOR_EMAIL: "d@example.com",
+        GIT_COMMITTER_NAME: "Docs",
+        GIT_COMMITTER_EMAIL: "d@example.com",
+      },
+    }).output();
+  await git("init", "-q");
+  await git("add", "-A");
+  await git("commit", "-q", "-m", "the project");
   return ws;
 }
 
