@@ -1,7 +1,8 @@
 /**
  * The session's index watch (agent/search/index_watch.ts): `esearch` in the session refreshes the index
  * only when files may have changed, and the commands that write files say so at once (the watcher reports
- * their writes a moment later, which could be after the next search has started).
+ * their writes a moment later, which could be after the next search has started). At the session's start
+ * (and after `cd`) the indexes are pre-warmed in the background.
  *
  * @module
  */
@@ -32,7 +33,7 @@ export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
 /**
  * At the start of the session: a workspace that has an index gets it brought up to date, watched and loaded
  * in the background while the user types, so the first search costs what later ones do
- * ({@link IndexWatch.prewarm}).
+ * ({@link IndexWatch.prewarm}); an embedding index is loaded and checked after it.
  */
 export async function prewarmSessionIndex(ctx: CommandContext): Promise<void> {
   const watch = sessionIndexWatch(ctx);
