@@ -25,6 +25,7 @@ import {
   stampOf,
   type WalkedFile,
   walkFiles,
+  walkFilesYielding,
 } from "../agent/search/mod.ts";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
@@ -292,7 +293,8 @@ function sameFiles(files: VectorMeta["files"], walked: readonly WalkedFile[]): b
 export async function vectorsCurrent(root: string, index: VectorIndex): Promise<boolean> {
   const scope = index.meta.scope;
   if (!scope) return false;
-  const walked = await walkFiles(root, {
+  // Run in the background of a session: a walk that lets input through now and then.
+  const walked = await walkFilesYielding(root, {
     globs: scope.globs,
     excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
     maxFileBytes: scope.maxFileBytes,

@@ -107,7 +107,7 @@ export class IndexWatch implements Disposable {
     if (this.#prewarming) return this.#prewarming;
     this.#prewarming = (async () => {
       try {
-        await this.#refreshIfStale();
+        await this.#refreshIfStale({ background: true });
         await this.searched();
         await loadIndexForSearch(this.root);
       } catch {

@@ -39,7 +39,14 @@ import {
 } from "./ranking.ts";
 import { codeTokens, splitIdentifier, stem } from "./tokenize.ts";
 import { byScore, topEntries } from "./top_n.ts";
-import { DEFAULT_MAX_FILE_BYTES, type FileStamp, sameStamp, stampOf, walkFiles } from "./walk.ts";
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  type FileStamp,
+  sameStamp,
+  stampOf,
+  walkFiles,
+  walkFilesYielding,
+} from "./walk.ts";
 import { synonymTerms } from "./code_thesaurus.ts";
 
 /** Files never indexed: lock files, minified bundles, source maps. */
@@ -82,6 +89,8 @@ export interface BuildIndexOptions {
   onProgress?: (done: number, total: number) => void;
   /** Cancels the build. */
   signal?: AbortSignal;
+  /** A build in the background of a session: its walk lets input and timers run now and then. */
+  background?: boolean;
   /** BM25F parameters stored with the index. */
   params?: Partial<Bm25Params>;
   /**
@@ -500,7 +509,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     maxFileBytes: options.maxFileBytes ?? kept?.scope?.maxFileBytes,
   };
   const folders: string[] = [];
-  const walked = await walkFiles(root, {
+  const walked = await (options.background ? walkFilesYielding : walkFiles)(root, {
     globs: scope.globs,
     excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
     maxFileBytes: scope.maxFileBytes,

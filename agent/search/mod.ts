@@ -29,6 +29,7 @@ export {
   stampOf,
   type WalkedFile,
   walkFiles,
+  walkFilesYielding,
   type WalkOptions,
 } from "./walk.ts";
 export { createGitignore, type Gitignore, type GitignoreOptions, type IgnoreVerdict } from "./gitignore.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { walkFiles } from "../../agent/search/mod.ts";
+import { walkFiles, walkFilesYielding } from "../../agent/search/mod.ts";
 import { makeTree, removeTree } from "./helpers.ts";
 
 Deno.test("walk honours .gitignore at every level, .dspyignore and default excludes", async () => {
@@ -72,5 +72,25 @@ Deno.test("walk skips huge files and never follows symlinks out of the workspace
   } finally {
     await removeTree(root);
     await removeTree(outside);
+  }
+});
+
+Deno.test("walkFilesYielding finds what walkFiles finds, in the same order, and tells the same folders", async () => {
+  const files: Record<string, string> = { ".gitignore": "skip/\n", "skip/x.py": "x\n", "empty/.keep": "" };
+  for (let i = 0; i < 5000; i++) files[`d${i % 37}/sub${i % 5}/f${i}.py`] = `x = ${i}\n`;
+  const root = await makeTree(files);
+  try {
+    const folders: [string[], string[]] = [[], []];
+    const whole = await walkFiles(root, { excludes: ["*.keep"], onFolder: (f) => folders[0].push(f) });
+    const yielding = await walkFilesYielding(root, {
+      excludes: ["*.keep"],
+      onFolder: (f) => folders[1].push(f),
+    });
+    assert.equal(whole.length, 5001); // .gitignore is a file of the tree too
+    assert.deepEqual(yielding, whole);
+    assert.deepEqual(folders[1].sort(), folders[0].sort());
+    assert.ok(folders[0].includes("empty") && !folders[0].includes("skip"));
+  } finally {
+    await removeTree(root);
   }
 });
