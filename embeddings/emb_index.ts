@@ -359,17 +359,19 @@ export interface VectorRefreshOptions {
   /**
    * First re-embed the files changed since the embedding index was built (within the scope it was built
    * with, by its own model), when its vectors are to be used: the session does after it saw files change.
-   * Without it, vectors of changed files are left out and named in the note.
+   * Without it, vectors of changed files are left out and named in the note. A function is asked only when
+   * the vectors are about to be used (an identifier lookup in `hybridSearch` does not use them), so a flag it
+   * hands over is not spent on a search that had no use for it.
    */
-  refreshVectors?: boolean;
+  refreshVectors?: boolean | (() => boolean);
   /** Progress over the chunks a refresh re-embeds. */
   onEmbedProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
 /**
- * The embedding index with the files changed since it was built embedded again by `embedder` (only those),
- * within the scope it was built with. An index built before scopes were recorded is left as it is (it might
+ * When `options` ask for it: the embedding index with the files changed since it was built embedded again by
+ * `embedder` (only those), within the scope it was built with. An index built before scopes were recorded is left as it is (it might
  * have been built with --glob), as is one whose model is not the embedder's (it would be embedded again
  * whole, inside a search).
  */
@@ -379,8 +381,11 @@ async function refreshedVectors(
   embedder: Embedder,
   options: VectorRefreshOptions,
 ): Promise<VectorIndex> {
+  const asked = typeof options.refreshVectors === "function"
+    ? options.refreshVectors()
+    : options.refreshVectors;
   const sameModel = embedder.backend === index.meta.backend && embedder.model === index.meta.model;
-  if (!index.meta.scope || !sameModel) return index;
+  if (!asked || !index.meta.scope || !sameModel) return index;
   const r = await buildEmbeddingIndex(root, embedder, {
     previous: index,
     keepScope: true,
@@ -446,7 +451,7 @@ export async function searchEmbeddings(
   if (!index) throw new UserError("No embedding index found. Run 'emb-index' first.");
   const embedder = options.embedder ?? await embedderForIndex(index.meta, options.overrides);
   try {
-    if (options.refreshVectors) index = await refreshedVectors(root, index, embedder, options);
+    index = await refreshedVectors(root, index, embedder, options);
     const [q] = await embedder.embed([query], { kind: "query" });
     // Deeper than k, so hits of changed files left out still leave k.
     const k = options.k ?? 5;
@@ -543,7 +548,7 @@ export async function hybridSearch(
     let embedder: Embedder | undefined;
     try {
       embedder = options.embedder ?? await embedderForIndex(vindex.meta, options.overrides);
-      if (options.refreshVectors) vindex = await refreshedVectors(root, vindex, embedder, options);
+      vindex = await refreshedVectors(root, vindex, embedder, options);
       const [q] = await embedder.embed([query], { kind: "query" });
       const current = await currentVectorHits(root, vindex.meta, rankByVector(vindex, q, depth));
       vector = current.hits;

@@ -144,7 +144,7 @@ export async function runEmbSearch(args: string[], ctx: CommandContext): Promise
     k,
     context: intOption("emb-search", "context", values.context, 4),
     overrides,
-    refreshVectors: sessionIndexWatch(ctx)?.takeVectorsStale() ?? false,
+    refreshVectors: () => sessionIndexWatch(ctx)?.takeVectorsStale() ?? false,
     onEmbedProgress: embedBar.onProgress,
     signal: ctx.signal,
   });

@@ -242,7 +242,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
       const r = await hybridSearch(ctx.workspace, query, {
         k,
         context,
-        refreshVectors: watch ? watch.takeVectorsStale() : fresh,
+        refreshVectors: watch ? () => watch.takeVectorsStale() : fresh,
         onEmbedProgress: embedBar.onProgress,
         signal: ctx.signal,
       });

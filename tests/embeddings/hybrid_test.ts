@@ -217,9 +217,12 @@ Deno.test("the session's esearch --hybrid and emb-search follow files another pr
         "export function retryWithBackoff(fn: () => void) {\n  // exponential backoff\n}\n",
     );
     await new Promise((r) => setTimeout(r, 300));
-    // A plain esearch first refreshes the lexical index: the vectors still follow at the hybrid search.
+    // A plain esearch first refreshes the lexical index, and a hybrid identifier lookup does not use the
+    // vectors: they still follow at the next hybrid search that uses them.
     await session.send("esearch exponential backoff retry --k 1\n");
     await session.waitFor("lines 1-33  retryWithBackoff");
+    await session.send("esearch retryWithBackoff --hybrid --k 1\n");
+    await session.waitFor("is an identifier lookup");
     await session.send("esearch exponential backoff retry --hybrid --k 1\n");
     await session.waitFor("esearch exponential backoff retry --hybrid --k 1\nsrc/net.ts");
     // emb-search follows an edit too.
