@@ -364,6 +364,8 @@ export interface VectorRefreshOptions {
    * hands over is not spent on a search that had no use for it.
    */
   refreshVectors?: boolean | (() => boolean);
+  /** Told when a refresh that was asked for failed (Ctrl-C, the model gone), so it can be asked for again. */
+  onRefreshFailed?: () => void;
   /** Progress over the chunks a refresh re-embeds. */
   onEmbedProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -386,15 +388,20 @@ async function refreshedVectors(
     : options.refreshVectors;
   const sameModel = embedder.backend === index.meta.backend && embedder.model === index.meta.model;
   if (!asked || !index.meta.scope || !sameModel) return index;
-  const r = await buildEmbeddingIndex(root, embedder, {
-    previous: index,
-    keepScope: true,
-    modelPath: index.meta.modelPath,
-    url: index.meta.url,
-    onProgress: options.onEmbedProgress,
-    signal: options.signal,
-  });
-  return r.changed ? (await loadVectorIndexForSearch(root))! : index;
+  try {
+    const r = await buildEmbeddingIndex(root, embedder, {
+      previous: index,
+      keepScope: true,
+      modelPath: index.meta.modelPath,
+      url: index.meta.url,
+      onProgress: options.onEmbedProgress,
+      signal: options.signal,
+    });
+    return r.changed ? (await loadVectorIndexForSearch(root))! : index;
+  } catch (err) {
+    options.onRefreshFailed?.();
+    throw err;
+  }
 }
 
 /** Options for {@link searchEmbeddings}. */

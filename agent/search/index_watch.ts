@@ -63,6 +63,11 @@ export class IndexWatch implements Disposable {
     return stale;
   }
 
+  /** A vector refresh that {@link IndexWatch.takeVectorsStale} asked for failed: the next one asks again. */
+  vectorsRefreshFailed(): void {
+    this.#vectorsDirty = true;
+  }
+
   /** How many changes were seen so far; pass it to {@link IndexWatch.vectorsChecked}. */
   get changeCount(): number {
     return this.#changes;

@@ -145,6 +145,7 @@ export async function runEmbSearch(args: string[], ctx: CommandContext): Promise
     context: intOption("emb-search", "context", values.context, 4),
     overrides,
     refreshVectors: () => sessionIndexWatch(ctx)?.takeVectorsStale() ?? false,
+    onRefreshFailed: () => sessionIndexWatch(ctx)?.vectorsRefreshFailed(),
     onEmbedProgress: embedBar.onProgress,
     signal: ctx.signal,
   });

@@ -243,6 +243,7 @@ export async function runEsearch(args: string[], ctx: CommandContext): Promise<C
         k,
         context,
         refreshVectors: watch ? () => watch.takeVectorsStale() : fresh,
+        onRefreshFailed: () => watch?.vectorsRefreshFailed(),
         onEmbedProgress: embedBar.onProgress,
         signal: ctx.signal,
       });

@@ -374,3 +374,35 @@ Deno.test("a session started after an edit re-embeds it at its first hybrid sear
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a vector refresh that fails says so, and lets the caller ask again next time", async () => {
+  const root = await tree();
+  try {
+    const base = createHashEmbedder();
+    await buildEmbeddingIndex(root, base);
+    await Deno.writeTextFile(
+      join(root, "src/cfg.ts"),
+      "export function parseConfig(t: string) {\n  return 1;\n}\n",
+    );
+    const future = new Date(Date.now() + 5000);
+    await Deno.utime(join(root, "src/cfg.ts"), future, future);
+    // The model fails on code (a server gone, say) but not on the query.
+    const failing = {
+      ...base,
+      embed: (t: string[], o?: EmbedOptions) =>
+        o?.kind === "code" ? Promise.reject(new Error("model unavailable")) : base.embed(t, o),
+    };
+    let failures = 0;
+    const r = await hybridSearch(root, "parse config", {
+      embedder: failing,
+      vectorWeight: 1,
+      refreshVectors: () => true,
+      onRefreshFailed: () => failures++,
+    });
+    assert.equal(failures, 1);
+    assert.match(r.note ?? "", /embedding search unavailable \(model unavailable\)/);
+    assert.equal(r.fused, false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -245,3 +245,19 @@ Deno.test("vectorsChecked clears the vectors' flag only if no change was seen si
     await removeTree(root);
   }
 });
+
+Deno.test("a failed vector refresh makes the next vector search ask again", async () => {
+  const root = await makeTree({ "a.py": "x = 1\n" });
+  const watch = new IndexWatch(root);
+  try {
+    watch.refreshing();
+    watch.refreshed(["a.py"]);
+    assert.equal(watch.takeVectorsStale(), true);
+    assert.equal(watch.takeVectorsStale(), false);
+    watch.vectorsRefreshFailed();
+    assert.equal(watch.takeVectorsStale(), true);
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+});
