@@ -40,6 +40,8 @@ export class IndexWatch implements Disposable {
   #failures = 0;
   /** A pre-warm in flight ({@link IndexWatch.prewarm}): a search waits for it instead of walking again. */
   #prewarming: Promise<void> | undefined;
+  /** The progress bar of a search waiting for the pre-warm: it shows the pre-warm's build from then on. */
+  #waitingProgress: ((done: number, total: number) => void) | undefined;
   #disposed = false;
 
   /** `root`: the workspace (an absolute path without a trailing slash). */
@@ -94,7 +96,14 @@ export class IndexWatch implements Disposable {
    */
   async refreshIfStale(build: BuildIndexOptions = {}, force = false): Promise<boolean> {
     if (this.#prewarming) {
-      await this.#prewarming;
+      // A long pre-warm (a rebuild of a damaged index, many files changed since the last session) shows on
+      // the waiting search's progress bar.
+      this.#waitingProgress = build.onProgress;
+      try {
+        await this.#prewarming;
+      } finally {
+        this.#waitingProgress = undefined;
+      }
       // What it refreshed counts as this search's refresh: the index is as fresh as the files were then.
       if (!force && !this.stale) return true;
     }
@@ -112,7 +121,10 @@ export class IndexWatch implements Disposable {
     if (this.#prewarming) return this.#prewarming;
     this.#prewarming = (async () => {
       try {
-        await this.#refreshIfStale({ background: true });
+        await this.#refreshIfStale({
+          background: true,
+          onProgress: (done, total) => this.#waitingProgress?.(done, total),
+        });
         await this.searched();
         await loadIndexForSearch(this.root);
       } catch {

@@ -178,9 +178,15 @@ Deno.test("prewarm: the index is refreshed and watched in the background; a sear
   try {
     await buildIndex(root);
     await Deno.writeTextFile(join(root, "src/second.py"), "def second_name(): pass\n");
-    watch.prewarm();
-    // A search that starts while the pre-warm runs takes its refresh instead of walking again.
-    assert.equal(await watch.refreshIfStale(), true);
+    void watch.prewarm();
+    // A search that starts while the pre-warm runs takes its refresh instead of walking again, and shows its
+    // progress on its own bar.
+    const reports: [number, number][] = [];
+    assert.equal(
+      await watch.refreshIfStale({ onProgress: (done, total) => reports.push([done, total]) }),
+      true,
+    );
+    assert.deepEqual(reports.at(-1), [2, 2]);
     assert.ok(watch.armed && !watch.stale);
     assert.deepEqual([...(await loadIndex(root))!.meta.paths.all()].sort(), ["src/app.py", "src/second.py"]);
     assert.equal(await watch.refreshIfStale(), false, "nothing changed since");
