@@ -136,6 +136,14 @@ export class IndexWatch implements Disposable {
     return this.#prewarming;
   }
 
+  /**
+   * Resolves once no pre-warm is running: a command that builds the index itself (`index`) waits, so two
+   * builds in one process never write the index files at once.
+   */
+  async settled(): Promise<void> {
+    while (this.#prewarming) await this.#prewarming;
+  }
+
   async #refreshIfStale(build: BuildIndexOptions = {}, force = false): Promise<boolean> {
     if (!force && !this.stale) return false;
     this.refreshing();

@@ -147,6 +147,8 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
   const chunkLines = values["chunk-lines"] !== undefined
     ? intOption("index", "chunk-lines", values["chunk-lines"], 60, 5)
     : undefined;
+  // Not while the session's pre-warm may be writing the same files.
+  await sessionIndexWatch(ctx)?.settled();
   const progress = progressReporter(ctx, "indexing");
   const r = await buildIndex(ctx.workspace, {
     globs: values.glob,
@@ -158,6 +160,8 @@ export async function runIndex(args: string[], ctx: CommandContext): Promise<Com
     signal: ctx.signal,
   });
   progress.done();
+  // Its scope may have changed which folders the index covers: the session's next search re-arms the watch.
+  sessionIndexWatch(ctx)?.markStale();
   // `files` counts the files with indexed text; the others walked (empty, binary, minified) are `files_skipped`,
   // so files + files_skipped = files_read + files_reused.
   const skipped = Math.max(0, r.filesRead + r.filesReused - r.files);

@@ -190,6 +190,12 @@ Deno.test("prewarm: the index is refreshed and watched in the background; a sear
     assert.ok(watch.armed && !watch.stale);
     assert.deepEqual([...(await loadIndex(root))!.meta.paths.all()].sort(), ["src/app.py", "src/second.py"]);
     assert.equal(await watch.refreshIfStale(), false, "nothing changed since");
+    // A command that builds the index itself waits until no pre-warm runs.
+    await Deno.writeTextFile(join(root, "src/third.py"), "def third_name(): pass\n");
+    await until(() => watch.stale, "the new file");
+    void watch.prewarm();
+    await watch.settled();
+    assert.ok((await loadIndex(root))!.meta.paths.all().includes("src/third.py"));
   } finally {
     watch[Symbol.dispose]();
     await removeTree(root);
