@@ -15,6 +15,7 @@ import { type CommandContext, EXIT_REQUESTED } from "./command.ts";
 import { getPanelRows } from "./hooks.ts";
 import type { LineSource } from "./input.ts";
 import { lazyImport } from "./lazy.ts";
+import { commandEnded, commandStarted } from "./session_activity.ts";
 
 const PANEL_TIMEOUT_MS = 1500;
 
@@ -93,6 +94,7 @@ export async function runSession(
       out.warn("interrupting the command (Ctrl-C again to leave the session)");
       abort.abort();
     });
+    commandStarted(ctx);
     try {
       await runLine(line, ctx);
     } catch (err) {
@@ -100,6 +102,7 @@ export async function runSession(
       out.error(errorMessage(err));
     } finally {
       onInterrupt(null);
+      commandEnded(ctx);
     }
     if (ctx.session.state.get(EXIT_REQUESTED)) break;
     await flushEvents();

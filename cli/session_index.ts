@@ -11,6 +11,7 @@ import { hasIndex, IndexWatch } from "../agent/search/mod.ts";
 import type { CommandContext } from "./command.ts";
 import { lazyImport } from "./lazy.ts";
 import { workspacePaths } from "../core/workspace.ts";
+import { sessionQuiet } from "./session_activity.ts";
 
 const KEY = "search.indexWatch";
 const REFRESH_FIRST = "search.refreshFirst";
@@ -39,20 +40,28 @@ export async function prewarmSessionIndex(ctx: CommandContext): Promise<void> {
   const watch = sessionIndexWatch(ctx);
   if (!watch) return;
   if (await hasIndex(ctx.workspace)) await watch.prewarm();
-  await prewarmVectors(ctx.workspace, watch);
+  await prewarmVectors(ctx, watch);
 }
+
+/** How long the session must have been waiting for a line before the embedding index's pre-warm starts. */
+const VECTOR_PREWARM_QUIET_MS = 1000;
 
 /**
  * With an embedding index too: loads it into the process and checks its files against the workspace (a walk;
  * nothing is embedded), so the session's first vector search neither reads nor checks it again. The check
- * counts only if the watch saw no change while it ran.
+ * counts only if the watch saw no change while it ran. Parsing the chunk table holds the thread (~60 ms on
+ * a 20,000-file tree) and plain searches have no use for it, so it waits until no command has run for a
+ * second.
  */
-async function prewarmVectors(root: string, watch: IndexWatch): Promise<void> {
+async function prewarmVectors(ctx: CommandContext, watch: IndexWatch): Promise<void> {
+  const root = ctx.workspace;
   try {
     await Deno.stat(workspacePaths(root).embeddingMetaFile);
   } catch {
     return; // no embedding index: nothing of the embeddings layer is loaded
   }
+  await sessionQuiet(ctx, VECTOR_PREWARM_QUIET_MS);
+  if (ctx.workspace !== root) return; // 'cd' meanwhile: that workspace has its own pre-warm
   const since = watch.changeCount;
   const emb = await lazyImport<typeof import("../embeddings/mod.ts")>(
     new URL("../embeddings/mod.ts", import.meta.url),

@@ -40,6 +40,8 @@ export class IndexWatch implements Disposable {
   #failures = 0;
   /** A pre-warm in flight ({@link IndexWatch.prewarm}): a search waits for it instead of walking again. */
   #prewarming: Promise<void> | undefined;
+  /** A search waits for the pre-warm: it no longer lets others run during its walk. */
+  #searchWaiting = false;
   /** The progress bar of a search waiting for the pre-warm: it shows the pre-warm's build from then on. */
   #waitingProgress: ((done: number, total: number) => void) | undefined;
   #disposed = false;
@@ -99,10 +101,12 @@ export class IndexWatch implements Disposable {
       // A long pre-warm (a rebuild of a damaged index, many files changed since the last session) shows on
       // the waiting search's progress bar.
       this.#waitingProgress = build.onProgress;
+      this.#searchWaiting = true;
       try {
         await this.#prewarming;
       } finally {
         this.#waitingProgress = undefined;
+        this.#searchWaiting = false;
       }
       // What it refreshed counts as this search's refresh: the index is as fresh as the files were then.
       if (!force && !this.stale) return true;
@@ -122,7 +126,7 @@ export class IndexWatch implements Disposable {
     this.#prewarming = (async () => {
       try {
         await this.#refreshIfStale({
-          background: true,
+          background: () => !this.#searchWaiting,
           onProgress: (done, total) => this.#waitingProgress?.(done, total),
         });
         await this.searched();

@@ -89,8 +89,11 @@ export interface BuildIndexOptions {
   onProgress?: (done: number, total: number) => void;
   /** Cancels the build. */
   signal?: AbortSignal;
-  /** A build in the background of a session: its walk lets input and timers run now and then. */
-  background?: boolean;
+  /**
+   * A build in the background of a session: its walk lets input and timers run now and then (while the
+   * function, when given, says so: not once a search waits for the build).
+   */
+  background?: boolean | (() => boolean);
   /** BM25F parameters stored with the index. */
   params?: Partial<Bm25Params>;
   /**
@@ -509,13 +512,17 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
     maxFileBytes: options.maxFileBytes ?? kept?.scope?.maxFileBytes,
   };
   const folders: string[] = [];
-  const walked = await (options.background ? walkFilesYielding : walkFiles)(root, {
+  const walkOptions = {
     globs: scope.globs,
     excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
     maxFileBytes: scope.maxFileBytes,
     signal: options.signal,
-    onFolder: (rel) => folders.push(rel),
-  });
+    onFolder: (rel: string) => folders.push(rel),
+  };
+  const background = options.background;
+  const walked = background
+    ? await walkFilesYielding(root, walkOptions, typeof background === "function" ? background : undefined)
+    : await walkFiles(root, walkOptions);
   folders.sort();
   const reusable = (index: LexicalIndex | null): index is LexicalIndex =>
     index !== null && index.meta.files !== undefined && index.meta.chunkLines === chunkLines &&

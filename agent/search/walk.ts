@@ -143,11 +143,19 @@ export function walkFiles(root: string, options: WalkOptions = {}): Promise<Walk
 /**
  * {@link walkFiles} for work in the background of a session: the same files, sorted, but the walk lets timers
  * and input run every 2,048 files, so a keystroke waits for a slice (~15 ms on the npm tree) instead of the
- * whole walk (~125 ms for 20,000 files).
+ * whole walk (~125 ms for 20,000 files). `keepYielding` is asked at each slice: once someone waits for the walk
+ * itself, letting others run only delays them.
  */
-export async function walkFilesYielding(root: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
+export async function walkFilesYielding(
+  root: string,
+  options: WalkOptions = {},
+  keepYielding: () => boolean = () => true,
+): Promise<WalkedFile[]> {
   const out: WalkedFile[] = [];
-  for await (const f of iterateFiles(root, options)) out.push(f);
+  for (const f of iterateFilesSync(root, options)) {
+    out.push(f);
+    if (out.length % 2048 === 0 && keepYielding()) await new Promise((r) => setTimeout(r, 0));
+  }
   out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return out;
 }
