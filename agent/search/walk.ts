@@ -136,8 +136,13 @@ export function globMatcher(globs: readonly string[] | undefined): ((rel: string
  */
 export function walkFiles(root: string, options: WalkOptions = {}): Promise<WalkedFile[]> {
   const out = [...iterateFilesSync(root, options)];
-  out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  out.sort(byRelPath);
   return Promise.resolve(out);
+}
+
+/** Orders walked files by their workspace-relative path, as the index stores them. */
+function byRelPath(a: WalkedFile, b: WalkedFile): number {
+  return a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0;
 }
 
 /**
@@ -156,7 +161,7 @@ export async function walkFilesYielding(
     out.push(f);
     if (out.length % 2048 === 0 && keepYielding()) await new Promise((r) => setTimeout(r, 0));
   }
-  out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  out.sort(byRelPath);
   return out;
 }
 
