@@ -446,23 +446,31 @@ Deno.test("run-tests/lint/build through the CLI on a real deno project", async (
 
 void isChainOfThought;
 
+/** True where no git binary runs: the git commands' tests are skipped there. */
+const NO_GIT = (() => {
+  try {
+    return !new Deno.Command("git", { args: ["--version"], stdout: "null" }).outputSync().success;
+  } catch {
+    return true;
+  }
+})();
+
+/** The environment git needs to commit as `name`. */
+function gitIdentity(name: string, email: string): Record<string, string> {
+  return {
+    GIT_AUTHOR_NAME: name,
+    GIT_AUTHOR_EMAIL: email,
+    GIT_COMMITTER_NAME: name,
+    GIT_COMMITTER_EMAIL: email,
+  };
+}
+
 Deno.test({
   name: "gstatus, gadd, gcommit through simple-git",
-  ignore: (() => {
-    try {
-      return !new Deno.Command("git", { args: ["--version"], stdout: "null" }).outputSync().success;
-    } catch {
-      return true;
-    }
-  })(),
+  ignore: NO_GIT,
   fn: async () => {
     const ws = await tempWorkspace("dspy-git-");
-    const gitEnv = {
-      GIT_AUTHOR_NAME: "Test",
-      GIT_AUTHOR_EMAIL: "t@example.com",
-      GIT_COMMITTER_NAME: "Test",
-      GIT_COMMITTER_EMAIL: "t@example.com",
-    };
+    const gitEnv = gitIdentity("Test", "t@example.com");
     try {
       const notRepo = await runDspy(["--workspace", ws, "gstatus"], {});
       assert.equal(notRepo.code, 1);
@@ -512,21 +520,10 @@ Deno.test({
 
 Deno.test({
   name: "glog lists recent commits with their size; gdiff shows uncommitted and staged changes",
-  ignore: (() => {
-    try {
-      return !new Deno.Command("git", { args: ["--version"], stdout: "null" }).outputSync().success;
-    } catch {
-      return true;
-    }
-  })(),
+  ignore: NO_GIT,
   fn: async () => {
     const ws = await tempWorkspace("dspy-git-");
-    const env = {
-      GIT_AUTHOR_NAME: "Ada",
-      GIT_AUTHOR_EMAIL: "a@example.com",
-      GIT_COMMITTER_NAME: "Ada",
-      GIT_COMMITTER_EMAIL: "a@example.com",
-    };
+    const env = gitIdentity("Ada", "a@example.com");
     const git = (...args: string[]) => new Deno.Command("git", { args, cwd: ws, env }).output();
     try {
       await git("init", "-q");

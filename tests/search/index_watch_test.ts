@@ -16,10 +16,23 @@ async function until(check: () => boolean, what: string, ms = 5000): Promise<voi
 /** Gives the watcher time to report what it would (a change it must ignore leaves no trace). */
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
-Deno.test("the index watch: stale until armed, then only after a change that counts", async () => {
-  const root = await makeTree({ "src/a/app.py": "x = 1\n", "README.md": "# r\n" });
+/** Runs `fn` with a temp tree of `files` and a watch on it, and removes both afterwards. */
+async function withWatch(
+  files: Record<string, string>,
+  fn: (root: string, watch: IndexWatch) => Promise<void>,
+): Promise<void> {
+  const root = await makeTree(files);
   const watch = new IndexWatch(root);
   try {
+    await fn(root, watch);
+  } finally {
+    watch[Symbol.dispose]();
+    await removeTree(root);
+  }
+}
+
+Deno.test("the index watch: stale until armed, then only after a change that counts", async () => {
+  await withWatch({ "src/a/app.py": "x = 1\n", "README.md": "# r\n" }, async (root, watch) => {
     assert.ok(watch.stale, "stale before the first refresh");
     watch.refreshing();
     watch.refreshed(["src/a/app.py", "README.md"]);
@@ -53,10 +66,7 @@ Deno.test("the index watch: stale until armed, then only after a change that cou
     watch.refreshing();
     watch.markStale();
     assert.ok(watch.stale);
-  } finally {
-    watch[Symbol.dispose]();
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("where folders cannot be watched, every search refreshes, and arming is tried again", async () => {
@@ -109,9 +119,7 @@ Deno.test("a session's esearch sees a file another program edited between two se
 });
 
 Deno.test("refreshIfStale and searched: a refresh only when a change was seen, the index then watched", async () => {
-  const root = await makeTree({ "src/app.py": "def first_name(): pass\n", "README.md": "# r\n" });
-  const watch = new IndexWatch(root);
-  try {
+  await withWatch({ "src/app.py": "def first_name(): pass\n", "README.md": "# r\n" }, async (root, watch) => {
     await buildIndex(root, { globs: ["*.py"] });
     assert.equal(await watch.refreshIfStale(), true, "before the first search");
     await watch.searched();
@@ -127,20 +135,15 @@ Deno.test("refreshIfStale and searched: a refresh only when a change was seen, t
     await watch.searched();
     assert.deepEqual([...(await loadIndex(root))!.meta.paths.all()].sort(), ["src/app.py", "src/second.py"]);
     assert.equal(await watch.refreshIfStale(), false);
-  } finally {
-    watch[Symbol.dispose]();
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("a new file is seen in a folder that held no indexed file: of other kinds, unindexed, or empty", async () => {
-  const root = await makeTree({
+  await withWatch({
     "src/app.py": "def first_name(): pass\n",
     "docs/guide.md": "# guide\n", // outside the index's *.py scope
     "assets/deep/logo.svg": "<svg/>\n", // a kind the index never reads
-  });
-  const watch = new IndexWatch(root);
-  try {
+  }, async (root, watch) => {
     // The search builds the index (no refresh before it): the watch reads the folders from its file table.
     watch.building();
     await buildIndex(root, { globs: ["*.py"] });
@@ -166,16 +169,11 @@ Deno.test("a new file is seen in a folder that held no indexed file: of other ki
     await watch.searched();
     await Deno.writeTextFile(join(root, "later/third.py"), "def third_name(): pass\n");
     await until(() => watch.stale, "the new file in the new, empty folder");
-  } finally {
-    watch[Symbol.dispose]();
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("prewarm: the index is refreshed and watched in the background; a search meanwhile waits for it", async () => {
-  const root = await makeTree({ "src/app.py": "def first_name(): pass\n" });
-  const watch = new IndexWatch(root);
-  try {
+  await withWatch({ "src/app.py": "def first_name(): pass\n" }, async (root, watch) => {
     await buildIndex(root);
     await Deno.writeTextFile(join(root, "src/second.py"), "def second_name(): pass\n");
     void watch.prewarm();
@@ -196,10 +194,7 @@ Deno.test("prewarm: the index is refreshed and watched in the background; a sear
     void watch.prewarm();
     await watch.settled();
     assert.ok((await loadIndex(root))!.meta.paths.all().includes("src/third.py"));
-  } finally {
-    watch[Symbol.dispose]();
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("a session refreshes an existing index while it waits for the first line, and after cd", async () => {
@@ -235,9 +230,7 @@ Deno.test("a session refreshes an existing index while it waits for the first li
 });
 
 Deno.test("vectorsChecked clears the vectors' flag only if no change was seen since the check began", async () => {
-  const root = await makeTree({ "a.py": "x = 1\n" });
-  const watch = new IndexWatch(root);
-  try {
+  await withWatch({ "a.py": "x = 1\n" }, async (root, watch) => {
     const early = watch.changeCount;
     watch.vectorsChecked(early);
     assert.equal(watch.takeVectorsStale(), true, "nothing watched yet: changes could not have been seen");
@@ -252,24 +245,17 @@ Deno.test("vectorsChecked clears the vectors' flag only if no change was seen si
     await Deno.writeTextFile(join(root, "a.py"), "x = 2\n");
     await until(() => watch.changeCount > now, "the edit");
     assert.equal(watch.takeVectorsStale(), true);
-  } finally {
-    watch[Symbol.dispose]();
-    await removeTree(root);
-  }
+  });
 });
 
 Deno.test("a failed vector refresh makes the next vector search ask again", async () => {
-  const root = await makeTree({ "a.py": "x = 1\n" });
-  const watch = new IndexWatch(root);
-  try {
+  await withWatch({ "a.py": "x = 1\n" }, (_root, watch) => {
     watch.refreshing();
     watch.refreshed(["a.py"]);
     assert.equal(watch.takeVectorsStale(), true);
     assert.equal(watch.takeVectorsStale(), false);
     watch.vectorsRefreshFailed();
     assert.equal(watch.takeVectorsStale(), true);
-  } finally {
-    watch[Symbol.dispose]();
-    await removeTree(root);
-  }
+    return Promise.resolve();
+  });
 });
