@@ -187,13 +187,16 @@ const ASKS_FOR = {
     String.raw`\b(?:commit|git)\s+history\b`,
     String.raw`\b(?:recent|latest|last\s+\d+)\s+commits?\b`,
     String.raw`\bwhat\s+(?:has\s+)?changed\s+(?:recently|lately|this\s+week|today|yesterday)\b`,
-    String.raw`\b(?:history\s+of|who\s+(?:last\s+)?changed|who\s+touched)\s+\S`,
+    // Only of a file ("history of src/app.py", "who changed this file"): "keep a history of requests" is code.
+    String.raw`\b(?:history\s+of|who\s+(?:last\s+)?(?:changed|touched))\s+` +
+      String.raw`(?:[\w.-]*\/[\w./-]*|[\w./-]+\.[a-z]{1,5}\b|(?:this|that|the)\s+file\b)`,
   ),
   diff: anyOf(
     String.raw`\bgit\s+diff\b`,
-    String.raw`^(?:show\s+(?:me\s+)?)?(?:the\s+|my\s+)?(?:diff|uncommitted\s+diff)[?.!]*$`,
-    String.raw`\bshow\s+(?:me\s+)?(?:the\s+|my\s+)?(?:diff|changes\s+(?:i|we)\s+made)\b`,
-    String.raw`\bwhat\s+did\s+(?:i|we)\s+change\b`,
+    // The whole request: "show the diff of the two configs" asks for code.
+    String.raw`^(?:show\s+(?:me\s+)?)?(?:the\s+|my\s+)?(?:diff|changes\s+(?:i|we)\s+made)[?.!]*$`,
+    String.raw`^(?:show\s+(?:me\s+)?)?what\s+(?:i|we)\s+(?:have\s+)?changed[?.!]*$`,
+    String.raw`^what\s+did\s+(?:i|we)\s+change[?.!]*$`,
   ),
   changes: anyOf(
     String.raw`\bgit\b.*\bstatus\b`,

@@ -43,6 +43,10 @@ Deno.test("offline rules: task requests go to their tool", () => {
   assert.equal(first("git diff").tool, "gdiff");
   assert.equal(first("show me the diff").tool, "gdiff");
   assert.equal(first("what did I change?").tool, "gdiff");
+  // Words of code, not questions about the repository's history or changes.
+  assert.equal(first("keep a history of requests").tool, "esearch");
+  assert.equal(first("show the diff of two config objects").tool, "esearch");
+  assert.equal(first("who changed this file").tool, "glog");
   assert.equal(first("show me the errors in the logs").tool, "ctx");
   assert.equal(first("why did the worker crash", { hasLogs: true }).tool, "ctx");
   assert.deepEqual(first("explain src/server.ts").args, ["src/server.ts"]);
