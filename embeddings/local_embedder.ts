@@ -237,7 +237,11 @@ export function servedModelSpins(): boolean {
  * default; undefined when it is not set.
  */
 export function embedSpinFromEnv(): boolean | undefined {
-  const v = Deno.env.get("DSPY_EMBED_SPIN");
+  return parseEmbedSpin(Deno.env.get("DSPY_EMBED_SPIN"));
+}
+
+/** What a `DSPY_EMBED_SPIN` value says: true, false, or undefined when unset; anything else is an error. */
+export function parseEmbedSpin(v: string | undefined): boolean | undefined {
   if (v === undefined || v === "") return undefined;
   if (v === "0" || v === "1") return v === "1";
   throw new UserError(

@@ -74,8 +74,10 @@ async function run(
  * The Compose CLI to use: the `docker compose` plugin when it answers, else the standalone `docker-compose`
  * (Debian's 1.29 included), else null. `DSPY_COMPOSE` (e.g. `podman-compose`) overrides the search.
  */
-export async function findComposeCli(): Promise<ComposeCli | null> {
-  const forced = Deno.env.get("DSPY_COMPOSE")?.trim();
+export async function findComposeCli(
+  forcedCli: string | undefined = Deno.env.get("DSPY_COMPOSE"),
+): Promise<ComposeCli | null> {
+  const forced = forcedCli?.trim();
   const candidates = forced ? [forced.split(/\s+/)] : [["docker", "compose"], ["docker-compose"]];
   for (const argv of candidates) {
     const res = await run([...argv, "version"], { timeoutMs: 10_000 });
@@ -112,11 +114,16 @@ async function writeIfChanged(path: string, text: string): Promise<void> {
  */
 export async function prepareStackFiles(
   workspace: string,
-  options: { embedded?: boolean } = {},
+  options: {
+    embedded?: boolean;
+    /** The variables the user set (default: this process's environment). */
+    environment?: Record<string, string | undefined>;
+  } = {},
 ): Promise<StackFiles> {
+  const given = (name: string) => options.environment ? options.environment[name] : Deno.env.get(name);
   const env: Record<string, string> = {};
   const setDefault = (name: string, value: string) => {
-    if (Deno.env.get(name) === undefined) env[name] = value;
+    if (given(name) === undefined) env[name] = value;
   };
   setDefault("DSPY_WORKSPACE_DIR", workspace);
   const uid = Deno.uid();
@@ -139,7 +146,7 @@ export async function prepareStackFiles(
     await writeIfChanged(composeFile, composeYml);
     await writeIfChanged(join(dir, ".env.example"), envExample);
     if (
-      Deno.env.get("DSPY_CODE_IMAGE") === undefined || Deno.env.get("DSPY_CODE_BUILD_CONTEXT") === undefined
+      given("DSPY_CODE_IMAGE") === undefined || given("DSPY_CODE_BUILD_CONTEXT") === undefined
     ) {
       if (Deno.build.os !== "linux") {
         throw new UserError(

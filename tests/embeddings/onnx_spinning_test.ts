@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../core/errors.ts";
-import { createLocalEmbedder, embedSpinFromEnv } from "../../embeddings/local_embedder.ts";
+import { createLocalEmbedder, parseEmbedSpin } from "../../embeddings/local_embedder.ts";
 import { threadSeconds } from "../../bench/proc_cpu.ts";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/tiny-bert", import.meta.url));
@@ -59,21 +59,13 @@ Deno.test({
 });
 
 Deno.test("DSPY_EMBED_SPIN: 1 or 0 override, unset leaves the default, anything else says what to use", () => {
-  const saved = Deno.env.get("DSPY_EMBED_SPIN");
-  try {
-    Deno.env.delete("DSPY_EMBED_SPIN");
-    assert.equal(embedSpinFromEnv(), undefined);
-    Deno.env.set("DSPY_EMBED_SPIN", "1");
-    assert.equal(embedSpinFromEnv(), true);
-    Deno.env.set("DSPY_EMBED_SPIN", "0");
-    assert.equal(embedSpinFromEnv(), false);
-    Deno.env.set("DSPY_EMBED_SPIN", "yes");
-    assert.throws(
-      () => embedSpinFromEnv(),
-      (err: unknown) => err instanceof UserError && /use 1/.test(err.message),
-    );
-  } finally {
-    if (saved === undefined) Deno.env.delete("DSPY_EMBED_SPIN");
-    else Deno.env.set("DSPY_EMBED_SPIN", saved);
-  }
+  // The parser, not the variable: test files run in parallel in one process, whose environment they share.
+  assert.equal(parseEmbedSpin(undefined), undefined);
+  assert.equal(parseEmbedSpin(""), undefined);
+  assert.equal(parseEmbedSpin("1"), true);
+  assert.equal(parseEmbedSpin("0"), false);
+  assert.throws(
+    () => parseEmbedSpin("yes"),
+    (err: unknown) => err instanceof UserError && /use 1/.test(err.message),
+  );
 });

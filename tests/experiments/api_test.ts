@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { loadServedModels, startEmbedServer } from "../../embeddings/mod.ts";
-import { stopAllRunners } from "../../experiments/mod.ts";
+import { maxDatasetBytes, stopAllRunners } from "../../experiments/mod.ts";
 import { saveGuardThresholds } from "../../core/guard.ts";
 import { openWorkspaceKv } from "../../core/kv.ts";
 import { SseReader, withServer } from "../server/helpers.ts";
@@ -177,9 +177,13 @@ Deno.test("API: bad bodies and every path-escape form are 400s that say why", as
   await Deno.symlink(`${outside}/secret.txt`, `${ws}/data/link.txt`);
   await Deno.symlink(outside, `${ws}/data/outdir`);
   await new Deno.Command("mkfifo", { args: [`${ws}/data/fifo.txt`] }).output();
-  await Deno.writeTextFile(`${ws}/data/big.txt`, "x\n".repeat(3000));
+  // Over the size limit without writing it: a sparse file. (Not a smaller limit through
+  // DSPY_EXPERIMENT_MAX_BYTES: the environment is the whole test process's, and the other test files running
+  // beside this one in parallel then refused their own datasets.)
+  const big = await Deno.open(`${ws}/data/big.txt`, { create: true, write: true });
+  await big.truncate(maxDatasetBytes() + 1);
+  big.close();
   await Deno.writeTextFile(`${ws}/data/empty.jsonl`, '{"nottext": 1}\n\n');
-  Deno.env.set("DSPY_EXPERIMENT_MAX_BYTES", "3000");
   try {
     await withServer({ workspace: ws }, async ({ url }) => {
       const cases: [unknown, RegExp][] = [
@@ -201,7 +205,7 @@ Deno.test("API: bad bodies and every path-escape form are 400s that say why", as
         [{ dataset_path: "data/outdir/secret.txt" }, /through a symlink/],
         [{ dataset_path: "data/fifo.txt" }, /not a regular file/],
         [{ dataset_path: "data" }, /not a regular file/],
-        [{ dataset_path: "data/big.txt" }, /over the limit of 3000 bytes/],
+        [{ dataset_path: "data/big.txt" }, new RegExp(`over the limit of ${maxDatasetBytes()} bytes`)],
         [{ dataset_path: "data/missing.jsonl" }, /does not exist/],
         [{ dataset_path: "data/empty.jsonl" }, /no texts loaded from data\/empty.jsonl/],
         [{ dataset_path: "data/d.jsonl", model_path: "../models" }, /contains '\.\.'/],
@@ -244,7 +248,6 @@ Deno.test("API: bad bodies and every path-escape form are 400s that say why", as
       assert.equal(list.items.length, 0);
     });
   } finally {
-    Deno.env.delete("DSPY_EXPERIMENT_MAX_BYTES");
     await stopAllRunners();
     await Deno.remove(ws, { recursive: true });
     await Deno.remove(outside, { recursive: true });

@@ -75,7 +75,9 @@ Deno.test({
           await page.fill("#xp-dataset", "data/d.jsonl");
           await page.click("#xp-preview");
           await page.waitForSelector("#xp-preview-list li");
-          assert.equal(await page.locator("#xp-preview-list li").count(), 5);
+          // What the list shows when it is not the five texts (an error from the preview request, say).
+          const shown = await page.locator("#xp-preview-list li").allTextContents();
+          assert.equal(shown.length, 5, `the preview list shows: ${JSON.stringify(shown)}`);
 
           await page.selectOption("#xp-backend", "local");
           await page.fill("#xp-model-path", "models/tiny-bert");

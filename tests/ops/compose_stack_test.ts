@@ -16,13 +16,10 @@ const REPO_COMPOSE = fileURLToPath(new URL("../../docker/lightweight/docker-comp
 
 Deno.test("stack files: the repository's compose file from source, the compiled-in copies otherwise", async () => {
   const ws = await Deno.makeTempDir({ prefix: "stack_ws_" });
-  const saved = ["DSPY_CODE_IMAGE", "DSPY_CODE_BUILD_CONTEXT", "DSPY_WORKSPACE_DIR"].map((n) =>
-    [n, Deno.env.get(n)] as const
-  );
+  // The variables are given, not set: test files run in parallel in one process, whose environment they share.
   try {
-    for (const [n] of saved) Deno.env.delete(n);
     assert.equal(repositoryComposeFile(), REPO_COMPOSE);
-    const fromSource = await prepareStackFiles(ws);
+    const fromSource = await prepareStackFiles(ws, { environment: {} });
     assert.equal(fromSource.origin, "repository");
     assert.equal(fromSource.composeFile, REPO_COMPOSE);
     assert.equal(fromSource.env.DSPY_WORKSPACE_DIR, ws);
@@ -30,9 +27,8 @@ Deno.test("stack files: the repository's compose file from source, the compiled-
 
     // As the binary: the files are written under the workspace (an image named by the user, no copy of
     // the executable needed).
-    Deno.env.set("DSPY_CODE_IMAGE", "example/dspy-code:1");
-    Deno.env.set("DSPY_CODE_BUILD_CONTEXT", ws);
-    const embedded = await prepareStackFiles(ws, { embedded: true });
+    const environment = { DSPY_CODE_IMAGE: "example/dspy-code:1", DSPY_CODE_BUILD_CONTEXT: ws };
+    const embedded = await prepareStackFiles(ws, { embedded: true, environment });
     assert.equal(embedded.origin, "embedded");
     assert.equal(embedded.composeFile, join(ws, ".dspy", "compose", "docker-compose.yml"));
     assert.equal(await Deno.readTextFile(embedded.composeFile), await Deno.readTextFile(REPO_COMPOSE));
@@ -55,26 +51,19 @@ Deno.test("stack files: the repository's compose file from source, the compiled-
     );
     // A second call leaves the files as they are (same text, no rewrite).
     const mtime = (await Deno.stat(embedded.composeFile)).mtime?.getTime();
-    await prepareStackFiles(ws, { embedded: true });
+    await prepareStackFiles(ws, { embedded: true, environment });
     assert.equal((await Deno.stat(embedded.composeFile)).mtime?.getTime(), mtime);
   } finally {
-    for (const [n, v] of saved) v === undefined ? Deno.env.delete(n) : Deno.env.set(n, v);
     await Deno.remove(ws, { recursive: true });
   }
 });
 
 Deno.test("findComposeCli: DSPY_COMPOSE picks the CLI; docker-compose answers version", async () => {
-  const saved = Deno.env.get("DSPY_COMPOSE");
-  try {
-    Deno.env.set("DSPY_COMPOSE", "docker-compose");
-    const cli = await findComposeCli();
-    assert.deepEqual(cli?.argv, ["docker-compose"]);
-    assert.match(cli!.version, /docker-compose version/);
-    Deno.env.set("DSPY_COMPOSE", "no-such-compose-cli");
-    assert.equal(await findComposeCli(), null);
-  } finally {
-    saved === undefined ? Deno.env.delete("DSPY_COMPOSE") : Deno.env.set("DSPY_COMPOSE", saved);
-  }
+  // The value DSPY_COMPOSE would hold, given directly (the environment is shared with parallel test files).
+  const cli = await findComposeCli("docker-compose");
+  assert.deepEqual(cli?.argv, ["docker-compose"]);
+  assert.match(cli!.version, /docker-compose version/);
+  assert.equal(await findComposeCli("no-such-compose-cli"), null);
 });
 
 Deno.test("probe: exit 0 on 2xx, 1 on an error status or no answer, 2 on a bad URL", async () => {
