@@ -14,8 +14,8 @@ import { workspacePaths } from "../core/workspace.ts";
 import { type CommandContext, EXIT_REQUESTED } from "./command.ts";
 import { getPanelRows } from "./hooks.ts";
 import type { LineSource } from "./input.ts";
-import { lazyImport } from "./lazy.ts";
 import { commandEnded, commandStarted } from "./session_activity.ts";
+import { startPrewarm } from "./session_index.ts";
 
 const PANEL_TIMEOUT_MS = 1500;
 
@@ -41,15 +41,6 @@ async function panelRows(ctx: CommandContext): Promise<[string, string][]> {
   return rows;
 }
 
-/**
- * The workspace's search index, if it has one, is refreshed, watched and loaded while the user types
- * (`cli/session_index.ts`): at the start of the session and after `cd`.
- */
-export function prewarmIndexInBackground(ctx: CommandContext): void {
-  void lazyImport<typeof import("./session_index.ts")>(new URL("./session_index.ts", import.meta.url))
-    .then((m) => m.prewarmSessionIndex(ctx)).catch(() => {});
-}
-
 /** Runs the session until exit; returns the process exit code (0, or 130 after Ctrl-C at a piped prompt). */
 export async function runSession(
   ctx: CommandContext,
@@ -60,7 +51,8 @@ export async function runSession(
   const interactiveTerminal = Deno.stdin.isTerminal();
   out.panel("dspy-code session", await panelRows(ctx));
   out.print(out.c.dim("Type 'help' for commands, 'exit' to leave. Other lines go to the agent's router."));
-  prewarmIndexInBackground(ctx);
+  // The indexes are brought up to date in the background while the user types (started before the prompt).
+  await startPrewarm(ctx);
   // In a terminal readline reports Ctrl-C (see input.ts). Through a pipe the session listens for SIGINT
   // itself: while a command runs it interrupts that command, as in a terminal; while the session waits for
   // the next line it ends the session as end of input would, with exit code 130.

@@ -32,15 +32,27 @@ export function sessionIndexWatch(ctx: CommandContext): IndexWatch | undefined {
 }
 
 /**
- * At the start of the session: a workspace that has an index gets it brought up to date, watched and loaded
- * in the background while the user types, so the first search costs what later ones do
- * ({@link IndexWatch.prewarm}); an embedding index is loaded and checked after it.
+ * At the start of the session (and after `cd`): a workspace that has an index gets it brought up to date,
+ * watched and loaded in the background while the user types, so the first search costs what later ones do
+ * ({@link IndexWatch.prewarm}); an embedding index is loaded and checked after it. Await this before a prompt
+ * is shown: it loads the modules the background work needs first, because Deno loading a module while the
+ * prompt is on screen rewrites that terminal line and the prompt disappears. The work itself is not awaited.
  */
-export async function prewarmSessionIndex(ctx: CommandContext): Promise<void> {
+export async function startPrewarm(ctx: CommandContext): Promise<void> {
   const watch = sessionIndexWatch(ctx);
   if (!watch) return;
-  if (await hasIndex(ctx.workspace)) await watch.prewarm();
-  await prewarmVectors(ctx, watch);
+  const root = ctx.workspace;
+  const hasVectors = await Deno.stat(workspacePaths(root).embeddingMetaFile).then(() => true, () => false);
+  // Only a workspace with an embedding index loads the embeddings layer (~30 ms).
+  const emb = hasVectors
+    ? await lazyImport<typeof import("../embeddings/mod.ts")>(
+      new URL("../embeddings/mod.ts", import.meta.url),
+    )
+    : undefined;
+  void (async () => {
+    if (await hasIndex(root)) await watch.prewarm();
+    if (emb) await prewarmVectors(ctx, watch, emb);
+  })().catch(() => {});
 }
 
 /** How long the session must have been waiting for a line before the embedding index's pre-warm starts. */
@@ -53,19 +65,15 @@ const VECTOR_PREWARM_QUIET_MS = 1000;
  * a 20,000-file tree) and plain searches have no use for it, so it waits until no command has run for a
  * second.
  */
-async function prewarmVectors(ctx: CommandContext, watch: IndexWatch): Promise<void> {
+async function prewarmVectors(
+  ctx: CommandContext,
+  watch: IndexWatch,
+  emb: typeof import("../embeddings/mod.ts"),
+): Promise<void> {
   const root = ctx.workspace;
-  try {
-    await Deno.stat(workspacePaths(root).embeddingMetaFile);
-  } catch {
-    return; // no embedding index: nothing of the embeddings layer is loaded
-  }
   await sessionQuiet(ctx, VECTOR_PREWARM_QUIET_MS);
   if (ctx.workspace !== root) return; // 'cd' meanwhile: that workspace has its own pre-warm
   const since = watch.changeCount;
-  const emb = await lazyImport<typeof import("../embeddings/mod.ts")>(
-    new URL("../embeddings/mod.ts", import.meta.url),
-  );
   const index = await emb.loadVectorIndexForSearch(root).catch(() => null);
   if (index && await emb.vectorsCurrent(root, index)) watch.vectorsChecked(since);
 }

@@ -118,11 +118,11 @@ export const sessionCommands: CommandSpec[] = [
       parseCommandArgs("cd", args, {}, { min: 1, max: 1, names: "PATH" });
       ctx.setWorkspace(args[0]);
       ctx.out.print(`workspace: ${ctx.workspace}`);
-      // The session module is loaded already (cd is a session command); by URL to keep it off start-up.
-      const { prewarmIndexInBackground } = await lazyImport<typeof import("../session.ts")>(
-        new URL("../session.ts", import.meta.url),
+      // The session loaded this module already (cd is a session command); by URL to keep it off start-up.
+      const { startPrewarm } = await lazyImport<typeof import("../session_index.ts")>(
+        new URL("../session_index.ts", import.meta.url),
       );
-      prewarmIndexInBackground(ctx);
+      await startPrewarm(ctx);
     },
   },
   {

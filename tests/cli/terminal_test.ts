@@ -142,3 +142,69 @@ Deno.test({
     }
   },
 });
+
+function hasTmux(): boolean {
+  try {
+    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "on a terminal's screen the prompt stays while the session pre-warms its indexes in the background",
+  ignore: !hasTmux(),
+  async fn() {
+    // A workspace with both indexes, so the pre-warm loads the search and embeddings layers. Deno loading a
+    // module while the prompt was on screen rewrote that line: the prompt vanished before the user typed.
+    const ws = await tempWorkspace();
+    await Deno.writeTextFile(`${ws}/app.py`, "def retry_with_backoff():\n    pass\n");
+    const run = (...args: string[]) =>
+      new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN_TS, "--workspace", ws, ...args] })
+        .output();
+    await run("index");
+    await run("emb-index", "--backend", "hash");
+    const session = `dspy-test-${crypto.randomUUID().slice(0, 8)}`;
+    const tmux = (...args: string[]) =>
+      new Deno.Command("tmux", { args: ["-L", session, ...args], stdout: "piped", stderr: "null" }).output();
+    const screen = async () =>
+      new TextDecoder().decode((await tmux("capture-pane", "-t", session, "-p")).stdout);
+    try {
+      await tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "120",
+        "-y",
+        "30",
+        `'${Deno.execPath()}' run -A '${MAIN_TS}' --workspace '${ws}'`,
+      );
+      const deadline = Date.now() + 30_000;
+      // (capture-pane drops the spaces that end a line.)
+      while (!/^dspy-code>/m.test(await screen())) {
+        if (Date.now() > deadline) throw new Error(`no prompt on the screen:\n${await screen()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Long enough for the lexical pre-warm and the vectors' (which waits for a quiet second) to run.
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.match(await screen(), /^dspy-code>\s*$/m, await screen());
+      await tmux("send-keys", "-t", session, "ws", "Enter");
+      const shown = Date.now() + 20_000;
+      while (!/dspy-code> ws\n/.test(await screen())) {
+        if (Date.now() > shown) throw new Error(`the typed line is not after a prompt:\n${await screen()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Leave as a user does, so nothing is still writing to the workspace when it is removed.
+      await tmux("send-keys", "-t", session, "exit", "Enter");
+      const gone = Date.now() + 20_000;
+      while ((await tmux("has-session", "-t", session)).success && Date.now() < gone) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await tmux("kill-server");
+      await Deno.remove(ws, { recursive: true });
+    }
+  },
+});
