@@ -52,7 +52,8 @@ export async function runSession(
   out.panel("dspy-code session", await panelRows(ctx));
   out.print(out.c.dim("Type 'help' for commands, 'exit' to leave. Other lines go to the agent's router."));
   // The indexes are brought up to date in the background while the user types (started before the prompt).
-  await startPrewarm(ctx);
+  // A nicety: whatever goes wrong there, the session starts.
+  await startPrewarm(ctx).catch(() => {});
   // In a terminal readline reports Ctrl-C (see input.ts). Through a pipe the session listens for SIGINT
   // itself: while a command runs it interrupts that command, as in a terminal; while the session waits for
   // the next line it ends the session as end of input would, with exit code 130.

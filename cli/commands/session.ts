@@ -122,7 +122,7 @@ export const sessionCommands: CommandSpec[] = [
       const { startPrewarm } = await lazyImport<typeof import("../session_index.ts")>(
         new URL("../session_index.ts", import.meta.url),
       );
-      await startPrewarm(ctx);
+      await startPrewarm(ctx).catch(() => {}); // a nicety: cd has done its work either way
     },
   },
   {
