@@ -46,6 +46,7 @@ export {
   type ToolchainResult,
   which,
 } from "./tools/toolchain.ts";
+export { type LoggedCommit, openRepo, recentCommits, uncommittedChanges } from "./tools/git.ts";
 export * from "./llm/mod.ts";
 export {
   chainOfThought,

@@ -1,7 +1,7 @@
 /**
  * The git commands (loaded lazily by `cli/commands/agent.ts`): `gstatus`, `glog` (recent commits, of a path
  * too), `gdiff` (the uncommitted changes, or the staged ones), `gadd PATHS…` (never stages dspy-code's own
- * `.dspy*` state) and `gcommit -m MSG`, through simple-git, which loads on first use.
+ * `.dspy*` state) and `gcommit -m MSG`; reading the repository is `agent/tools/git.ts`'s.
  *
  * @module
  */
@@ -10,20 +10,12 @@ import { errorMessage, UsageError, UserError } from "../../core/errors.ts";
 import { resolveInside } from "../../core/workspace.ts";
 import { type CommandContext, type CommandResult, intOption, parseCommandArgs } from "../command.ts";
 import { printDiff } from "./agent_format.ts";
-
-async function git(root: string) {
-  const { simpleGit } = await import("simple-git");
-  const g = simpleGit({ baseDir: root, binary: "git", maxConcurrentProcesses: 1 });
-  if (!(await g.checkIsRepo().catch(() => false))) {
-    throw new UserError(`${root} is not a git repository: run 'git init' there first`);
-  }
-  return g;
-}
+import { openRepo, recentCommits, uncommittedChanges } from "../../agent/mod.ts";
 
 /** `gstatus`. */
 export async function runGstatus(args: string[], ctx: CommandContext): Promise<CommandResult> {
   parseCommandArgs("gstatus", args, {}, { max: 0 });
-  const st = await (await git(ctx.workspace)).status();
+  const st = await (await openRepo(ctx.workspace)).status();
   const files = st.files.map((f) => ({ path: f.path, index: f.index, working_dir: f.working_dir }));
   const data = { branch: st.current, ahead: st.ahead, behind: st.behind, clean: st.isClean(), files };
   if (ctx.out.json) ctx.out.printJson(data);
@@ -35,43 +27,6 @@ export async function runGstatus(args: string[], ctx: CommandContext): Promise<C
   return { ok: true, data };
 }
 
-/** One commit as `glog` lists it. */
-interface LoggedCommit {
-  hash: string;
-  short: string;
-  date: string;
-  author: string;
-  subject: string;
-  /** More than one parent: a merge (git reports no size for it). */
-  merge: boolean;
-  files: number;
-  insertions: number;
-  deletions: number;
-}
-
-// Fields and records of `git log --format` are cut with the ASCII unit and record separators, which no
-// subject or name contains.
-const FIELD = "\x1f";
-const RECORD = "\x1e";
-
-/** `git log --shortstat` output in {@link FIELD}/{@link RECORD} format, commit by commit. */
-function parseLog(text: string): LoggedCommit[] {
-  const commits: LoggedCommit[] = [];
-  for (const line of text.split("\n")) {
-    if (line.includes(FIELD)) {
-      const [hash, short, date, author, parents, subject] = line.replace(RECORD, "").split(FIELD);
-      const merge = parents.trim().split(/\s+/).length > 1;
-      commits.push({ hash, short, date, author, subject, merge, files: 0, insertions: 0, deletions: 0 });
-    } else if (commits.length && /\d+ files? changed/.test(line)) {
-      const last = commits[commits.length - 1];
-      last.files = Number(/(\d+) files? changed/.exec(line)?.[1] ?? 0);
-      last.insertions = Number(/(\d+) insertions?/.exec(line)?.[1] ?? 0);
-      last.deletions = Number(/(\d+) deletions?/.exec(line)?.[1] ?? 0);
-    }
-  }
-  return commits;
-}
-
 /** `glog [PATH] [--n N]`: the latest commits, newest first, with how much each changed. */
 export async function runGlog(args: string[], ctx: CommandContext): Promise<CommandResult> {
   const { values, positionals } = parseCommandArgs("glog", args, {
@@ -80,23 +35,7 @@ export async function runGlog(args: string[], ctx: CommandContext): Promise<Comm
   const n = intOption("glog", "n", values.n, 10, 1);
   const path = positionals[0];
   if (path) resolveInside(ctx.workspace, path);
-  const g = await git(ctx.workspace);
-  let text: string;
-  try {
-    text = await g.raw([
-      "log",
-      `-n${n}`,
-      `--format=%H${FIELD}%h${FIELD}%aI${FIELD}%an${FIELD}%P${FIELD}%s${RECORD}`,
-      "--shortstat",
-      "--",
-      ...(path ? [path] : []),
-    ]);
-  } catch (err) {
-    // A repository with no commit yet: say so rather than git's "does not have any commits yet".
-    if (/does not have any commits|bad default revision/i.test(errorMessage(err))) text = "";
-    else throw new UserError(`glog: ${errorMessage(err).split("\n")[0]}`);
-  }
-  const commits = parseLog(text);
+  const commits = await recentCommits(ctx.workspace, n, path);
   if (ctx.out.json) ctx.out.printJson(commits);
   else if (commits.length === 0) ctx.out.print(path ? `(no commits touch ${path})` : "(no commits yet)");
   else {
@@ -124,10 +63,7 @@ export async function runGdiff(args: string[], ctx: CommandContext): Promise<Com
   }, { max: 1, names: "PATH" });
   const path = positionals[0];
   if (path) resolveInside(ctx.workspace, path);
-  const g = await git(ctx.workspace);
-  const patch = await g.raw(["diff", ...(values.staged ? ["--cached"] : []), "--", ...(path ? [path] : [])]);
-  const status = await g.status(path ? [path] : []);
-  const untracked = status.not_added;
+  const { diff: patch, untracked } = await uncommittedChanges(ctx.workspace, { path, staged: values.staged });
   if (ctx.out.json) {
     ctx.out.printJson({ staged: values.staged === true, diff: patch, untracked });
   } else {
@@ -167,7 +103,7 @@ export async function runGadd(args: string[], ctx: CommandContext): Promise<Comm
       );
     }
   }
-  const g = await git(ctx.workspace);
+  const g = await openRepo(ctx.workspace);
   // dspy-code's state folders and files (.dspy/, .dspy_patches/ with backups of your files, .dspy_index/,
   // .dspy_rl_state.json ...) are never staged by 'gadd .'.
   // Those git already ignores (.git/info/exclude, see core/git_exclude.ts) are skipped by git itself, and
@@ -188,7 +124,7 @@ export async function runGcommit(args: string[], ctx: CommandContext): Promise<C
     max: 0,
   });
   if (!values.message?.trim()) throw new UsageError('gcommit: give a message with -m "MESSAGE"');
-  const g = await git(ctx.workspace);
+  const g = await openRepo(ctx.workspace);
   const st = await g.status();
   if (
     st.staged.length === 0 && st.created.filter((f) => st.staged.includes(f)).length === 0 &&
