@@ -26,6 +26,7 @@ import {
   type WalkedFile,
   walkFiles,
   walkFilesYielding,
+  type WalkOptions,
 } from "../agent/search/mod.ts";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
@@ -166,12 +167,7 @@ export async function buildEmbeddingIndex(
     excludes: options.excludes ?? kept?.scope?.excludes,
     maxFileBytes: options.maxFileBytes ?? kept?.scope?.maxFileBytes,
   };
-  const walked = await walkFiles(root, {
-    globs: scope.globs,
-    excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
-    maxFileBytes: scope.maxFileBytes,
-    signal: options.signal,
-  });
+  const walked = await walkFiles(root, { ...scopeWalk(scope), signal: options.signal });
   const compatible = !options.full && prev && prev.meta.backend === embedder.backend &&
     prev.meta.model === embedder.model && prev.meta.chunkLines === chunkLines &&
     prev.meta.analyzer === ANALYZER_VERSION && (embedder.dim === undefined || embedder.dim === prev.meta.dim);
@@ -280,6 +276,15 @@ export async function buildEmbeddingIndex(
   };
 }
 
+/** The walk of the files an index of `scope` covers (as the lexical index walks them). */
+function scopeWalk(scope: NonNullable<VectorMeta["scope"]>): WalkOptions {
+  return {
+    globs: scope.globs,
+    excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
+    maxFileBytes: scope.maxFileBytes,
+  };
+}
+
 /** True when the walk found exactly the files the index records, each with the size and time recorded. */
 function sameFiles(files: VectorMeta["files"], walked: readonly WalkedFile[]): boolean {
   return walked.length === Object.keys(files).length && walked.every((f) => sameStamp(files[f.rel], f));
@@ -294,11 +299,7 @@ export async function vectorsCurrent(root: string, index: VectorIndex): Promise<
   const scope = index.meta.scope;
   if (!scope) return false;
   // Run in the background of a session: a walk that lets input through now and then.
-  const walked = await walkFilesYielding(root, {
-    globs: scope.globs,
-    excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
-    maxFileBytes: scope.maxFileBytes,
-  });
+  const walked = await walkFilesYielding(root, scopeWalk(scope));
   return sameFiles(index.meta.files, walked);
 }
 
