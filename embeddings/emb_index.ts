@@ -18,12 +18,12 @@ import {
   rankInWorkspace,
   readTextIfText,
   reciprocalRankFusion,
+  sameFiles,
   sameStamp,
   type SearchHit,
   snippetFor,
   someOf,
   stampOf,
-  type WalkedFile,
   walkFiles,
   walkFilesYielding,
   type WalkOptions,
@@ -283,11 +283,6 @@ function scopeWalk(scope: NonNullable<VectorMeta["scope"]>): WalkOptions {
     excludes: [...INDEX_EXCLUDES, ...(scope.excludes ?? [])],
     maxFileBytes: scope.maxFileBytes,
   };
-}
-
-/** True when the walk found exactly the files the index records, each with the size and time recorded. */
-function sameFiles(files: VectorMeta["files"], walked: readonly WalkedFile[]): boolean {
-  return walked.length === Object.keys(files).length && walked.every((f) => sameStamp(files[f.rel], f));
 }
 
 /**

@@ -42,6 +42,7 @@ import { byScore, topEntries } from "./top_n.ts";
 import {
   DEFAULT_MAX_FILE_BYTES,
   type FileStamp,
+  sameFiles,
   sameStamp,
   stampOf,
   walkFiles,
@@ -531,9 +532,7 @@ export async function buildIndex(root: string, options: BuildIndexOptions = {}):
   if (reusable(previous) && sameScope(previous.meta.scope, scope)) {
     // Nothing changed (same files, sizes and mtimes): keep the index as it is.
     const old = previous.meta.files!;
-    const unchanged = walked.length === Object.keys(old).length &&
-      walked.every((f) => sameStamp(old[f.rel], f));
-    if (unchanged) {
+    if (sameFiles(old, walked)) {
       options.onProgress?.(walked.length, walked.length);
       const loc = indexFiles(root);
       return {

@@ -24,6 +24,7 @@ export {
   iterateFilesSync,
   readTextIfText,
   relPath,
+  sameFiles,
   sameStamp,
   someOf,
   stampOf,

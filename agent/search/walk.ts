@@ -77,6 +77,14 @@ export function sameStamp<T extends FileStamp>(recorded: T | undefined, now: Fil
   return recorded !== undefined && recorded.size === now.size && recorded.mtimeMs === now.mtimeMs;
 }
 
+/**
+ * True when a walk found exactly the files an index recorded (by workspace-relative path), each with the
+ * recorded size and time: nothing changed since the index was built.
+ */
+export function sameFiles(recorded: Record<string, FileStamp>, walked: readonly WalkedFile[]): boolean {
+  return walked.length === Object.keys(recorded).length && walked.every((f) => sameStamp(recorded[f.rel], f));
+}
+
 /** "a, b, c and 2 more": the first `max` of `paths`, for a notice that names changed files. */
 export function someOf(paths: readonly string[], max = 3): string {
   return paths.slice(0, max).join(", ") + (paths.length > max ? ` and ${paths.length - max} more` : "");
