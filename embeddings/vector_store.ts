@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import { atomicWriteFile } from "../core/atomic.ts";
+import { LoadedWhileUnchanged } from "../core/loaded_cache.ts";
 import { readWholeFile } from "../core/read_whole.ts";
 import { workspacePaths } from "../core/workspace.ts";
 import {
@@ -121,9 +122,8 @@ export async function loadVectorIndex(
   throw new IndexDamagedError(f.vectors, loaded.message, "emb-index --full");
 }
 
-/** Indexes this process loaded for searching, by workspace, with the files' identity when they were read. */
-const searchCache = new Map<string, { stamp: string; index: VectorIndex }>();
-const SEARCH_CACHE_SIZE = 2;
+/** Indexes this process loaded for searching, by workspace (two at most). */
+const searchCache = new LoadedWhileUnchanged<VectorIndex>(2);
 
 /**
  * {@link loadVectorIndex} for searching: the index this process already loaded for `root` while neither of
@@ -132,29 +132,9 @@ const SEARCH_CACHE_SIZE = 2;
  * JSON), which a session's every vector search read, checked and parsed again. The index is shared: callers
  * only read it.
  */
-export async function loadVectorIndexForSearch(root: string): Promise<VectorIndex | null> {
+export function loadVectorIndexForSearch(root: string): Promise<VectorIndex | null> {
   const f = vectorFiles(root);
-  let stamp: string;
-  try {
-    const infos = await Promise.all([Deno.stat(f.meta), Deno.stat(f.vectors)]);
-    stamp = infos.map((i) => `${i.ino}:${i.size}:${i.mtime?.getTime()}`).join("|");
-  } catch {
-    searchCache.delete(root);
-    return loadVectorIndex(root);
-  }
-  const hit = searchCache.get(root);
-  if (hit && hit.stamp === stamp) {
-    searchCache.delete(root); // most recently used last
-    searchCache.set(root, hit);
-    return hit.index;
-  }
-  const index = await loadVectorIndex(root);
-  searchCache.delete(root);
-  if (index) {
-    searchCache.set(root, { stamp, index });
-    if (searchCache.size > SEARCH_CACHE_SIZE) searchCache.delete(searchCache.keys().next().value!);
-  }
-  return index;
+  return searchCache.get(root, [f.meta, f.vectors], () => loadVectorIndex(root));
 }
 
 /** The index, null (missing or another version), or how the files do not match. */

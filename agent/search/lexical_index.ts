@@ -12,6 +12,7 @@
 import { join } from "../../core/path.ts";
 import { atomicWriteFile } from "../../core/atomic.ts";
 import { readWholeFile, readWholeTextFile } from "../../core/read_whole.ts";
+import { LoadedWhileUnchanged } from "../../core/loaded_cache.ts";
 import { UserError } from "../../core/errors.ts";
 import { workspacePaths } from "../../core/workspace.ts";
 import { DEFAULT_CHUNK_LINES } from "./chunker.ts";
@@ -321,37 +322,15 @@ async function loadIndexOnce(
  * costs a few hundred ms, ranking it a few ms) until a build replaces the meta file. At most two
  * workspaces (a session that `cd`s back and forth), so the memory stays bounded.
  */
-const searchCache = new Map<string, { stamp: string; index: LexicalIndex }>();
-const SEARCH_CACHE_SIZE = 2;
+const searchCache = new LoadedWhileUnchanged<LexicalIndex>(2);
 
 /**
  * {@link loadIndex} for searching (postings read as queries need them): the index this process already
  * loaded for `root` while its `lexical.meta.bin` is unchanged, else loaded from disk (and kept for the next
  * search).
  */
-export async function loadIndexForSearch(root: string): Promise<LexicalIndex | null> {
-  let stamp: string;
-  try {
-    const info = await Deno.stat(indexFiles(root).meta);
-    // A build writes a new meta file and renames it into place: a new inode, size or mtime.
-    stamp = `${info.ino}:${info.size}:${info.mtime?.getTime()}`;
-  } catch {
-    searchCache.delete(root);
-    return loadIndex(root, { postings: "lazy" });
-  }
-  const hit = searchCache.get(root);
-  if (hit && hit.stamp === stamp) {
-    searchCache.delete(root); // most recently used last
-    searchCache.set(root, hit);
-    return hit.index;
-  }
-  const index = await loadIndex(root, { postings: "lazy" });
-  searchCache.delete(root);
-  if (index) {
-    searchCache.set(root, { stamp, index });
-    if (searchCache.size > SEARCH_CACHE_SIZE) searchCache.delete(searchCache.keys().next().value!);
-  }
-  return index;
+export function loadIndexForSearch(root: string): Promise<LexicalIndex | null> {
+  return searchCache.get(root, [indexFiles(root).meta], () => loadIndex(root, { postings: "lazy" }));
 }
 
 /**
@@ -409,7 +388,7 @@ export async function rankInWorkspace(
     return rankChunks(index, query, k);
   } catch (err) {
     if (!(err instanceof PostingsUnreadableError)) throw err;
-    searchCache.delete(root);
+    searchCache.forget(root);
     return rankChunks(await loadOrBuild((r) => loadIndex(r)), query, k);
   }
 }
