@@ -8,14 +8,16 @@
 import assert from "node:assert/strict";
 import { MAIN_TS, tempWorkspace } from "../support/cli.ts";
 
-function hasScript(): boolean {
+/** True when `command args` runs and succeeds here (a tool the test needs is installed). */
+function runs(command: string, ...args: string[]): boolean {
   try {
-    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
-      .success;
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync().success;
   } catch {
     return false;
   }
 }
+
+const hasScript = () => runs("script", "--version");
 
 Deno.test({
   name: "in a terminal, Ctrl-C interrupts the running command (tail --follow), not the session",
@@ -143,17 +145,9 @@ Deno.test({
   },
 });
 
-function hasTmux(): boolean {
-  try {
-    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "on a terminal's screen the prompt stays while the session pre-warms its indexes in the background",
-  ignore: !hasTmux(),
+  ignore: !runs("tmux", "-V"),
   async fn() {
     // A workspace with both indexes, so the pre-warm loads the search and embeddings layers. Deno loading a
     // module while the prompt was on screen rewrote that line: the prompt vanished before the user typed.
